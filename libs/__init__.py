@@ -1,0 +1,1 @@
+"""Code every Shotgraph service shares: configuration, telemetry, the bus, gRPC, storage, runner."""

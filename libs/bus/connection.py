@@ -1,0 +1,36 @@
+"""One NATS connection per process, reconnecting forever with the events logged."""
+
+from __future__ import annotations
+
+import nats
+from nats.aio.client import Client
+
+from libs.logs import get_logger
+
+__all__ = ["connect"]
+
+log = get_logger(__name__)
+
+
+async def connect(url: str, name: str) -> Client:
+    """Connect with unlimited reconnects: a NATS restart must not take a service down with it."""
+
+    async def on_error(exc: Exception) -> None:
+        log.warning("nats.error", error=str(exc))
+
+    async def on_disconnected() -> None:
+        log.warning("nats.disconnected")
+
+    async def on_reconnected() -> None:
+        log.info("nats.reconnected")
+
+    return await nats.connect(
+        servers=[url],
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=5,
+        error_cb=on_error,
+        disconnected_cb=on_disconnected,
+        reconnected_cb=on_reconnected,
+    )

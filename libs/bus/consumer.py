@@ -1,0 +1,174 @@
+"""Durable JetStream pull consumers with bounded concurrency, traces, metrics and clean draining.
+
+This is the one place that knows the JetStream protocol: a handler that returns acks the message,
+one that raises ``PermanentError`` (or receives a malformed message) terminates it, and any other
+exception naks it with an exponential, jittered delay until ``max_deliver`` is spent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import nats.errors
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from libs.bus.envelope import Envelope, MalformedMessage
+from libs.logs import get_logger
+from libs.metrics import NATS_DURATION, NATS_MESSAGES
+
+__all__ = ["Consumer", "Delivery", "Handler", "PermanentError"]
+
+log = get_logger(__name__)
+_tracer = trace.get_tracer(__name__)
+
+
+class PermanentError(Exception):
+    """The message can never succeed (bad input, unknown function): terminate, don't retry."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a handler may want to know about the delivery it is working on."""
+
+    subject: str
+    attempt: int
+    max_deliver: int
+
+    @property
+    def is_last_attempt(self) -> bool:
+        return self.attempt >= self.max_deliver
+
+
+Handler = Callable[[Envelope, Delivery], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """A durable consumer shared by every worker process of every replica of one service."""
+
+    service: str
+    stream: str
+    durable: str
+    filter_subject: str
+    handler: Handler
+    concurrency: int = 4
+    ack_wait_s: float = 30.0
+    max_deliver: int = 5
+    retry_base_s: float = 1.0
+    retry_cap_s: float = 60.0
+
+    def config(self) -> ConsumerConfig:
+        return ConsumerConfig(
+            durable_name=self.durable,
+            filter_subject=self.filter_subject,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self.ack_wait_s,
+            max_deliver=self.max_deliver,
+            max_ack_pending=max(64, self.concurrency * 16),
+        )
+
+    async def run(self, js: JetStreamContext, stopping: asyncio.Event) -> None:
+        """Pull and handle messages until ``stopping`` is set; in-flight messages finish first."""
+        subscription = await js.pull_subscribe(
+            self.filter_subject, durable=self.durable, stream=self.stream, config=self.config()
+        )
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(self.concurrency):
+                    group.create_task(self._pull_loop(subscription, stopping))
+        finally:
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
+
+    async def _pull_loop(self, subscription: JetStreamContext.PullSubscription, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            try:
+                messages = await subscription.fetch(1, timeout=1.0)
+            except nats.errors.TimeoutError:
+                continue
+            except (nats.errors.ConnectionClosedError, nats.errors.DrainTimeoutError):
+                return
+            except Exception as exc:  # a NATS reconnect in progress; try again shortly
+                log.warning("nats.fetch_failed", durable=self.durable, error=str(exc))
+                await asyncio.sleep(0.5)
+                continue
+            for msg in messages:
+                await self._handle(msg)
+
+    async def _handle(self, msg: Msg) -> None:
+        attempt = msg.metadata.num_delivered or 1
+        parent = propagate.extract(msg.headers or {})
+        started = time.perf_counter()
+        with _tracer.start_as_current_span(
+            f"{self.filter_subject.split('.')[0]} process",
+            context=parent,
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.destination.name": msg.subject,
+                "messaging.consumer.group.name": self.durable,
+                "messaging.nats.delivery_count": attempt,
+            },
+        ) as span:
+            outcome = await self._dispatch(msg, attempt, span)
+        NATS_MESSAGES.labels(self.service, self.filter_subject, outcome).inc()
+        NATS_DURATION.labels(self.service, self.filter_subject).observe(
+            time.perf_counter() - started
+        )
+
+    async def _dispatch(self, msg: Msg, attempt: int, span: trace.Span) -> str:
+        delivery = Delivery(subject=msg.subject, attempt=attempt, max_deliver=self.max_deliver)
+        try:
+            envelope = Envelope.decode(msg.data)
+        except MalformedMessage as exc:
+            log.error("nats.malformed", subject=msg.subject, error=str(exc))
+            span.set_status(Status(StatusCode.ERROR, str(exc)))
+            await msg.term()
+            return "term"
+        heartbeat = asyncio.create_task(self._keep_alive(msg))
+        try:
+            await self.handler(envelope, delivery)
+        except PermanentError as exc:
+            log.warning("nats.rejected", subject=msg.subject, id=envelope.id, error=str(exc))
+            span.set_status(Status(StatusCode.ERROR, str(exc)))
+            await msg.term()
+            return "term"
+        except Exception as exc:
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, str(exc)))
+            if delivery.is_last_attempt:
+                log.error("nats.exhausted", subject=msg.subject, id=envelope.id, error=str(exc))
+                await msg.term()
+                return "term"
+            delay = self.retry_delay(attempt)
+            log.warning(
+                "nats.retry", subject=msg.subject, id=envelope.id, delay=delay, error=str(exc)
+            )
+            await msg.nak(delay=delay)
+            return "nak"
+        finally:
+            heartbeat.cancel()
+        await msg.ack()
+        return "ack"
+
+    def retry_delay(self, attempt: int) -> float:
+        """Exponential backoff with full jitter; JetStream's BackOff only covers ack timeouts."""
+        ceiling = min(self.retry_cap_s, self.retry_base_s * 2 ** (attempt - 1))
+        return random.uniform(ceiling / 2, ceiling)
+
+    async def _keep_alive(self, msg: Msg) -> None:
+        """Tell JetStream a long job is still alive so it is not redelivered mid-work."""
+        while True:
+            await asyncio.sleep(self.ack_wait_s / 3)
+            with contextlib.suppress(Exception):
+                await msg.in_progress()

@@ -1,0 +1,54 @@
+"""The JetStream streams of the platform, declared in one place and applied idempotently."""
+
+from __future__ import annotations
+
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError
+
+__all__ = ["BLOB_BUCKET", "STREAMS", "ensure_streams"]
+
+BLOB_BUCKET = "blobs"
+
+STREAMS: tuple[StreamConfig, ...] = (
+    # Work to be done: each message is removed once a worker acks it.
+    StreamConfig(
+        name="WORK",
+        subjects=["work.>"],
+        retention=RetentionPolicy.WORK_QUEUE,
+        storage=StorageType.FILE,
+        duplicate_window=300.0,
+        max_msg_size=1 << 20,
+    ),
+    # Worker results on their way back to the batch service.
+    StreamConfig(
+        name="RESULTS",
+        subjects=["job.result.>"],
+        retention=RetentionPolicy.WORK_QUEUE,
+        storage=StorageType.FILE,
+        duplicate_window=300.0,
+        max_msg_size=1 << 20,
+    ),
+    # What users see; kept for an hour so a reconnecting browser resumes without gaps.
+    StreamConfig(
+        name="EVENTS",
+        subjects=["events.user.>"],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        max_age=3600.0,
+        max_bytes=1 << 30,
+        discard=DiscardPolicy.OLD,
+        max_msg_size=1 << 20,
+    ),
+)
+
+
+async def ensure_streams(js: JetStreamContext) -> None:
+    """Create each stream, or bring an existing one up to this declaration."""
+    for config in STREAMS:
+        try:
+            await js.add_stream(config=config)
+        except BadRequestError:
+            # Exists with another configuration (an older release): update it in place.
+            await js.update_stream(config=config)
+    await js.create_object_store(BLOB_BUCKET)

@@ -1,0 +1,127 @@
+"""Typed settings read once from ``SHOTGRAPH_*`` environment variables, then frozen."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ConfigError", "Settings", "default_workers"]
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def default_workers() -> int:
+    """The replica budget is four cores: one worker process per core, at most four."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def _port(raw: str) -> int:
+    port = int(raw)
+    if not 0 <= port <= 65535:
+        raise ValueError("must be between 0 and 65535")
+    return port
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError("must be a positive integer")
+    return value
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if value <= 0:
+        raise ValueError("must be a positive number")
+    return value
+
+
+def _url(*schemes: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if not any(raw.startswith(f"{scheme}://") for scheme in schemes):
+            raise ValueError(f"must start with one of {', '.join(s + '://' for s in schemes)}")
+        return raw
+
+    return parse
+
+
+def _address(raw: str) -> str:
+    host, sep, port = raw.rpartition(":")
+    if not sep or not host:
+        raise ValueError("must be host:port")
+    _port(port)
+    return raw
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a service reads from its environment. Empty URLs mean "use the dev stack"."""
+
+    service: str
+    http_host: str = "0.0.0.0"
+    http_port: int = 8080
+    grpc_port: int = 50051
+    nats_url: str = ""
+    database_url: str = ""
+    redis_url: str = ""
+    auth_addr: str = "127.0.0.1:50051"
+    canvas_addr: str = "127.0.0.1:50052"
+    batch_addr: str = "127.0.0.1:50053"
+    image_addr: str = "127.0.0.1:50054"
+    render_addr: str = "127.0.0.1:50055"
+    fanout_url: str = "http://127.0.0.1:8086"
+    max_body_bytes: int = 1 << 20
+    max_upload_bytes: int = 50 << 20
+    grpc_deadline_s: float = 5.0
+    worker_concurrency: int = 4
+    shutdown_grace_s: float = 20.0
+    log_level: str = "info"
+    devstack_dir: Path = Path(".devstack")
+
+    @classmethod
+    def from_env(cls, service: str, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read ``SHOTGRAPH_<FIELD>`` for every field; a bad value raises ConfigError naming it."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {"service": service}
+        for field in fields(cls):
+            if field.name == "service":
+                continue
+            name = f"SHOTGRAPH_{field.name.upper()}"
+            raw = env.get(name)
+            if raw is None or raw == "":
+                continue
+            try:
+                values[field.name] = _PARSERS.get(field.name, str)(raw.strip())
+            except ValueError as exc:
+                raise ConfigError(f"Config '{name}' has an invalid value {raw!r}: {exc}.") from exc
+        return cls(**values)
+
+    @property
+    def uses_devstack(self) -> bool:
+        return not (self.nats_url and self.database_url and self.redis_url)
+
+
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "http_port": _port,
+    "grpc_port": _port,
+    "nats_url": _url("nats", "tls"),
+    "database_url": _url("postgresql", "postgres"),
+    "redis_url": _url("redis", "rediss", "unix"),
+    "auth_addr": _address,
+    "canvas_addr": _address,
+    "batch_addr": _address,
+    "image_addr": _address,
+    "render_addr": _address,
+    "fanout_url": _url("http", "https"),
+    "max_body_bytes": _positive_int,
+    "max_upload_bytes": _positive_int,
+    "grpc_deadline_s": _positive_float,
+    "worker_concurrency": _positive_int,
+    "shutdown_grace_s": _positive_float,
+    "devstack_dir": Path,
+}

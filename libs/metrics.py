@@ -1,0 +1,67 @@
+"""Prometheus RED metrics that stay correct when a replica runs several worker processes.
+
+With ``PROMETHEUS_MULTIPROC_DIR`` set (the runner sets it before starting workers), every process
+writes its samples to files there and ``/metrics`` merges them, so any worker can answer a scrape.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+__all__ = [
+    "CONTENT_TYPE_LATEST",
+    "GRPC_DURATION",
+    "GRPC_REQUESTS",
+    "HTTP_DURATION",
+    "HTTP_REQUESTS",
+    "JOBS",
+    "NATS_DURATION",
+    "NATS_MESSAGES",
+    "SSE_CONNECTIONS",
+    "render_latest",
+]
+
+HTTP_REQUESTS = Counter(
+    "shotgraph_http_requests_total", "HTTP requests served.", ["service", "method", "route", "status"]
+)
+HTTP_DURATION = Histogram(
+    "shotgraph_http_request_duration_seconds", "HTTP request latency.", ["service", "method", "route"]
+)
+GRPC_REQUESTS = Counter(
+    "shotgraph_grpc_requests_total", "gRPC calls served.", ["service", "method", "code"]
+)
+GRPC_DURATION = Histogram(
+    "shotgraph_grpc_request_duration_seconds", "gRPC call latency.", ["service", "method"]
+)
+NATS_MESSAGES = Counter(
+    "shotgraph_nats_messages_total",
+    "NATS messages handled, by outcome (ack, nak, term, error).",
+    ["service", "subject", "outcome"],
+)
+NATS_DURATION = Histogram(
+    "shotgraph_nats_handler_duration_seconds", "NATS handler latency.", ["service", "subject"]
+)
+JOBS = Counter("shotgraph_jobs_total", "Jobs that reached a final state.", ["function", "state"])
+SSE_CONNECTIONS = Gauge(
+    "shotgraph_sse_connections", "Open SSE connections.", ["service"], multiprocess_mode="livesum"
+)
+
+
+def render_latest() -> bytes:
+    """The exposition text for a scrape, merged across worker processes when there are several."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)
+    return generate_latest(REGISTRY)

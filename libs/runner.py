@@ -1,0 +1,181 @@
+"""``python -m services.<name> --workers N``: N processes sharing the service's ports.
+
+Workers bind HTTP and gRPC with SO_REUSEPORT so the kernel spreads connections across cores. The
+parent supervises: it restarts a worker that dies, and on SIGTERM/SIGINT forwards the signal,
+waits for the workers to drain, and exits. Metrics stay whole through a shared multiprocess dir.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import multiprocessing
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from multiprocessing.process import BaseProcess
+
+from aiohttp import web
+
+from libs.config import ConfigError, Settings, default_workers
+from libs.ports import free_port
+
+__all__ = ["Background", "ServiceParts", "main"]
+
+Background = Callable[[asyncio.Event], Awaitable[None]]
+
+
+@dataclass
+class ServiceParts:
+    """What a service's ``build`` hands the runner: its HTTP app, gRPC servicers, loops."""
+
+    app: web.Application
+    registrars: Sequence[Callable[..., None]] = ()
+    background: Sequence[Background] = field(default_factory=list)
+
+
+Build = Callable[[Settings, AsyncExitStack], Awaitable[ServiceParts]]
+
+
+def main(service: str, build_target: str, argv: Sequence[str] | None = None) -> None:
+    """Parse ``--workers``, prepare ports and the dev stack, then supervise the workers.
+
+    ``build_target`` is ``"module:function"`` naming the service's ``Build``; workers import it.
+    """
+    parser = argparse.ArgumentParser(prog=f"python -m services.{service}")
+    parser.add_argument("--workers", type=int, default=default_workers(), help="worker processes")
+    args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    try:
+        settings = Settings.from_env(service)
+    except ConfigError as exc:
+        sys.exit(f"{service}: {exc}")
+
+    with contextlib.ExitStack() as cleanup:
+        if settings.uses_devstack:
+            from libs.devstack import DevStack
+
+            stack = DevStack.attach_or_start(settings.devstack_dir)
+            cleanup.callback(stack.release)
+            os.environ.update(stack.environment())
+        for name, port in (("HTTP_PORT", settings.http_port), ("GRPC_PORT", settings.grpc_port)):
+            if port == 0:  # all workers must share one concrete port
+                os.environ[f"SHOTGRAPH_{name}"] = str(free_port())
+        metrics_dir = tempfile.mkdtemp(prefix=f"shotgraph-{service}-metrics-")
+        cleanup.callback(shutil.rmtree, metrics_dir, ignore_errors=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        sys.exit(_supervise(service, build_target, args.workers, settings.shutdown_grace_s))
+
+
+def _supervise(service: str, build_target: str, workers: int, grace_s: float) -> int:
+    context = multiprocessing.get_context("spawn")
+    stopping = False
+
+    def request_stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+
+    def spawn(index: int) -> BaseProcess:
+        process = context.Process(
+            target=_worker_main, args=(service, build_target, index), name=f"{service}-{index}"
+        )
+        process.start()
+        return process
+
+    processes = [spawn(i) for i in range(workers)]
+    restarts = 0
+    while not stopping:
+        time.sleep(0.2)
+        for index, process in enumerate(processes):
+            if not process.is_alive() and not stopping:
+                from prometheus_client import multiprocess
+
+                multiprocess.mark_process_dead(process.pid)
+                restarts += 1
+                if restarts > 10 * workers:
+                    print(f"{service}: workers keep dying; giving up", file=sys.stderr)
+                    stopping = True
+                    break
+                processes[index] = spawn(index)
+    for process in processes:
+        if process.is_alive() and process.pid is not None:
+            os.kill(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s + 5
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join()
+    return 1 if restarts > 10 * workers else 0
+
+
+def _worker_main(service: str, build_target: str, index: int) -> None:
+    from libs.logs import configure_logging
+    from libs.tracing import configure_tracing, shutdown_tracing
+
+    settings = Settings.from_env(service)
+    configure_logging(service, settings.log_level)
+    configure_tracing(service)
+    module_name, _, function = build_target.partition(":")
+    build: Build = getattr(importlib.import_module(module_name), function)
+    try:
+        asyncio.run(_serve(settings, build, index))
+    finally:
+        shutdown_tracing()
+
+
+async def _serve(settings: Settings, build: Build, index: int) -> None:
+    from libs.logs import get_logger
+    from libs.rpc import create_server
+
+    log = get_logger("runner")
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+
+    async with AsyncExitStack() as stack:
+        parts = await build(settings, stack)
+        runner = web.AppRunner(parts.app, access_log=None, shutdown_timeout=settings.shutdown_grace_s)
+        await runner.setup()
+        site = web.TCPSite(runner, settings.http_host, settings.http_port, reuse_port=True)
+        await site.start()
+        grpc_server = health = None
+        if parts.registrars:
+            grpc_server, health = await create_server(
+                settings.service, settings.grpc_port, parts.registrars
+            )
+        tasks = [asyncio.create_task(loop_fn(stopping)) for loop_fn in parts.background]
+        log.info(
+            "service.started", worker=index, pid=os.getpid(),
+            http_port=settings.http_port, grpc_port=settings.grpc_port if grpc_server else None,
+        )
+        stop_wait = asyncio.create_task(stopping.wait())
+        done, _ = await asyncio.wait([stop_wait, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        for task in done - {stop_wait}:
+            log.error("service.background_stopped", error=repr(task.exception()))
+        stopping.set()
+
+        # Drain: report not-serving, finish in-flight calls and messages, then close.
+        log.info("service.draining", worker=index)
+        if grpc_server is not None and health is not None:
+            await health.enter_graceful_shutdown()
+            await grpc_server.stop(settings.shutdown_grace_s)
+        await runner.cleanup()
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=settings.shutdown_grace_s)
+            for task in pending:
+                task.cancel()
+        log.info("service.stopped", worker=index)

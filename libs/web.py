@@ -1,0 +1,188 @@
+"""The aiohttp application every service starts from: health, readiness, metrics, problems, traces.
+
+Errors leave as RFC 9457 ``application/problem+json``; every response carries ``X-Request-Id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import structlog
+from aiohttp import web
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from libs.errors import ShotgraphError, Unavailable
+from libs.logs import get_logger
+from libs.metrics import CONTENT_TYPE_LATEST, HTTP_DURATION, HTTP_REQUESTS, render_latest
+
+__all__ = ["ReadinessCheck", "create_app", "problem_response", "read_json"]
+
+log = get_logger(__name__)
+_tracer = trace.get_tracer(__name__)
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+_UNTRACED = frozenset({"/healthz", "/readyz", "/metrics"})
+_READINESS_TIMEOUT_S = 1.0
+
+
+def problem_response(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    type_slug: str = "about:blank",
+    instance: str = "",
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> web.Response:
+    """An RFC 9457 problem document."""
+    body: dict[str, Any] = {
+        "type": type_slug if type_slug == "about:blank" else f"https://shotgraph.dev/problems/{type_slug}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    body.update(extra)
+    return web.Response(
+        status=status,
+        text=json.dumps(body),
+        content_type=PROBLEM_CONTENT_TYPE,
+        headers=headers,
+    )
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object, or a 400 problem that says what is wrong with it."""
+    from libs.errors import InvalidArgument
+
+    try:
+        body = await request.json(loads=json.loads)
+    except json.JSONDecodeError as exc:
+        raise InvalidArgument(f"body is not valid JSON: {exc.msg} at line {exc.lineno}") from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidArgument("body is not UTF-8") from exc
+    if not isinstance(body, dict):
+        raise InvalidArgument("body must be a JSON object")
+    return body
+
+
+def _route_of(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
+def _error_to_problem(request: web.Request, exc: Exception) -> web.Response:
+    if isinstance(exc, ShotgraphError):
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Unavailable) else None
+        return problem_response(
+            exc.status, exc.title, exc.detail, type_slug=exc.type_slug,
+            instance=request.path, headers=headers,
+        )
+    if isinstance(exc, web.HTTPException):
+        return problem_response(
+            exc.status, exc.reason, exc.text or exc.reason, instance=request.path,
+            headers={k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")},
+        )
+    log.exception("http.unhandled", path=request.path)
+    return problem_response(500, "Internal error", "unexpected error", instance=request.path)
+
+
+async def _respond(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return _error_to_problem(request, exc)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        return _error_to_problem(request, exc)
+
+
+def _server_span(request: web.Request, route: str) -> AbstractContextManager[trace.Span | None]:
+    if request.path in _UNTRACED:
+        return nullcontext()
+    return _tracer.start_as_current_span(
+        f"{request.method} {route}",
+        context=propagate.extract(request.headers),
+        kind=SpanKind.SERVER,
+        attributes={"http.request.method": request.method, "http.route": route, "url.path": request.path},
+    )
+
+
+def _observe_middleware(service: str) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    """Request id, SERVER span, RED metrics, and every error turned into a problem document."""
+
+    @web.middleware
+    async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
+        request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+        route = _route_of(request)
+        started = time.perf_counter()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            with _server_span(request, route) as span:
+                response = await _respond(request, handler)
+                if not response.prepared:
+                    response.headers["X-Request-Id"] = request_id
+                if span is not None:
+                    span.set_attribute("http.response.status_code", response.status)
+                    if response.status >= 500:
+                        span.set_status(Status(StatusCode.ERROR))
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
+        HTTP_REQUESTS.labels(service, request.method, route, str(response.status)).inc()
+        HTTP_DURATION.labels(service, request.method, route).observe(time.perf_counter() - started)
+        return response
+
+    return observe
+
+
+def create_app(
+    service: str,
+    *,
+    max_body_bytes: int,
+    readiness: Mapping[str, ReadinessCheck] | None = None,
+) -> web.Application:
+    """A service's HTTP face. Add routes to the returned app; checks feed ``/readyz``."""
+    checks = dict(readiness or {})
+    app = web.Application(middlewares=[_observe_middleware(service)], client_max_size=max_body_bytes)
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "service": service})
+
+    async def readyz(request: web.Request) -> web.Response:
+        names = list(checks)
+        results = await asyncio.gather(
+            *(asyncio.wait_for(checks[n](), _READINESS_TIMEOUT_S) for n in names),
+            return_exceptions=True,
+        )
+        failing = [n for n, ok in zip(names, results, strict=True) if ok is not True]
+        if failing:
+            return problem_response(
+                503, "Not ready", f"dependencies unavailable: {', '.join(failing)}",
+                type_slug="unavailable", instance=request.path,
+                headers={"Retry-After": "5"}, failing=failing,
+            )
+        return web.json_response({"status": "ready", "service": service, "checked": names})
+
+    async def metrics(_: web.Request) -> web.Response:
+        body = await asyncio.to_thread(render_latest)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    return app
