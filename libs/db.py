@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -12,10 +13,18 @@ __all__ = ["create_pool", "migrate"]
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
+async def _json_codecs(conn: asyncpg.Connection) -> None:
+    for kind in ("json", "jsonb"):
+        await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
 async def create_pool(dsn: str, *, max_size: int = 10) -> asyncpg.Pool:
-    """A pool whose statements are prepared and cached per connection; queries time out."""
+    """A pool whose statements are prepared and cached per connection; queries time out.
+
+    JSON columns come back as Python values and take them as parameters.
+    """
     pool = await asyncpg.create_pool(
-        dsn, min_size=1, max_size=max_size, command_timeout=10, timeout=5
+        dsn, min_size=1, max_size=max_size, command_timeout=10, timeout=5, init=_json_codecs
     )
     assert pool is not None
     return pool

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
+import asyncpg
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
@@ -24,6 +25,8 @@ Registrar = Callable[[grpc.aio.Server], None]
 
 # Bounded message sizes: uploads stream in chunks, nothing else is large.
 MAX_MESSAGE_BYTES = 4 << 20
+# A store or bus that cannot be reached is an outage the caller may retry, not a bug.
+_OUTAGES = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
 _UNAVAILABLE_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 
 
@@ -68,6 +71,10 @@ class _ObservedService(grpc.aio.ServerInterceptor):
             except grpc.aio.AbortError:
                 code = context.code() or grpc.StatusCode.UNKNOWN
                 raise
+            except _OUTAGES as exc:
+                code = grpc.StatusCode.UNAVAILABLE
+                log.warning("grpc.dependency_unavailable", method=method, error=repr(exc))
+                await context.abort(code, "a dependency is unavailable")
             except Exception:
                 code = grpc.StatusCode.INTERNAL
                 log.exception("grpc.unhandled", method=method)

@@ -152,15 +152,14 @@ async def _serve(settings: Settings, build: Build, index: int) -> None:
         await runner.setup()
         site = web.TCPSite(runner, settings.http_host, settings.http_port, reuse_port=True)
         await site.start()
-        grpc_server = health = None
-        if parts.registrars:
-            grpc_server, health = await create_server(
-                settings.service, settings.grpc_port, parts.registrars
-            )
+        # Every service answers the standard gRPC health check, even one without an API of its own.
+        grpc_server, health = await create_server(
+            settings.service, settings.grpc_port, parts.registrars
+        )
         tasks = [asyncio.create_task(loop_fn(stopping)) for loop_fn in parts.background]
         log.info(
             "service.started", worker=index, pid=os.getpid(),
-            http_port=settings.http_port, grpc_port=settings.grpc_port if grpc_server else None,
+            http_port=settings.http_port, grpc_port=settings.grpc_port,
         )
         stop_wait = asyncio.create_task(stopping.wait())
         done, _ = await asyncio.wait([stop_wait, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -170,9 +169,8 @@ async def _serve(settings: Settings, build: Build, index: int) -> None:
 
         # Drain: report not-serving, finish in-flight calls and messages, then close.
         log.info("service.draining", worker=index)
-        if grpc_server is not None and health is not None:
-            await health.enter_graceful_shutdown()
-            await grpc_server.stop(settings.shutdown_grace_s)
+        await health.enter_graceful_shutdown()
+        await grpc_server.stop(settings.shutdown_grace_s)
         await runner.cleanup()
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=settings.shutdown_grace_s)

@@ -1,0 +1,56 @@
+"""Connections to NATS, Postgres and Redis opened at start, closed on exit, checked by /readyz."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import asyncpg
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from libs.bus import connect, ensure_streams
+from libs.cache import ReadCache
+from libs.config import Settings
+from libs.db import create_pool, migrate
+from libs.resilience import retry_until_ready
+from libs.web import ReadinessCheck
+
+__all__ = ["open_cache", "open_database", "open_nats"]
+
+
+async def open_nats(
+    settings: Settings, stack: AsyncExitStack
+) -> tuple[Client, JetStreamContext, ReadinessCheck]:
+    """Connect, declare the platform's streams, and drain the connection at exit."""
+    nc = await retry_until_ready("nats", lambda: connect(settings.nats_url, settings.service))
+    stack.push_async_callback(nc.drain)
+    js = nc.jetstream(timeout=5)
+    await ensure_streams(js)
+
+    async def nats_ready() -> bool:
+        return nc.is_connected
+
+    return nc, js, nats_ready
+
+
+async def open_database(
+    settings: Settings, stack: AsyncExitStack, schema: str, migrations: Path
+) -> tuple[asyncpg.Pool, ReadinessCheck]:
+    """A pool on the service's own schema, migrated to the newest version before serving."""
+    pool = await retry_until_ready("postgres", lambda: create_pool(settings.database_url))
+    stack.push_async_callback(pool.close)
+    await migrate(pool, schema, migrations)
+
+    async def database_ready() -> bool:
+        return await pool.fetchval("SELECT 1") == 1
+
+    return pool, database_ready
+
+
+def open_cache(
+    settings: Settings, stack: AsyncExitStack, namespace: str, ttl_s: int = 60
+) -> ReadCache:
+    cache = ReadCache(settings.redis_url, namespace, ttl_s)
+    stack.push_async_callback(cache.close)
+    return cache

@@ -1,0 +1,61 @@
+"""Who is calling: the API key a request presents, verified by the auth service, briefly cached."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiocache import SimpleMemoryCache
+from aiohttp import web
+
+from libs.errors import Unauthenticated
+from libs.resilience import Breakers
+from libs.rpc import open_channel, rpc_errors
+from shotgraph.auth.v1 import auth_pb2, auth_pb2_grpc
+
+__all__ = ["Identity", "KeyVerifier", "presented_key"]
+
+_MAX_KEY_LENGTH = 256
+
+
+@dataclass(frozen=True)
+class Identity:
+    user_id: str
+    key_id: str
+    user_name: str
+
+
+def presented_key(request: web.Request) -> str:
+    """The key from ``Authorization: Bearer <key>`` or ``X-API-Key``; 401 when there is none."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    key = token.strip() if scheme.lower() == "bearer" else request.headers.get("X-API-Key", "")
+    if not key:
+        raise Unauthenticated("send an API key as 'Authorization: Bearer <key>'")
+    if len(key) > _MAX_KEY_LENGTH:
+        raise Unauthenticated("API key is malformed")
+    return key
+
+
+class KeyVerifier:
+    """Verified keys are remembered for ``ttl_s`` so a busy client costs auth one call per TTL."""
+
+    def __init__(self, auth_addr: str, deadline_s: float, breakers: Breakers, ttl_s: int = 10) -> None:
+        self._channel = open_channel(auth_addr, deadline_s)
+        self._stub = auth_pb2_grpc.AuthServiceStub(self._channel)
+        self._breakers = breakers
+        self._cache = SimpleMemoryCache(ttl=ttl_s)
+
+    async def verify(self, key: str) -> Identity:
+        cached = await self._cache.get(key)
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        with rpc_errors():
+            reply = await self._breakers.call(
+                "auth", lambda: self._stub.VerifyApiKey(auth_pb2.VerifyApiKeyRequest(key=key))
+            )
+        identity = Identity(user_id=reply.user_id, key_id=reply.key_id, user_name=reply.user_name)
+        await self._cache.set(key, identity)
+        return identity
+
+    async def close(self) -> None:
+        await self._channel.close()

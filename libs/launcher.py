@@ -1,0 +1,150 @@
+"""Start the whole platform on one machine: the backends, then all seven services.
+
+``make run`` uses it through ``python -m services``; the end-to-end tests use it directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from libs.devstack import DevStack
+from libs.ports import free_port
+
+__all__ = ["SERVICES", "Platform"]
+
+SERVICES = ("auth", "canvas", "batch", "render", "image", "fanout", "gateway")
+_READY_TIMEOUT_S = 90.0
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    http_port: int
+    grpc_port: int
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+
+@dataclass
+class Platform:
+    """The backends (the dev stack unless URLs are given) and one process group per service."""
+
+    root: Path
+    workers: int = 1
+    gateway_port: int = 0
+    env: Mapping[str, str] = field(default_factory=dict)
+    stack: DevStack | None = None
+    services: dict[str, ServiceProcess] = field(default_factory=dict)
+
+    def start(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / "logs").mkdir(exist_ok=True)
+        backends = {k: v for k, v in os.environ.items() if k.startswith("SHOTGRAPH_")} | dict(self.env)
+        if not all(backends.get(f"SHOTGRAPH_{n}_URL") for n in ("NATS", "DATABASE", "REDIS")):
+            self.stack = DevStack.attach_or_start(self.root)
+            backends |= self.stack.environment()
+        for name in SERVICES:
+            http_port = self.gateway_port if name == "gateway" and self.gateway_port else free_port()
+            self.services[name] = ServiceProcess(
+                name, http_port, free_port(), self.root / "logs" / f"{name}.log"
+            )
+        self._environment = {**os.environ, **backends, **self._addresses()}
+        for name in SERVICES:
+            self.start_service(name)
+        self.wait_ready(SERVICES)
+
+    def _addresses(self) -> dict[str, str]:
+        grpc = {n: f"127.0.0.1:{s.grpc_port}" for n, s in self.services.items()}
+        return {
+            "SHOTGRAPH_AUTH_ADDR": grpc["auth"],
+            "SHOTGRAPH_CANVAS_ADDR": grpc["canvas"],
+            "SHOTGRAPH_BATCH_ADDR": grpc["batch"],
+            "SHOTGRAPH_IMAGE_ADDR": grpc["image"],
+            "SHOTGRAPH_RENDER_ADDR": grpc["render"],
+            "SHOTGRAPH_FANOUT_URL": self.services["fanout"].url,
+        }
+
+    def start_service(self, name: str) -> None:
+        service = self.services[name]
+        env = {
+            **self._environment,
+            "SHOTGRAPH_HTTP_HOST": "127.0.0.1",
+            "SHOTGRAPH_HTTP_PORT": str(service.http_port),
+            "SHOTGRAPH_GRPC_PORT": str(service.grpc_port),
+        }
+        with open(service.log_path, "ab") as log:
+            service.process = subprocess.Popen(
+                [sys.executable, "-m", f"services.{name}", "--workers", str(self.workers)],
+                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+
+    def wait_ready(self, names: tuple[str, ...] | list[str]) -> None:
+        deadline = time.monotonic() + _READY_TIMEOUT_S
+        for name in names:
+            service = self.services[name]
+            while not _answers(f"{service.url}/readyz"):
+                assert service.process is not None
+                if service.process.poll() is not None or time.monotonic() > deadline:
+                    tail = service.log_path.read_text(errors="replace")[-3000:]
+                    raise RuntimeError(f"{name} did not become ready; its log ends:\n{tail}")
+                time.sleep(0.1)
+
+    def stop_service(self, name: str) -> None:
+        process = self.services[name].process
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    def stop(self) -> None:
+        for name in reversed(SERVICES):
+            if name in self.services:
+                self.stop_service(name)
+        if self.stack is not None:
+            self.stack.release()
+
+    @property
+    def gateway_url(self) -> str:
+        return self.services["gateway"].url
+
+    def create_api_key(self, user: str) -> str:
+        """Issue a key through the auth service's gRPC API."""
+        return asyncio.run(_create_key(self.services["auth"].grpc_port, user))
+
+
+async def _create_key(port: int, user: str) -> str:
+    import grpc
+
+    from shotgraph.auth.v1 import auth_pb2, auth_pb2_grpc
+
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        reply = await auth_pb2_grpc.AuthServiceStub(channel).CreateApiKey(
+            auth_pb2.CreateApiKeyRequest(user_name=user, key_name="dev"), timeout=10
+        )
+    return str(reply.key)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False

@@ -1,0 +1,39 @@
+"""Opaque keyset cursors for "newest first" lists: (created_at, id) of the last row served."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from datetime import datetime
+
+from libs.errors import InvalidArgument
+
+__all__ = ["MAX_PAGE_SIZE", "Cursor", "decode_cursor", "encode_cursor", "page_size"]
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
+
+Cursor = tuple[datetime, str]
+
+
+def page_size(requested: int) -> int:
+    if requested < 0 or requested > MAX_PAGE_SIZE:
+        raise InvalidArgument(f"page size must be between 1 and {MAX_PAGE_SIZE}")
+    return requested or DEFAULT_PAGE_SIZE
+
+
+def encode_cursor(created_at: datetime, row_id: str) -> str:
+    raw = json.dumps([created_at.isoformat(), row_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(token: str) -> Cursor | None:
+    if not token:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        created_at, row_id = json.loads(raw)
+        return datetime.fromisoformat(created_at), str(uuid.UUID(row_id))
+    except (ValueError, TypeError) as exc:
+        raise InvalidArgument("page token is not one this API issued") from exc

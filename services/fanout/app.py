@@ -1,0 +1,37 @@
+"""Wiring of the fanout service: authenticated SSE streams of each user's events."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AsyncExitStack
+
+from aiohttp import web
+
+from libs.backends import open_nats
+from libs.config import Settings
+from libs.identity import KeyVerifier, presented_key
+from libs.resilience import Breakers
+from libs.runner import ServiceParts
+from libs.web import create_app
+from services.fanout.stream import stream_events
+
+
+async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
+    _, js, nats_ready = await open_nats(settings, stack)
+    verifier = KeyVerifier(settings.auth_addr, settings.grpc_deadline_s, Breakers())
+    stack.push_async_callback(verifier.close)
+    closing = asyncio.Event()
+
+    async def events(request: web.Request) -> web.StreamResponse:
+        identity = await verifier.verify(presented_key(request))
+        return await stream_events(request, js, identity.user_id, closing)
+
+    async def close_streams(_: web.Application) -> None:
+        closing.set()  # open streams end within one poll, so draining never waits on them
+
+    app = create_app(
+        settings.service, max_body_bytes=settings.max_body_bytes, readiness={"nats": nats_ready}
+    )
+    app.router.add_get("/v1/events", events)
+    app.on_shutdown.append(close_streams)
+    return ServiceParts(app=app)

@@ -1,0 +1,54 @@
+"""Wiring of the gateway: the one public edge, with every API call authenticated."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+
+from libs.backends import open_nats
+from libs.blobs import BlobStore
+from libs.config import Settings
+from libs.identity import KeyVerifier
+from libs.resilience import Breakers
+from libs.rpc import open_channel
+from libs.runner import ServiceParts
+from libs.web import create_app
+from services.gateway.api import CanvasesAndBatches
+from services.gateway.auth import require_api_key
+from services.gateway.blobs import Blobs
+from services.gateway.events import EventsRelay
+from shotgraph.batch.v1 import batch_pb2_grpc
+from shotgraph.canvas.v1 import canvas_pb2_grpc
+from shotgraph.image.v1 import image_pb2_grpc
+
+
+async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
+    _, js, nats_ready = await open_nats(settings, stack)
+    breakers = Breakers()
+    verifier = KeyVerifier(settings.auth_addr, settings.grpc_deadline_s, breakers)
+    stack.push_async_callback(verifier.close)
+    channels = {
+        name: open_channel(address, settings.grpc_deadline_s)
+        for name, address in (
+            ("canvas", settings.canvas_addr),
+            ("batch", settings.batch_addr),
+            ("image", settings.image_addr),
+        )
+    }
+    for channel in channels.values():
+        stack.push_async_callback(channel.close)
+
+    app = create_app(
+        settings.service, max_body_bytes=settings.max_body_bytes, readiness={"nats": nats_ready}
+    )
+    app.middlewares.append(require_api_key(verifier=verifier))
+    CanvasesAndBatches(
+        canvas_pb2_grpc.CanvasServiceStub(channels["canvas"]),
+        batch_pb2_grpc.BatchServiceStub(channels["batch"]),
+        breakers,
+    ).add_routes(app)
+    Blobs(
+        BlobStore(js), image_pb2_grpc.ImageServiceStub(channels["image"]), breakers,
+        settings.max_upload_bytes,
+    ).add_routes(app)
+    EventsRelay(settings.fanout_url).add_routes(app)
+    return ServiceParts(app=app)

@@ -1,0 +1,67 @@
+"""Blob upload (streamed to the image service) and download (straight from the blob store)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from google.protobuf import json_format
+
+from libs.blobs import BlobStore, check_digest
+from libs.errors import PayloadTooLarge
+from libs.resilience import Breakers
+from libs.rpc import rpc_errors
+from services.gateway.auth import IDENTITY
+from shotgraph.image.v1 import image_pb2, image_pb2_grpc
+
+__all__ = ["Blobs"]
+
+_CHUNK_BYTES = 1 << 20
+# Content-addressed: the bytes behind an id never change, so caches may keep them forever.
+_IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+class Blobs:
+    def __init__(
+        self, store: BlobStore, images: image_pb2_grpc.ImageServiceStub, breakers: Breakers,
+        max_upload_bytes: int,
+    ) -> None:
+        self._store = store
+        self._images = images
+        self._breakers = breakers
+        self._max_upload_bytes = max_upload_bytes
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_post("/v1/blobs", self.upload)
+        app.router.add_get("/v1/blobs/{digest}", self.download)
+
+    async def upload(self, request: web.Request) -> web.Response:
+        if (request.content_length or 0) > self._max_upload_bytes:
+            raise PayloadTooLarge(f"uploads are limited to {self._max_upload_bytes} bytes")
+        owner_id = request[IDENTITY].user_id
+        filename = request.query.get("filename", "")[:255]
+
+        async def chunks() -> AsyncIterator[image_pb2.UploadChunk]:
+            sent = 0
+            async for data in request.content.iter_chunked(_CHUNK_BYTES):
+                sent += len(data)
+                if sent > self._max_upload_bytes:
+                    raise PayloadTooLarge(f"uploads are limited to {self._max_upload_bytes} bytes")
+                yield image_pb2.UploadChunk(owner_id=owner_id, filename=filename, data=data)
+
+        with rpc_errors():
+            blob = await self._breakers.call("image", lambda: self._images.Upload(chunks()))
+        body = json_format.MessageToDict(blob, preserving_proto_field_name=True)
+        return web.json_response(body, status=201, headers={"Location": f"/v1/blobs/{blob.sha256}"})
+
+    async def download(self, request: web.Request) -> web.Response:
+        digest = check_digest(request.match_info["digest"])
+        etag = f'"{digest}"'
+        if etag in request.headers.get("If-None-Match", ""):
+            return web.Response(status=304, headers={"ETag": etag, "Cache-Control": _IMMUTABLE})
+        blob = await self._store.get(digest)
+        return web.Response(
+            body=blob.data,
+            content_type=blob.content_type,
+            headers={"ETag": etag, "Cache-Control": _IMMUTABLE, "X-Content-Type-Options": "nosniff"},
+        )

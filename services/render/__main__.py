@@ -1,0 +1,4 @@
+from libs.runner import main
+
+if __name__ == "__main__":
+    main("render", "services.render.app:build")

@@ -1,0 +1,52 @@
+"""Wiring of the render service: OpenSCAD jobs from ``work.render.>`` into the blob store."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from typing import Any
+
+from libs.backends import open_nats
+from libs.blobs import BlobStore
+from libs.bus import Consumer, PermanentError
+from libs.config import Settings
+from libs.jobs import JobFunction, job_handler
+from libs.runner import ServiceParts
+from libs.web import create_app
+from services.render.scad import RenderLimits, RenderTimeout, ScadError, render_scad
+
+# OpenSCAD is CPU-bound: a long render keeps its message alive with progress acks meanwhile.
+RENDER_ACK_WAIT_S = 30.0
+
+
+def render_job(blobs: BlobStore, limits: RenderLimits) -> JobFunction:
+    async def run(job_input: dict[str, Any]) -> dict[str, Any]:
+        source = job_input.get("source")
+        if not isinstance(source, str):
+            raise PermanentError("render.scad needs a string 'source'")
+        try:
+            output = await render_scad(source, limits=limits)
+        except (ScadError, RenderTimeout) as exc:
+            raise PermanentError(str(exc)) from exc
+        return {
+            "png": await blobs.put(output.png, "image/png"),
+            "stl": await blobs.put(output.stl, "model/stl"),
+        }
+
+    return run
+
+
+async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
+    _, js, nats_ready = await open_nats(settings, stack)
+    renders = Consumer(
+        service=settings.service,
+        stream="WORK",
+        durable="render",
+        filter_subject="work.render.>",
+        handler=job_handler(js, render_job(BlobStore(js), RenderLimits())),
+        concurrency=settings.worker_concurrency,
+        ack_wait_s=RENDER_ACK_WAIT_S,
+    )
+    app = create_app(
+        settings.service, max_body_bytes=settings.max_body_bytes, readiness={"nats": nats_ready}
+    )
+    return ServiceParts(app=app, background=[lambda stopping: renders.run(js, stopping)])
