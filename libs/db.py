@@ -38,7 +38,7 @@ async def migrate(pool: asyncpg.Pool, schema: str, directory: Path) -> list[str]
     """
     if not re.fullmatch(r"[a-z_]+", schema):
         raise ValueError(f"unsafe schema name {schema!r}")
-    files = sorted(p for p in directory.iterdir() if _MIGRATION_NAME.match(p.name))
+    files = sorted(p for p in directory.iterdir() if _MIGRATION_NAME.match(p.name))  # noqa: ASYNC240 (start-up only)
     applied_now: list[str] = []
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"migrate:{schema}")
@@ -48,7 +48,10 @@ async def migrate(pool: asyncpg.Pool, schema: str, directory: Path) -> list[str]
             " version integer PRIMARY KEY, name text NOT NULL,"
             " applied_at timestamptz NOT NULL DEFAULT now())"
         )
-        done = {r["version"] for r in await conn.fetch(f"SELECT version FROM {schema}.schema_migrations")}
+        done = {
+            r["version"]
+            for r in await conn.fetch(f"SELECT version FROM {schema}.schema_migrations")
+        }
         for path in files:
             version = int(path.name[:4])
             if version in done:

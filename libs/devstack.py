@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from libs.ports import free_port
@@ -66,6 +66,13 @@ def _locked(root: Path) -> Iterator[None]:
         yield
 
 
+def _spawn(command: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
 @dataclass
 class DevStack:
     root: Path
@@ -74,6 +81,10 @@ class DevStack:
     redis_url: str
     pids: dict[str, int] = field(default_factory=dict)
     owned: bool = False
+    # Handles of the servers this process spawned, so stopping them also reaps them.
+    children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict, repr=False)
+
+    _SAVED = ("nats_url", "database_url", "redis_url", "pids")
 
     @classmethod
     def attach_or_start(cls, root: Path) -> DevStack:
@@ -83,33 +94,56 @@ class DevStack:
             if state.exists():
                 saved = json.loads(state.read_text())
                 if saved["pids"] and all(_alive(p) for p in saved["pids"].values()):
-                    return cls(root=root, **{k: saved[k] for k in ("nats_url", "database_url", "redis_url", "pids")})
+                    return cls(root=root, **{k: saved[k] for k in cls._SAVED})
             stack = cls._start(root)
-            state.write_text(json.dumps({k: v for k, v in asdict(stack).items() if k not in ("root", "owned")}))
+            state.write_text(json.dumps({k: getattr(stack, k) for k in cls._SAVED}))
             return stack
 
     @classmethod
     def _start(cls, root: Path) -> DevStack:
         logs = root / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-
-        nats_port = free_port()
         (root / "nats").mkdir(exist_ok=True)
-        nats = subprocess.Popen(
-            [_binary("nats-server"), "-js", "-a", "127.0.0.1", "-p", str(nats_port),
-             "-sd", str(root / "nats")],
-            stdout=open(logs / "nats.log", "ab"), stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        redis_port = free_port()
         (root / "redis").mkdir(exist_ok=True)
-        redis = subprocess.Popen(
-            [_binary("redis-server"), "--port", str(redis_port), "--bind", "127.0.0.1",
-             "--dir", str(root / "redis"), "--save", "60 100", "--appendonly", "no"],
-            stdout=open(logs / "redis.log", "ab"), stderr=subprocess.STDOUT, start_new_session=True,
+        nats_port, redis_port = free_port(), free_port()
+        nats = _spawn(
+            [
+                _binary("nats-server"),
+                "-js",
+                "-a",
+                "127.0.0.1",
+                "-p",
+                str(nats_port),
+                "-sd",
+                str(root / "nats"),
+            ],
+            logs / "nats.log",
         )
-        database_url, postgres_pid = cls._start_postgres(root / "pg")
-        _wait_for_port(nats_port, nats, "nats-server")
-        _wait_for_port(redis_port, redis, "redis-server")
+        redis = _spawn(
+            [
+                _binary("redis-server"),
+                "--port",
+                str(redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(root / "redis"),
+                "--save",
+                "60 100",
+                "--appendonly",
+                "no",
+            ],
+            logs / "redis.log",
+        )
+        try:
+            database_url, postgres_pid = cls._start_postgres(root / "pg")
+            _wait_for_port(nats_port, nats, "nats-server")
+            _wait_for_port(redis_port, redis, "redis-server")
+        except BaseException:
+            for child in (nats, redis):  # never leave half a stack running
+                child.kill()
+                child.wait()
+            raise
         return cls(
             root=root,
             nats_url=f"nats://127.0.0.1:{nats_port}",
@@ -117,6 +151,7 @@ class DevStack:
             redis_url=f"redis://127.0.0.1:{redis_port}/0",
             pids={"nats": nats.pid, "redis": redis.pid, "postgres": postgres_pid},
             owned=True,
+            children={"nats": nats, "redis": redis},
         )
 
     @staticmethod
@@ -148,8 +183,10 @@ class DevStack:
         # SIGINT is PostgreSQL's "fast" shutdown; the others stop cleanly on SIGTERM.
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGINT if name == "postgres" else signal.SIGTERM)
+        child = self.children.pop(name, None)
+        if child is not None:
+            child.wait(timeout=15)
+            return
         deadline = time.monotonic() + 15
         while _alive(pid) and time.monotonic() < deadline:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
             time.sleep(0.05)

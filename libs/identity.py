@@ -39,7 +39,9 @@ def presented_key(request: web.Request) -> str:
 class KeyVerifier:
     """Verified keys are remembered for ``ttl_s`` so a busy client costs auth one call per TTL."""
 
-    def __init__(self, auth_addr: str, deadline_s: float, breakers: Breakers, ttl_s: int = 10) -> None:
+    def __init__(
+        self, auth_addr: str, deadline_s: float, breakers: Breakers, ttl_s: int = 10
+    ) -> None:
         self._channel = open_channel(auth_addr, deadline_s)
         self._stub = auth_pb2_grpc.AuthServiceStub(self._channel)
         self._breakers = breakers

@@ -31,7 +31,11 @@ def result_subject(batch_id: str) -> str:
 
 def _job_fields(envelope: Envelope) -> tuple[str, str, dict[str, Any]]:
     payload = envelope.payload
-    job_id, batch_id, job_input = payload.get("job_id"), payload.get("batch_id"), payload.get("input")
+    job_id, batch_id, job_input = (
+        payload.get("job_id"),
+        payload.get("batch_id"),
+        payload.get("input"),
+    )
     if envelope.type != JOB_MESSAGE or not isinstance(job_id, str) or not isinstance(batch_id, str):
         raise PermanentError(f"not a job message: type={envelope.type!r}")
     if not isinstance(job_input, dict):
@@ -41,7 +45,13 @@ def _job_fields(envelope: Envelope) -> tuple[str, str, dict[str, Any]]:
 
 def job_handler(js: JetStreamContext, run: JobFunction) -> Handler:
     async def report(batch_id: str, job_id: str, attempt: int, state: str, **fields: Any) -> None:
-        payload = {"job_id": job_id, "batch_id": batch_id, "attempt": attempt, "state": state, **fields}
+        payload = {
+            "job_id": job_id,
+            "batch_id": batch_id,
+            "attempt": attempt,
+            "state": state,
+            **fields,
+        }
         await publish(
             js,
             result_subject(batch_id),

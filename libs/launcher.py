@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -53,12 +52,16 @@ class Platform:
     def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / "logs").mkdir(exist_ok=True)
-        backends = {k: v for k, v in os.environ.items() if k.startswith("SHOTGRAPH_")} | dict(self.env)
+        backends = {k: v for k, v in os.environ.items() if k.startswith("SHOTGRAPH_")} | dict(
+            self.env
+        )
         if not all(backends.get(f"SHOTGRAPH_{n}_URL") for n in ("NATS", "DATABASE", "REDIS")):
             self.stack = DevStack.attach_or_start(self.root)
             backends |= self.stack.environment()
         for name in SERVICES:
-            http_port = self.gateway_port if name == "gateway" and self.gateway_port else free_port()
+            http_port = (
+                self.gateway_port if name == "gateway" and self.gateway_port else free_port()
+            )
             self.services[name] = ServiceProcess(
                 name, http_port, free_port(), self.root / "logs" / f"{name}.log"
             )
@@ -89,7 +92,10 @@ class Platform:
         with open(service.log_path, "ab") as log:
             service.process = subprocess.Popen(
                 [sys.executable, "-m", f"services.{name}", "--workers", str(self.workers)],
-                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
 
     def wait_ready(self, names: tuple[str, ...] | list[str]) -> None:
@@ -126,20 +132,16 @@ class Platform:
         return self.services["gateway"].url
 
     def create_api_key(self, user: str) -> str:
-        """Issue a key through the auth service's gRPC API."""
-        return asyncio.run(_create_key(self.services["auth"].grpc_port, user))
+        """Issue a key through the auth service's gRPC API (blocking: callable from anywhere)."""
+        import grpc
 
+        from shotgraph.auth.v1 import auth_pb2, auth_pb2_grpc
 
-async def _create_key(port: int, user: str) -> str:
-    import grpc
-
-    from shotgraph.auth.v1 import auth_pb2, auth_pb2_grpc
-
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        reply = await auth_pb2_grpc.AuthServiceStub(channel).CreateApiKey(
-            auth_pb2.CreateApiKeyRequest(user_name=user, key_name="dev"), timeout=10
-        )
-    return str(reply.key)
+        with grpc.insecure_channel(f"127.0.0.1:{self.services['auth'].grpc_port}") as channel:
+            reply = auth_pb2_grpc.AuthServiceStub(channel).CreateApiKey(
+                auth_pb2.CreateApiKeyRequest(user_name=user, key_name="dev"), timeout=10
+            )
+        return str(reply.key)
 
 
 def _answers(url: str) -> bool:

@@ -21,7 +21,7 @@ def _add_trace_ids(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
 
 
 def configure_logging(service: str, level: str = "info") -> None:
-    """JSON lines on stdout; stdlib loggers (aiohttp, asyncpg, nats) go through the same renderer."""
+    """JSON lines on stdout; stdlib loggers (aiohttp, asyncpg, nats) use the same renderer."""
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,

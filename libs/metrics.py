@@ -33,10 +33,14 @@ __all__ = [
 ]
 
 HTTP_REQUESTS = Counter(
-    "shotgraph_http_requests_total", "HTTP requests served.", ["service", "method", "route", "status"]
+    "shotgraph_http_requests_total",
+    "HTTP requests served.",
+    ["service", "method", "route", "status"],
 )
 HTTP_DURATION = Histogram(
-    "shotgraph_http_request_duration_seconds", "HTTP request latency.", ["service", "method", "route"]
+    "shotgraph_http_request_duration_seconds",
+    "HTTP request latency.",
+    ["service", "method", "route"],
 )
 GRPC_REQUESTS = Counter(
     "shotgraph_grpc_requests_total", "gRPC calls served.", ["service", "method", "code"]

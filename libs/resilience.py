@@ -7,7 +7,12 @@ from typing import TypeVar
 
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
 
 from libs.errors import Unavailable
 from libs.logs import get_logger
@@ -28,7 +33,9 @@ async def retry_until_ready(
         stop=stop_after_delay(within_s),
         retry=retry_if_exception_type(OSError) | retry_if_exception_type(ConnectionError),
         reraise=True,
-        before_sleep=lambda state: log.info("startup.retry", what=what, attempt=state.attempt_number),
+        before_sleep=lambda state: log.info(
+            "startup.retry", what=what, attempt=state.attempt_number
+        ),
     ):
         with attempting:
             return await attempt()

@@ -17,7 +17,14 @@ from libs.errors import ShotgraphError, Unavailable, from_grpc_code
 from libs.logs import get_logger
 from libs.metrics import GRPC_DURATION, GRPC_REQUESTS
 
-__all__ = ["Registrar", "create_server", "is_outage", "open_channel", "raise_domain_error", "rpc_errors"]
+__all__ = [
+    "Registrar",
+    "create_server",
+    "is_outage",
+    "open_channel",
+    "raise_domain_error",
+    "rpc_errors",
+]
 
 log = get_logger(__name__)
 
@@ -170,5 +177,3 @@ def rpc_errors() -> Iterator[None]:
 def is_outage(exc: BaseException) -> bool:
     """Only outages count against a circuit breaker; NOT_FOUND and friends are answers."""
     return isinstance(exc, grpc.aio.AioRpcError) and exc.code() in _UNAVAILABLE_CODES
-
-

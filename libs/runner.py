@@ -148,7 +148,13 @@ async def _serve(settings: Settings, build: Build, index: int) -> None:
 
     async with AsyncExitStack() as stack:
         parts = await build(settings, stack)
-        runner = web.AppRunner(parts.app, access_log=None, shutdown_timeout=settings.shutdown_grace_s)
+        # handler_cancellation: a browser that leaves ends its SSE relay and stream at once.
+        runner = web.AppRunner(
+            parts.app,
+            access_log=None,
+            shutdown_timeout=settings.shutdown_grace_s,
+            handler_cancellation=True,
+        )
         await runner.setup()
         site = web.TCPSite(runner, settings.http_host, settings.http_port, reuse_port=True)
         await site.start()
@@ -158,8 +164,11 @@ async def _serve(settings: Settings, build: Build, index: int) -> None:
         )
         tasks = [asyncio.create_task(loop_fn(stopping)) for loop_fn in parts.background]
         log.info(
-            "service.started", worker=index, pid=os.getpid(),
-            http_port=settings.http_port, grpc_port=settings.grpc_port,
+            "service.started",
+            worker=index,
+            pid=os.getpid(),
+            http_port=settings.http_port,
+            grpc_port=settings.grpc_port,
         )
         stop_wait = asyncio.create_task(stopping.wait())
         done, _ = await asyncio.wait([stop_wait, *tasks], return_when=asyncio.FIRST_COMPLETED)

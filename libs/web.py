@@ -9,8 +9,8 @@ import asyncio
 import json
 import time
 import uuid
-from contextlib import AbstractContextManager, nullcontext
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import structlog
@@ -47,7 +47,9 @@ def problem_response(
 ) -> web.Response:
     """An RFC 9457 problem document."""
     body: dict[str, Any] = {
-        "type": type_slug if type_slug == "about:blank" else f"https://shotgraph.dev/problems/{type_slug}",
+        "type": type_slug
+        if type_slug == "about:blank"
+        else f"https://shotgraph.dev/problems/{type_slug}",
         "title": title,
         "status": status,
         "detail": detail,
@@ -87,12 +89,19 @@ def _error_to_problem(request: web.Request, exc: Exception) -> web.Response:
     if isinstance(exc, ShotgraphError):
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Unavailable) else None
         return problem_response(
-            exc.status, exc.title, exc.detail, type_slug=exc.type_slug,
-            instance=request.path, headers=headers,
+            exc.status,
+            exc.title,
+            exc.detail,
+            type_slug=exc.type_slug,
+            instance=request.path,
+            headers=headers,
         )
     if isinstance(exc, web.HTTPException):
         return problem_response(
-            exc.status, exc.reason, exc.text or exc.reason, instance=request.path,
+            exc.status,
+            exc.reason,
+            exc.text or exc.reason,
+            instance=request.path,
             headers={k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")},
         )
     log.exception("http.unhandled", path=request.path)
@@ -119,11 +128,17 @@ def _server_span(request: web.Request, route: str) -> AbstractContextManager[tra
         f"{request.method} {route}",
         context=propagate.extract(request.headers),
         kind=SpanKind.SERVER,
-        attributes={"http.request.method": request.method, "http.route": route, "url.path": request.path},
+        attributes={
+            "http.request.method": request.method,
+            "http.route": route,
+            "url.path": request.path,
+        },
     )
 
 
-def _observe_middleware(service: str) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def _observe_middleware(
+    service: str,
+) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
     """Request id, SERVER span, RED metrics, and every error turned into a problem document."""
 
     @web.middleware
@@ -158,7 +173,9 @@ def create_app(
 ) -> web.Application:
     """A service's HTTP face. Add routes to the returned app; checks feed ``/readyz``."""
     checks = dict(readiness or {})
-    app = web.Application(middlewares=[_observe_middleware(service)], client_max_size=max_body_bytes)
+    app = web.Application(
+        middlewares=[_observe_middleware(service)], client_max_size=max_body_bytes
+    )
 
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "service": service})
@@ -172,9 +189,13 @@ def create_app(
         failing = [n for n, ok in zip(names, results, strict=True) if ok is not True]
         if failing:
             return problem_response(
-                503, "Not ready", f"dependencies unavailable: {', '.join(failing)}",
-                type_slug="unavailable", instance=request.path,
-                headers={"Retry-After": "5"}, failing=failing,
+                503,
+                "Not ready",
+                f"dependencies unavailable: {', '.join(failing)}",
+                type_slug="unavailable",
+                instance=request.path,
+                headers={"Retry-After": "5"},
+                failing=failing,
             )
         return web.json_response({"status": "ready", "service": service, "checked": names})
 

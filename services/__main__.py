@@ -14,8 +14,12 @@ from libs.launcher import Platform
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m services")
     parser.add_argument("--port", type=int, default=8080, help="the gateway's HTTP port")
-    parser.add_argument("--workers", type=int, default=default_workers(), help="processes per service")
-    parser.add_argument("--data", type=Path, default=Path(".devstack"), help="dev stack data folder")
+    parser.add_argument(
+        "--workers", type=int, default=default_workers(), help="processes per service"
+    )
+    parser.add_argument(
+        "--data", type=Path, default=Path(".devstack"), help="dev stack data folder"
+    )
     args = parser.parse_args()
 
     stop = threading.Event()

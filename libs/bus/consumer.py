@@ -90,7 +90,9 @@ class Consumer:
             with contextlib.suppress(Exception):
                 await subscription.unsubscribe()
 
-    async def _pull_loop(self, subscription: JetStreamContext.PullSubscription, stopping: asyncio.Event) -> None:
+    async def _pull_loop(
+        self, subscription: JetStreamContext.PullSubscription, stopping: asyncio.Event
+    ) -> None:
         while not stopping.is_set():
             try:
                 messages = await subscription.fetch(1, timeout=1.0)

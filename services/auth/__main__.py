@@ -1,4 +1,4 @@
-"""Start the auth service, or issue an API key: ``python -m services.auth create-key --user NAME``."""
+"""Start the auth service, or issue a key: ``python -m services.auth create-key --user NAME``."""
 
 from __future__ import annotations
 

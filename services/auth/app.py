@@ -26,6 +26,8 @@ async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
         auth_pb2_grpc.add_AuthServiceServicer_to_server(servicer, server)
 
     app = create_app(
-        settings.service, max_body_bytes=settings.max_body_bytes, readiness={"postgres": database_ready}
+        settings.service,
+        max_body_bytes=settings.max_body_bytes,
+        readiness={"postgres": database_ready},
     )
     return ServiceParts(app=app, registrars=[register])

@@ -29,7 +29,8 @@ class AuthStore:
                 user_name,
             )
             key_id = await conn.fetchval(
-                "INSERT INTO auth.api_keys (user_id, name, key_hash) VALUES ($1, $2, $3) RETURNING id",
+                "INSERT INTO auth.api_keys (user_id, name, key_hash)"
+                " VALUES ($1, $2, $3) RETURNING id",
                 user_id,
                 key_name,
                 key_hash,
@@ -45,4 +46,6 @@ class AuthStore:
         )
         if row is None:
             return None
-        return KeyOwner(user_id=str(row["user_id"]), key_id=str(row["key_id"]), user_name=row["user_name"])
+        return KeyOwner(
+            user_id=str(row["user_id"]), key_id=str(row["key_id"]), user_name=row["user_name"]
+        )

@@ -73,7 +73,9 @@ def validate_jobs(specs: Sequence[JobSpec]) -> None:
     for index, spec in enumerate(specs):
         if spec.function not in FUNCTIONS:
             known = ", ".join(sorted(FUNCTIONS))
-            raise InvalidArgument(f"jobs[{index}]: unknown function {spec.function!r} (known: {known})")
+            raise InvalidArgument(
+                f"jobs[{index}]: unknown function {spec.function!r} (known: {known})"
+            )
         if len(json.dumps(spec.input)) > MAX_INPUT_BYTES:
             raise InvalidArgument(f"jobs[{index}]: input is larger than {MAX_INPUT_BYTES} bytes")
 
@@ -98,7 +100,11 @@ def apply_report(current: JobState, reported: str) -> JobState | None:
 def roll_up(states: Iterable[JobState]) -> BatchState:
     states = list(states)
     if states and all(s.is_final for s in states):
-        return BatchState.SUCCEEDED if all(s == JobState.SUCCEEDED for s in states) else BatchState.FAILED
+        return (
+            BatchState.SUCCEEDED
+            if all(s == JobState.SUCCEEDED for s in states)
+            else BatchState.FAILED
+        )
     if any(s != JobState.PENDING and s != JobState.QUEUED for s in states):
         return BatchState.RUNNING
     return BatchState.QUEUED

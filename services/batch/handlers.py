@@ -72,15 +72,24 @@ class BatchServicer(batch_pb2_grpc.BatchServiceServicer):
         validate_jobs(specs)
         record = await self._store.create(request.owner_id, request.canvas_id, specs)
         for job in record.jobs:
-            payload = {"job_id": job.id, "batch_id": record.id, "owner_id": record.owner_id,
-                       "function": job.function, "input": job.input}
+            payload = {
+                "job_id": job.id,
+                "batch_id": record.id,
+                "owner_id": record.owner_id,
+                "function": job.function,
+                "input": job.input,
+            }
             # The job id as Nats-Msg-Id: a resubmitted publish is dropped by JetStream.
-            await publish(self._js, work_subject(job.function), Envelope(JOB_MESSAGE, payload),
-                          msg_id=job.id)
+            await publish(
+                self._js, work_subject(job.function), Envelope(JOB_MESSAGE, payload), msg_id=job.id
+            )
         await self._store.mark_queued([j.id for j in record.jobs])
         await publish_user_event(
-            self._js, record.owner_id, "batch.submitted",
-            {"batch_id": record.id, "jobs": len(record.jobs)}, msg_id=f"{record.id}:submitted",
+            self._js,
+            record.owner_id,
+            "batch.submitted",
+            {"batch_id": record.id, "jobs": len(record.jobs)},
+            msg_id=f"{record.id}:submitted",
         )
         refreshed = await self._store.get(record.owner_id, record.id)
         assert refreshed is not None

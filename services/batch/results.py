@@ -40,15 +40,27 @@ def result_handler(store: BatchStore, js: JetStreamContext) -> Handler:
         if job.state.is_final:
             JOBS.labels(job.function, job.state.value).inc()
         await publish_user_event(
-            js, update.owner_id, "job.updated",
-            {"batch_id": update.batch_id, "job_id": job.id, "function": job.function,
-             "state": job.state.value, "progress": job.progress, "attempts": job.attempts,
-             "output": job.output, "error": job.error, "batch_state": update.batch_state.value},
+            js,
+            update.owner_id,
+            "job.updated",
+            {
+                "batch_id": update.batch_id,
+                "job_id": job.id,
+                "function": job.function,
+                "state": job.state.value,
+                "progress": job.progress,
+                "attempts": job.attempts,
+                "output": job.output,
+                "error": job.error,
+                "batch_state": update.batch_state.value,
+            },
             msg_id=f"{job.id}:{job.state.value}:{job.attempts}",
         )
         if update.batch_finished:
             await publish_user_event(
-                js, update.owner_id, "batch.completed",
+                js,
+                update.owner_id,
+                "batch.completed",
                 {"batch_id": update.batch_id, "state": update.batch_state.value},
                 msg_id=f"{update.batch_id}:completed",
             )

@@ -63,7 +63,10 @@ async def stream_events(
 ) -> web.StreamResponse:
     after = resume_point(request)
     subscription = await js.subscribe(
-        f"events.user.{user_id}", stream="EVENTS", ordered_consumer=True, config=_consumer_config(after)
+        f"events.user.{user_id}",
+        stream="EVENTS",
+        ordered_consumer=True,
+        config=_consumer_config(after),
     )
     SSE_CONNECTIONS.labels("fanout").inc()
     try:
@@ -79,7 +82,10 @@ async def stream_events(
                     "events deliver",
                     context=propagate.extract(msg.headers or {}),
                     kind=SpanKind.CONSUMER,
-                    attributes={"messaging.system": "nats", "messaging.destination.name": msg.subject},
+                    attributes={
+                        "messaging.system": "nats",
+                        "messaging.destination.name": msg.subject,
+                    },
                 ):
                     event = _sse_data(msg)
                     if event is not None:

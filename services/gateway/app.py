@@ -47,7 +47,9 @@ async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
         breakers,
     ).add_routes(app)
     Blobs(
-        BlobStore(js), image_pb2_grpc.ImageServiceStub(channels["image"]), breakers,
+        BlobStore(js),
+        image_pb2_grpc.ImageServiceStub(channels["image"]),
+        breakers,
         settings.max_upload_bytes,
     ).add_routes(app)
     EventsRelay(settings.fanout_url).add_routes(app)

@@ -15,7 +15,9 @@ IDENTITY = web.RequestKey("identity", Identity)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def require_api_key(*, verifier: KeyVerifier) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def require_api_key(
+    *, verifier: KeyVerifier
+) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
     """Reject unauthenticated API calls before any handler or downstream service sees them."""
 
     @web.middleware

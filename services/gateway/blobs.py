@@ -23,7 +23,10 @@ _IMMUTABLE = "public, max-age=31536000, immutable"
 
 class Blobs:
     def __init__(
-        self, store: BlobStore, images: image_pb2_grpc.ImageServiceStub, breakers: Breakers,
+        self,
+        store: BlobStore,
+        images: image_pb2_grpc.ImageServiceStub,
+        breakers: Breakers,
         max_upload_bytes: int,
     ) -> None:
         self._store = store
@@ -63,5 +66,9 @@ class Blobs:
         return web.Response(
             body=blob.data,
             content_type=blob.content_type,
-            headers={"ETag": etag, "Cache-Control": _IMMUTABLE, "X-Content-Type-Options": "nosniff"},
+            headers={
+                "ETag": etag,
+                "Cache-Control": _IMMUTABLE,
+                "X-Content-Type-Options": "nosniff",
+            },
         )

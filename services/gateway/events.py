@@ -40,13 +40,17 @@ class EventsRelay:
             if upstream.status != 200 or upstream.content_type != "text/event-stream":
                 # An error from fanout is already a problem document; pass it through as is.
                 return web.Response(
-                    status=upstream.status, body=await upstream.read(),
+                    status=upstream.status,
+                    body=await upstream.read(),
                     content_type=upstream.content_type,
                     headers={k: v for k, v in upstream.headers.items() if k == "Retry-After"},
                 )
             response = web.StreamResponse(
-                headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
-                         "X-Accel-Buffering": "no"}
+                headers={
+                    "Content-Type": "text/event-stream",
+                    "Cache-Control": "no-cache",
+                    "X-Accel-Buffering": "no",
+                }
             )
             await response.prepare(request)
             try:

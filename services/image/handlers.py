@@ -14,8 +14,13 @@ from shotgraph.image.v1 import image_pb2, image_pb2_grpc
 
 __all__ = ["ImageServicer"]
 
-_CONTENT_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp",
-                  "gif": "image/gif", "tiff": "image/tiff"}
+_CONTENT_TYPES = {
+    "png": "image/png",
+    "jpeg": "image/jpeg",
+    "webp": "image/webp",
+    "gif": "image/gif",
+    "tiff": "image/tiff",
+}
 
 
 class ImageServicer(image_pb2_grpc.ImageServiceServicer):
@@ -47,6 +52,9 @@ class ImageServicer(image_pb2_grpc.ImageServiceServicer):
             raise InvalidArgument(f"image format {info.format!r} is not accepted")
         digest = await self._blobs.put(data, content_type)
         return image_pb2.Blob(
-            sha256=digest, size=len(data), content_type=content_type,
-            width=info.width, height=info.height,
+            sha256=digest,
+            size=len(data),
+            content_type=content_type,
+            width=info.width,
+            height=info.height,
         )

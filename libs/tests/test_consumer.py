@@ -1,0 +1,236 @@
+"""libs.bus.Consumer against a real JetStream: ack, retry, terminate, and trace propagation.
+
+Each test declares its own work-queue stream, subjects and durable, so nothing is shared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from nats.js import JetStreamContext
+from nats.js.api import RetentionPolicy, StreamConfig
+from nats.js.errors import NotFoundError
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
+from libs.bus import Consumer, Envelope, PermanentError, publish
+from libs.bus.consumer import Delivery, Handler
+
+TIMEOUT_S = 10.0
+
+
+@dataclass
+class Queue:
+    """A test's own work-queue stream, and what its consumer's handler has seen."""
+
+    js: JetStreamContext
+    stream: str
+    prefix: str
+    seen: list[tuple[dict[str, Any], int]] = field(default_factory=list)
+
+    @property
+    def subject(self) -> str:
+        return f"{self.prefix}.work"
+
+    async def publish_raw(self, data: bytes) -> None:
+        await self.js.publish(self.subject, data)
+
+    async def is_empty(self) -> bool:
+        """Work-queue retention removes a message once it is acked or terminated."""
+        return (await self.js.stream_info(self.stream)).state.messages == 0
+
+
+@pytest.fixture
+async def queue(nats_js: JetStreamContext) -> AsyncIterator[Queue]:
+    tag = uuid.uuid4().hex
+    config = StreamConfig(
+        name=f"T{tag}", subjects=[f"t{tag}.>"], retention=RetentionPolicy.WORK_QUEUE
+    )
+    await nats_js.add_stream(config=config)
+    try:
+        yield Queue(nats_js, f"T{tag}", f"t{tag}")
+    finally:
+        await nats_js.delete_stream(f"T{tag}")
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
+    """Wait (bounded) until the server shows ``check``: acks and terms are fire-and-forget."""
+    deadline = asyncio.get_running_loop().time() + TIMEOUT_S
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            pytest.fail(f"timed out waiting until {what}")
+        await asyncio.sleep(0.02)
+
+
+class Running:
+    """A consumer run as a task; ``stop`` sets ``stopping`` and waits for in-flight work."""
+
+    def __init__(self, queue: Queue, handler: Handler, **options: Any) -> None:
+        self.queue = queue
+        defaults: dict[str, Any] = {
+            "concurrency": 2,
+            "ack_wait_s": 2.0,
+            "retry_base_s": 0.05,
+            "retry_cap_s": 0.2,
+        }
+        self.consumer = Consumer(
+            service="test",
+            stream=queue.stream,
+            durable=f"d{uuid.uuid4().hex}",
+            filter_subject=f"{queue.prefix}.>",
+            handler=handler,
+            **(defaults | options),
+        )
+        self.stopping = asyncio.Event()
+        self.task = asyncio.create_task(self.consumer.run(queue.js, self.stopping))
+
+    async def settled(self) -> bool:
+        """Nothing left to deliver and nothing delivered awaits an ack, nak or term."""
+        try:
+            info = await self.queue.js.consumer_info(self.queue.stream, self.consumer.durable)
+        except NotFoundError:  # ``run`` has not created the durable yet
+            return False
+        return info.num_pending == 0 and info.num_ack_pending == 0
+
+    async def stop(self) -> None:
+        self.stopping.set()
+        await asyncio.wait_for(self.task, TIMEOUT_S)
+
+
+@pytest.fixture
+async def start(queue: Queue) -> AsyncIterator[Callable[..., Running]]:
+    started: list[Running] = []
+
+    def start(handler: Handler, **options: Any) -> Running:
+        started.append(Running(queue, handler, **options))
+        return started[-1]
+
+    yield start
+    for running in started:
+        if not running.task.done():
+            await running.stop()
+
+
+def recording(
+    queue: Queue, done_after: int, fail: Callable[[int], Exception | None]
+) -> tuple[Handler, asyncio.Event]:
+    """A handler that records each call, raises ``fail(call_number)`` if any, and sets the
+    returned event on call number ``done_after``."""
+    done = asyncio.Event()
+
+    async def handle(envelope: Envelope, delivery: Delivery) -> None:
+        queue.seen.append((envelope.payload, delivery.attempt))
+        if len(queue.seen) == done_after:
+            done.set()
+        error = fail(len(queue.seen))
+        if error is not None:
+            raise error
+
+    return handle, done
+
+
+async def test_good_message_is_handled_and_acked(
+    queue: Queue, start: Callable[..., Running]
+) -> None:
+    handler, done = recording(queue, 1, lambda _: None)
+    running = start(handler)
+
+    await publish(queue.js, queue.subject, Envelope("test.good", {"n": 1}))
+
+    await asyncio.wait_for(done.wait(), TIMEOUT_S)
+    await eventually(queue.is_empty, "the stream is empty")
+    await running.stop()
+    assert queue.seen == [({"n": 1}, 1)]
+
+
+async def test_malformed_message_is_terminated_and_the_next_one_handled(
+    queue: Queue, start: Callable[..., Running]
+) -> None:
+    handler, done = recording(queue, 1, lambda _: None)
+    running = start(handler, concurrency=1)  # the one pull loop that met the garbage goes on
+
+    await queue.publish_raw(b"\x00garbage")
+    await eventually(running.settled, "the malformed message is resolved")
+    await eventually(queue.is_empty, "the malformed message is terminated")
+    await publish(queue.js, queue.subject, Envelope("test.good", {"after": "garbage"}))
+
+    await asyncio.wait_for(done.wait(), TIMEOUT_S)
+    await eventually(queue.is_empty, "the stream is empty")
+    await running.stop()
+    assert queue.seen == [({"after": "garbage"}, 1)]
+
+
+async def test_permanent_error_terminates_without_retry(
+    queue: Queue, start: Callable[..., Running]
+) -> None:
+    handler, done = recording(queue, 1, lambda _: PermanentError("unknown function"))
+    running = start(handler)
+
+    await publish(queue.js, queue.subject, Envelope("test.bad", {"n": 1}))
+
+    await asyncio.wait_for(done.wait(), TIMEOUT_S)
+    await eventually(running.settled, "the message is terminated")
+    await eventually(queue.is_empty, "the stream is empty")
+    await running.stop()
+    info = await queue.js.consumer_info(queue.stream, running.consumer.durable)
+    assert info.num_redelivered == 0
+    assert queue.seen == [({"n": 1}, 1)]
+
+
+async def test_transient_errors_are_retried_until_success(
+    queue: Queue, start: Callable[..., Running]
+) -> None:
+    handler, done = recording(queue, 3, lambda call: RuntimeError("flaky") if call < 3 else None)
+    running = start(handler)
+
+    await publish(queue.js, queue.subject, Envelope("test.flaky", {"n": 1}))
+
+    await asyncio.wait_for(done.wait(), TIMEOUT_S)
+    await eventually(queue.is_empty, "the stream is empty")
+    await running.stop()
+    assert queue.seen == [({"n": 1}, 1), ({"n": 1}, 2), ({"n": 1}, 3)]
+
+
+async def test_always_failing_message_is_tried_max_deliver_times(
+    queue: Queue, start: Callable[..., Running]
+) -> None:
+    handler, done = recording(queue, 2, lambda _: RuntimeError("always"))
+    running = start(handler, max_deliver=2)
+
+    await publish(queue.js, queue.subject, Envelope("test.doomed", {"n": 1}))
+
+    await asyncio.wait_for(done.wait(), TIMEOUT_S)
+    await eventually(running.settled, "the message is given up")
+    await running.stop()
+    assert queue.seen == [({"n": 1}, 1), ({"n": 1}, 2)]
+
+
+async def test_consumer_span_continues_the_producer_trace(
+    queue: Queue, start: Callable[..., Running], span_exporter: InMemorySpanExporter
+) -> None:
+    handler, done = recording(queue, 1, lambda _: None)
+    running = start(handler)
+    tracer = trace.get_tracer(__name__)
+
+    with tracer.start_as_current_span("test request") as root:
+        await publish(queue.js, queue.subject, Envelope("test.traced", {"n": 1}))
+    await asyncio.wait_for(done.wait(), TIMEOUT_S)
+    await running.stop()  # the consumer span has ended once its message is finished
+
+    trace_id = root.get_span_context().trace_id
+    spans = [s for s in span_exporter.get_finished_spans() if s.context.trace_id == trace_id]
+    (producer,) = [s for s in spans if s.kind is SpanKind.PRODUCER]
+    (consumer,) = [s for s in spans if s.kind is SpanKind.CONSUMER]
+    assert producer.parent is not None
+    assert producer.parent.span_id == root.get_span_context().span_id
+    assert consumer.parent is not None
+    assert consumer.parent.span_id == producer.context.span_id
+    assert consumer.parent.is_remote
+    assert consumer.attributes is not None
+    assert consumer.attributes["messaging.destination.name"] == queue.subject

@@ -1,0 +1,95 @@
+"""A dependency that goes down costs one feature a quick 503, never a hang or the platform.
+
+These tests stop servers, so they run on a platform of their own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+
+import aiohttp
+import pytest
+
+from libs.launcher import Platform
+from tests.e2e.conftest import start_platform
+from tests.e2e.otlp import OtlpReceiver
+
+pytestmark = pytest.mark.e2e
+
+# Generous enough for a loaded CI machine; a hang would hit it, a quick 503 never does.
+NO_HANG = aiohttp.ClientTimeout(total=10)
+
+
+@pytest.fixture(scope="module")
+def fragile(tmp_path_factory: pytest.TempPathFactory, otlp: OtlpReceiver) -> Iterator[Platform]:
+    platform = start_platform(tmp_path_factory.mktemp("fragile"), otlp)
+    yield platform
+    platform.stop()
+
+
+@pytest.fixture
+async def http(fragile: Platform) -> AsyncIterator[aiohttp.ClientSession]:
+    key = fragile.create_api_key("outage-user")
+    async with aiohttp.ClientSession(
+        base_url=fragile.gateway_url, headers={"Authorization": f"Bearer {key}"}, timeout=NO_HANG
+    ) as session:
+        yield session
+
+
+async def _assert_unavailable(response: aiohttp.ClientResponse) -> None:
+    assert response.status == 503, await response.text()
+    assert response.content_type == "application/problem+json"
+    assert int(response.headers["Retry-After"]) > 0
+    assert json.loads(await response.text())["status"] == 503
+
+
+async def test_a_stopped_service_is_a_quick_503_and_recovers(
+    fragile: Platform, http: aiohttp.ClientSession
+) -> None:
+    canvas = await (await http.post("/v1/canvases", json={"name": "survivor"})).json()
+    fragile.stop_service("canvas")
+    try:
+        for _ in range(8):  # past the breaker's threshold too: it fails fast while open
+            await _assert_unavailable(await http.get(f"/v1/canvases/{canvas['id']}"))
+        # The rest of the platform keeps working.
+        batch = await http.post(
+            "/v1/batches",
+            json={"jobs": [{"function": "render.scad", "input": {"source": "cube(1);"}}]},
+        )
+        assert batch.status == 202
+    finally:
+        fragile.start_service("canvas")
+        fragile.wait_ready(["canvas"])
+    async with aiohttp.ClientSession(base_url=fragile.gateway_url, headers=http.headers) as fresh:
+        # The breaker reopens the path after its cool-down; poll until it has.
+        for _ in range(100):
+            response = await fresh.get(f"/v1/canvases/{canvas['id']}")
+            if response.status == 200:
+                break
+            await _assert_unavailable(response)
+            await __import__("asyncio").sleep(0.1)
+        assert response.status == 200
+
+
+async def test_redis_down_degrades_reads_to_postgres(
+    fragile: Platform, http: aiohttp.ClientSession
+) -> None:
+    canvas = await (await http.post("/v1/canvases", json={"name": "cached"})).json()
+    assert (await http.get(f"/v1/canvases/{canvas['id']}")).status == 200  # now cached
+    assert fragile.stack is not None
+    fragile.stack.stop_server("redis")
+    for _ in range(3):
+        response = await http.get(f"/v1/canvases/{canvas['id']}")
+        assert response.status == 200
+        assert (await response.json())["name"] == "cached"
+
+
+async def test_postgres_down_is_a_quick_503(fragile: Platform, http: aiohttp.ClientSession) -> None:
+    assert fragile.stack is not None
+    fragile.stack.stop_server("postgres")
+    await _assert_unavailable(await http.post("/v1/canvases", json={"name": "nowhere"}))
+    async with aiohttp.ClientSession(timeout=NO_HANG) as probe:
+        ready = await probe.get(f"{fragile.services['canvas'].url}/readyz")
+        await _assert_unavailable(ready)
+        assert "postgres" in (await ready.json())["failing"]
