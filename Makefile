@@ -18,6 +18,7 @@ run: bootstrap
 
 test: bootstrap
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy libs services
 	$(PY) -m pytest
 
 lint: bootstrap

@@ -15,6 +15,7 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
@@ -136,9 +137,7 @@ def _server_span(request: web.Request, route: str) -> AbstractContextManager[tra
     )
 
 
-def _observe_middleware(
-    service: str,
-) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def _observe_middleware(service: str) -> Middleware:
     """Request id, SERVER span, RED metrics, and every error turned into a problem document."""
 
     @web.middleware

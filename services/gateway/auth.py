@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from libs.identity import Identity, KeyVerifier, presented_key
 
@@ -15,9 +16,7 @@ IDENTITY = web.RequestKey("identity", Identity)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def require_api_key(
-    *, verifier: KeyVerifier
-) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def require_api_key(*, verifier: KeyVerifier) -> Middleware:
     """Reject unauthenticated API calls before any handler or downstream service sees them."""
 
     @web.middleware
