@@ -1,0 +1,330 @@
+"""How much does the gateway cost? Its throughput and latency next to a bare aiohttp server.
+
+``python -m loadtests.bench_gateway [--connections 64] [--duration 10] [--workers N]`` starts the
+whole platform and a hello-world aiohttp server, drives each in turn with the same load
+generator, and prints both plus their ratio. A single absolute figure says little about a shared
+laptop or CI box; the ratio to a baseline measured under the same conditions does.
+
+The generator runs in its own process so it does not share an event loop or the GIL with what it
+measures. It still shares the machine's cores with the servers, which is why the ratio, not the
+absolute figures, is the result to compare between runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import multiprocessing
+import os
+import platform as host
+import signal
+import statistics
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from array import array
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from libs.launcher import Platform
+from libs.ports import free_port
+
+WARMUP_S = 2.0
+MAX_DURATION_S = 60.0
+MAX_CONNECTIONS = 1024
+MAX_REQUESTS = 1_000_000  # per target, warm-up included: bounds run time and memory
+REQUEST_TIMEOUT_S = 10.0
+HOST = "127.0.0.1"
+
+_spawn = multiprocessing.get_context("spawn")
+
+
+@dataclass
+class Measurement:
+    """One target's figures. Rates and latencies count 200 responses only, so that fast
+    failures cannot flatter them; every other outcome is an error, tallied by kind."""
+
+    target: str
+    requests: int
+    errors: int
+    error_kinds: dict[str, int]
+    seconds: float
+    rps: float
+    p50_ms: float | None
+    p99_ms: float | None
+
+
+# --- the baseline: the least an aiohttp server on this machine can do per request ---------------
+
+
+def _serve_baseline(port: int) -> None:
+    """Plain aiohttp in one process, on asyncio's default loop with no access log, like a
+    single gateway worker, so that the difference is what the gateway does per request."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us, also on Ctrl-C
+
+    async def hello(_: web.Request) -> web.Response:
+        return web.Response(text="Hello, world")
+
+    async def serve() -> None:
+        app = web.Application()
+        app.router.add_get("/", hello)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, HOST, port).start()
+        await asyncio.Event().wait()
+
+    asyncio.run(serve())
+
+
+# --- the load generator, run in a process of its own --------------------------------------------
+
+
+def _generate(
+    out: Connection,
+    target: str,
+    url: str,
+    headers: dict[str, str],
+    connections: int,
+    duration: float,
+) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    measurement = asyncio.run(_drive(target, url, headers, connections, duration))
+    out.send(asdict(measurement))  # a dict: the class pickles as __mp_main__'s here
+    out.close()
+
+
+async def _drive(
+    target: str, url: str, headers: dict[str, str], connections: int, duration: float
+) -> Measurement:
+    """``connections`` loops, each with one keep-alive connection, sending back-to-back.
+
+    Only requests started after the warm-up count; the clock stops when the last of them is
+    answered, so every counted request lies within the measured time.
+    """
+    latencies = array("d")
+    errors: Counter[str] = Counter()
+    sent = 0
+    start = time.perf_counter()
+    measure_from, stop_at = start + WARMUP_S, start + WARMUP_S + duration
+
+    async def loop(session: aiohttp.ClientSession) -> None:
+        nonlocal sent
+        while (began := time.perf_counter()) < stop_at and sent < MAX_REQUESTS:
+            sent += 1
+            try:
+                async with session.get(url, headers=headers) as response:
+                    await response.read()
+                    outcome = "ok" if response.status == 200 else f"HTTP {response.status}"
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                outcome = type(exc).__name__
+            if began >= measure_from:
+                if outcome == "ok":
+                    latencies.append(time.perf_counter() - began)
+                else:
+                    errors[outcome] += 1
+
+    connector = aiohttp.TCPConnector(limit=connections)
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        await asyncio.gather(*(loop(session) for _ in range(connections)))
+    seconds = max(time.perf_counter() - measure_from, 1e-9)
+    cuts = statistics.quantiles(latencies, n=100, method="inclusive") if len(latencies) > 1 else []
+    return Measurement(
+        target=target,
+        requests=len(latencies) + errors.total(),
+        errors=errors.total(),
+        error_kinds=dict(errors),
+        seconds=round(seconds, 3),
+        rps=round(len(latencies) / seconds, 1),
+        p50_ms=round(cuts[49] * 1000, 2) if cuts else None,
+        p99_ms=round(cuts[98] * 1000, 2) if cuts else None,
+    )
+
+
+def measure(
+    target: str, url: str, headers: dict[str, str], connections: int, duration: float
+) -> Measurement:
+    receiver, sender = _spawn.Pipe(duplex=False)
+    args = (sender, target, url, headers, connections, duration)
+    with _child(_generate, args) as generator:
+        sender.close()  # so that a crashed generator shows up as EOF, not a hang
+        if not receiver.poll(WARMUP_S + duration + REQUEST_TIMEOUT_S + 30):
+            raise TimeoutError(f"the load generator did not report on {target}")
+        try:
+            fields: dict[str, Any] = receiver.recv()
+        except EOFError:
+            raise RuntimeError(f"the load generator died (exit {generator.exitcode})") from None
+    return Measurement(**fields)
+
+
+# --- plumbing ------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _child(target: Callable[..., None], args: tuple[Any, ...]) -> Iterator[Any]:
+    """A spawned process that is always gone when the block ends, however it ends."""
+    process = _spawn.Process(target=target, args=args, daemon=True)
+    process.start()
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.join(5)
+        if process.is_alive():
+            process.kill()
+            process.join()
+
+
+def _get(url: str, headers: dict[str, str]) -> int:
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
+
+
+def _wait_until_ok(url: str, headers: dict[str, str], timeout: float = 15.0) -> None:
+    """Fail before measuring rather than benchmark a stream of errors."""
+    deadline = time.monotonic() + timeout
+    while (status := _get(url, headers)) != 200:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"GET {url} answers {status or 'nothing'}, not 200")
+        time.sleep(0.1)
+
+
+def _create_canvas(gateway: str, key: str) -> str:
+    request = urllib.request.Request(
+        f"{gateway}/v1/canvases",
+        data=json.dumps({"name": "bench"}).encode(),
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return str(json.load(response)["id"])
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 3) if a is not None and b else None
+
+
+def _cell(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.2f}"
+
+
+def report(settings: dict[str, Any], gateway: Measurement, baseline: Measurement) -> None:
+    ratios = {
+        "rps": _ratio(gateway.rps, baseline.rps),
+        "p50": _ratio(gateway.p50_ms, baseline.p50_ms),
+        "p99": _ratio(gateway.p99_ms, baseline.p99_ms),
+    }
+    print("\nsettings: " + ", ".join(f"{k}={v}" for k, v in settings.items()))
+    header = ("target", "requests", "errors", "req/s", "p50 ms", "p99 ms")
+    rows = [header] + [
+        (
+            m.target,
+            f"{m.requests:,}",
+            f"{m.errors:,}",
+            _cell(m.rps),
+            _cell(m.p50_ms),
+            _cell(m.p99_ms),
+        )
+        for m in (gateway, baseline)
+    ]
+    print()
+    for row in rows:
+        print(f"{row[0]:<10}" + "".join(f"{cell:>12}" for cell in row[1:]))
+    for m in (gateway, baseline):
+        if m.error_kinds:
+            print(f"{m.target} errors: {m.error_kinds}")
+    print(
+        f"\ngateway throughput = {_cell(ratios['rps'])}x baseline\n"
+        f"gateway p50 latency = {_cell(ratios['p50'])}x baseline\n"
+        f"gateway p99 latency = {_cell(ratios['p99'])}x baseline\n"
+        "\nnotes:\n"
+        "- the load generator runs in its own process but shares this machine's CPUs with the\n"
+        "  servers (and, for the gateway, with the services and backends behind it), so absolute\n"
+        "  figures are pessimistic; the ratio is still meaningful because both targets were\n"
+        "  measured under the same conditions, one after the other. Other work on the machine\n"
+        "  (see load_1m) skews it, and the gateway more: it needs more processes.\n"
+        "- req/s and latencies count 200 responses only; any other outcome is an error.\n"
+        "- a gateway request is API-key authentication + a gRPC call to the canvas service +\n"
+        f"  its store ({settings['workers']} worker(s) per service); the baseline is one aiohttp\n"
+        "  process answering a constant.\n"
+    )
+    result = {
+        "settings": settings,
+        "gateway": asdict(gateway),
+        "baseline": asdict(baseline),
+        "ratio": ratios,
+    }
+    print("RESULT " + json.dumps(result, separators=(",", ":")), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m loadtests.bench_gateway")
+    parser.add_argument("--connections", type=int, default=64, help="concurrent connections")
+    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds/target")
+    parser.add_argument("--workers", type=int, default=1, help="processes per service")
+    args = parser.parse_args()
+    if not 1 <= args.connections <= MAX_CONNECTIONS:
+        parser.error(f"--connections must be between 1 and {MAX_CONNECTIONS}")
+    if not 0 < args.duration <= MAX_DURATION_S:
+        parser.error(f"--duration must be more than 0 and at most {MAX_DURATION_S:g}")
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    settings = {
+        "connections": args.connections,
+        "duration_s": args.duration,
+        "warmup_s": WARMUP_S,
+        "workers": args.workers,
+        "cpus": os.cpu_count(),
+        "usable_cpus": len(os.sched_getaffinity(0)),
+        "python": host.python_version(),
+        "aiohttp": aiohttp.__version__,
+    }
+
+    with tempfile.TemporaryDirectory(prefix="shotgraph-bench-") as root:
+        system = Platform(root=Path(root) / "platform", workers=args.workers)
+        baseline_port = free_port()
+        baseline_url = f"http://{HOST}:{baseline_port}/"
+        try:
+            print(f"starting the platform ({args.workers} worker(s) per service)...", flush=True)
+            system.start()
+            key = system.create_api_key("bench")
+            auth = {"Authorization": f"Bearer {key}"}
+            canvas_id = _create_canvas(system.gateway_url, key)
+            gateway_url = f"{system.gateway_url}/v1/canvases/{canvas_id}"
+            _wait_until_ok(gateway_url, auth)
+            settings["load_1m"] = round(os.getloadavg()[0], 2)  # other work on the machine
+            with _child(_serve_baseline, (baseline_port,)):
+                _wait_until_ok(baseline_url, {})
+                print(f"measuring {gateway_url} ...", flush=True)
+                gateway = measure("gateway", gateway_url, auth, args.connections, args.duration)
+                print(f"measuring {baseline_url} ...", flush=True)
+                baseline = measure("baseline", baseline_url, {}, args.connections, args.duration)
+            report(settings, gateway, baseline)
+        except KeyboardInterrupt:
+            print("\ninterrupted", file=sys.stderr)
+            raise SystemExit(130) from None
+        finally:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip cleanup
+            print("stopping the platform...", file=sys.stderr, flush=True)
+            system.stop()
+
+
+if __name__ == "__main__":
+    main()
