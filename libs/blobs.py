@@ -15,12 +15,12 @@ from libs.errors import InvalidArgument, NotFound
 
 __all__ = ["Blob", "BlobStore", "check_digest"]
 
-_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 def check_digest(digest: str) -> str:
     """A blob address is a lowercase hex SHA-256; anything else is rejected before any lookup."""
-    if not _DIGEST.match(digest):
+    if not _DIGEST.fullmatch(digest):
         raise InvalidArgument("a blob id is a lowercase hex SHA-256 (64 characters)")
     return digest
 

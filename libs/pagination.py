@@ -34,6 +34,8 @@ def decode_cursor(token: str) -> Cursor | None:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         created_at, row_id = json.loads(raw)
+        if not isinstance(created_at, str) or not isinstance(row_id, str):
+            raise TypeError("cursor fields are not strings")
         return datetime.fromisoformat(created_at), str(uuid.UUID(row_id))
     except (ValueError, TypeError) as exc:
         raise InvalidArgument("page token is not one this API issued") from exc

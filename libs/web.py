@@ -71,7 +71,8 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     from libs.errors import InvalidArgument
 
     try:
-        body = await request.json(loads=json.loads)
+        # From bytes, not text: json.loads detects UTF-8/16/32 itself, whatever charset is claimed.
+        body = json.loads(await request.read())
     except json.JSONDecodeError as exc:
         raise InvalidArgument(f"body is not valid JSON: {exc.msg} at line {exc.lineno}") from exc
     except UnicodeDecodeError as exc:

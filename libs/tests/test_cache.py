@@ -11,12 +11,6 @@ import pytest
 from libs.cache import ReadCache
 from libs.ports import free_port
 
-# aiocache 0.12 calls redis-py's deprecated setex() and close(). Under filterwarnings=error the
-# warning would become an exception that ReadCache swallows as an outage, so writes never land.
-pytestmark = pytest.mark.filterwarnings(
-    r"ignore:Call to deprecated (setex|close)\.:DeprecationWarning"
-)
-
 
 @pytest.fixture
 async def cache(redis_url: str) -> AsyncIterator[ReadCache]:

@@ -141,9 +141,7 @@ async def test_json_object_body_is_read(client: TestClient[Any, Any]) -> None:
 async def test_bad_json_body_is_a_400_problem(
     client: TestClient[Any, Any], label: str, body: bytes, detail: str
 ) -> None:
-    response = await client.post(
-        "/echo", data=body, headers={"Content-Type": "application/json"}
-    )
+    response = await client.post("/echo", data=body, headers={"Content-Type": "application/json"})
     problem = await _problem(response, 400)
     assert detail in problem["detail"]
 
@@ -241,3 +239,17 @@ async def test_request_ids_differ_and_are_bounded(client: TestClient[Any, Any]) 
     assert first.headers["X-Request-Id"] != second.headers["X-Request-Id"]
     long = await client.get("/healthz", headers={"X-Request-Id": "r" * 500})
     assert long.headers["X-Request-Id"] == "r" * 64
+
+
+async def test_a_claimed_charset_is_ignored_json_is_utf8(client: TestClient[Any, Any]) -> None:
+    # RFC 8259: JSON is UTF-8 and application/json has no charset parameter.
+    response = await client.post(
+        "/echo", data=b'{"a": 1}', headers={"Content-Type": "application/json; charset=klingon"}
+    )
+    assert response.status == 200
+
+
+async def test_body_that_is_not_utf8_is_a_400_problem(client: TestClient[Any, Any]) -> None:
+    latin1 = '{"name": "café"}'.encode("latin-1")
+    response = await client.post("/echo", data=latin1, headers={"Content-Type": "application/json"})
+    await _problem(response, 400)

@@ -11,8 +11,8 @@ from libs.errors import InvalidArgument
 __all__ = ["KEY_PREFIX", "check_user_name", "hash_key", "looks_like_key", "new_key"]
 
 KEY_PREFIX = "sg_"
-_KEY = re.compile(r"^sg_[A-Za-z0-9_-]{43}$")
-_USER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+_KEY = re.compile(r"sg_[A-Za-z0-9_-]{43}")
+_USER_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
 
 
 def new_key() -> str:
@@ -26,11 +26,11 @@ def hash_key(key: str) -> bytes:
 
 def looks_like_key(key: str) -> bool:
     """Cheap shape check so garbage never reaches the database."""
-    return bool(_KEY.match(key))
+    return bool(_KEY.fullmatch(key))
 
 
 def check_user_name(name: str) -> str:
-    if not _USER_NAME.match(name):
+    if not _USER_NAME.fullmatch(name):
         raise InvalidArgument(
             "user name must be 1-63 characters of lowercase letters, digits, '.', '_' or '-'"
         )

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import secrets
+import shutil
+import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,7 +23,14 @@ def otlp() -> Iterator[OtlpReceiver]:
     receiver.stop()
 
 
-def start_platform(root: Path, otlp: OtlpReceiver) -> Platform:
+@contextmanager
+def running_platform(otlp: OtlpReceiver) -> Iterator[Platform]:
+    """A whole platform in a fresh folder, stopped and removed afterwards.
+
+    Not under pytest's tmp_path: as root, pgserver runs PostgreSQL as its own user, and any pytest
+    session starting meanwhile resets /tmp/pytest-of-root to 0700, locking that user out.
+    """
+    root = Path(tempfile.mkdtemp(prefix="shotgraph-e2e-"))
     platform = Platform(
         root=root,
         env={
@@ -33,17 +43,16 @@ def start_platform(root: Path, otlp: OtlpReceiver) -> Platform:
     )
     try:
         platform.start()
-    except BaseException:
+        yield platform
+    finally:
         platform.stop()
-        raise
-    return platform
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def platform(tmp_path_factory: pytest.TempPathFactory, otlp: OtlpReceiver) -> Iterator[Platform]:
-    platform = start_platform(tmp_path_factory.mktemp("platform"), otlp)
-    yield platform
-    platform.stop()
+def platform(otlp: OtlpReceiver) -> Iterator[Platform]:
+    with running_platform(otlp) as platform:
+        yield platform
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ These tests stop servers, so they run on a platform of their own.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 
@@ -12,7 +13,7 @@ import aiohttp
 import pytest
 
 from libs.launcher import Platform
-from tests.e2e.conftest import start_platform
+from tests.e2e.conftest import running_platform
 from tests.e2e.otlp import OtlpReceiver
 
 pytestmark = pytest.mark.e2e
@@ -22,10 +23,9 @@ NO_HANG = aiohttp.ClientTimeout(total=10)
 
 
 @pytest.fixture(scope="module")
-def fragile(tmp_path_factory: pytest.TempPathFactory, otlp: OtlpReceiver) -> Iterator[Platform]:
-    platform = start_platform(tmp_path_factory.mktemp("fragile"), otlp)
-    yield platform
-    platform.stop()
+def fragile(otlp: OtlpReceiver) -> Iterator[Platform]:
+    with running_platform(otlp) as platform:
+        yield platform
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ async def test_a_stopped_service_is_a_quick_503_and_recovers(
             if response.status == 200:
                 break
             await _assert_unavailable(response)
-            await __import__("asyncio").sleep(0.1)
+            await asyncio.sleep(0.1)
         assert response.status == 200
 
 

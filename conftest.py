@@ -1,0 +1,97 @@
+"""Fixtures shared by every test folder: the real backends of the dev stack, one per session.
+
+The servers (NATS with JetStream, PostgreSQL, Redis) are started once in a temporary folder.
+What a test changes on them is its own: every ``pg_pool`` test gets a fresh schema, and NATS
+tests name their streams, subjects and durables uniquely (a uuid in each name).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import nats
+import pytest
+from nats.js import JetStreamContext
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from libs.db import create_pool
+from libs.devstack import DevStack
+
+# Schema names must match libs.db.migrate's ``[a-z_]+``, so hex digits are spelled as letters.
+_DIGITS_AS_LETTERS = str.maketrans("0123456789", "ghijklmnop")
+
+
+@pytest.fixture(scope="session")
+def devstack() -> Iterator[DevStack]:
+    """NATS, PostgreSQL and Redis on free ports, started for this session and stopped after it.
+
+    The folder is deliberately not under pytest's ``tmp_path_factory``: run as root, pgserver
+    runs PostgreSQL as the ``pgserver`` user, and every pytest session that starts on the
+    machine resets ``/tmp/pytest-of-root`` to mode 0700, locking that user out of its data.
+    """
+    root = Path(tempfile.mkdtemp(prefix="shotgraph-devstack-"))
+    try:
+        stack = DevStack.attach_or_start(root)
+        try:
+            yield stack
+        finally:
+            stack.release()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+async def nats_js(devstack: DevStack) -> AsyncIterator[JetStreamContext]:
+    """A JetStream context on its own connection, closed after the test."""
+    nc = await nats.connect(devstack.nats_url, connect_timeout=5, max_reconnect_attempts=0)
+    try:
+        yield nc.jetstream(timeout=5)
+    finally:
+        await nc.close()
+
+
+@pytest.fixture
+def pg_schema() -> str:
+    """A schema name no other test uses; ``pg_pool`` drops it after the test."""
+    return "test_" + uuid.uuid4().hex.translate(_DIGITS_AS_LETTERS)
+
+
+@pytest.fixture
+async def pg_pool(devstack: DevStack, pg_schema: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool from ``libs.db.create_pool``; the test's ``pg_schema`` is dropped afterwards."""
+    pool = await create_pool(devstack.database_url)
+    try:
+        yield pool
+        await pool.execute(f"DROP SCHEMA IF EXISTS {pg_schema} CASCADE")
+    finally:
+        await pool.close()
+
+
+@pytest.fixture
+def redis_url(devstack: DevStack) -> str:
+    """The dev stack's Redis; tests keep to their own keys or namespaces."""
+    return devstack.redis_url
+
+
+@pytest.fixture(scope="session")
+def span_exporter() -> InMemorySpanExporter:
+    """Every span this process ends from now on, kept in memory.
+
+    The global tracer provider can be set only once per process, so an SDK provider already in
+    place gets the exporter added instead of being replaced.
+    """
+    exporter = InMemorySpanExporter()
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return exporter

@@ -1,0 +1,199 @@
+"""``libs.runner.main`` with two worker processes, driven from outside like an operator would.
+
+The service under test is ``libs.tests.sample_service``; it talks to no backend, but gets the
+dev stack's URLs so the runner does not start a stack of its own.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from prometheus_client.parser import text_string_to_metric_families
+
+from libs.devstack import DevStack
+from libs.ports import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+WORKERS = 2
+GRACE_S = 5.0
+START_TIMEOUT_S = 30.0
+
+
+@dataclass
+class Service:
+    process: subprocess.Popen[bytes]
+    http_port: int
+    grpc_port: int
+    log: Path
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        """One request on a connection of its own, so the kernel picks a worker each time."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=10)
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            connection.close()
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        """The workers' JSON log lines (they share the parent's stdout) for one event."""
+        records = []
+        for line in self.log.read_text(errors="replace").splitlines():
+            try:
+                records.append(json.loads(line))
+            except ValueError:  # not JSON, or a line still being written
+                continue
+        return [r for r in records if isinstance(r, dict) and r.get("event") == name]
+
+    def wait_until_serving(self) -> None:
+        """Until /healthz answers and every worker has logged that it started."""
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            try:
+                healthy = self.get("/healthz")[0] == 200
+            except OSError:
+                healthy = False
+            if healthy and len({e["pid"] for e in self.events("service.started")}) == WORKERS:
+                return
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"service did not start; its log:\n{self.log.read_text()[-3000:]}")
+            time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def start_service(
+    devstack: DevStack, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[], Service]]:
+    """Starts ``python -c 'libs.runner.main(...)'`` processes; kills what is left at the end."""
+    started: list[Service] = []
+
+    def start() -> Service:
+        http_port, grpc_port = free_port(), free_port()
+        log = tmp_path_factory.mktemp("runner") / "service.log"
+        env = {
+            **{k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"},
+            **devstack.environment(),
+            "SHOTGRAPH_HTTP_HOST": "127.0.0.1",
+            "SHOTGRAPH_HTTP_PORT": str(http_port),
+            "SHOTGRAPH_GRPC_PORT": str(grpc_port),
+            "SHOTGRAPH_SHUTDOWN_GRACE_S": str(GRACE_S),
+        }
+        code = (
+            "from libs.runner import main; "
+            f"main('sample', 'libs.tests.sample_service:build', ['--workers', '{WORKERS}'])"
+        )
+        with open(log, "wb") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-c", code],
+                cwd=REPO,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        service = Service(process, http_port, grpc_port, log)
+        started.append(service)
+        service.wait_until_serving()
+        return service
+
+    yield start
+    for service in started:
+        if service.process.poll() is None:
+            os.killpg(service.process.pid, signal.SIGKILL)
+        service.process.wait()
+
+
+@pytest.fixture(scope="module")
+def service(start_service: Callable[[], Service]) -> Service:
+    return start_service()
+
+
+def _pids(service: Service, limit: int) -> tuple[set[int], int]:
+    """GET /pid on fresh connections until both workers answered; (pids seen, requests made)."""
+    pids: set[int] = set()
+    for sent in range(1, limit + 1):
+        status, body = service.get("/pid")
+        assert status == 200
+        pids.add(json.loads(body)["pid"])
+        if len(pids) == WORKERS:
+            return pids, sent
+    return pids, limit
+
+
+def _requests_total(service: Service, route: str) -> float:
+    status, body = service.get("/metrics")
+    assert status == 200
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(body.decode())
+        for sample in family.samples
+        if sample.name == "shotgraph_http_requests_total"
+        and sample.labels.get("route") == route
+        and sample.labels.get("service") == "sample"
+    )
+
+
+def test_fresh_connections_reach_both_workers(service: Service) -> None:
+    pids, _ = _pids(service, limit=200)
+    started = {e["pid"] for e in service.events("service.started")}
+    assert len(pids) == WORKERS
+    assert pids == started
+    assert service.process.pid not in pids
+
+
+def test_grpc_health_check_is_serving(service: Service) -> None:
+    with grpc.insecure_channel(f"127.0.0.1:{service.grpc_port}") as channel:
+        reply = health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service=""), timeout=10
+        )
+    assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_metrics_add_up_across_workers(service: Service) -> None:
+    before = _requests_total(service, "/pid")
+    pids: set[int] = set()
+    sent = 0
+    while len(pids) < WORKERS or sent < 20:
+        assert sent < 200, "every request reached the same worker"
+        more, count = _pids(service, limit=1)
+        pids |= more
+        sent += count
+    # Any worker may answer a scrape; each must report what both of them served.
+    for _ in range(10):
+        assert _requests_total(service, "/pid") - before == sent
+
+
+def test_sigterm_lets_the_request_in_flight_finish(
+    start_service: Callable[[], Service],
+) -> None:
+    service = start_service()
+    connection = http.client.HTTPConnection("127.0.0.1", service.http_port, timeout=10)
+    try:
+        connection.request("GET", "/slow")
+        response = connection.getresponse()
+        assert response.status == 200
+        assert response.readline() == b"started\n"  # the handler is now in flight
+
+        service.process.send_signal(signal.SIGTERM)
+        sent_at = time.monotonic()
+
+        assert response.read() == b"done\n"
+    finally:
+        connection.close()
+    assert service.process.wait(timeout=GRACE_S) == 0
+    assert time.monotonic() - sent_at < GRACE_S
+    assert sorted(e["worker"] for e in service.events("service.stopped")) == list(range(WORKERS))
