@@ -41,6 +41,12 @@ def _positive_float(raw: str) -> float:
     return value
 
 
+def _on_off(raw: str) -> bool:
+    if raw.lower() not in ("on", "off"):
+        raise ValueError("must be 'on' or 'off'")
+    return raw.lower() == "on"
+
+
 def _url(*schemes: str) -> Callable[[str], str]:
     def parse(raw: str) -> str:
         if not any(raw.startswith(f"{scheme}://") for scheme in schemes):
@@ -81,6 +87,7 @@ class Settings:
     worker_concurrency: int = 4
     shutdown_grace_s: float = 20.0
     log_level: str = "info"
+    render_sandbox: bool = True
     devstack_dir: Path = Path(".devstack")
 
     @classmethod
@@ -124,4 +131,5 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "worker_concurrency": _positive_int,
     "shutdown_grace_s": _positive_float,
     "devstack_dir": Path,
+    "render_sandbox": _on_off,
 }

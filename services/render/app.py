@@ -18,13 +18,13 @@ from services.render.scad import RenderLimits, RenderTimeout, ScadError, render_
 RENDER_ACK_WAIT_S = 30.0
 
 
-def render_job(blobs: BlobStore, limits: RenderLimits) -> JobFunction:
+def render_job(blobs: BlobStore, limits: RenderLimits, *, sandboxed: bool) -> JobFunction:
     async def run(job_input: dict[str, Any]) -> dict[str, Any]:
         source = job_input.get("source")
         if not isinstance(source, str):
             raise PermanentError("render.scad needs a string 'source'")
         try:
-            output = await render_scad(source, limits=limits)
+            output = await render_scad(source, limits=limits, sandboxed=sandboxed)
         except (ScadError, RenderTimeout) as exc:
             raise PermanentError(str(exc)) from exc
         return {
@@ -37,12 +37,13 @@ def render_job(blobs: BlobStore, limits: RenderLimits) -> JobFunction:
 
 async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
     _, js, nats_ready = await open_nats(settings, stack)
+    run = render_job(BlobStore(js), RenderLimits(), sandboxed=settings.render_sandbox)
     renders = Consumer(
         service=settings.service,
         stream="WORK",
         durable="render",
         filter_subject="work.render.>",
-        handler=job_handler(js, render_job(BlobStore(js), RenderLimits())),
+        handler=job_handler(js, run),
         concurrency=settings.worker_concurrency,
         ack_wait_s=RENDER_ACK_WAIT_S,
     )

@@ -33,10 +33,9 @@ __all__ = [
     "sandbox_available",
 ]
 
-SANDBOX_ENV = "SHOTGRAPH_RENDER_SANDBOX"  # "off" = run unsandboxed; dev machines only
 MSG_NO_SANDBOX = (
     "bubblewrap cannot create a sandbox on this host; refusing to render untrusted "
-    f"OpenSCAD unsandboxed (set {SANDBOX_ENV}=off only on a dev machine)"
+    "OpenSCAD unsandboxed (set SHOTGRAPH_RENDER_SANDBOX=off only on a dev machine)"
 )
 MSG_SOURCE_TOO_LARGE = "OpenSCAD source is {size} bytes; the limit is {limit}"
 MSG_SOURCE_NUL = "OpenSCAD source contains a NUL byte"
@@ -191,9 +190,16 @@ def _read_output(path: Path, limit: int) -> bytes:
 
 
 async def render_scad(
-    source: str, *, limits: RenderLimits = RenderLimits(), workdir: Path | None = None
+    source: str,
+    *,
+    limits: RenderLimits = RenderLimits(),
+    workdir: Path | None = None,
+    sandboxed: bool = True,
 ) -> RenderOutput:
-    """Render source to PNG + STL in a fresh, sandboxed job directory that is then removed."""
+    """Render source to PNG + STL in a fresh, sandboxed job directory that is then removed.
+
+    ``sandboxed=False`` (``SHOTGRAPH_RENDER_SANDBOX=off``) is for development machines only.
+    """
     encoded = source.encode("utf-8")
     if len(encoded) > limits.max_source_bytes:
         raise ScadError(
@@ -201,7 +207,6 @@ async def render_scad(
         )
     if b"\0" in encoded:
         raise ScadError(MSG_SOURCE_NUL)
-    sandboxed = os.environ.get(SANDBOX_ENV, "").lower() != "off"
     if sandboxed and not await asyncio.to_thread(sandbox_available):
         raise RenderFailed(MSG_NO_SANDBOX)
 

@@ -176,20 +176,16 @@ def test_files_outside_job_dir_are_invisible(tmp_path: Path) -> None:
     assert "Can't open import file" in out.log
 
 
-def test_leak_model_does_leak_without_sandbox(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_leak_model_does_leak_without_sandbox(tmp_path: Path) -> None:
     # Control for the test above: the same model does read the host files when unsandboxed,
     # so it's the sandbox, not the model, that keeps them out.
-    monkeypatch.setenv(scad.SANDBOX_ENV, "off")
-    out = render(_leaky_model(tmp_path), workdir=tmp_path)
+    out = render(_leaky_model(tmp_path), workdir=tmp_path, sandboxed=False)
     assert b"7777" in out.stl
     assert b"5555" in out.stl
 
 
 def test_no_sandbox_refuses_to_render(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(scad, "sandbox_available", lambda: False)
-    monkeypatch.delenv(scad.SANDBOX_ENV, raising=False)
     with pytest.raises(RenderFailed, match="sandbox"):
         render("cube(1);")
 
