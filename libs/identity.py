@@ -9,7 +9,7 @@ from aiohttp import web
 
 from libs.errors import Unauthenticated
 from libs.resilience import Breakers
-from libs.rpc import open_channel, rpc_errors
+from libs.rpc import open_channel
 from shotgraph.auth.v1 import auth_pb2, auth_pb2_grpc
 
 __all__ = ["Identity", "KeyVerifier", "presented_key"]
@@ -51,10 +51,9 @@ class KeyVerifier:
         cached = await self._cache.get(key)
         if cached is not None:
             return cached  # type: ignore[no-any-return]
-        with rpc_errors():
-            reply = await self._breakers.call(
-                "auth", lambda: self._stub.VerifyApiKey(auth_pb2.VerifyApiKeyRequest(key=key))
-            )
+        reply = await self._breakers.call(
+            "auth", lambda: self._stub.VerifyApiKey(auth_pb2.VerifyApiKeyRequest(key=key))
+        )
         identity = Identity(user_id=reply.user_id, key_id=reply.key_id, user_name=reply.user_name)
         await self._cache.set(key, identity)
         return identity

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
 from typing import Any, NoReturn
 
 import asyncpg
 import grpc
+from google.protobuf.struct_pb2 import Struct
+from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
@@ -23,7 +25,8 @@ __all__ = [
     "is_outage",
     "open_channel",
     "raise_domain_error",
-    "rpc_errors",
+    "struct",
+    "timestamp",
 ]
 
 log = get_logger(__name__)
@@ -165,15 +168,22 @@ def raise_domain_error(exc: grpc.aio.AioRpcError) -> NoReturn:
     raise from_grpc_code(code, detail) from exc
 
 
-@contextmanager
-def rpc_errors() -> Iterator[None]:
-    """Inside, a failed downstream call surfaces as the domain error its status code stands for."""
-    try:
-        yield
-    except grpc.aio.AioRpcError as exc:
-        raise_domain_error(exc)
-
-
 def is_outage(exc: BaseException) -> bool:
     """Only outages count against a circuit breaker; NOT_FOUND and friends are answers."""
     return isinstance(exc, grpc.aio.AioRpcError) and exc.code() in _UNAVAILABLE_CODES
+
+
+def timestamp(moment: datetime) -> Timestamp:
+    """A protobuf Timestamp for a timezone-aware datetime."""
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def struct(value: dict[str, Any] | None) -> Struct | None:
+    """A protobuf Struct for a JSON object (None stays unset)."""
+    if value is None:
+        return None
+    message = Struct()
+    message.update(value)
+    return message

@@ -4,27 +4,18 @@ from __future__ import annotations
 
 import grpc
 from google.protobuf import json_format
-from google.protobuf.struct_pb2 import Struct
-from google.protobuf.timestamp_pb2 import Timestamp
 from nats.js import JetStreamContext
 
 from libs.bus import Envelope, publish
 from libs.errors import InvalidArgument, NotFound
 from libs.jobs import JOB_MESSAGE
+from libs.rpc import struct, timestamp
 from services.batch.domain import JobSpec, validate_jobs, work_subject
 from services.batch.events import publish_user_event
 from services.batch.store import BatchRecord, BatchStore, JobRecord
 from shotgraph.batch.v1 import batch_pb2, batch_pb2_grpc
 
 __all__ = ["BatchServicer", "to_message"]
-
-
-def _struct(value: dict[str, object] | None) -> Struct | None:
-    if value is None:
-        return None
-    message = Struct()
-    message.update(value)
-    return message
 
 
 def _job_message(job: JobRecord) -> batch_pb2.Job:
@@ -34,24 +25,21 @@ def _job_message(job: JobRecord) -> batch_pb2.Job:
         state=job.state.value,
         attempts=job.attempts,
         progress=job.progress,
-        input=_struct(job.input),
-        output=_struct(job.output),
+        input=struct(job.input),
+        output=struct(job.output),
         error=job.error,
     )
 
 
 def to_message(record: BatchRecord) -> batch_pb2.Batch:
-    created, updated = Timestamp(), Timestamp()
-    created.FromDatetime(record.created_at)
-    updated.FromDatetime(record.updated_at)
     return batch_pb2.Batch(
         id=record.id,
         owner_id=record.owner_id,
         canvas_id=record.canvas_id,
         state=record.state.value,
         jobs=[_job_message(j) for j in record.jobs],
-        created_at=created,
-        updated_at=updated,
+        created_at=timestamp(record.created_at),
+        updated_at=timestamp(record.updated_at),
     )
 
 

@@ -6,11 +6,11 @@ from dataclasses import asdict
 from datetime import datetime
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from libs.cache import ReadCache
 from libs.errors import InvalidArgument, NotFound
 from libs.pagination import decode_cursor, encode_cursor, page_size
+from libs.rpc import timestamp
 from services.canvas.store import CanvasRecord, CanvasStore
 from shotgraph.canvas.v1 import canvas_pb2, canvas_pb2_grpc
 
@@ -19,20 +19,14 @@ __all__ = ["CanvasServicer"]
 MAX_NAME_LENGTH = 200
 
 
-def _timestamp(moment: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
-
-
 def _to_message(record: CanvasRecord) -> canvas_pb2.Canvas:
     return canvas_pb2.Canvas(
         id=record.id,
         owner_id=record.owner_id,
         name=record.name,
         version=record.version,
-        created_at=_timestamp(record.created_at),
-        updated_at=_timestamp(record.updated_at),
+        created_at=timestamp(record.created_at),
+        updated_at=timestamp(record.updated_at),
     )
 
 

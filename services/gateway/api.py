@@ -10,7 +10,6 @@ from google.protobuf.message import Message
 
 from libs.errors import InvalidArgument
 from libs.resilience import Breakers
-from libs.rpc import rpc_errors
 from libs.web import read_json
 from services.gateway.auth import IDENTITY
 from shotgraph.batch.v1 import batch_pb2, batch_pb2_grpc
@@ -74,16 +73,14 @@ class CanvasesAndBatches:
         if not isinstance(name, str):
             raise InvalidArgument("'name' must be a string")
         call = canvas_pb2.CreateCanvasRequest(owner_id=request[IDENTITY].user_id, name=name)
-        with rpc_errors():
-            canvas = await self._breakers.call("canvas", lambda: self._canvases.CreateCanvas(call))
+        canvas = await self._breakers.call("canvas", lambda: self._canvases.CreateCanvas(call))
         return _json(canvas, status=201)
 
     async def get_canvas(self, request: web.Request) -> web.Response:
         call = canvas_pb2.GetCanvasRequest(
             owner_id=request[IDENTITY].user_id, canvas_id=request.match_info["canvas_id"]
         )
-        with rpc_errors():
-            canvas = await self._breakers.call("canvas", lambda: self._canvases.GetCanvas(call))
+        canvas = await self._breakers.call("canvas", lambda: self._canvases.GetCanvas(call))
         return _json(canvas)
 
     async def list_canvases(self, request: web.Request) -> web.Response:
@@ -92,8 +89,7 @@ class CanvasesAndBatches:
             page_size=_query_int(request, "limit"),
             page_token=request.query.get("cursor", ""),
         )
-        with rpc_errors():
-            page = await self._breakers.call("canvas", lambda: self._canvases.ListCanvases(call))
+        page = await self._breakers.call("canvas", lambda: self._canvases.ListCanvases(call))
         return _json(page)
 
     async def submit_batch(self, request: web.Request) -> web.Response:
@@ -104,14 +100,12 @@ class CanvasesAndBatches:
         call = batch_pb2.SubmitBatchRequest(
             owner_id=request[IDENTITY].user_id, canvas_id=canvas_id, jobs=_job_specs(body)
         )
-        with rpc_errors():
-            batch = await self._breakers.call("batch", lambda: self._batches.SubmitBatch(call))
+        batch = await self._breakers.call("batch", lambda: self._batches.SubmitBatch(call))
         return _json(batch, status=202)
 
     async def get_batch(self, request: web.Request) -> web.Response:
         call = batch_pb2.GetBatchRequest(
             owner_id=request[IDENTITY].user_id, batch_id=request.match_info["batch_id"]
         )
-        with rpc_errors():
-            batch = await self._breakers.call("batch", lambda: self._batches.GetBatch(call))
+        batch = await self._breakers.call("batch", lambda: self._batches.GetBatch(call))
         return _json(batch)

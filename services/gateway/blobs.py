@@ -10,7 +10,6 @@ from google.protobuf import json_format
 from libs.blobs import BlobStore, check_digest
 from libs.errors import PayloadTooLarge
 from libs.resilience import Breakers
-from libs.rpc import rpc_errors
 from services.gateway.auth import IDENTITY
 from shotgraph.image.v1 import image_pb2, image_pb2_grpc
 
@@ -52,8 +51,7 @@ class Blobs:
                     raise PayloadTooLarge(f"uploads are limited to {self._max_upload_bytes} bytes")
                 yield image_pb2.UploadChunk(owner_id=owner_id, filename=filename, data=data)
 
-        with rpc_errors():
-            blob = await self._breakers.call("image", lambda: self._images.Upload(chunks()))
+        blob = await self._breakers.call("image", lambda: self._images.Upload(chunks()))
         body = json_format.MessageToDict(blob, preserving_proto_field_name=True)
         return web.json_response(body, status=201, headers={"Location": f"/v1/blobs/{blob.sha256}"})
 
