@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from nats.js import JetStreamContext
 from nats.js.api import ObjectMeta
 from nats.js.errors import ObjectNotFoundError
+from nats.js.object_store import ObjectStore
 
 from libs.bus.streams import BLOB_BUCKET
 from libs.errors import InvalidArgument, NotFound
@@ -35,11 +36,18 @@ class Blob:
 class BlobStore:
     def __init__(self, js: JetStreamContext) -> None:
         self._js = js
+        self._store: ObjectStore | None = None
+
+    async def _bucket(self) -> ObjectStore:
+        # Looking the bucket up is a JetStream API round trip: do it once, not per blob.
+        if self._store is None:
+            self._store = await self._js.object_store(BLOB_BUCKET)
+        return self._store
 
     async def put(self, data: bytes, content_type: str) -> str:
         """Store ``data`` once; storing the same bytes again is a no-op returning the same id."""
         digest = hashlib.sha256(data).hexdigest()
-        store = await self._js.object_store(BLOB_BUCKET)
+        store = await self._bucket()
         try:
             await store.get_info(digest)
             return digest
@@ -49,7 +57,7 @@ class BlobStore:
         return digest
 
     async def get(self, digest: str) -> Blob:
-        store = await self._js.object_store(BLOB_BUCKET)
+        store = await self._bucket()
         try:
             result = await store.get(check_digest(digest))
         except ObjectNotFoundError as exc:
