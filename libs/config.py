@@ -85,6 +85,8 @@ class Settings:
     max_upload_bytes: int = 50 << 20
     grpc_deadline_s: float = 5.0
     worker_concurrency: int = 4
+    ack_wait_s: float = 0.0  # 0: each worker's own default
+    max_deliver: int = 5
     shutdown_grace_s: float = 20.0
     log_level: str = "info"
     render_sandbox: bool = True
@@ -129,6 +131,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "max_upload_bytes": _positive_int,
     "grpc_deadline_s": _positive_float,
     "worker_concurrency": _positive_int,
+    "ack_wait_s": _positive_float,
+    "max_deliver": _positive_int,
     "shutdown_grace_s": _positive_float,
     "devstack_dir": Path,
     "render_sandbox": _on_off,

@@ -1,41 +1,174 @@
-"""The worker side of a job: the message it receives and the results it reports to batch.
+"""The worker side of a job: the functions a worker serves, the context a job runs in, and the
+reports it sends back to batch on ``job.result.<batch_id>``.
 
-Render and image workers hand a plain ``async (input) -> output`` function to ``job_handler``;
-it reports ``running`` and then ``succeeded`` or ``failed`` on ``job.result.<batch_id>``.
+A job function is ``async (input, ctx) -> output``. Returning succeeds the job; raising
+``PermanentError`` fails it at once; ``Deferred`` puts it back in the queue for later without
+spending an attempt (a backend is known to be down); any other exception is retried with
+backoff until the consumer's ``max_deliver`` is spent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import json
+import os
+import socket
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from nats.js import JetStreamContext
+from nats.js.api import KeyValueConfig
+from nats.js.errors import KeyNotFoundError
+from nats.js.kv import KeyValue
 
 from libs.bus import Envelope, PermanentError, publish
 from libs.bus.consumer import Delivery, Handler
 from libs.logs import get_logger
 
-__all__ = ["JOB_MESSAGE", "RESULT_MESSAGE", "JobFunction", "job_handler", "result_subject"]
+__all__ = [
+    "CANCELLATIONS_BUCKET",
+    "FUNCTIONS_BUCKET",
+    "JOB_MESSAGE",
+    "RESULT_MESSAGE",
+    "Deferred",
+    "FunctionSpec",
+    "JobCancelled",
+    "JobContext",
+    "JobFunction",
+    "cancellations",
+    "job_handler",
+    "load_function",
+    "register_functions",
+    "result_subject",
+    "worker_id",
+]
 
 log = get_logger(__name__)
 
 JOB_MESSAGE = "job.run"
 RESULT_MESSAGE = "job.result"
+FUNCTIONS_BUCKET = "functions"
+CANCELLATIONS_BUCKET = "cancellations"
+# A worker reports progress at most this often; the final 100 always goes out.
+_PROGRESS_INTERVAL_S = 0.5
 
-JobFunction = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+
+class Deferred(Exception):
+    """Not now: requeue the job after ``delay_s`` without counting an attempt."""
+
+    def __init__(self, reason: str, delay_s: float) -> None:
+        super().__init__(reason)
+        self.delay_s = delay_s
+
+
+class JobCancelled(Exception):
+    """The job's batch was cancelled; the worker stops between steps."""
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A function a worker serves: ``<service>.<name>``, with a JSON Schema for its input."""
+
+    name: str
+    input_schema: dict[str, Any] = field(default_factory=lambda: {"type": "object"})
+    description: str = ""
+
+    @property
+    def subject(self) -> str:
+        return f"work.{self.name}"
+
+    def to_json(self) -> bytes:
+        return json.dumps(
+            {"name": self.name, "input_schema": self.input_schema, "description": self.description}
+        ).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> FunctionSpec:
+        raw = json.loads(data)
+        return cls(
+            name=raw["name"], input_schema=raw["input_schema"], description=raw["description"]
+        )
 
 
 def result_subject(batch_id: str) -> str:
     return f"job.result.{batch_id}"
 
 
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+async def _bucket(js: JetStreamContext, name: str, ttl_s: float | None = None) -> KeyValue:
+    try:
+        return await js.key_value(name)
+    except Exception:  # missing: create it (creation is idempotent across racing workers)
+        return await js.create_key_value(KeyValueConfig(bucket=name, history=1, ttl=ttl_s))
+
+
+async def register_functions(js: JetStreamContext, specs: Iterable[FunctionSpec]) -> None:
+    """Announce the functions this worker serves; batch refuses a job for any other function."""
+    registry = await _bucket(js, FUNCTIONS_BUCKET)
+    for spec in specs:
+        await registry.put(spec.name, spec.to_json())
+
+
+async def load_function(js: JetStreamContext, name: str) -> FunctionSpec | None:
+    registry = await _bucket(js, FUNCTIONS_BUCKET)
+    try:
+        entry = await registry.get(name)
+    except KeyNotFoundError:
+        return None
+    return FunctionSpec.from_json(entry.value) if entry.value else None
+
+
+async def cancellations(js: JetStreamContext) -> KeyValue:
+    """Cancelled batch ids; entries expire once no message of theirs can still be queued."""
+    return await _bucket(js, CANCELLATIONS_BUCKET, ttl_s=7 * 24 * 3600)
+
+
+Report = Callable[..., Awaitable[None]]
+
+
+class JobContext:
+    """What a running job can do besides compute: report progress, notice cancellation."""
+
+    def __init__(
+        self, report: Report, cancelled_batches: KeyValue, batch_id: str, attempt: int
+    ) -> None:
+        self._report = report
+        self._cancelled_batches = cancelled_batches
+        self.batch_id = batch_id
+        self.attempt = attempt
+        self._last_progress = 0.0
+
+    async def progress(self, percent: int, note: str = "") -> None:
+        now = time.monotonic()
+        if percent < 100 and now - self._last_progress < _PROGRESS_INTERVAL_S:
+            return
+        self._last_progress = now
+        await self._report("running", progress=max(0, min(100, int(percent))), note=note[:200])
+
+    async def cancelled(self) -> bool:
+        try:
+            await self._cancelled_batches.get(self.batch_id)
+        except KeyNotFoundError:
+            return False
+        return True
+
+    async def check_cancelled(self) -> None:
+        """Call between steps: raises JobCancelled once the batch has been cancelled."""
+        if await self.cancelled():
+            raise JobCancelled(self.batch_id)
+
+
+JobFunction = Callable[[dict[str, Any], JobContext], Awaitable[dict[str, Any]]]
+
+
 def _job_fields(envelope: Envelope) -> tuple[str, str, dict[str, Any]]:
     payload = envelope.payload
-    job_id, batch_id, job_input = (
-        payload.get("job_id"),
-        payload.get("batch_id"),
-        payload.get("input"),
-    )
+    job_id, batch_id = payload.get("job_id"), payload.get("batch_id")
+    job_input = payload.get("input")
     if envelope.type != JOB_MESSAGE or not isinstance(job_id, str) or not isinstance(batch_id, str):
         raise PermanentError(f"not a job message: type={envelope.type!r}")
     if not isinstance(job_input, dict):
@@ -43,34 +176,46 @@ def _job_fields(envelope: Envelope) -> tuple[str, str, dict[str, Any]]:
     return job_id, batch_id, job_input
 
 
-def job_handler(js: JetStreamContext, run: JobFunction) -> Handler:
-    async def report(batch_id: str, job_id: str, attempt: int, state: str, **fields: Any) -> None:
-        payload = {
-            "job_id": job_id,
-            "batch_id": batch_id,
-            "attempt": attempt,
-            "state": state,
-            **fields,
-        }
-        await publish(
-            js,
-            result_subject(batch_id),
-            Envelope(RESULT_MESSAGE, payload),
-            msg_id=f"{job_id}:{attempt}:{state}",
-        )
+def job_handler(js: JetStreamContext, run: JobFunction, cancelled_batches: KeyValue) -> Handler:
+    """Adapt a job function to a consumer handler that reports every outcome to batch."""
+    me = worker_id()
 
     async def handle(envelope: Envelope, delivery: Delivery) -> None:
         job_id, batch_id, job_input = _job_fields(envelope)
-        await report(batch_id, job_id, delivery.attempt, "running", progress=0)
+        dispatch = envelope.payload.get("dispatch", 0)
+
+        async def report(state: str, **fields: Any) -> None:
+            payload = {
+                "job_id": job_id,
+                "batch_id": batch_id,
+                "attempt": delivery.attempt,
+                "dispatch": dispatch,
+                "state": state,
+                "worker": me,
+                **fields,
+            }
+            await publish(js, result_subject(batch_id), Envelope(RESULT_MESSAGE, payload))
+
+        context = JobContext(report, cancelled_batches, batch_id, delivery.attempt)
+        if await context.cancelled():
+            await report("cancelled")
+            return
+        await report("running", progress=0)
         try:
-            output = await run(job_input)
+            output = await run(job_input, context)
+        except JobCancelled:
+            await report("cancelled")
+            return
+        except Deferred as exc:
+            await report("deferred", delay_s=exc.delay_s, error=str(exc))
+            return
         except PermanentError as exc:
-            await report(batch_id, job_id, delivery.attempt, "failed", error=str(exc))
+            await report("failed", error=str(exc))
             raise
         except Exception as exc:
-            if delivery.is_last_attempt:
-                await report(batch_id, job_id, delivery.attempt, "failed", error=str(exc))
+            final = delivery.is_last_attempt
+            await report("failed" if final else "retrying", error=f"{type(exc).__name__}: {exc}")
             raise
-        await report(batch_id, job_id, delivery.attempt, "succeeded", output=output, progress=100)
+        await report("succeeded", output=output, progress=100)
 
     return handle

@@ -31,6 +31,9 @@ log = get_logger(__name__)
 _tracer = trace.get_tracer(__name__)
 
 
+_MAX_ACK_TIMEOUT_S = 600.0
+
+
 class PermanentError(Exception):
     """The message can never succeed (bad input, unknown function): terminate, don't retry."""
 
@@ -74,8 +77,19 @@ class Consumer:
             deliver_policy=DeliverPolicy.ALL,
             ack_wait=self.ack_wait_s,
             max_deliver=self.max_deliver,
+            backoff=self.ack_timeout_backoff() or None,
             max_ack_pending=max(64, self.concurrency * 16),
         )
+
+    def ack_timeout_backoff(self) -> list[float]:
+        """Growing waits before redelivering a message whose worker went silent (died).
+
+        JetStream applies BackOff only to ack timeouts, and wants fewer entries than
+        MaxDeliver; handled failures are delayed by ``retry_delay`` through nak instead.
+        """
+        return [
+            min(self.ack_wait_s * 2**i, _MAX_ACK_TIMEOUT_S) for i in range(self.max_deliver - 1)
+        ]
 
     async def run(self, js: JetStreamContext, stopping: asyncio.Event) -> None:
         """Pull and handle messages until ``stopping`` is set; in-flight messages finish first."""

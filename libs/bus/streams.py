@@ -29,6 +29,15 @@ STREAMS: tuple[StreamConfig, ...] = (
         duplicate_window=300.0,
         max_msg_size=1 << 20,
     ),
+    # JetStream's word that a job message ran out of deliveries (its worker kept dying):
+    # captured durably so batch records the dead letter even if it was down at the time.
+    StreamConfig(
+        name="DEADLETTERS",
+        subjects=["$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.WORK.>"],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        max_age=7 * 24 * 3600.0,
+    ),
     # What users see; kept for an hour so a reconnecting browser resumes without gaps.
     StreamConfig(
         name="EVENTS",

@@ -1,4 +1,4 @@
-"""Wiring of the batch service: gRPC API, Postgres state, JetStream work out and results in."""
+"""Wiring of the batch service: gRPC API, the Postgres queue, its dispatcher, results, events."""
 
 from __future__ import annotations
 
@@ -8,12 +8,17 @@ from pathlib import Path
 import grpc
 
 from libs.backends import open_database, open_nats
-from libs.bus import Consumer
+from libs.bus.bulk import BulkConsumer
 from libs.config import Settings
+from libs.jobs import cancellations
 from libs.runner import ServiceParts
 from libs.web import create_app
+from services.batch.deadletters import watch_dead_letters
+from services.batch.dispatcher import Dispatcher
+from services.batch.events import ProgressEvents
+from services.batch.functions import FunctionCatalog
 from services.batch.handlers import BatchServicer
-from services.batch.results import result_handler
+from services.batch.results import check_report, results_handler
 from services.batch.store import BatchStore
 from shotgraph.batch.v1 import batch_pb2_grpc
 
@@ -24,14 +29,18 @@ async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
     pool, database_ready = await open_database(settings, stack, "batch", MIGRATIONS)
     _, js, nats_ready = await open_nats(settings, stack)
     store = BatchStore(pool)
-    servicer = BatchServicer(store, js)
-    results = Consumer(
+    events = ProgressEvents(js)
+    dispatcher = Dispatcher(store, js)
+    servicer = BatchServicer(
+        store, FunctionCatalog(js), dispatcher, events, await cancellations(js)
+    )
+    results = BulkConsumer(
         service=settings.service,
         stream="RESULTS",
         durable="batch-results",
         filter_subject="job.result.>",
-        handler=result_handler(store, js),
-        concurrency=settings.worker_concurrency,
+        validate=check_report,
+        handler=results_handler(store, events, dispatcher.wake),
     )
 
     def register(server: grpc.aio.Server) -> None:
@@ -43,5 +52,12 @@ async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
         readiness={"postgres": database_ready, "nats": nats_ready},
     )
     return ServiceParts(
-        app=app, registrars=[register], background=[lambda stopping: results.run(js, stopping)]
+        app=app,
+        registrars=[register],
+        background=[
+            dispatcher.run,
+            events.run,
+            lambda stopping: results.run(js, stopping),
+            lambda stopping: watch_dead_letters(js, store, events, stopping),
+        ],
     )

@@ -1,50 +1,53 @@
-"""The job state machine and batch roll-up: pure rules, no I/O."""
+"""The batch domain: job graphs, the job state machine and batch roll-up. Pure rules, no I/O."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from enum import StrEnum
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
 from typing import Any
 
 from libs.errors import InvalidArgument
 
 __all__ = [
-    "FUNCTIONS",
+    "MAX_DEPENDENCIES",
     "MAX_INPUT_BYTES",
     "MAX_JOBS",
     "BatchState",
     "JobSpec",
     "JobState",
+    "Priority",
+    "Transition",
     "apply_report",
+    "order_jobs",
     "roll_up",
-    "validate_jobs",
-    "work_subject",
 ]
 
-# "<service>.<function>" -> served by that service's workers on work.<service>.<function>.
-FUNCTIONS = frozenset({"render.scad", "image.thumbnail"})
-MAX_JOBS = 1000
+MAX_JOBS = 10_000
+MAX_DEPENDENCIES = 100
 MAX_INPUT_BYTES = 64 * 1024
+MAX_KEY_LENGTH = 100
 
 
 class JobState(StrEnum):
-    PENDING = "pending"
-    QUEUED = "queued"
+    PENDING = "pending"  # waiting for its dependencies
+    QUEUED = "queued"  # ready; in the dispatch queue or on its work subject
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
-    SKIPPED = "skipped"
+    SKIPPED = "skipped"  # a dependency did not succeed
 
     @property
     def is_final(self) -> bool:
-        return self in _FINAL
+        return self in FINAL_STATES
 
 
-_FINAL = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.SKIPPED})
-_REPORTABLE = frozenset({JobState.RUNNING, JobState.SUCCEEDED, JobState.FAILED})
+FINAL_STATES = frozenset(
+    {JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.SKIPPED}
+)
 
 
 class BatchState(StrEnum):
@@ -52,59 +55,133 @@ class BatchState(StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (BatchState.SUCCEEDED, BatchState.FAILED, BatchState.CANCELLED)
+
+
+class Priority(IntEnum):
+    NORMAL = 0
+    URGENT = 10
+
+    @classmethod
+    def parse(cls, raw: str) -> Priority:
+        try:
+            return cls[(raw or "normal").upper()]
+        except KeyError:
+            raise InvalidArgument("priority must be 'normal' or 'urgent'") from None
 
 
 @dataclass(frozen=True)
 class JobSpec:
     function: str
     input: dict[str, Any]
+    key: str = ""
+    depends_on: tuple[str, ...] = field(default_factory=tuple)
 
 
-def work_subject(function: str) -> str:
-    return f"work.{function}"
+def order_jobs(specs: Sequence[JobSpec]) -> list[JobSpec]:
+    """Validate a batch's job graph; return the jobs with keys filled in (index when absent).
 
-
-def validate_jobs(specs: Sequence[JobSpec]) -> None:
-    """Reject a batch up front rather than fail its jobs one by one later."""
+    Rejects: no jobs, too many, duplicate or over-long keys, unknown or self dependencies,
+    oversized input, and cycles (named by one job on the cycle).
+    """
     if not specs:
         raise InvalidArgument("a batch needs at least one job")
     if len(specs) > MAX_JOBS:
         raise InvalidArgument(f"a batch holds at most {MAX_JOBS} jobs, got {len(specs)}")
-    for index, spec in enumerate(specs):
-        if spec.function not in FUNCTIONS:
-            known = ", ".join(sorted(FUNCTIONS))
-            raise InvalidArgument(
-                f"jobs[{index}]: unknown function {spec.function!r} (known: {known})"
-            )
+    keyed = [spec if spec.key else _with_key(spec, str(i)) for i, spec in enumerate(specs)]
+    keys: dict[str, int] = {}
+    for index, spec in enumerate(keyed):
+        if len(spec.key) > MAX_KEY_LENGTH:
+            raise InvalidArgument(f"jobs[{index}]: key is longer than {MAX_KEY_LENGTH} characters")
+        if spec.key in keys:
+            raise InvalidArgument(f"jobs[{index}]: key {spec.key!r} is used twice")
+        keys[spec.key] = index
         if len(json.dumps(spec.input)) > MAX_INPUT_BYTES:
             raise InvalidArgument(f"jobs[{index}]: input is larger than {MAX_INPUT_BYTES} bytes")
+        if len(spec.depends_on) > MAX_DEPENDENCIES:
+            raise InvalidArgument(f"jobs[{index}]: at most {MAX_DEPENDENCIES} dependencies")
+    for index, spec in enumerate(keyed):
+        for dependency in spec.depends_on:
+            if dependency == spec.key:
+                raise InvalidArgument(f"jobs[{index}]: a job cannot depend on itself")
+            if dependency not in keys:
+                raise InvalidArgument(
+                    f"jobs[{index}]: depends_on {dependency!r}, which is no job of this batch"
+                )
+    _reject_cycles(keyed)
+    return keyed
 
 
-def apply_report(current: JobState, reported: str) -> JobState | None:
-    """The state after a worker's report, or None when the report changes nothing.
+def _with_key(spec: JobSpec, key: str) -> JobSpec:
+    return JobSpec(function=spec.function, input=spec.input, key=key, depends_on=spec.depends_on)
 
-    Reports can arrive twice (redelivery) or late (after a retry already finished the job);
-    a final state is never left, so replaying any report is harmless.
+
+def _reject_cycles(specs: Sequence[JobSpec]) -> None:
+    """Kahn's algorithm: whatever cannot be ordered lies on (or behind) a cycle."""
+    waiting = {s.key: len(set(s.depends_on)) for s in specs}
+    dependents: dict[str, list[str]] = {s.key: [] for s in specs}
+    for spec in specs:
+        for dependency in set(spec.depends_on):
+            dependents[dependency].append(spec.key)
+    ready = [key for key, count in waiting.items() if count == 0]
+    while ready:
+        key = ready.pop()
+        for dependent in dependents[key]:
+            waiting[dependent] -= 1
+            if waiting[dependent] == 0:
+                ready.append(dependent)
+    stuck = sorted(key for key, count in waiting.items() if count > 0)
+    if stuck:
+        raise InvalidArgument(f"depends_on has a cycle through job {stuck[0]!r}")
+
+
+@dataclass(frozen=True)
+class Transition:
+    """What a worker's report does to a job."""
+
+    state: JobState
+    requeue_after_s: float | None = None  # deferred: back in the dispatch queue, no attempt spent
+    attempt_failed: bool = False  # record the attempt's error in the job's history
+
+
+def apply_report(current: JobState, reported: str, delay_s: float = 0.0) -> Transition | None:
+    """The transition a report causes, or None when it changes nothing.
+
+    Reports can arrive twice (redelivery) or late (after a cancel or another attempt); a final
+    state is never left, so replaying any report is harmless.
     """
-    try:
-        state = JobState(reported)
-    except ValueError:
+    if current.is_final:
         return None
-    if state not in _REPORTABLE or current.is_final:
-        return None
-    if state == current and state != JobState.RUNNING:
-        return None
-    return state
+    match reported:
+        case "running":
+            return Transition(JobState.RUNNING)
+        case "succeeded":
+            return Transition(JobState.SUCCEEDED)
+        case "failed":
+            return Transition(JobState.FAILED, attempt_failed=True)
+        case "retrying":
+            return Transition(JobState.QUEUED, attempt_failed=True)
+        case "cancelled":
+            return Transition(JobState.CANCELLED)
+        case "deferred":
+            return Transition(JobState.QUEUED, requeue_after_s=max(0.0, min(delay_s, 3600.0)))
+    return None
 
 
-def roll_up(states: Iterable[JobState]) -> BatchState:
-    states = list(states)
-    if states and all(s.is_final for s in states):
-        return (
-            BatchState.SUCCEEDED
-            if all(s == JobState.SUCCEEDED for s in states)
-            else BatchState.FAILED
-        )
-    if any(s != JobState.PENDING and s != JobState.QUEUED for s in states):
+def roll_up(counts: Mapping[JobState, int] | Iterable[JobState]) -> BatchState:
+    """A batch's state from its jobs' states (or their counts)."""
+    tally = Counter(counts) if not isinstance(counts, Mapping) else Counter(dict(counts))
+    total = sum(tally.values())
+    if total and sum(tally[s] for s in FINAL_STATES) == total:
+        if tally[JobState.CANCELLED]:
+            return BatchState.CANCELLED
+        if tally[JobState.FAILED] or tally[JobState.SKIPPED]:
+            return BatchState.FAILED
+        return BatchState.SUCCEEDED
+    if total - tally[JobState.PENDING] - tally[JobState.QUEUED] > 0:
         return BatchState.RUNNING
     return BatchState.QUEUED

@@ -1,22 +1,46 @@
-"""Batches and jobs in the ``batch`` schema."""
+"""Batches and jobs in the ``batch`` schema: the durable queue behind the work subjects."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
-from services.batch.domain import BatchState, JobSpec, JobState, apply_report, roll_up
+from libs.pagination import Cursor
+from services.batch.domain import (
+    BatchState,
+    JobSpec,
+    JobState,
+    Priority,
+    apply_report,
+    roll_up,
+)
 
-__all__ = ["BatchRecord", "BatchStore", "JobRecord", "JobUpdate"]
+__all__ = [
+    "BatchRecord",
+    "BatchStore",
+    "Dispatch",
+    "JobChange",
+    "JobRecord",
+    "ReportOutcome",
+]
+
+_JOB_COLUMNS = (
+    "id, key, function, state, attempts, progress, input, output, error, depends_on, worker,"
+    " created_at, started_at, finished_at"
+)
+_BATCH_COLUMNS = "id, owner_id, canvas_id, state, priority, created_at, updated_at, finished_at"
+_SKIPPED_ERROR = "skipped: a job it depends on did not succeed"
 
 
 @dataclass(frozen=True)
 class JobRecord:
     id: str
+    key: str
     function: str
     state: JobState
     attempts: int
@@ -24,6 +48,19 @@ class JobRecord:
     input: dict[str, Any]
     output: dict[str, Any] | None
     error: str
+    depends_on: list[str]
+    worker: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> JobRecord:
+        values = {k: v for k, v in row.items() if k in cls.__dataclass_fields__}
+        values["id"] = str(row["id"])
+        values["state"] = JobState(row["state"])
+        values["depends_on"] = [str(d) for d in row["depends_on"]]
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -32,147 +69,556 @@ class BatchRecord:
     owner_id: str
     canvas_id: str
     state: BatchState
+    priority: Priority
     created_at: datetime
     updated_at: datetime
-    jobs: list[JobRecord]
+    finished_at: datetime | None
+    counts: dict[JobState, int] = field(default_factory=dict)
+    jobs: list[JobRecord] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
 
 
 @dataclass(frozen=True)
-class JobUpdate:
-    """What changed when a worker's report was applied."""
+class Dispatch:
+    """A ready job on its way to its work subject."""
 
-    owner_id: str
+    job_id: str
     batch_id: str
-    job: JobRecord
-    batch_state: BatchState
-    batch_finished: bool
+    owner_id: str
+    function: str
+    input: dict[str, Any]
+    dispatch: int  # 1 for the first publish; part of the message id, so republishing dedupes
+    trace_parent: str  # the submitter's trace context
 
 
-def _job(row: asyncpg.Record) -> JobRecord:
-    return JobRecord(
+@dataclass(frozen=True)
+class JobChange:
+    job_id: str
+    batch_id: str
+    function: str
+    state: JobState
+    progress: int
+    output: dict[str, Any] | None
+    error: str
+
+
+@dataclass
+class ReportOutcome:
+    """What applying a group of reports changed, for events and metrics."""
+
+    changes: list[JobChange] = field(default_factory=list)
+    batches: list[BatchRecord] = field(default_factory=list)
+    released: int = 0  # jobs whose dependencies all succeeded, now ready to dispatch
+
+
+def _batch(row: asyncpg.Record, counts: dict[JobState, int]) -> BatchRecord:
+    return BatchRecord(
         id=str(row["id"]),
-        function=row["function"],
-        state=JobState(row["state"]),
-        attempts=row["attempts"],
-        progress=row["progress"],
-        input=row["input"],
-        output=row["output"],
-        error=row["error"],
+        owner_id=row["owner_id"],
+        canvas_id=row["canvas_id"],
+        state=BatchState(row["state"]),
+        priority=Priority(row["priority"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        finished_at=row["finished_at"],
+        counts=counts,
     )
 
 
-_JOB_COLUMNS = "id, function, state, attempts, progress, input, output, error"
+def _prefixed(alias: str, columns: str) -> str:
+    return ", ".join(f"{alias}.{column.strip()}" for column in columns.split(","))
+
+
+def _uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
 
 
 class BatchStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def create(self, owner_id: str, canvas_id: str, specs: list[JobSpec]) -> BatchRecord:
+    # -- submission -----------------------------------------------------------------------
+
+    async def create(
+        self,
+        owner_id: str,
+        canvas_id: str,
+        specs: Sequence[JobSpec],
+        *,
+        priority: Priority = Priority.NORMAL,
+        idempotency_key: str | None = None,
+        trace_parent: str = "",
+    ) -> tuple[BatchRecord, bool]:
+        """Insert a batch and all its jobs in one transaction; (batch, created).
+
+        With an idempotency key already used by this owner, nothing is inserted and the first
+        batch is returned with ``created`` False.
+        """
+        ids = {spec.key: uuid.uuid4() for spec in specs}
         async with self._pool.acquire() as conn, conn.transaction():
             batch_id = await conn.fetchval(
-                "INSERT INTO batch.batches (owner_id, canvas_id, state) VALUES ($1, $2, $3)"
-                " RETURNING id",
+                "INSERT INTO batch.batches"
+                " (owner_id, canvas_id, state, priority, idempotency_key, trace_parent)"
+                " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING id",
                 owner_id,
                 canvas_id,
                 BatchState.QUEUED.value,
+                int(priority),
+                idempotency_key,
+                trace_parent,
             )
+            if batch_id is None:
+                existing = await conn.fetchval(
+                    "SELECT id FROM batch.batches WHERE owner_id = $1 AND idempotency_key = $2",
+                    owner_id,
+                    idempotency_key,
+                )
+                record = await self._get(conn, owner_id, existing)
+                assert record is not None
+                return record, False
             await conn.executemany(
-                "INSERT INTO batch.jobs (batch_id, position, function, state, input)"
-                " VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO batch.jobs (id, batch_id, position, key, function, state, input,"
+                " depends_on, waiting_on, priority)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 [
-                    (batch_id, i, spec.function, JobState.PENDING.value, spec.input)
-                    for i, spec in enumerate(specs)
+                    (
+                        ids[spec.key],
+                        batch_id,
+                        position,
+                        spec.key,
+                        spec.function,
+                        (JobState.PENDING if spec.depends_on else JobState.QUEUED).value,
+                        spec.input,
+                        [ids[d] for d in spec.depends_on],
+                        len(set(spec.depends_on)),
+                        int(priority),
+                    )
+                    for position, spec in enumerate(specs)
                 ],
             )
-        record = await self.get(owner_id, str(batch_id))
+            record = await self._get(conn, owner_id, batch_id)
         assert record is not None
-        return record
+        return record, True
+
+    # -- reading --------------------------------------------------------------------------
 
     async def get(self, owner_id: str, batch_id: str) -> BatchRecord | None:
-        try:
-            key = uuid.UUID(batch_id)
-        except ValueError:
+        key = _uuid(batch_id)
+        if key is None:
             return None
         async with self._pool.acquire() as conn:
-            row = await conn.fetchrow(
-                "SELECT id, owner_id, canvas_id, state, created_at, updated_at FROM batch.batches"
-                " WHERE id = $1 AND owner_id = $2",
+            return await self._get(conn, owner_id, key)
+
+    async def _get(
+        self, conn: asyncpg.Connection, owner_id: str, batch_id: uuid.UUID
+    ) -> BatchRecord | None:
+        row = await conn.fetchrow(
+            f"SELECT {_BATCH_COLUMNS} FROM batch.batches WHERE id = $1 AND owner_id = $2",
+            batch_id,
+            owner_id,
+        )
+        if row is None:
+            return None
+        counts = await self._counts(conn, [batch_id])
+        return _batch(row, counts.get(batch_id, {}))
+
+    @staticmethod
+    async def _counts(
+        conn: asyncpg.Connection, batch_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, dict[JobState, int]]:
+        counts: dict[uuid.UUID, dict[JobState, int]] = {}
+        for row in await conn.fetch(
+            "SELECT batch_id, state, count(*) AS n FROM batch.jobs WHERE batch_id = ANY($1)"
+            " GROUP BY batch_id, state",
+            list(batch_ids),
+        ):
+            counts.setdefault(row["batch_id"], {})[JobState(row["state"])] = row["n"]
+        return counts
+
+    async def jobs(
+        self, owner_id: str, batch_id: str, limit: int, after_position: int = -1
+    ) -> list[tuple[int, JobRecord]]:
+        """A page of a batch's jobs in submission order, as (position, job)."""
+        key = _uuid(batch_id)
+        if key is None:
+            return []
+        rows = await self._pool.fetch(
+            f"SELECT j.position, {_prefixed('j', _JOB_COLUMNS)}"
+            " FROM batch.jobs j JOIN batch.batches b ON b.id = j.batch_id"
+            " WHERE j.batch_id = $1 AND b.owner_id = $2 AND j.position > $3"
+            " ORDER BY j.position LIMIT $4",
+            key,
+            owner_id,
+            after_position,
+            limit,
+        )
+        return [(r["position"], JobRecord.from_row(r)) for r in rows]
+
+    async def job(self, owner_id: str, job_id: str) -> tuple[str, JobRecord] | None:
+        """One job of this owner's, with its batch id."""
+        key = _uuid(job_id)
+        if key is None:
+            return None
+        row = await self._pool.fetchrow(
+            f"SELECT j.batch_id, {_prefixed('j', _JOB_COLUMNS)}"
+            " FROM batch.jobs j JOIN batch.batches b ON b.id = j.batch_id"
+            " WHERE j.id = $1 AND b.owner_id = $2",
+            key,
+            owner_id,
+        )
+        return (str(row["batch_id"]), JobRecord.from_row(row)) if row else None
+
+    async def list_batches(
+        self, owner_id: str, limit: int, after: Cursor | None
+    ) -> list[BatchRecord]:
+        """Newest first; ``after`` is the (created_at, id) of the last batch already served."""
+        async with self._pool.acquire() as conn:
+            if after is None:
+                rows = await conn.fetch(
+                    f"SELECT {_BATCH_COLUMNS} FROM batch.batches WHERE owner_id = $1"
+                    " ORDER BY created_at DESC, id DESC LIMIT $2",
+                    owner_id,
+                    limit,
+                )
+            else:
+                rows = await conn.fetch(
+                    f"SELECT {_BATCH_COLUMNS} FROM batch.batches WHERE owner_id = $1"
+                    " AND (created_at, id) < ($2, $3) ORDER BY created_at DESC, id DESC LIMIT $4",
+                    owner_id,
+                    after[0],
+                    uuid.UUID(after[1]),
+                    limit,
+                )
+            counts = await self._counts(conn, [r["id"] for r in rows])
+        return [_batch(r, counts.get(r["id"], {})) for r in rows]
+
+    async def attempts(self, job_id: str) -> list[dict[str, Any]]:
+        """Every failed attempt of a job: its dead-letter history."""
+        key = _uuid(job_id)
+        rows = await self._pool.fetch(
+            "SELECT attempt, worker, error, at FROM batch.job_attempts WHERE job_id = $1"
+            " ORDER BY attempt",
+            key,
+        )
+        return [dict(r) for r in rows]
+
+    # -- commands -------------------------------------------------------------------------
+
+    async def cancel(self, owner_id: str, batch_id: str) -> BatchRecord | None:
+        """Cancel every job not yet running; running ones stop when their worker notices."""
+        key = _uuid(batch_id)
+        if key is None:
+            return None
+        async with self._pool.acquire() as conn, conn.transaction():
+            if not await conn.fetchval(
+                "SELECT 1 FROM batch.batches WHERE id = $1 AND owner_id = $2 FOR UPDATE",
                 key,
                 owner_id,
-            )
-            if row is None:
+            ):
                 return None
-            jobs = await conn.fetch(
-                f"SELECT {_JOB_COLUMNS} FROM batch.jobs WHERE batch_id = $1 ORDER BY position", key
+            await conn.execute(
+                "UPDATE batch.jobs SET state = 'cancelled', finished_at = clock_timestamp()"
+                " WHERE batch_id = $1 AND state IN ('pending', 'queued')",
+                key,
             )
-        return BatchRecord(
-            id=str(row["id"]),
-            owner_id=row["owner_id"],
-            canvas_id=row["canvas_id"],
-            state=BatchState(row["state"]),
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-            jobs=[_job(j) for j in jobs],
-        )
+            await self._roll_up(conn, [key])
+            return await self._get(conn, owner_id, key)
 
-    async def mark_queued(self, job_ids: list[str]) -> None:
-        await self._pool.execute(
-            "UPDATE batch.jobs SET state = $2 WHERE id = ANY($1::uuid[]) AND state = $3",
-            job_ids,
-            JobState.QUEUED.value,
-            JobState.PENDING.value,
-        )
-
-    async def apply_report(self, report: dict[str, Any]) -> JobUpdate | None:
-        """Apply one worker report atomically; None when it was stale or a duplicate."""
-        job_id = uuid.UUID(str(report["job_id"]))
+    async def retry_failed(self, owner_id: str, batch_id: str) -> BatchRecord | None:
+        """Put failed and skipped jobs back: ready ones queued, the rest waiting on theirs."""
+        key = _uuid(batch_id)
+        if key is None:
+            return None
         async with self._pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(
-                "SELECT j.state, j.batch_id, b.owner_id FROM batch.jobs j"
-                " JOIN batch.batches b ON b.id = j.batch_id WHERE j.id = $1 FOR UPDATE OF j, b",
-                job_id,
-            )
-            if row is None:
+            if not await conn.fetchval(
+                "SELECT 1 FROM batch.batches WHERE id = $1 AND owner_id = $2 FOR UPDATE",
+                key,
+                owner_id,
+            ):
                 return None
-            new_state = apply_report(JobState(row["state"]), str(report.get("state")))
-            if new_state is None:
-                return None
-            job = _job(
-                await conn.fetchrow(
-                    "UPDATE batch.jobs SET state = $2,"
-                    " attempts = GREATEST(attempts, $3),"
-                    " progress = COALESCE($4, progress),"
-                    " output = COALESCE($5, output),"
-                    " error = COALESCE($6, error),"
-                    " started_at = COALESCE(started_at, clock_timestamp()),"
-                    " finished_at = CASE WHEN $7 THEN clock_timestamp() END"
-                    f" WHERE id = $1 RETURNING {_JOB_COLUMNS}",
-                    job_id,
-                    new_state.value,
-                    int(report.get("attempt", 1)),
-                    report.get("progress"),
-                    report.get("output"),
-                    report.get("error"),
-                    new_state.is_final,
-                )
+            await conn.execute(
+                "UPDATE batch.jobs j SET"
+                " waiting_on = (SELECT count(*) FROM batch.jobs d"
+                "   WHERE d.id = ANY(j.depends_on) AND d.state <> 'succeeded'),"
+                " state = 'pending', error = '', progress = 0, output = NULL,"
+                " dispatched_at = NULL, not_before = NULL, finished_at = NULL"
+                " WHERE j.batch_id = $1 AND j.state IN ('failed', 'skipped')",
+                key,
             )
-            states = [
-                JobState(s)
-                for s in await conn.fetchval(
-                    "SELECT array_agg(state) FROM batch.jobs WHERE batch_id = $1", row["batch_id"]
+            await conn.execute(
+                "UPDATE batch.jobs SET state = 'queued'"
+                " WHERE batch_id = $1 AND state = 'pending' AND waiting_on = 0",
+                key,
+            )
+            await conn.execute("UPDATE batch.batches SET finished_at = NULL WHERE id = $1", key)
+            await self._roll_up(conn, [key])
+            return await self._get(conn, owner_id, key)
+
+    # -- the dispatch outbox --------------------------------------------------------------
+
+    async def dispatch_ready(
+        self,
+        limit: int,
+        window: int,
+        publish: Callable[[list[Dispatch]], Awaitable[None]],
+    ) -> int:
+        """Claim up to ``limit`` ready jobs, most urgent first, hand them to ``publish``, and
+        mark them dispatched in the same transaction.
+
+        ``window`` bounds the jobs of one function already on their subject, so an urgent batch
+        overtakes a bulk one instead of queueing behind it inside JetStream. If publishing
+        fails the transaction rolls back; republishing later reuses the message ids, so
+        JetStream drops whatever did get through.
+        """
+        async with self._pool.acquire() as conn, conn.transaction():
+            full = [
+                r["function"]
+                for r in await conn.fetch(
+                    "SELECT function FROM batch.jobs WHERE state IN ('queued', 'running')"
+                    " AND dispatched_at IS NOT NULL GROUP BY function HAVING count(*) >= $1",
+                    window,
                 )
             ]
-            batch_state = roll_up(states)
-            await conn.execute(
-                "UPDATE batch.batches SET state = $2, updated_at = clock_timestamp() WHERE id = $1",
-                row["batch_id"],
-                batch_state.value,
+            rows = await conn.fetch(
+                "SELECT j.id, j.batch_id, b.owner_id, b.trace_parent, j.function, j.input,"
+                " j.depends_on, j.dispatches"
+                " FROM batch.jobs j JOIN batch.batches b ON b.id = j.batch_id"
+                " WHERE j.state = 'queued' AND j.dispatched_at IS NULL"
+                " AND (j.not_before IS NULL OR j.not_before <= clock_timestamp())"
+                " AND j.function <> ALL($2::text[])"
+                " ORDER BY j.priority DESC, j.created_at, j.position LIMIT $1"
+                " FOR UPDATE OF j SKIP LOCKED",
+                limit,
+                full,
             )
-        return JobUpdate(
-            owner_id=row["owner_id"],
-            batch_id=str(row["batch_id"]),
-            job=job,
-            batch_state=batch_state,
-            batch_finished=batch_state in (BatchState.SUCCEEDED, BatchState.FAILED),
+            if not rows:
+                return 0
+            outputs = await self._dependency_outputs(conn, rows)
+            dispatches = [
+                Dispatch(
+                    job_id=str(r["id"]),
+                    batch_id=str(r["batch_id"]),
+                    owner_id=r["owner_id"],
+                    function=r["function"],
+                    input={**r["input"], "dependencies": outputs[r["id"]]}
+                    if r["depends_on"]
+                    else r["input"],
+                    dispatch=r["dispatches"] + 1,
+                    trace_parent=r["trace_parent"],
+                )
+                for r in rows
+            ]
+            await publish(dispatches)
+            await conn.execute(
+                "UPDATE batch.jobs SET dispatched_at = clock_timestamp(),"
+                " dispatches = dispatches + 1 WHERE id = ANY($1)",
+                [r["id"] for r in rows],
+            )
+        return len(rows)
+
+    @staticmethod
+    async def _dependency_outputs(
+        conn: asyncpg.Connection, rows: Sequence[asyncpg.Record]
+    ) -> dict[uuid.UUID, dict[str, Any]]:
+        """Each job's dependencies' outputs, by dependency key: what the job receives."""
+        wanted = {d for r in rows for d in r["depends_on"]}
+        if not wanted:
+            return {r["id"]: {} for r in rows}
+        found = {
+            d["id"]: (d["key"], d["output"])
+            for d in await conn.fetch(
+                "SELECT id, key, output FROM batch.jobs WHERE id = ANY($1)", list(wanted)
+            )
+        }
+        return {r["id"]: dict(found[d] for d in r["depends_on"]) for r in rows}
+
+    # -- worker reports -------------------------------------------------------------------
+
+    async def apply_reports(self, reports: Sequence[dict[str, Any]]) -> ReportOutcome:
+        """Apply a group of worker reports in one transaction, in the order they came.
+
+        Stale reports (from an earlier dispatch of a deferred job) and duplicates change
+        nothing. Successes release dependents whose dependencies all succeeded; failures and
+        cancellations skip everything downstream.
+        """
+        outcome = ReportOutcome()
+        ids = sorted({uuid.UUID(str(r["job_id"])) for r in reports})
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = {
+                r["id"]: dict(r)
+                for r in await conn.fetch(
+                    "SELECT id, batch_id, function, state, dispatches, progress FROM batch.jobs"
+                    " WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+                    ids,
+                )
+            }
+            updates: dict[uuid.UUID, tuple[Any, ...]] = {}
+            failures: list[tuple[Any, ...]] = []
+            for report in reports:
+                job_id = uuid.UUID(str(report["job_id"]))
+                row = rows.get(job_id)
+                if row is None or report.get("dispatch", row["dispatches"]) != row["dispatches"]:
+                    continue
+                transition = apply_report(
+                    JobState(row["state"]), str(report["state"]), float(report.get("delay_s", 0))
+                )
+                if transition is None:
+                    continue
+                row["state"] = transition.state.value
+                if report.get("progress") is not None:
+                    row["progress"] = report["progress"]
+                requeue = transition.requeue_after_s is not None
+                updates[job_id] = (
+                    job_id,
+                    transition.state.value,
+                    row["progress"],
+                    report.get("output"),
+                    report.get("error"),
+                    str(report.get("worker", "")),
+                    int(report.get("attempt", 1)),
+                    transition.state.is_final,
+                    requeue,
+                    transition.requeue_after_s or 0.0,
+                )
+                if transition.attempt_failed:
+                    failures.append(
+                        (
+                            job_id,
+                            int(report.get("attempt", 1)),
+                            str(report.get("worker", "")),
+                            str(report.get("error") or "unknown error"),
+                        )
+                    )
+                outcome.changes.append(
+                    JobChange(
+                        job_id=str(job_id),
+                        batch_id=str(row["batch_id"]),
+                        function=row["function"],
+                        state=transition.state,
+                        progress=row["progress"],
+                        output=report.get("output"),
+                        error=str(report.get("error") or ""),
+                    )
+                )
+            if not updates:
+                return outcome
+            await conn.executemany(
+                "UPDATE batch.jobs SET state = $2, progress = $3,"
+                " output = COALESCE($4, output), error = COALESCE($5, error),"
+                " worker = CASE WHEN $6 = '' THEN worker ELSE $6 END,"
+                " attempts = GREATEST(attempts, $7),"
+                " started_at = COALESCE(started_at, clock_timestamp()),"
+                " finished_at = CASE WHEN $8 THEN clock_timestamp() END,"
+                " dispatched_at = CASE WHEN $9 THEN NULL ELSE dispatched_at END,"
+                " not_before = CASE WHEN $9"
+                "   THEN clock_timestamp() + make_interval(secs => $10) ELSE not_before END"
+                " WHERE id = $1",
+                list(updates.values()),
+            )
+            if failures:
+                await conn.executemany(
+                    "INSERT INTO batch.job_attempts (job_id, attempt, worker, error)"
+                    " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                    failures,
+                )
+            succeeded = [u[0] for u in updates.values() if u[1] == JobState.SUCCEEDED]
+            broken = [
+                u[0] for u in updates.values() if u[1] in (JobState.FAILED, JobState.CANCELLED)
+            ]
+            if succeeded:
+                outcome.released = await self._release_dependents(conn, succeeded)
+            if broken:
+                await self._skip_downstream(conn, broken)
+            batch_ids = sorted({row["batch_id"] for row in rows.values()})
+            outcome.batches = await self._roll_up(conn, batch_ids)
+        return outcome
+
+    @staticmethod
+    async def _release_dependents(conn: asyncpg.Connection, succeeded: list[uuid.UUID]) -> int:
+        released = await conn.fetch(
+            "UPDATE batch.jobs SET waiting_on = waiting_on"
+            "   - (SELECT count(*) FROM unnest(depends_on) AS d WHERE d = ANY($1)),"
+            " state = CASE WHEN waiting_on"
+            "   - (SELECT count(*) FROM unnest(depends_on) AS d WHERE d = ANY($1)) <= 0"
+            "   THEN 'queued' ELSE state END"
+            " WHERE depends_on && $1 AND state = 'pending' RETURNING state",
+            succeeded,
         )
+        return sum(1 for r in released if r["state"] == JobState.QUEUED)
+
+    @staticmethod
+    async def _skip_downstream(conn: asyncpg.Connection, broken: list[uuid.UUID]) -> None:
+        await conn.execute(
+            "WITH RECURSIVE downstream(id) AS ("
+            "   SELECT id FROM batch.jobs WHERE depends_on && $1 AND state = 'pending'"
+            "   UNION"
+            "   SELECT j.id FROM batch.jobs j JOIN downstream d ON j.depends_on @> ARRAY[d.id]"
+            "   WHERE j.state = 'pending')"
+            " UPDATE batch.jobs SET state = 'skipped', error = $2,"
+            " finished_at = clock_timestamp() WHERE id IN (SELECT id FROM downstream)",
+            broken,
+            _SKIPPED_ERROR,
+        )
+
+    async def _roll_up(
+        self, conn: asyncpg.Connection, batch_ids: Sequence[uuid.UUID]
+    ) -> list[BatchRecord]:
+        """Recompute the state of each batch from its jobs' counts, and store it."""
+        counts = await self._counts(conn, batch_ids)
+        states = [(b, roll_up(counts.get(b, {})).value) for b in batch_ids]
+        rows = await conn.fetch(
+            "UPDATE batch.batches b SET state = s.state, updated_at = clock_timestamp(),"
+            " finished_at = CASE WHEN s.state IN ('succeeded', 'failed', 'cancelled')"
+            "   THEN COALESCE(b.finished_at, clock_timestamp()) END"
+            " FROM unnest($1::uuid[], $2::text[]) AS s(id, state) WHERE b.id = s.id"
+            f" RETURNING {_prefixed('b', _BATCH_COLUMNS)}",
+            [b for b, _ in states],
+            [s for _, s in states],
+        )
+        return [_batch(r, counts.get(r["id"], {})) for r in rows]
+
+    # -- dead letters and the queue view --------------------------------------------------
+
+    async def record_exhausted(self, job_id: str, error: str) -> ReportOutcome:
+        """A job whose deliveries ran out without a final report (its worker kept dying)."""
+        row = await self._pool.fetchrow(
+            "SELECT dispatches, attempts FROM batch.jobs WHERE id = $1", uuid.UUID(job_id)
+        )
+        if row is None:
+            return ReportOutcome()
+        return await self.apply_reports(
+            [
+                {
+                    "job_id": job_id,
+                    "state": "failed",
+                    "dispatch": row["dispatches"],
+                    "attempt": row["attempts"] + 1,
+                    "error": error,
+                }
+            ]
+        )
+
+    async def queue_stats(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Jobs not yet finished per function, and running jobs per worker."""
+        async with self._pool.acquire() as conn:
+            functions = await conn.fetch(
+                "SELECT function,"
+                " count(*) FILTER (WHERE state = 'pending') AS waiting_on_dependencies,"
+                " count(*) FILTER (WHERE state = 'queued' AND dispatched_at IS NULL) AS queued,"
+                " count(*) FILTER (WHERE state = 'queued' AND dispatched_at IS NOT NULL)"
+                "   AS on_subject,"
+                " count(*) FILTER (WHERE state = 'running') AS running"
+                " FROM batch.jobs WHERE state IN ('pending', 'queued', 'running')"
+                " GROUP BY function ORDER BY function"
+            )
+            workers = await conn.fetch(
+                "SELECT function, worker, count(*) AS running FROM batch.jobs"
+                " WHERE state = 'running' GROUP BY function, worker ORDER BY function, worker"
+            )
+        return [dict(r) for r in functions], [dict(r) for r in workers]

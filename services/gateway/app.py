@@ -12,9 +12,10 @@ from libs.resilience import Breakers
 from libs.rpc import open_channel
 from libs.runner import ServiceParts
 from libs.web import create_app
-from services.gateway.api import CanvasesAndBatches
 from services.gateway.auth import require_api_key
+from services.gateway.batches import Batches
 from services.gateway.blobs import Blobs
+from services.gateway.canvases import Canvases
 from services.gateway.events import EventsRelay
 from shotgraph.batch.v1 import batch_pb2_grpc
 from shotgraph.canvas.v1 import canvas_pb2_grpc
@@ -41,11 +42,8 @@ async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
         settings.service, max_body_bytes=settings.max_body_bytes, readiness={"nats": nats_ready}
     )
     app.middlewares.append(require_api_key(verifier=verifier))
-    CanvasesAndBatches(
-        canvas_pb2_grpc.CanvasServiceStub(channels["canvas"]),
-        batch_pb2_grpc.BatchServiceStub(channels["batch"]),
-        breakers,
-    ).add_routes(app)
+    Canvases(canvas_pb2_grpc.CanvasServiceStub(channels["canvas"]), breakers).add_routes(app)
+    Batches(batch_pb2_grpc.BatchServiceStub(channels["batch"]), breakers).add_routes(app)
     Blobs(
         BlobStore(js),
         image_pb2_grpc.ImageServiceStub(channels["image"]),

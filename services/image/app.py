@@ -13,7 +13,14 @@ from libs.blobs import BlobStore, check_digest
 from libs.bus import Consumer, PermanentError
 from libs.config import Settings
 from libs.errors import InvalidArgument, NotFound
-from libs.jobs import JobFunction, job_handler
+from libs.jobs import (
+    FunctionSpec,
+    JobContext,
+    JobFunction,
+    cancellations,
+    job_handler,
+    register_functions,
+)
 from libs.runner import ServiceParts
 from libs.web import create_app
 from services.image.handlers import ImageServicer
@@ -22,15 +29,43 @@ from shotgraph.image.v1 import image_pb2_grpc
 
 DEFAULT_THUMBNAIL_SIZE = 256
 
+THUMBNAIL = FunctionSpec(
+    name="image.thumbnail",
+    description="Thumbnail an image blob (or a dependency's PNG) within size x size.",
+    input_schema={
+        "type": "object",
+        "properties": {
+            "blob": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+            "size": {"type": "integer", "minimum": 1, "maximum": ImageLimits().max_thumbnail_size},
+            "format": {"enum": ["png", "webp", "jpeg"]},
+        },
+    },
+)
+
+
+def _source_blob(job_input: dict[str, Any]) -> str:
+    """The image to thumbnail: ``blob``, or else the first image a dependency produced."""
+    if "blob" in job_input:
+        return str(job_input["blob"])
+    for output in (job_input.get("dependencies") or {}).values():
+        for field in ("png", "thumbnail", "blob"):
+            if isinstance(output, dict) and isinstance(output.get(field), str):
+                return str(output[field])
+    raise PermanentError("image.thumbnail needs 'blob' or a dependency that produced an image")
+
 
 def thumbnail_job(blobs: BlobStore, limits: ImageLimits) -> JobFunction:
-    async def run(job_input: dict[str, Any]) -> dict[str, Any]:
+    async def run(job_input: dict[str, Any], context: JobContext) -> dict[str, Any]:
         size = job_input.get("size", DEFAULT_THUMBNAIL_SIZE)
         if not isinstance(size, int | float) or isinstance(size, bool):
             raise PermanentError("image.thumbnail 'size' must be a number")
+        fmt = str(job_input.get("format", "png"))
+        await context.check_cancelled()
         try:
-            source = await blobs.get(check_digest(str(job_input.get("blob", ""))))
-            thumb = await asyncio.to_thread(make_thumbnail, source.data, int(size), limits=limits)
+            source = await blobs.get(check_digest(_source_blob(job_input)))
+            thumb = await asyncio.to_thread(
+                make_thumbnail, source.data, int(size), fmt=fmt, limits=limits
+            )
         except (InvalidArgument, NotFound) as exc:
             raise PermanentError(exc.detail) from exc
         except ImageRejected as exc:
@@ -47,6 +82,7 @@ def thumbnail_job(blobs: BlobStore, limits: ImageLimits) -> JobFunction:
 
 async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
     _, js, nats_ready = await open_nats(settings, stack)
+    await register_functions(js, [THUMBNAIL])
     blobs = BlobStore(js)
     limits = ImageLimits(max_bytes=settings.max_upload_bytes)
     thumbnails = Consumer(
@@ -54,8 +90,10 @@ async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
         stream="WORK",
         durable="image",
         filter_subject="work.image.>",
-        handler=job_handler(js, thumbnail_job(blobs, limits)),
+        handler=job_handler(js, thumbnail_job(blobs, limits), await cancellations(js)),
         concurrency=settings.worker_concurrency,
+        ack_wait_s=settings.ack_wait_s or 30.0,
+        max_deliver=settings.max_deliver,
     )
     servicer = ImageServicer(blobs, limits)
 

@@ -9,7 +9,14 @@ from libs.backends import open_nats
 from libs.blobs import BlobStore
 from libs.bus import Consumer, PermanentError
 from libs.config import Settings
-from libs.jobs import JobFunction, job_handler
+from libs.jobs import (
+    FunctionSpec,
+    JobContext,
+    JobFunction,
+    cancellations,
+    job_handler,
+    register_functions,
+)
 from libs.runner import ServiceParts
 from libs.web import create_app
 from services.render.scad import RenderLimits, RenderTimeout, ScadError, render_scad
@@ -17,12 +24,29 @@ from services.render.scad import RenderLimits, RenderTimeout, ScadError, render_
 # OpenSCAD is CPU-bound: a long render keeps its message alive with progress acks meanwhile.
 RENDER_ACK_WAIT_S = 30.0
 
+RENDER_SCAD = FunctionSpec(
+    name="render.scad",
+    description="Render OpenSCAD source to a coloured PNG preview and an STL mesh.",
+    input_schema={
+        "type": "object",
+        "required": ["source"],
+        "properties": {
+            "source": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": RenderLimits().max_source_bytes,
+            },
+        },
+    },
+)
+
 
 def render_job(blobs: BlobStore, limits: RenderLimits, *, sandboxed: bool) -> JobFunction:
-    async def run(job_input: dict[str, Any]) -> dict[str, Any]:
+    async def run(job_input: dict[str, Any], context: JobContext) -> dict[str, Any]:
         source = job_input.get("source")
         if not isinstance(source, str):
             raise PermanentError("render.scad needs a string 'source'")
+        await context.check_cancelled()
         try:
             output = await render_scad(source, limits=limits, sandboxed=sandboxed)
         except (ScadError, RenderTimeout) as exc:
@@ -37,15 +61,17 @@ def render_job(blobs: BlobStore, limits: RenderLimits, *, sandboxed: bool) -> Jo
 
 async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
     _, js, nats_ready = await open_nats(settings, stack)
+    await register_functions(js, [RENDER_SCAD])
     run = render_job(BlobStore(js), RenderLimits(), sandboxed=settings.render_sandbox)
     renders = Consumer(
         service=settings.service,
         stream="WORK",
         durable="render",
         filter_subject="work.render.>",
-        handler=job_handler(js, run),
+        handler=job_handler(js, run, await cancellations(js)),
         concurrency=settings.worker_concurrency,
-        ack_wait_s=RENDER_ACK_WAIT_S,
+        ack_wait_s=settings.ack_wait_s or RENDER_ACK_WAIT_S,
+        max_deliver=settings.max_deliver,
     )
     app = create_app(
         settings.service, max_body_bytes=settings.max_body_bytes, readiness={"nats": nats_ready}

@@ -124,7 +124,7 @@ async def test_thin_path_runs_through_every_service_in_one_trace(
             )
             assert submitted.status == 202, await submitted.text()
             batch = await submitted.json()
-            assert len(batch["jobs"]) == 2
+            assert batch["total"] == 2
 
             done = await _next_event(events, "batch.completed")
             assert done["batch_id"] == batch["id"]
@@ -138,7 +138,9 @@ async def test_thin_path_runs_through_every_service_in_one_trace(
             seen.append(events.get_nowait())
         final = await (await http.get(f"/v1/batches/{batch['id']}")).json()
         assert final["state"] == "succeeded"
-        render_job, thumb_job = final["jobs"]
+        assert final["counts"] == {"succeeded": 2}
+        jobs = await (await http.get(f"/v1/batches/{batch['id']}/jobs")).json()
+        render_job, thumb_job = jobs["jobs"]
         assert render_job["state"] == thumb_job["state"] == "succeeded"
 
         for blob_id in (render_job["output"]["png"], thumb_job["output"]["thumbnail"]):

@@ -1,4 +1,4 @@
-"""The batch rules: which batches are accepted, how reports move jobs, how a batch rolls up."""
+"""The batch domain: job graphs, the state machine and roll-up."""
 
 from __future__ import annotations
 
@@ -6,135 +6,114 @@ import pytest
 
 from libs.errors import InvalidArgument
 from services.batch.domain import (
-    FUNCTIONS,
+    MAX_DEPENDENCIES,
     MAX_INPUT_BYTES,
     MAX_JOBS,
     BatchState,
     JobSpec,
     JobState,
+    Priority,
     apply_report,
+    order_jobs,
     roll_up,
-    validate_jobs,
-    work_subject,
 )
 
-FINAL = [JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.SKIPPED]
-OPEN = [JobState.PENDING, JobState.QUEUED, JobState.RUNNING]
+
+def job(key: str = "", *depends_on: str, function: str = "render.scad") -> JobSpec:
+    return JobSpec(function=function, input={}, key=key, depends_on=tuple(depends_on))
 
 
-def _job(function: str = "render.scad", **input: object) -> JobSpec:
-    return JobSpec(function=function, input=dict(input))
+def test_keys_default_to_the_job_index() -> None:
+    assert [j.key for j in order_jobs([job(), job("b"), job()])] == ["0", "b", "2"]
 
 
-# validate_jobs
-
-
-def test_valid_batch_is_accepted() -> None:
-    validate_jobs([_job("render.scad", source="cube(1);"), _job("image.thumbnail", width=64)])
-
-
-def test_batch_of_exactly_max_jobs_is_accepted() -> None:
-    validate_jobs([_job()] * MAX_JOBS)
-
-
-def test_empty_batch_is_rejected() -> None:
-    with pytest.raises(InvalidArgument, match="at least one job"):
-        validate_jobs([])
-
-
-def test_batch_over_max_jobs_is_rejected() -> None:
-    with pytest.raises(InvalidArgument, match=f"at most {MAX_JOBS} jobs, got {MAX_JOBS + 1}"):
-        validate_jobs([_job()] * (MAX_JOBS + 1))
+def test_a_diamond_is_accepted() -> None:
+    jobs = order_jobs([job("a"), job("b", "a"), job("c", "a"), job("d", "b", "c")])
+    assert [j.key for j in jobs] == ["a", "b", "c", "d"]
 
 
 @pytest.mark.parametrize(
-    "function", ["render.stl", "", "render", "RENDER.SCAD", "work.render.scad"]
-)
-def test_unknown_function_is_rejected_naming_the_job(function: str) -> None:
-    with pytest.raises(InvalidArgument, match=r"jobs\[1\]: unknown function") as caught:
-        validate_jobs([_job(), _job(function)])
-    assert repr(function) in caught.value.detail
-    assert all(known in caught.value.detail for known in FUNCTIONS)
-
-
-def test_oversized_input_is_rejected_naming_the_job() -> None:
-    huge = _job(source="x" * MAX_INPUT_BYTES)
-    with pytest.raises(InvalidArgument, match=r"jobs\[2\]: input is larger than"):
-        validate_jobs([_job(), _job(), huge])
-
-
-def test_input_of_exactly_the_limit_is_accepted() -> None:
-    overhead = len('{"source": ""}')
-    validate_jobs([_job(source="x" * (MAX_INPUT_BYTES - overhead))])
-
-
-def test_work_subject() -> None:
-    assert work_subject("render.scad") == "work.render.scad"
-
-
-# apply_report
-
-
-@pytest.mark.parametrize(
-    ("current", "reported", "expected"),
+    ("jobs", "message"),
     [
-        (JobState.QUEUED, "running", JobState.RUNNING),
-        (JobState.PENDING, "running", JobState.RUNNING),
-        (JobState.RUNNING, "succeeded", JobState.SUCCEEDED),
-        (JobState.RUNNING, "failed", JobState.FAILED),
-        (JobState.QUEUED, "succeeded", JobState.SUCCEEDED),  # the "running" report was lost
-        (JobState.RUNNING, "running", JobState.RUNNING),  # a retry started the job again
+        ([], "at least one job"),
+        ([job("a"), job("a")], "used twice"),
+        ([job("a", "a")], "itself"),
+        ([job("a", "ghost")], "no job of this batch"),
+        ([job("a", "b"), job("b", "a")], "cycle"),
+        ([job("a", "c"), job("b", "a"), job("c", "b"), job("d")], "cycle"),
+        ([job("k" * 101)], "longer than"),
     ],
+    ids=["empty", "duplicate-key", "self", "dangling", "two-cycle", "three-cycle", "long-key"],
 )
-def test_report_moves_an_open_job(current: JobState, reported: str, expected: JobState) -> None:
-    assert apply_report(current, reported) == expected
+def test_bad_graphs_are_rejected(jobs: list[JobSpec], message: str) -> None:
+    with pytest.raises(InvalidArgument, match=message):
+        order_jobs(jobs)
 
 
-@pytest.mark.parametrize("current", FINAL)
-@pytest.mark.parametrize("reported", ["running", "succeeded", "failed"])
-def test_final_state_is_never_left(current: JobState, reported: str) -> None:
-    assert apply_report(current, reported) is None
+def test_too_many_jobs_names_the_limit() -> None:
+    with pytest.raises(InvalidArgument, match=str(MAX_JOBS)):
+        order_jobs([job() for _ in range(MAX_JOBS + 1)])
 
 
-@pytest.mark.parametrize("reported", ["succeeded", "failed"])
-def test_duplicate_final_report_is_ignored(reported: str) -> None:
-    after_first = apply_report(JobState.RUNNING, reported)
-    assert after_first is not None
-    assert apply_report(after_first, reported) is None
+def test_too_many_dependencies_names_the_limit() -> None:
+    keys = [str(i) for i in range(MAX_DEPENDENCIES + 1)]
+    with pytest.raises(InvalidArgument, match=str(MAX_DEPENDENCIES)):
+        order_jobs([*(job(k) for k in keys), job("last", *keys)])
 
 
-@pytest.mark.parametrize("current", OPEN)
-@pytest.mark.parametrize(
-    "reported", ["exploded", "", "RUNNING", "None", "pending", "queued", "cancelled", "skipped"]
-)
-def test_unknown_or_unreportable_state_is_ignored(current: JobState, reported: str) -> None:
-    assert apply_report(current, reported) is None
+def test_oversized_input_names_the_limit() -> None:
+    big = JobSpec(function="render.scad", input={"source": "x" * MAX_INPUT_BYTES})
+    with pytest.raises(InvalidArgument, match=str(MAX_INPUT_BYTES)):
+        order_jobs([big])
 
 
-# roll_up
+@pytest.mark.parametrize("final", [s for s in JobState if s.is_final])
+@pytest.mark.parametrize("report", ["running", "succeeded", "failed", "retrying", "deferred"])
+def test_a_final_state_is_never_left(final: JobState, report: str) -> None:
+    assert apply_report(final, report) is None
+
+
+def test_reports_move_a_job_through_its_life() -> None:
+    running = apply_report(JobState.QUEUED, "running")
+    assert running is not None and running.state == JobState.RUNNING
+    retry = apply_report(JobState.RUNNING, "retrying")
+    assert retry is not None and retry.state == JobState.QUEUED and retry.attempt_failed
+    failed = apply_report(JobState.RUNNING, "failed")
+    assert failed is not None and failed.state == JobState.FAILED and failed.attempt_failed
+    done = apply_report(JobState.RUNNING, "succeeded")
+    assert done is not None and done.state == JobState.SUCCEEDED and not done.attempt_failed
+
+
+def test_a_deferred_job_is_requeued_without_spending_an_attempt() -> None:
+    deferred = apply_report(JobState.RUNNING, "deferred", delay_s=7.5)
+    assert deferred is not None
+    assert deferred.state == JobState.QUEUED
+    assert deferred.requeue_after_s == 7.5
+    assert not deferred.attempt_failed
+
+
+def test_unknown_reports_change_nothing() -> None:
+    assert apply_report(JobState.RUNNING, "exploded") is None
 
 
 @pytest.mark.parametrize(
     ("states", "expected"),
     [
-        ([JobState.PENDING, JobState.QUEUED], BatchState.QUEUED),
-        ([JobState.QUEUED], BatchState.QUEUED),
-        ([JobState.QUEUED, JobState.RUNNING], BatchState.RUNNING),
+        ([JobState.QUEUED, JobState.PENDING], BatchState.QUEUED),
+        ([JobState.RUNNING, JobState.QUEUED], BatchState.RUNNING),
         ([JobState.SUCCEEDED, JobState.QUEUED], BatchState.RUNNING),
-        ([JobState.FAILED, JobState.PENDING], BatchState.RUNNING),
         ([JobState.SUCCEEDED, JobState.SUCCEEDED], BatchState.SUCCEEDED),
         ([JobState.SUCCEEDED, JobState.FAILED], BatchState.FAILED),
-        ([JobState.SUCCEEDED, JobState.CANCELLED], BatchState.FAILED),
-        ([JobState.SKIPPED], BatchState.FAILED),
+        ([JobState.FAILED, JobState.SKIPPED], BatchState.FAILED),
+        ([JobState.SUCCEEDED, JobState.CANCELLED, JobState.FAILED], BatchState.CANCELLED),
     ],
 )
 def test_roll_up(states: list[JobState], expected: BatchState) -> None:
     assert roll_up(states) == expected
 
 
-def test_roll_up_accepts_any_iterable() -> None:
-    assert roll_up(iter([JobState.SUCCEEDED, JobState.SUCCEEDED])) == BatchState.SUCCEEDED
-
-
-def test_final_state_is_final() -> None:
-    assert [s for s in JobState if s.is_final] == FINAL
+def test_priority_parsing() -> None:
+    assert Priority.parse("") == Priority.NORMAL
+    assert Priority.parse("urgent") > Priority.parse("normal")
+    with pytest.raises(InvalidArgument, match="urgent"):
+        Priority.parse("asap")

@@ -1,0 +1,87 @@
+"""Dead letters: job messages whose deliveries ran out without a final report.
+
+A worker that reports ``failed`` on its last attempt records the job itself; this covers the
+case where no report came (the worker kept dying mid-job). JetStream's max-deliveries advisory
+names the stream sequence; the job message is read from there, the job is recorded as failed
+with its history, and the message is removed from the work stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+
+import nats.errors
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig
+
+from libs.bus import Envelope, MalformedMessage
+from libs.logs import get_logger
+from services.batch.events import ProgressEvents
+from services.batch.store import BatchStore
+
+__all__ = ["watch_dead_letters"]
+
+log = get_logger(__name__)
+
+
+async def watch_dead_letters(
+    js: JetStreamContext, store: BatchStore, events: ProgressEvents, stopping: asyncio.Event
+) -> None:
+    subscription = await js.pull_subscribe(
+        "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.WORK.>",
+        durable="batch-dead-letters",
+        stream="DEADLETTERS",
+        config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=30, max_deliver=10),
+    )
+    try:
+        while not stopping.is_set():
+            try:
+                advisories = await subscription.fetch(16, timeout=1.0)
+            except nats.errors.TimeoutError:
+                continue
+            except (nats.errors.ConnectionClosedError, nats.errors.DrainTimeoutError):
+                return
+            for advisory in advisories:
+                try:
+                    await _record(js, store, events, json.loads(advisory.data))
+                except Exception as exc:
+                    log.warning("deadletter.retry", error=repr(exc))
+                    await advisory.nak(delay=2)
+                    continue
+                await advisory.ack()
+    finally:
+        with contextlib.suppress(Exception):
+            await subscription.unsubscribe()
+
+
+async def _record(
+    js: JetStreamContext, store: BatchStore, events: ProgressEvents, advisory: dict[str, object]
+) -> None:
+    sequence = int(str(advisory.get("stream_seq", 0)))
+    deliveries = advisory.get("deliveries")
+    try:
+        message = await js.get_msg("WORK", sequence)
+    except nats.js.errors.NotFoundError:
+        return  # already removed: recorded before
+    try:
+        job_id = str(Envelope.decode(message.data or b"").payload.get("job_id", ""))
+    except MalformedMessage:
+        job_id = ""
+    if job_id:
+        error = f"no result after {deliveries} deliveries: the worker was lost each time"
+        outcome = await store.record_exhausted(job_id, error)
+        log.error("deadletter.recorded", job_id=job_id, deliveries=deliveries)
+        for batch in outcome.batches:
+            events.add(
+                batch, [c for c in outcome.changes if c.batch_id == batch.id], _current_span()
+            )
+    with contextlib.suppress(Exception):
+        await js.delete_msg("WORK", sequence)
+
+
+def _current_span():  # type: ignore[no-untyped-def]
+    from opentelemetry import trace
+
+    return trace.get_current_span()
