@@ -90,6 +90,9 @@ class Settings:
     shutdown_grace_s: float = 20.0
     log_level: str = "info"
     render_sandbox: bool = True
+    # External generation services, "name=url,name=url" (ComfyUI-style queue APIs).
+    generation_backends: str = ""
+    dispatch_window: int = 2000
     devstack_dir: Path = Path(".devstack")
 
     @classmethod
@@ -136,4 +139,5 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "shutdown_grace_s": _positive_float,
     "devstack_dir": Path,
     "render_sandbox": _on_off,
+    "dispatch_window": _positive_int,
 }

@@ -31,6 +31,7 @@ class ServiceProcess:
     http_port: int
     grpc_port: int
     log_path: Path
+    module: str = ""  # defaults to services.<name>
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -81,6 +82,15 @@ class Platform:
             "SHOTGRAPH_FANOUT_URL": self.services["fanout"].url,
         }
 
+    def add_process(self, name: str, module: str) -> ServiceProcess:
+        """Start one more process group (a test or benchmark worker) in the platform's env."""
+        self.services[name] = ServiceProcess(
+            name, free_port(), free_port(), self.root / "logs" / f"{name}.log", module=module
+        )
+        self.start_service(name)
+        self.wait_ready([name])
+        return self.services[name]
+
     def start_service(self, name: str) -> None:
         service = self.services[name]
         env = {
@@ -91,7 +101,13 @@ class Platform:
         }
         with open(service.log_path, "ab") as log:
             service.process = subprocess.Popen(
-                [sys.executable, "-m", f"services.{name}", "--workers", str(self.workers)],
+                [
+                    sys.executable,
+                    "-m",
+                    service.module or f"services.{name}",
+                    "--workers",
+                    str(self.workers),
+                ],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -121,9 +137,8 @@ class Platform:
             process.wait()
 
     def stop(self) -> None:
-        for name in reversed(SERVICES):
-            if name in self.services:
-                self.stop_service(name)
+        for name in reversed(list(self.services)):
+            self.stop_service(name)
         if self.stack is not None:
             self.stack.release()
 

@@ -26,8 +26,10 @@ __all__ = [
     "HTTP_DURATION",
     "HTTP_REQUESTS",
     "JOBS",
+    "JOBS_RUNNING",
     "NATS_DURATION",
     "NATS_MESSAGES",
+    "QUEUE_DEPTH",
     "SSE_CONNECTIONS",
     "render_latest",
 ]
@@ -57,6 +59,19 @@ NATS_DURATION = Histogram(
     "shotgraph_nats_handler_duration_seconds", "NATS handler latency.", ["service", "subject"]
 )
 JOBS = Counter("shotgraph_jobs_total", "Jobs that reached a final state.", ["function", "state"])
+# Sampled by the batch service; with several processes the most recent sample wins.
+QUEUE_DEPTH = Gauge(
+    "shotgraph_queue_depth",
+    "Jobs not yet finished, by function and stage (waiting_on_dependencies, queued, on_subject).",
+    ["function", "stage"],
+    multiprocess_mode="mostrecent",
+)
+JOBS_RUNNING = Gauge(
+    "shotgraph_jobs_running",
+    "Jobs running, by function and worker.",
+    ["function", "worker"],
+    multiprocess_mode="mostrecent",
+)
 SSE_CONNECTIONS = Gauge(
     "shotgraph_sse_connections", "Open SSE connections.", ["service"], multiprocess_mode="livesum"
 )

@@ -30,7 +30,7 @@ async def retry_until_ready(
 ) -> T:
     """Keep trying a start-up connection: replicas and their dependencies start in any order."""
     async for attempting in AsyncRetrying(
-        wait=wait_exponential_jitter(initial=0.1, max=2.0),
+        wait=wait_exponential_jitter(multiplier=0.1, max=2.0),
         stop=stop_after_delay(within_s),
         retry=retry_if_exception_type(OSError) | retry_if_exception_type(ConnectionError),
         reraise=True,

@@ -18,6 +18,7 @@ from services.batch.dispatcher import Dispatcher
 from services.batch.events import ProgressEvents
 from services.batch.functions import FunctionCatalog
 from services.batch.handlers import BatchServicer
+from services.batch.queues import sample_queues
 from services.batch.results import check_report, results_handler
 from services.batch.store import BatchStore
 from shotgraph.batch.v1 import batch_pb2_grpc
@@ -30,7 +31,7 @@ async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
     _, js, nats_ready = await open_nats(settings, stack)
     store = BatchStore(pool)
     events = ProgressEvents(js)
-    dispatcher = Dispatcher(store, js)
+    dispatcher = Dispatcher(store, js, window=settings.dispatch_window)
     servicer = BatchServicer(
         store, FunctionCatalog(js), dispatcher, events, await cancellations(js)
     )
@@ -59,5 +60,6 @@ async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
             events.run,
             lambda stopping: results.run(js, stopping),
             lambda stopping: watch_dead_letters(js, store, events, stopping),
+            lambda stopping: sample_queues(store, stopping),
         ],
     )

@@ -63,7 +63,8 @@ def results_handler(
                         batch_summary(batch),
                         msg_id=f"{batch.id}:completed:{batch.finished_at.timestamp()}",
                     )
-        if outcome.released or any(c.state == "queued" for c in outcome.changes):
+        # Released dependents, deferred jobs and freed window capacity all mean work to send.
+        if outcome.released or outcome.changes:
             wake_dispatcher()
 
     return handle

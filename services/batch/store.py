@@ -303,7 +303,7 @@ class BatchStore:
         key = _uuid(job_id)
         rows = await self._pool.fetch(
             "SELECT attempt, worker, error, at FROM batch.job_attempts WHERE job_id = $1"
-            " ORDER BY attempt",
+            " ORDER BY at, dispatch, attempt",
             key,
         )
         return [dict(r) for r in rows]
@@ -377,15 +377,16 @@ class BatchStore:
         JetStream drops whatever did get through.
         """
         async with self._pool.acquire() as conn, conn.transaction():
-            full = [
-                r["function"]
+            outstanding = {
+                r["function"]: r["n"]
                 for r in await conn.fetch(
-                    "SELECT function FROM batch.jobs WHERE state IN ('queued', 'running')"
-                    " AND dispatched_at IS NOT NULL GROUP BY function HAVING count(*) >= $1",
-                    window,
+                    "SELECT function, count(*) AS n FROM batch.jobs"
+                    " WHERE state IN ('queued', 'running') AND dispatched_at IS NOT NULL"
+                    " GROUP BY function"
                 )
-            ]
-            rows = await conn.fetch(
+            }
+            full = [f for f, n in outstanding.items() if n >= window]
+            claimed = await conn.fetch(
                 "SELECT j.id, j.batch_id, b.owner_id, b.trace_parent, j.function, j.input,"
                 " j.depends_on, j.dispatches"
                 " FROM batch.jobs j JOIN batch.batches b ON b.id = j.batch_id"
@@ -397,6 +398,13 @@ class BatchStore:
                 limit,
                 full,
             )
+            # Within each function's window, in claim order (most urgent first).
+            budget = {f: window - n for f, n in outstanding.items()}
+            rows = []
+            for row in claimed:
+                if budget.setdefault(row["function"], window) > 0:
+                    budget[row["function"]] -= 1
+                    rows.append(row)
             if not rows:
                 return 0
             outputs = await self._dependency_outputs(conn, rows)
@@ -490,6 +498,7 @@ class BatchStore:
                     failures.append(
                         (
                             job_id,
+                            row["dispatches"],
                             int(report.get("attempt", 1)),
                             str(report.get("worker", "")),
                             str(report.get("error") or "unknown error"),
@@ -523,8 +532,8 @@ class BatchStore:
             )
             if failures:
                 await conn.executemany(
-                    "INSERT INTO batch.job_attempts (job_id, attempt, worker, error)"
-                    " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                    "INSERT INTO batch.job_attempts (job_id, dispatch, attempt, worker, error)"
+                    " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
                     failures,
                 )
             succeeded = [u[0] for u in updates.values() if u[1] == JobState.SUCCEEDED]

@@ -11,7 +11,7 @@ import grpc
 from libs.backends import open_nats
 from libs.blobs import BlobStore, check_digest
 from libs.bus import Consumer, PermanentError
-from libs.config import Settings
+from libs.config import ConfigError, Settings
 from libs.errors import InvalidArgument, NotFound
 from libs.jobs import (
     FunctionSpec,
@@ -23,6 +23,7 @@ from libs.jobs import (
 )
 from libs.runner import ServiceParts
 from libs.web import create_app
+from services.image.generation import GENERATE, GenerationFunction, parse_backends
 from services.image.handlers import ImageServicer
 from services.image.thumbnails import ImageLimits, ImageRejected, make_thumbnail
 from shotgraph.image.v1 import image_pb2_grpc
@@ -82,19 +83,39 @@ def thumbnail_job(blobs: BlobStore, limits: ImageLimits) -> JobFunction:
 
 async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
     _, js, nats_ready = await open_nats(settings, stack)
-    await register_functions(js, [THUMBNAIL])
     blobs = BlobStore(js)
+    try:
+        backends = parse_backends(settings.generation_backends)
+    except ValueError as exc:
+        raise ConfigError(f"Config 'SHOTGRAPH_GENERATION_BACKENDS' is invalid: {exc}") from exc
+    await register_functions(js, [THUMBNAIL, GENERATE] if backends else [THUMBNAIL])
+    cancelled = await cancellations(js)
     limits = ImageLimits(max_bytes=settings.max_upload_bytes)
     thumbnails = Consumer(
         service=settings.service,
         stream="WORK",
         durable="image",
-        filter_subject="work.image.>",
-        handler=job_handler(js, thumbnail_job(blobs, limits), await cancellations(js)),
+        filter_subject=THUMBNAIL.subject,
+        handler=job_handler(js, thumbnail_job(blobs, limits), cancelled),
         concurrency=settings.worker_concurrency,
         ack_wait_s=settings.ack_wait_s or 30.0,
         max_deliver=settings.max_deliver,
     )
+    background = [lambda stopping: thumbnails.run(js, stopping)]
+    if backends:
+        generate = GenerationFunction(backends, blobs)
+        stack.push_async_callback(generate.close)
+        generations = Consumer(
+            service=settings.service,
+            stream="WORK",
+            durable="image-generate",
+            filter_subject=GENERATE.subject,
+            handler=job_handler(js, generate, cancelled),
+            concurrency=settings.worker_concurrency,
+            ack_wait_s=settings.ack_wait_s or 30.0,
+            max_deliver=settings.max_deliver,
+        )
+        background.append(lambda stopping: generations.run(js, stopping))
     servicer = ImageServicer(blobs, limits)
 
     def register(server: grpc.aio.Server) -> None:
@@ -103,6 +124,4 @@ async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
     app = create_app(
         settings.service, max_body_bytes=settings.max_body_bytes, readiness={"nats": nats_ready}
     )
-    return ServiceParts(
-        app=app, registrars=[register], background=[lambda stopping: thumbnails.run(js, stopping)]
-    )
+    return ServiceParts(app=app, registrars=[register], background=background)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,7 +24,9 @@ def otlp() -> Iterator[OtlpReceiver]:
 
 
 @contextmanager
-def running_platform(otlp: OtlpReceiver) -> Iterator[Platform]:
+def running_platform(
+    otlp: OtlpReceiver, env: Mapping[str, str] | None = None
+) -> Iterator[Platform]:
     """A whole platform in a fresh folder, stopped and removed afterwards.
 
     Not under pytest's tmp_path: as root, pgserver runs PostgreSQL as its own user, and any pytest
@@ -39,6 +41,7 @@ def running_platform(otlp: OtlpReceiver) -> Iterator[Platform]:
             # Export quickly so the test sees spans soon after the action.
             "OTEL_BSP_SCHEDULE_DELAY": "100",
             "SHOTGRAPH_LOG_LEVEL": "info",
+            **(env or {}),
         },
     )
     try:

@@ -25,13 +25,15 @@ CREATE INDEX jobs_depends_on ON batch.jobs USING gin (depends_on);
 CREATE INDEX jobs_running ON batch.jobs (function, worker) WHERE state = 'running';
 
 -- Every failed attempt of a job, kept as its dead-letter history.
+-- (dispatch, attempt): a retried batch dispatches its jobs again, with fresh attempt numbers.
 CREATE TABLE batch.job_attempts (
     job_id    uuid NOT NULL REFERENCES batch.jobs (id) ON DELETE CASCADE,
+    dispatch  integer NOT NULL,
     attempt   integer NOT NULL,
     worker    text NOT NULL DEFAULT '',
     error     text NOT NULL,
     at        timestamptz NOT NULL DEFAULT clock_timestamp(),
-    PRIMARY KEY (job_id, attempt)
+    PRIMARY KEY (job_id, dispatch, attempt)
 );
 
 -- What the queue view and the dispatch window count: jobs not yet finished, by function.
