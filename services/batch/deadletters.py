@@ -15,6 +15,7 @@ import json
 import nats.errors
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
+from opentelemetry import trace
 
 from libs.bus import Envelope, MalformedMessage
 from libs.logs import get_logger
@@ -75,13 +76,9 @@ async def _record(
         log.error("deadletter.recorded", job_id=job_id, deliveries=deliveries)
         for batch in outcome.batches:
             events.add(
-                batch, [c for c in outcome.changes if c.batch_id == batch.id], _current_span()
+                batch,
+                [c for c in outcome.changes if c.batch_id == batch.id],
+                trace.get_current_span(),
             )
     with contextlib.suppress(Exception):
         await js.delete_msg("WORK", sequence)
-
-
-def _current_span():  # type: ignore[no-untyped-def]
-    from opentelemetry import trace
-
-    return trace.get_current_span()

@@ -39,6 +39,8 @@ KNOWN_METRICS = HISTOGRAMS | {
     "shotgraph_nats_messages_total",
     "shotgraph_jobs_total",
     "shotgraph_sse_connections",
+    "shotgraph_queue_depth",
+    "shotgraph_jobs_running",
     "up",
 }
 

@@ -154,6 +154,19 @@ async def test_an_always_failing_job_gets_exactly_max_deliver_attempts(
     assert len(job["history"]) == 2 * MAX_DELIVER
 
 
+async def test_a_job_whose_worker_always_dies_becomes_a_dead_letter(
+    http: aiohttp.ClientSession,
+) -> None:
+    batch = await submit(http, [{"function": "test.crash", "key": "cursed"}])
+    done = await wait_until(http, batch["id"], timeout_s=90)
+    assert done["state"] == "failed"
+    job_id = (await jobs_of(http, batch["id"]))["cursed"]["id"]
+    job = await (await http.get(f"/v1/jobs/{job_id}")).json()
+    assert job["state"] == "failed"
+    assert f"no result after {MAX_DELIVER} deliveries" in job["error"]
+    assert [h["error"] for h in job["history"]] == [job["error"]]
+
+
 async def test_a_duplicate_submit_is_one_batch(http: aiohttp.ClientSession) -> None:
     jobs = [{"function": "test.noop"}]
     first = await http.post("/v1/batches", json={"jobs": jobs}, headers={"Idempotency-Key": "k-1"})

@@ -4,12 +4,14 @@
 - ``test.noop``: returns at once (throughput benchmarks);
 - ``test.echo``: returns its input, dependencies' outputs included;
 - ``test.sleep``: sleeps ``seconds`` in steps, reporting progress and checking for cancellation;
-- ``test.fail``: always raises a retryable error naming the attempt.
+- ``test.fail``: always raises a retryable error naming the attempt;
+- ``test.crash``: kills its own worker process mid-job, so no result ever comes back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -39,6 +41,7 @@ FUNCTIONS = [
         },
     ),
     FunctionSpec(name="test.fail"),
+    FunctionSpec(name="test.crash"),
 ]
 
 
@@ -63,11 +66,16 @@ async def fail(job_input: dict[str, Any], context: JobContext) -> dict[str, Any]
     raise RuntimeError(f"failure on attempt {context.attempt}")
 
 
+async def crash(job_input: dict[str, Any], context: JobContext) -> dict[str, Any]:
+    os._exit(70)  # a worker lost mid-job: no report, no ack; the supervisor starts another
+
+
 RUN: dict[str, JobFunction] = {
     "test.noop": noop,
     "test.echo": echo,
     "test.sleep": sleep,
     "test.fail": fail,
+    "test.crash": crash,
 }
 
 
