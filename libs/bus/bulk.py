@@ -70,7 +70,7 @@ class BulkConsumer:
             while not stopping.is_set():
                 try:
                     messages = await subscription.fetch(self.max_batch, timeout=1.0)
-                except nats.errors.TimeoutError:
+                except TimeoutError:  # nats.errors.TimeoutError or, from a busy server, the builtin
                     continue
                 except (nats.errors.ConnectionClosedError, nats.errors.DrainTimeoutError):
                     return

@@ -96,30 +96,33 @@ class Consumer:
         subscription = await js.pull_subscribe(
             self.filter_subject, durable=self.durable, stream=self.stream, config=self.config()
         )
+        in_flight: set[asyncio.Task[None]] = set()
         try:
-            async with asyncio.TaskGroup() as group:
-                for _ in range(self.concurrency):
-                    group.create_task(self._pull_loop(subscription, stopping))
+            while not stopping.is_set():
+                free = self.concurrency - len(in_flight)
+                if free == 0:
+                    await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                # One pull for every free slot: fewer round trips than a pull per message.
+                try:
+                    messages = await subscription.fetch(free, timeout=1.0)
+                except TimeoutError:  # nats.errors.TimeoutError, or the builtin when busy
+                    continue
+                except (nats.errors.ConnectionClosedError, nats.errors.DrainTimeoutError):
+                    break
+                except Exception as exc:  # a NATS reconnect in progress; try again shortly
+                    log.warning("nats.fetch_failed", durable=self.durable, error=str(exc))
+                    await asyncio.sleep(0.5)
+                    continue
+                for msg in messages:
+                    task = asyncio.create_task(self._handle(msg))
+                    in_flight.add(task)
+                    task.add_done_callback(in_flight.discard)
+            if in_flight:  # drain: messages already taken are finished, not abandoned
+                await asyncio.wait(in_flight)
         finally:
             with contextlib.suppress(Exception):
                 await subscription.unsubscribe()
-
-    async def _pull_loop(
-        self, subscription: JetStreamContext.PullSubscription, stopping: asyncio.Event
-    ) -> None:
-        while not stopping.is_set():
-            try:
-                messages = await subscription.fetch(1, timeout=1.0)
-            except nats.errors.TimeoutError:
-                continue
-            except (nats.errors.ConnectionClosedError, nats.errors.DrainTimeoutError):
-                return
-            except Exception as exc:  # a NATS reconnect in progress; try again shortly
-                log.warning("nats.fetch_failed", durable=self.durable, error=str(exc))
-                await asyncio.sleep(0.5)
-                continue
-            for msg in messages:
-                await self._handle(msg)
 
     async def _handle(self, msg: Msg) -> None:
         attempt = msg.metadata.num_delivered or 1

@@ -40,7 +40,7 @@ async def watch_dead_letters(
         while not stopping.is_set():
             try:
                 advisories = await subscription.fetch(16, timeout=1.0)
-            except nats.errors.TimeoutError:
+            except TimeoutError:  # nats.errors.TimeoutError or, from a busy server, the builtin
                 continue
             except (nats.errors.ConnectionClosedError, nats.errors.DrainTimeoutError):
                 return

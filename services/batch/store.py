@@ -458,6 +458,14 @@ class BatchStore:
         outcome = ReportOutcome()
         ids = sorted({uuid.UUID(str(r["job_id"])) for r in reports})
         async with self._pool.acquire() as conn, conn.transaction():
+            # Batch rows first, in id order (as cancel and retry do): two processes applying
+            # reports of one batch take turns, so each roll-up counts the other's commits.
+            await conn.execute(
+                "SELECT 1 FROM batch.batches WHERE id IN"
+                " (SELECT DISTINCT batch_id FROM batch.jobs WHERE id = ANY($1))"
+                " ORDER BY id FOR UPDATE",
+                ids,
+            )
             rows = {
                 r["id"]: dict(r)
                 for r in await conn.fetch(

@@ -14,6 +14,7 @@ from libs.bus import Consumer, PermanentError
 from libs.config import ConfigError, Settings
 from libs.errors import InvalidArgument, NotFound
 from libs.jobs import (
+    CancelledBatches,
     FunctionSpec,
     JobContext,
     JobFunction,
@@ -89,7 +90,7 @@ async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
     except ValueError as exc:
         raise ConfigError(f"Config 'SHOTGRAPH_GENERATION_BACKENDS' is invalid: {exc}") from exc
     await register_functions(js, [THUMBNAIL, GENERATE] if backends else [THUMBNAIL])
-    cancelled = await cancellations(js)
+    cancelled = CancelledBatches(await cancellations(js))
     limits = ImageLimits(max_bytes=settings.max_upload_bytes)
     thumbnails = Consumer(
         service=settings.service,
@@ -101,7 +102,7 @@ async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
         ack_wait_s=settings.ack_wait_s or 30.0,
         max_deliver=settings.max_deliver,
     )
-    background = [lambda stopping: thumbnails.run(js, stopping)]
+    background = [cancelled.run, lambda stopping: thumbnails.run(js, stopping)]
     if backends:
         generate = GenerationFunction(backends, blobs)
         stack.push_async_callback(generate.close)

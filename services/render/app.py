@@ -10,6 +10,7 @@ from libs.blobs import BlobStore
 from libs.bus import Consumer, PermanentError
 from libs.config import Settings
 from libs.jobs import (
+    CancelledBatches,
     FunctionSpec,
     JobContext,
     JobFunction,
@@ -63,12 +64,13 @@ async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
     _, js, nats_ready = await open_nats(settings, stack)
     await register_functions(js, [RENDER_SCAD])
     run = render_job(BlobStore(js), RenderLimits(), sandboxed=settings.render_sandbox)
+    cancelled = CancelledBatches(await cancellations(js))
     renders = Consumer(
         service=settings.service,
         stream="WORK",
         durable="render",
         filter_subject="work.render.>",
-        handler=job_handler(js, run, await cancellations(js)),
+        handler=job_handler(js, run, cancelled),
         concurrency=settings.worker_concurrency,
         ack_wait_s=settings.ack_wait_s or RENDER_ACK_WAIT_S,
         max_deliver=settings.max_deliver,
@@ -76,4 +78,6 @@ async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
     app = create_app(
         settings.service, max_body_bytes=settings.max_body_bytes, readiness={"nats": nats_ready}
     )
-    return ServiceParts(app=app, background=[lambda stopping: renders.run(js, stopping)])
+    return ServiceParts(
+        app=app, background=[cancelled.run, lambda stopping: renders.run(js, stopping)]
+    )

@@ -19,6 +19,7 @@ from libs.backends import open_nats
 from libs.bus import Consumer
 from libs.config import Settings
 from libs.jobs import (
+    CancelledBatches,
     FunctionSpec,
     JobContext,
     JobFunction,
@@ -82,7 +83,7 @@ RUN: dict[str, JobFunction] = {
 async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
     _, js, nats_ready = await open_nats(settings, stack)
     await register_functions(js, FUNCTIONS)
-    cancelled = await cancellations(js)
+    cancelled = CancelledBatches(await cancellations(js))
 
     consumers = [
         Consumer(
@@ -103,7 +104,10 @@ async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
     )
     return ServiceParts(
         app=app,
-        background=[lambda stopping, c=c: c.run(js, stopping) for c in consumers],
+        background=[
+            cancelled.run,
+            *(lambda stopping, c=c: c.run(js, stopping) for c in consumers),
+        ],
     )
 
 

@@ -15,7 +15,7 @@ from nats.js.kv import KeyValue
 
 from libs.blobs import BlobStore
 from libs.bus import PermanentError, ensure_streams
-from libs.jobs import Deferred, JobCancelled, JobContext, cancellations
+from libs.jobs import CancelledBatches, Deferred, JobCancelled, JobContext, cancellations
 from services.image.generation import (
     BackendUnavailable,
     GenerationBackend,
@@ -57,6 +57,17 @@ async def blobs(nats_js: JetStreamContext) -> BlobStore:
 @pytest.fixture
 async def cancelled_batches(nats_js: JetStreamContext) -> KeyValue:
     return await cancellations(nats_js)
+
+
+@pytest.fixture
+async def watched_cancellations(cancelled_batches: KeyValue) -> AsyncIterator[CancelledBatches]:
+    """What a worker checks: the bucket's local copy, kept current by its watch."""
+    watched = CancelledBatches(cancelled_batches)
+    stopping = asyncio.Event()
+    watching = asyncio.create_task(watched.run(stopping))
+    yield watched
+    stopping.set()
+    await watching
 
 
 @pytest.fixture
@@ -104,10 +115,13 @@ def generation(make_generation: MakeGeneration) -> GenerationFunction:
 
 
 @pytest.fixture
-def job_context(cancelled_batches: KeyValue) -> Callable[[], tuple[JobContext, Reports]]:
+def job_context(
+    watched_cancellations: CancelledBatches,
+) -> Callable[[], tuple[JobContext, Reports]]:
     def make() -> tuple[JobContext, Reports]:
         reports = Reports()
-        return JobContext(reports, cancelled_batches, f"batch-{uuid.uuid4().hex}", 1), reports
+        batch_id = f"batch-{uuid.uuid4().hex}"
+        return JobContext(reports, watched_cancellations, batch_id, 1), reports
 
     return make
 
