@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from typing import Protocol, TypeVar
 
 from libs.errors import InvalidArgument
 
-__all__ = ["MAX_PAGE_SIZE", "Cursor", "decode_cursor", "encode_cursor", "page_size"]
+__all__ = ["MAX_PAGE_SIZE", "Cursor", "decode_cursor", "encode_cursor", "page_size", "paginate"]
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
@@ -39,3 +41,30 @@ def decode_cursor(token: str) -> Cursor | None:
         return datetime.fromisoformat(created_at), str(uuid.UUID(row_id))
     except (ValueError, TypeError) as exc:
         raise InvalidArgument("page token is not one this API issued") from exc
+
+
+class _Newest(Protocol):
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def id(self) -> str: ...
+
+
+Row = TypeVar("Row", bound=_Newest)
+
+
+async def paginate(
+    fetch: Callable[[int, Cursor | None], Awaitable[Sequence[Row]]],
+    requested_size: int,
+    page_token: str,
+) -> tuple[list[Row], str]:
+    """One "newest first" page and the token of the next (empty on the last page).
+
+    ``fetch(limit, after)`` is asked for one row more than the page holds: whether it comes
+    back tells if there is a next page, without counting.
+    """
+    limit = page_size(requested_size)
+    rows = list(await fetch(limit + 1, decode_cursor(page_token)))
+    page = rows[:limit]
+    token = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else ""
+    return page, token

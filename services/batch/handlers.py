@@ -8,7 +8,7 @@ from nats.js.kv import KeyValue
 from opentelemetry import propagate
 
 from libs.errors import InvalidArgument, NotFound
-from libs.pagination import decode_cursor, encode_cursor, page_size
+from libs.pagination import page_size, paginate
 from libs.rpc import struct, timestamp
 from services.batch.dispatcher import Dispatcher
 from services.batch.domain import JobSpec, Priority, order_jobs
@@ -126,12 +126,12 @@ class BatchServicer(batch_pb2_grpc.BatchServiceServicer):
     async def ListBatches(
         self, request: batch_pb2.ListBatchesRequest, context: grpc.aio.ServicerContext
     ) -> batch_pb2.ListBatchesResponse:
-        limit = page_size(request.page_size)
-        records = await self._store.list_batches(
-            _owner(request.owner_id), limit + 1, decode_cursor(request.page_token)
+        owner_id = _owner(request.owner_id)
+        page, token = await paginate(
+            lambda limit, after: self._store.list_batches(owner_id, limit, after),
+            request.page_size,
+            request.page_token,
         )
-        page, more = records[:limit], len(records) > limit
-        token = encode_cursor(page[-1].created_at, page[-1].id) if more else ""
         return batch_pb2.ListBatchesResponse(
             batches=[_batch_message(r) for r in page], next_page_token=token
         )

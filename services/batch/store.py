@@ -316,11 +316,7 @@ class BatchStore:
         if key is None:
             return None
         async with self._pool.acquire() as conn, conn.transaction():
-            if not await conn.fetchval(
-                "SELECT 1 FROM batch.batches WHERE id = $1 AND owner_id = $2 FOR UPDATE",
-                key,
-                owner_id,
-            ):
+            if not await self._lock_own_batch(conn, owner_id, key):
                 return None
             await conn.execute(
                 "UPDATE batch.jobs SET state = 'cancelled', finished_at = clock_timestamp()"
@@ -336,11 +332,7 @@ class BatchStore:
         if key is None:
             return None
         async with self._pool.acquire() as conn, conn.transaction():
-            if not await conn.fetchval(
-                "SELECT 1 FROM batch.batches WHERE id = $1 AND owner_id = $2 FOR UPDATE",
-                key,
-                owner_id,
-            ):
+            if not await self._lock_own_batch(conn, owner_id, key):
                 return None
             await conn.execute(
                 "UPDATE batch.jobs j SET"
@@ -359,6 +351,17 @@ class BatchStore:
             await conn.execute("UPDATE batch.batches SET finished_at = NULL WHERE id = $1", key)
             await self._roll_up(conn, [key])
             return await self._get(conn, owner_id, key)
+
+    @staticmethod
+    async def _lock_own_batch(conn: asyncpg.Connection, owner_id: str, key: uuid.UUID) -> bool:
+        """Lock the batch for a command, if it is this owner's (batch rows before job rows)."""
+        return bool(
+            await conn.fetchval(
+                "SELECT 1 FROM batch.batches WHERE id = $1 AND owner_id = $2 FOR UPDATE",
+                key,
+                owner_id,
+            )
+        )
 
     # -- the dispatch outbox --------------------------------------------------------------
 

@@ -9,7 +9,7 @@ import grpc
 
 from libs.cache import ReadCache
 from libs.errors import InvalidArgument, NotFound
-from libs.pagination import decode_cursor, encode_cursor, page_size
+from libs.pagination import paginate
 from libs.rpc import timestamp
 from services.canvas.store import CanvasRecord, CanvasStore
 from shotgraph.canvas.v1 import canvas_pb2, canvas_pb2_grpc
@@ -67,12 +67,12 @@ class CanvasServicer(canvas_pb2_grpc.CanvasServiceServicer):
     async def ListCanvases(
         self, request: canvas_pb2.ListCanvasesRequest, context: grpc.aio.ServicerContext
     ) -> canvas_pb2.ListCanvasesResponse:
-        limit = page_size(request.page_size)
-        records = await self._store.list(
-            _check_owner(request.owner_id), limit + 1, decode_cursor(request.page_token)
+        owner_id = _check_owner(request.owner_id)
+        page, next_token = await paginate(
+            lambda limit, after: self._store.list(owner_id, limit, after),
+            request.page_size,
+            request.page_token,
         )
-        page, more = records[:limit], len(records) > limit
-        next_token = encode_cursor(page[-1].created_at, page[-1].id) if more else ""
         return canvas_pb2.ListCanvasesResponse(
             canvases=[_to_message(r) for r in page], next_page_token=next_token
         )
