@@ -8,8 +8,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMPS := $(VENV)/.stamps
 PROTOS := $(wildcard proto/shotgraph/*/v1/*.proto)
-# Tools PyPI does not ship: OpenSCAD renders, Xvfb gives it a display, bubblewrap sandboxes it.
-SYSTEM_TOOLS := openscad:openscad xvfb-run:xvfb xauth:xauth bwrap:bubblewrap
+# What PyPI does not ship: OpenSCAD renders, Xvfb gives it a display, bubblewrap sandboxes it,
+# MCAD is the library models `use`. Each entry is <file or command that shows it>:<package>.
+SYSTEM_PACKAGES := openscad:openscad xvfb-run:xvfb xauth:xauth bwrap:bubblewrap \
+	/usr/share/openscad/libraries/MCAD:openscad-mcad
 
 .PHONY: run test lint fmt proto bootstrap system-deps typecheck clean
 
@@ -37,8 +39,10 @@ proto: $(STAMPS)/proto
 bootstrap: system-deps $(STAMPS)/deps $(STAMPS)/proto
 
 system-deps:
-	@missing=""; for pair in $(SYSTEM_TOOLS); do \
-	  command -v "$${pair%%:*}" >/dev/null || missing="$$missing $${pair##*:}"; done; \
+	@missing=""; for pair in $(SYSTEM_PACKAGES); do \
+	  what="$${pair%%:*}"; \
+	  { [ -e "$$what" ] || command -v "$$what" >/dev/null; } || missing="$$missing $${pair##*:}"; \
+	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages:$$missing"; \
 	  sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \

@@ -47,6 +47,7 @@ MSG_TIMEOUT = "render took longer than {timeout}s"
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SIGXFSZ_EXIT = 128 + signal.SIGXFSZ  # how sh reports a child killed by RLIMIT_FSIZE
+SIGXCPU_EXIT = 128 + signal.SIGXCPU  # ... and one killed by RLIMIT_CPU
 LOG_KEEP = 2048  # bytes kept from each end of stderr for RenderOutput.log
 STDERR_KEEP = 64 * 1024  # bytes read from each end of stderr; a model can echo() without end
 # Lines that mean the model itself is wrong. A model could forge one with echo("\nERROR:"),
@@ -62,6 +63,7 @@ CONFIG_PATHS = ("/etc/ld.so.cache", "/etc/fonts", "/etc/alternatives", "/var/cac
 @dataclass(frozen=True)
 class RenderLimits:
     timeout_s: float = 60.0
+    cpu_seconds: int = 120  # CPU time of the openscad process (wall-clock is timeout_s)
     memory_bytes: int = 1 << 30  # address-space cap for the openscad process
     max_source_bytes: int = 256 * 1024
     max_output_bytes: int = 64 << 20  # per output file
@@ -128,7 +130,13 @@ def _openscad_argv(limits: RenderLimits) -> list[str]:
     width, height = limits.image_size
     screen = f"-screen 0 {max(width, 1024)}x{max(height, 768)}x24"
     xvfb = ["xvfb-run", "-a", "-s", screen]
-    rlimits = ["prlimit", f"--as={limits.memory_bytes}", f"--fsize={limits.max_output_bytes + 1}"]
+    rlimits = [
+        "prlimit",
+        f"--as={limits.memory_bytes}",
+        # Soft limit first (SIGXCPU, reported as such); the hard limit is only a backstop.
+        f"--cpu={limits.cpu_seconds}:{limits.cpu_seconds + 2}",
+        f"--fsize={limits.max_output_bytes + 1}",
+    ]
     # --preview keeps color() colours in the PNG (--render would drop them); the STL export
     # always does the full CGAL render regardless.
     view = ["--preview", "--colorscheme=Tomorrow", "--viewall", "--autocenter"]
@@ -220,6 +228,8 @@ async def render_scad(
             code, log = await _run(argv, job_dir, limits.timeout_s)
         except OSError as exc:  # bwrap / xvfb-run missing
             raise RenderFailed(f"cannot start renderer: {exc}") from exc
+        if code == SIGXCPU_EXIT:
+            raise RenderTimeout(f"the model used more than {limits.cpu_seconds} s of CPU time")
         if code == SIGXFSZ_EXIT:
             raise RenderFailed(
                 MSG_OUTPUT_TOO_LARGE.format(name="output", limit=limits.max_output_bytes)

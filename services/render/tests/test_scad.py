@@ -200,3 +200,16 @@ def test_concurrent_renders_do_not_collide() -> None:
     outs = asyncio.run(many())
     assert [facet_count(o.stl) for o in outs] == [12] * 4
     assert all(o.png.startswith(b"\x89PNG") for o in outs)
+
+
+def test_cpu_time_limit_stops_the_render() -> None:
+    # ~6 s of CPU in a 64-million-step loop that keeps almost nothing in memory.
+    busy = "n = 8000; x = [for (i = [0:n]) for (j = [0:n]) if (i == j) i]; cube(1);"
+    with pytest.raises(RenderTimeout, match="CPU time"):
+        render(busy, limits=RenderLimits(cpu_seconds=1, timeout_s=30))
+
+
+def test_mcad_library_is_usable_read_only_from_the_sandbox() -> None:
+    out = render("use <MCAD/boxes.scad>\nroundedBox([10, 10, 10], 2, true);")
+    assert out.stl.startswith(b"solid")
+    assert out.stl.count(b"facet normal") > 12  # rounded, so more than a plain cube's 12
