@@ -1,0 +1,94 @@
+"""Finished renders, remembered by what determines them, so a repeat render is a lookup.
+
+The key hashes the OpenSCAD version, the output format, the parameter values (canonical JSON)
+and the source; the value points at the output blob. Entries live in a JetStream KV bucket
+and expire after ``TTL_S``; the blobs themselves are content-addressed and shared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from nats.js import JetStreamContext
+from nats.js.api import KeyValueConfig
+from nats.js.errors import KeyNotFoundError
+from nats.js.kv import KeyValue
+
+from libs.logs import get_logger
+
+__all__ = ["BUCKET", "CachedRender", "RenderCache", "cache_key", "engine_version"]
+
+log = get_logger(__name__)
+
+BUCKET = "render-cache"
+TTL_S = 30 * 24 * 3600.0
+
+_engine_version: str | None = None
+
+
+async def engine_version() -> str:
+    """``openscad --version`` (asked once per process): a new engine must not reuse old renders."""
+    global _engine_version
+    if _engine_version is None:
+        process = await asyncio.create_subprocess_exec(
+            "openscad",
+            "--version",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        output, _ = await process.communicate()
+        _engine_version = output.decode(errors="replace").strip() or "unknown"
+    return _engine_version
+
+
+def cache_key(source: str, parameters: dict[str, Any], fmt: str, engine: str) -> str:
+    canonical = json.dumps(
+        {"engine": engine, "format": fmt, "parameters": parameters, "source": source},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class CachedRender:
+    blob: str  # sha256 of the output in the blob store
+    content_type: str
+    seconds: float  # how long the original render took
+
+
+class RenderCache:
+    def __init__(self, js: JetStreamContext) -> None:
+        self._js = js
+        self._bucket: KeyValue | None = None
+
+    async def _kv(self) -> KeyValue:
+        if self._bucket is None:
+            try:
+                self._bucket = await self._js.key_value(BUCKET)
+            except Exception:  # first use: create it (idempotent across racing workers)
+                self._bucket = await self._js.create_key_value(
+                    KeyValueConfig(bucket=BUCKET, history=1, ttl=TTL_S)
+                )
+        return self._bucket
+
+    async def get(self, key: str) -> CachedRender | None:
+        try:
+            entry = await (await self._kv()).get(key)
+        except KeyNotFoundError:
+            return None
+        if not entry.value:
+            return None
+        try:
+            return CachedRender(**json.loads(entry.value))
+        except (ValueError, TypeError) as exc:  # an entry from an incompatible release
+            log.warning("render_cache.unreadable", key=key, error=str(exc))
+            return None
+
+    async def put(self, key: str, render: CachedRender) -> None:
+        await (await self._kv()).put(key, json.dumps(asdict(render)).encode())

@@ -1,0 +1,45 @@
+"""The render cache on a real JetStream KV bucket."""
+
+from __future__ import annotations
+
+import asyncio
+
+from nats.js import JetStreamContext
+
+from services.render.cache import CachedRender, RenderCache, cache_key, engine_version
+
+
+def test_the_key_changes_with_everything_that_changes_the_output() -> None:
+    base = cache_key("cube(1);", {"size": 1}, "glb", "OpenSCAD version 2021.01")
+    assert base == cache_key("cube(1);", {"size": 1}, "glb", "OpenSCAD version 2021.01")
+    assert (
+        len(
+            {
+                base,
+                cache_key("cube(2);", {"size": 1}, "glb", "OpenSCAD version 2021.01"),
+                cache_key("cube(1);", {"size": 2}, "glb", "OpenSCAD version 2021.01"),
+                cache_key("cube(1);", {"size": 1}, "3mf", "OpenSCAD version 2021.01"),
+                cache_key("cube(1);", {"size": 1}, "glb", "OpenSCAD version 2026.01"),
+            }
+        )
+        == 5
+    )
+
+
+def test_parameter_order_does_not_matter() -> None:
+    assert cache_key("s", {"a": 1, "b": [1, 2]}, "png", "e") == cache_key(
+        "s", {"b": [1, 2], "a": 1}, "png", "e"
+    )
+
+
+def test_engine_version_names_openscad() -> None:
+    assert "OpenSCAD" in asyncio.run(engine_version())
+
+
+async def test_a_stored_render_is_found_again(nats_js: JetStreamContext) -> None:
+    cache = RenderCache(nats_js)
+    key = cache_key("sphere(3);", {}, "stl", "test-engine")
+    assert await cache.get(key) is None
+    stored = CachedRender(blob="ab" * 32, content_type="model/stl", seconds=0.4)
+    await cache.put(key, stored)
+    assert await RenderCache(nats_js).get(key) == stored  # another worker sees it too
