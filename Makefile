@@ -11,7 +11,9 @@ PROTOS := $(wildcard proto/shotgraph/*/v1/*.proto)
 # What PyPI does not ship: OpenSCAD renders, Xvfb gives it a display, bubblewrap sandboxes it,
 # MCAD is the library models `use`. Each entry is <file or command that shows it>:<package>.
 SYSTEM_PACKAGES := openscad:openscad xvfb-run:xvfb xauth:xauth bwrap:bubblewrap \
-	/usr/share/openscad/libraries/MCAD:openscad-mcad
+	/usr/share/openscad/libraries/MCAD:openscad-mcad node:nodejs npm:npm
+# The Khronos glTF validator (from npm) checks every GLB the render tests produce.
+GLTF_VALIDATOR := .tools/node_modules/gltf-validator/package.json
 
 .PHONY: run test lint fmt proto bootstrap system-deps typecheck clean
 
@@ -36,7 +38,7 @@ typecheck: bootstrap
 
 proto: $(STAMPS)/proto
 
-bootstrap: system-deps $(STAMPS)/deps $(STAMPS)/proto
+bootstrap: system-deps $(STAMPS)/deps $(STAMPS)/proto $(GLTF_VALIDATOR)
 
 system-deps:
 	@missing=""; for pair in $(SYSTEM_PACKAGES); do \
@@ -67,5 +69,8 @@ $(STAMPS)/proto: $(PROTOS) $(STAMPS)/deps
 	$(PY) -m grpc_tools.protoc -Iproto --python_out=gen --pyi_out=gen --grpc_python_out=gen $(PROTOS)
 	@touch $@
 
+$(GLTF_VALIDATOR):
+	npm install --prefix .tools --no-save --no-audit --no-fund gltf-validator@2.0.0-dev.3.10
+
 clean:
-	rm -rf $(VENV) gen .devstack
+	rm -rf $(VENV) gen .devstack .tools

@@ -1,0 +1,329 @@
+"""Coloured meshes for the browser viewer (glTF binary) and for slicers (3MF).
+
+The renderer gives one STL per colour; this module welds each into an indexed mesh and
+packs the parts into one file. Choices that a consumer of these files will notice:
+
+- glTF is Y-up and in metres (glTF 2.0, "Coordinate System and Units"); OpenSCAD is Z-up
+  and conventionally in millimetres. Positions are baked as (x, z, -y) / 1000 so that every
+  viewer, AR included, shows the part at its real size the right way up without depending
+  on node transforms. The OpenSCAD front (-Y) faces glTF's +Z, the default camera side.
+- glTF normals are flat: each triangle's corners carry its face normal, and corners share a
+  vertex only where their normals agree to about 0.1 degree, i.e. across a flat face. Smooth
+  vertex normals would round off every CAD edge in three.js; full unwelding would triple the
+  vertex count of flat faces for nothing. Zero-area triangles have no normal and are left
+  out of the glTF (they draw nothing).
+- 3MF keeps OpenSCAD's millimetres and axes (unit="millimeter", Z up, as slicers expect).
+  Each part is its own object whose object-level pid points at a Materials-extension
+  <m:colorgroup> holding that part's one colour. OrcaSlicer and Bambu Studio read exactly
+  this (literal "m:" prefix, object-level pid; per-triangle pid and core <basematerials>
+  are ignored) and give each distinct colour its own filament; lib3mf and Windows 3D
+  Builder read it as standard. PrusaSlicer (2.9) and Cura read no colours from a 3MF they
+  did not write: they get one object per colour, named by its colour, to assign by hand.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import struct
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import IO, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["MAX_TRIANGLES", "Mesh", "MeshError", "Part", "read_stl", "to_3mf", "to_glb"]
+
+MAX_TRIANGLES = 5_000_000  # all parts together; ~250 MB of binary STL
+
+MSG_BAD_COLOUR = "colour must be four numbers from 0 to 1, got {rgba!r}"
+MSG_NO_PARTS = "no parts to assemble"
+MSG_NOT_STL = "not an STL file: neither a binary STL nor ASCII text starting with 'solid'"
+MSG_BAD_ASCII = "malformed ASCII STL: {detail}"
+MSG_NO_TRIANGLES = "the mesh has no triangles"
+MSG_NOT_FINITE = "the mesh has NaN or infinite coordinates"
+MSG_TOO_MANY = "the model has {count} triangles; the limit is {limit}"
+MSG_PART = "part {index}: {error}"
+
+_BINARY_FACET = np.dtype([("normal", "<f4", 3), ("corners", "<f4", (3, 3)), ("attr", "<u2")])
+_ASCII_VERTEX = re.compile(rb"vertex\s+(\S+)\s+(\S+)\s+(\S+)")
+
+# glTF enums (glTF 2.0 spec, section 5).
+_COMPONENT = {np.dtype(np.float32): 5126, np.dtype(np.uint16): 5123, np.dtype(np.uint32): 5125}
+_ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963
+_ROUGHNESS = 0.8  # matte plastic: highlights show the shape without mirroring the scene
+_NORMAL_STEPS = 1024  # normals equal to within 1/1024 per axis (~0.1 degree) share vertices
+
+_MATERIAL_NS = "http://schemas.microsoft.com/3dmanufacturing/material/2015/02"
+_CONTENT_TYPES = """<?xml version="1.0" encoding="UTF-8"?>
+<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">
+ <Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>
+ <Default Extension="model" ContentType="application/vnd.ms-package.3dmanufacturing-3dmodel+xml"/>
+</Types>
+"""
+_RELS = """<?xml version="1.0" encoding="UTF-8"?>
+<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">
+ <Relationship Id="rel0" Target="/3D/3dmodel.model"
+  Type="http://schemas.microsoft.com/3dmanufacturing/2013/01/3dmodel"/>
+</Relationships>
+"""
+_MODEL_HEAD = f"""<?xml version="1.0" encoding="UTF-8"?>
+<model unit="millimeter" xml:lang="en-US"
+ xmlns="http://schemas.microsoft.com/3dmanufacturing/core/2015/02" xmlns:m="{_MATERIAL_NS}">
+ <metadata name="Application">Shotgraph</metadata>
+ <resources>
+"""
+_VERTEX = '     <vertex x="%.9g" y="%.9g" z="%.9g"/>\n'  # 9 digits: float32 survives exactly
+_TRIANGLE = '     <triangle v1="%d" v2="%d" v3="%d"/>\n'
+_XML_ROWS = 65536  # rows formatted per write, to bound memory on large meshes
+
+
+class MeshError(ValueError):
+    """The input cannot become a mesh file: unreadable STL, no triangles, too large, NaN."""
+
+
+@dataclass(frozen=True)
+class Part:
+    """One colour of a model: RGBA floats from 0 to 1 and that colour's STL (binary or ASCII)."""
+
+    rgba: tuple[float, float, float, float]
+    stl: bytes
+
+    def __post_init__(self) -> None:
+        rgba = tuple(float(c) for c in self.rgba)
+        if len(rgba) != 4 or not all(0.0 <= c <= 1.0 for c in rgba):  # NaN fails the range
+            raise MeshError(MSG_BAD_COLOUR.format(rgba=self.rgba))
+        object.__setattr__(self, "rgba", rgba)  # a list would not hash as a material key
+
+    @property
+    def hex(self) -> str:
+        """The colour as 3MF writes it: "#RRGGBBAA"."""
+        return _hex(self.rgba)
+
+
+@dataclass(frozen=True, eq=False)
+class Mesh:
+    """An indexed triangle mesh in the STL's own units and axes."""
+
+    vertices: NDArray[np.float32]  # (n, 3), each position once
+    triangles: NDArray[np.uint32]  # (m, 3), three distinct vertex indices per row
+
+
+def read_stl(data: bytes, *, max_triangles: int = MAX_TRIANGLES) -> Mesh:
+    """Parse a binary or ASCII STL and weld corners at identical positions into vertices."""
+    binary = _is_binary(data)
+    if not binary and not data.lstrip().startswith(b"solid"):
+        raise MeshError(MSG_NOT_STL)
+    count = _facet_count(data)
+    if count > max_triangles:
+        raise MeshError(MSG_TOO_MANY.format(count=count, limit=max_triangles))
+    corners = _binary_corners(data, count) if binary else _ascii_corners(data, count)
+    if not np.isfinite(corners).all():
+        raise MeshError(MSG_NOT_FINITE)
+    corners = corners + np.float32(0)  # turns -0.0 into 0.0, so both weld
+    keys = np.ascontiguousarray(corners).view(np.dtype((np.void, 12))).ravel()
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    triangles = inverse.reshape(-1, 3).astype(np.uint32)
+    a, b, c = triangles.T
+    triangles = triangles[(a != b) & (b != c) & (a != c)]  # collapsed by welding
+    if len(triangles) == 0:
+        raise MeshError(MSG_NO_TRIANGLES)
+    return Mesh(vertices=corners[first], triangles=triangles)
+
+
+def to_glb(parts: Sequence[Part], *, max_triangles: int = MAX_TRIANGLES) -> bytes:
+    """One glTF 2.0 binary: one mesh, one primitive and one PBR material per colour."""
+    meshes = _read_parts(parts, max_triangles)
+    chunk = _BinaryChunk()
+    materials: dict[tuple[float, ...], int] = {}  # colour -> material index
+    primitives = []
+    for index, (part, mesh) in enumerate(zip(parts, meshes, strict=True), start=1):
+        positions, normals, indices = _flat_shaded(mesh)
+        if len(indices) == 0:
+            raise MeshError(MSG_PART.format(index=index, error=MSG_NO_TRIANGLES))
+        # 0xFFFF is reserved as the primitive restart value, so it may not be an index.
+        index_dtype = np.uint16 if len(positions) < 0xFFFF else np.uint32
+        bounds = {"min": positions.min(axis=0).tolist(), "max": positions.max(axis=0).tolist()}
+        attributes = {
+            "POSITION": chunk.add(positions, "VEC3", _ARRAY_BUFFER, **bounds),
+            "NORMAL": chunk.add(normals, "VEC3", _ARRAY_BUFFER),
+        }
+        indices_accessor = chunk.add(indices.astype(index_dtype), "SCALAR", _ELEMENT_ARRAY_BUFFER)
+        material = materials.setdefault(part.rgba, len(materials))
+        primitives.append(
+            {"attributes": attributes, "indices": indices_accessor, "material": material}
+        )
+    document = {
+        "asset": {"version": "2.0", "generator": "Shotgraph"},
+        "scene": 0,
+        "scenes": [{"nodes": [0]}],
+        "nodes": [{"mesh": 0}],
+        "meshes": [{"primitives": primitives}],
+        "materials": [_material(rgba) for rgba in materials],
+        "accessors": chunk.accessors,
+        "bufferViews": chunk.views,
+        "buffers": [{"byteLength": len(chunk.data)}],
+    }
+    text = json.dumps(document, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 4)  # chunks are 4-byte aligned; JSON pads with spaces
+    header = struct.pack("<4sII", b"glTF", 2, 12 + 8 + len(text) + 8 + len(chunk.data))
+    json_header = struct.pack("<I4s", len(text), b"JSON")
+    bin_header = struct.pack("<I4s", len(chunk.data), b"BIN\0")
+    return b"".join([header, json_header, text, bin_header, chunk.data])
+
+
+def to_3mf(parts: Sequence[Part], *, max_triangles: int = MAX_TRIANGLES) -> bytes:
+    """One 3MF package in millimetres: one object per part, coloured by an m:colorgroup."""
+    meshes = _read_parts(parts, max_triangles)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as package:
+        package.writestr(_zip_entry("[Content_Types].xml"), _CONTENT_TYPES)
+        package.writestr(_zip_entry("_rels/.rels"), _RELS)
+        with package.open(_zip_entry("3D/3dmodel.model"), "w") as model:
+            _write_model(model, parts, meshes)
+    return out.getvalue()
+
+
+def _read_parts(parts: Sequence[Part], max_triangles: int) -> list[Mesh]:
+    if not parts:
+        raise MeshError(MSG_NO_PARTS)
+    # Count before parsing anything, so an oversized model costs no memory.
+    total = sum(_facet_count(part.stl) for part in parts)
+    if total > max_triangles:
+        raise MeshError(MSG_TOO_MANY.format(count=total, limit=max_triangles))
+    meshes = []
+    for index, part in enumerate(parts, start=1):
+        try:
+            meshes.append(read_stl(part.stl, max_triangles=max_triangles))
+        except MeshError as error:
+            raise MeshError(MSG_PART.format(index=index, error=error)) from error
+    return meshes
+
+
+def _is_binary(data: bytes) -> bool:
+    # The header may itself start with "solid", so the exact length is the reliable test.
+    return len(data) >= 84 and len(data) == 84 + 50 * int.from_bytes(data[80:84], "little")
+
+
+def _facet_count(data: bytes) -> int:
+    """The triangles an STL declares, counted without parsing it."""
+    if _is_binary(data):
+        return int.from_bytes(data[80:84], "little")
+    return data.count(b"endfacet")
+
+
+def _binary_corners(data: bytes, count: int) -> NDArray[np.float32]:
+    facets = np.frombuffer(data, dtype=_BINARY_FACET, count=count, offset=84)
+    return facets["corners"].reshape(-1, 3)
+
+
+def _ascii_corners(data: bytes, count: int) -> NDArray[np.float32]:
+    rows = _ASCII_VERTEX.findall(data)
+    if len(rows) != 3 * count:
+        detail = f"{len(rows)} vertices for {count} facets"
+        raise MeshError(MSG_BAD_ASCII.format(detail=detail))
+    try:
+        return np.array(rows, dtype=np.float64).reshape(-1, 3).astype(np.float32)
+    except ValueError as error:
+        raise MeshError(MSG_BAD_ASCII.format(detail=error)) from error
+
+
+def _flat_shaded(mesh: Mesh) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[Any]]:
+    """Positions, normals (both glTF Y-up, metres) and indices with one normal per face."""
+    corners = mesh.vertices.astype(np.float64)[mesh.triangles]
+    normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    lengths = np.linalg.norm(normals, axis=1)
+    keep = lengths > 0
+    normals = normals[keep] / lengths[keep, None]
+    triangles = mesh.triangles[keep].astype(np.int64)
+    # A corner is (vertex, quantised face normal) numbered as one int64; each normal axis
+    # takes 2 * 1024 + 1 steps, so the key stays exact for up to 2**30 vertices.
+    base = 2 * _NORMAL_STEPS + 1
+    steps = np.rint(normals * _NORMAL_STEPS).astype(np.int64) + _NORMAL_STEPS
+    face_key = (steps[:, 0] * base + steps[:, 1]) * base + steps[:, 2]
+    keys = triangles * base**3 + face_key[:, None]
+    _, first, indices = np.unique(keys.ravel(), return_index=True, return_inverse=True)
+    positions = mesh.vertices[triangles.ravel()[first]].astype(np.float64)
+    corner_normals = np.repeat(normals, 3, axis=0)[first]
+    return _y_up(positions / 1000), _y_up(corner_normals), indices
+
+
+def _y_up(xyz: NDArray[np.float64]) -> NDArray[np.float32]:
+    """Rotate OpenSCAD's Z-up into glTF's Y-up: -90 degrees about X, (x, y, z) -> (x, z, -y)."""
+    return np.stack([xyz[:, 0], xyz[:, 2], -xyz[:, 1]], axis=1).astype(np.float32)
+
+
+def _material(rgba: tuple[float, ...]) -> dict[str, Any]:
+    return {
+        "name": _hex(rgba),
+        "pbrMetallicRoughness": {
+            "baseColorFactor": list(rgba),
+            "metallicFactor": 0.0,
+            "roughnessFactor": _ROUGHNESS,
+        },
+        "alphaMode": "BLEND" if rgba[3] < 1 else "OPAQUE",
+        "doubleSided": False,
+    }
+
+
+class _BinaryChunk:
+    """The GLB binary chunk, with the bufferViews and accessors that point into it."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.views: list[dict[str, Any]] = []
+        self.accessors: list[dict[str, Any]] = []
+
+    def add(self, array: NDArray[Any], kind: str, target: int, **bounds: Any) -> int:
+        """Append one tightly packed bufferView and its accessor; return the accessor index."""
+        view = {"buffer": 0, "byteOffset": len(self.data), "byteLength": array.nbytes}
+        self.views.append({**view, "target": target})
+        self.data += array.tobytes()
+        self.data += bytes(-len(self.data) % 4)  # the next view starts 4-byte aligned
+        accessor = {"bufferView": len(self.views) - 1, "componentType": _COMPONENT[array.dtype]}
+        self.accessors.append({**accessor, "count": len(array), "type": kind, **bounds})
+        return len(self.accessors) - 1
+
+
+def _write_model(out: IO[bytes], parts: Sequence[Part], meshes: Sequence[Mesh]) -> None:
+    groups: dict[str, int] = {}  # "#RRGGBBAA" -> colour group id; object ids follow them
+    for part in parts:
+        groups.setdefault(part.hex, len(groups) + 1)
+    out.write(_MODEL_HEAD.encode())
+    for colour, group in groups.items():
+        out.write(
+            f'  <m:colorgroup id="{group}"><m:color color="{colour}"/></m:colorgroup>\n'.encode()
+        )
+    for index, (part, mesh) in enumerate(zip(parts, meshes, strict=True), start=1):
+        out.write(
+            f'  <object id="{len(groups) + index}" type="model" name="part {index} {part.hex}" '
+            f'pid="{groups[part.hex]}" pindex="0">\n   <mesh>\n    <vertices>\n'.encode()
+        )
+        _write_rows(out, _VERTEX, mesh.vertices)
+        out.write(b"    </vertices>\n    <triangles>\n")
+        _write_rows(out, _TRIANGLE, mesh.triangles)
+        out.write(b"    </triangles>\n   </mesh>\n  </object>\n")
+    out.write(b" </resources>\n <build>\n")
+    for index in range(1, len(parts) + 1):
+        out.write(f'  <item objectid="{len(groups) + index}"/>\n'.encode())
+    out.write(b" </build>\n</model>\n")
+
+
+def _zip_entry(name: str) -> zipfile.ZipInfo:
+    """A deflated entry with a fixed date, so equal models give byte-identical packages."""
+    entry = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    entry.compress_type = zipfile.ZIP_DEFLATED
+    return entry
+
+
+def _hex(rgba: tuple[float, ...]) -> str:
+    return "#" + "".join(f"{round(c * 255):02X}" for c in rgba)
+
+
+def _write_rows(out: IO[bytes], template: str, rows: NDArray[Any]) -> None:
+    for start in range(0, len(rows), _XML_ROWS):
+        chunk = rows[start : start + _XML_ROWS].tolist()
+        out.write("".join([template % tuple(row) for row in chunk]).encode())
