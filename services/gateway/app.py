@@ -17,9 +17,11 @@ from services.gateway.batches import Batches
 from services.gateway.blobs import Blobs
 from services.gateway.canvases import Canvases
 from services.gateway.events import EventsRelay
+from services.gateway.renders import Renders
 from shotgraph.batch.v1 import batch_pb2_grpc
 from shotgraph.canvas.v1 import canvas_pb2_grpc
 from shotgraph.image.v1 import image_pb2_grpc
+from shotgraph.render.v1 import render_pb2_grpc
 
 
 async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
@@ -33,6 +35,7 @@ async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
             ("canvas", settings.canvas_addr),
             ("batch", settings.batch_addr),
             ("image", settings.image_addr),
+            ("render", settings.render_addr),
         )
     }
     for channel in channels.values():
@@ -50,5 +53,6 @@ async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
         breakers,
         settings.max_upload_bytes,
     ).add_routes(app)
+    Renders(render_pb2_grpc.RenderServiceStub(channels["render"]), breakers).add_routes(app)
     EventsRelay(settings.fanout_url).add_routes(app)
     return ServiceParts(app=app)

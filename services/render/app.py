@@ -5,6 +5,8 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 from typing import Any
 
+import grpc
+
 from libs.backends import open_nats
 from libs.blobs import BlobStore
 from libs.bus import Consumer, PermanentError
@@ -20,7 +22,9 @@ from libs.jobs import (
 )
 from libs.runner import ServiceParts
 from libs.web import create_app
+from services.render.handlers import RenderServicer
 from services.render.scad import RenderLimits, RenderTimeout, ScadError, render_scad
+from shotgraph.render.v1 import render_pb2_grpc
 
 # OpenSCAD is CPU-bound: a long render keeps its message alive with progress acks meanwhile.
 RENDER_ACK_WAIT_S = 30.0
@@ -63,7 +67,8 @@ def render_job(blobs: BlobStore, limits: RenderLimits, *, sandboxed: bool) -> Jo
 async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
     _, js, nats_ready = await open_nats(settings, stack)
     await register_functions(js, [RENDER_SCAD])
-    run = render_job(BlobStore(js), RenderLimits(), sandboxed=settings.render_sandbox)
+    limits = RenderLimits()
+    run = render_job(BlobStore(js), limits, sandboxed=settings.render_sandbox)
     cancelled = CancelledBatches(await cancellations(js))
     renders = Consumer(
         service=settings.service,
@@ -75,9 +80,16 @@ async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
         ack_wait_s=settings.ack_wait_s or RENDER_ACK_WAIT_S,
         max_deliver=settings.max_deliver,
     )
+    servicer = RenderServicer(limits)
+
+    def register(server: grpc.aio.Server) -> None:
+        render_pb2_grpc.add_RenderServiceServicer_to_server(servicer, server)
+
     app = create_app(
         settings.service, max_body_bytes=settings.max_body_bytes, readiness={"nats": nats_ready}
     )
     return ServiceParts(
-        app=app, background=[cancelled.run, lambda stopping: renders.run(js, stopping)]
+        app=app,
+        registrars=[register],
+        background=[cancelled.run, lambda stopping: renders.run(js, stopping)],
     )

@@ -17,6 +17,7 @@ from shotgraph.auth.v1 import auth_pb2
 from shotgraph.batch.v1 import batch_pb2
 from shotgraph.canvas.v1 import canvas_pb2
 from shotgraph.image.v1 import image_pb2
+from shotgraph.render.v1 import render_pb2
 
 SNAPSHOT = Path(__file__).with_name("grpc_api.json")
 FILES: list[FileDescriptor] = [
@@ -24,6 +25,7 @@ FILES: list[FileDescriptor] = [
     batch_pb2.DESCRIPTOR,
     canvas_pb2.DESCRIPTOR,
     image_pb2.DESCRIPTOR,
+    render_pb2.DESCRIPTOR,
 ]
 
 
