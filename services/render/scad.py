@@ -19,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -120,16 +121,14 @@ def sandbox_available() -> bool:
     return result.returncode == 0
 
 
-def _openscad_argv(limits: RenderLimits) -> list[str]:
-    """xvfb-run + prlimit + openscad, with paths relative to the job dir.
+def _openscad_argv(limits: RenderLimits, args: Sequence[str], *, display: bool) -> list[str]:
+    """[xvfb-run +] prlimit + openscad ``args``, with paths relative to the job dir.
 
     The rlimits go on openscad alone via prlimit: Xvfb and Mesa map far more address space
     than they use, and capping them would break the display rather than bound the model.
-    RLIMIT_FSIZE stops an enormous STL while it is being written, not after the disk fills.
+    RLIMIT_FSIZE stops an enormous output while it is being written, not after the disk fills.
+    Only a PNG needs a display (``display``); mesh and CSG exports run without Xvfb.
     """
-    width, height = limits.image_size
-    screen = f"-screen 0 {max(width, 1024)}x{max(height, 768)}x24"
-    xvfb = ["xvfb-run", "-a", "-s", screen]
     rlimits = [
         "prlimit",
         f"--as={limits.memory_bytes}",
@@ -137,12 +136,12 @@ def _openscad_argv(limits: RenderLimits) -> list[str]:
         f"--cpu={limits.cpu_seconds}:{limits.cpu_seconds + 2}",
         f"--fsize={limits.max_output_bytes + 1}",
     ]
-    # --preview keeps color() colours in the PNG (--render would drop them); the STL export
-    # always does the full CGAL render regardless.
-    view = ["--preview", "--colorscheme=Tomorrow", "--viewall", "--autocenter"]
-    size = f"--imgsize={width},{height}"
-    outputs = ["-o", "model.stl", "-o", "model.png", "model.scad"]
-    return [*xvfb, *rlimits, "--core=0", "--", "openscad", *view, size, *outputs]
+    argv = [*rlimits, "--core=0", "--", "openscad", *args]
+    if not display:
+        return argv
+    width, height = limits.image_size
+    screen = f"-screen 0 {max(width, 1024)}x{max(height, 768)}x24"
+    return ["xvfb-run", "-a", "-s", screen, *argv]
 
 
 def _head_and_tail(file: IO[bytes], keep: int) -> str:
@@ -197,6 +196,42 @@ def _read_output(path: Path, limit: int) -> bytes:
     return path.read_bytes()
 
 
+async def run_openscad(
+    job_dir: Path,
+    args: Sequence[str],
+    *,
+    limits: RenderLimits,
+    sandboxed: bool = True,
+    display: bool = False,
+) -> str:
+    """Run openscad ``args`` (paths relative to ``job_dir``) bounded, and sandboxed unless told.
+
+    Returns OpenSCAD's log. Raises ScadError for a model error (with OpenSCAD's message),
+    RenderTimeout at the wall-clock or CPU limit, and RenderFailed for anything else.
+    """
+    if sandboxed and not await asyncio.to_thread(sandbox_available):
+        raise RenderFailed(MSG_NO_SANDBOX)
+    argv = _openscad_argv(limits, args, display=display)
+    if sandboxed:
+        argv = [*_sandbox_prefix(job_dir), *argv]
+    try:
+        code, log = await _run(argv, job_dir, limits.timeout_s)
+    except OSError as exc:  # bwrap / xvfb-run missing
+        raise RenderFailed(f"cannot start renderer: {exc}") from exc
+    if code == SIGXCPU_EXIT:
+        raise RenderTimeout(f"the model used more than {limits.cpu_seconds} s of CPU time")
+    if code == SIGXFSZ_EXIT:
+        raise RenderFailed(
+            MSG_OUTPUT_TOO_LARGE.format(name="output", limit=limits.max_output_bytes)
+        )
+    if code != 0:
+        model_errors = [line for line in log.splitlines() if line.startswith(MODEL_ERROR_PREFIXES)]
+        if model_errors:
+            raise ScadError(model_errors[0])
+        raise RenderFailed(MSG_CRASHED.format(code=code, tail=log[-500:].strip()))
+    return log
+
+
 async def render_scad(
     source: str,
     *,
@@ -215,32 +250,25 @@ async def render_scad(
         )
     if b"\0" in encoded:
         raise ScadError(MSG_SOURCE_NUL)
-    if sandboxed and not await asyncio.to_thread(sandbox_available):
-        raise RenderFailed(MSG_NO_SANDBOX)
-
     job_dir = Path(tempfile.mkdtemp(prefix="scad-", dir=workdir))
     try:
         (job_dir / "model.scad").write_bytes(encoded)
-        argv = _openscad_argv(limits)
-        if sandboxed:
-            argv = [*_sandbox_prefix(job_dir), *argv]
-        try:
-            code, log = await _run(argv, job_dir, limits.timeout_s)
-        except OSError as exc:  # bwrap / xvfb-run missing
-            raise RenderFailed(f"cannot start renderer: {exc}") from exc
-        if code == SIGXCPU_EXIT:
-            raise RenderTimeout(f"the model used more than {limits.cpu_seconds} s of CPU time")
-        if code == SIGXFSZ_EXIT:
-            raise RenderFailed(
-                MSG_OUTPUT_TOO_LARGE.format(name="output", limit=limits.max_output_bytes)
-            )
-        if code != 0:
-            model_errors = [
-                line for line in log.splitlines() if line.startswith(MODEL_ERROR_PREFIXES)
-            ]
-            if model_errors:
-                raise ScadError(model_errors[0])
-            raise RenderFailed(MSG_CRASHED.format(code=code, tail=log[-500:].strip()))
+        width, height = limits.image_size
+        # --preview keeps color() colours in the PNG (--render would drop them); the STL
+        # export always does the full CGAL render regardless.
+        args = [
+            "--preview",
+            "--colorscheme=Tomorrow",
+            "--viewall",
+            "--autocenter",
+            f"--imgsize={width},{height}",
+            "-o",
+            "model.stl",
+            "-o",
+            "model.png",
+            "model.scad",
+        ]
+        log = await run_openscad(job_dir, args, limits=limits, sandboxed=sandboxed, display=True)
         stl = _read_output(job_dir / "model.stl", limits.max_output_bytes)
         png = _read_output(job_dir / "model.png", limits.max_output_bytes)
         if not stl:
