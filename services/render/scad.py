@@ -188,7 +188,20 @@ def _trim(log: str) -> str:
     return log if len(log) <= 2 * LOG_KEEP else f"{log[:LOG_KEEP]}\n...\n{log[-LOG_KEEP:]}"
 
 
-def _read_output(path: Path, limit: int) -> bytes:
+def check_source(source: str, limits: RenderLimits) -> bytes:
+    """The source as UTF-8, refused before anything runs when too large or holding a NUL."""
+    encoded = source.encode("utf-8")
+    if len(encoded) > limits.max_source_bytes:
+        raise ScadError(
+            MSG_SOURCE_TOO_LARGE.format(size=len(encoded), limit=limits.max_source_bytes)
+        )
+    if b"\0" in encoded:
+        raise ScadError(MSG_SOURCE_NUL)
+    return encoded
+
+
+def read_output(path: Path, limit: int) -> bytes:
+    """An output file, refused when missing (no geometry) or over the size limit."""
     if not path.is_file():
         raise ScadError(MSG_NO_GEOMETRY)
     if path.stat().st_size > limit:
@@ -243,13 +256,7 @@ async def render_scad(
 
     ``sandboxed=False`` (``SHOTGRAPH_RENDER_SANDBOX=off``) is for development machines only.
     """
-    encoded = source.encode("utf-8")
-    if len(encoded) > limits.max_source_bytes:
-        raise ScadError(
-            MSG_SOURCE_TOO_LARGE.format(size=len(encoded), limit=limits.max_source_bytes)
-        )
-    if b"\0" in encoded:
-        raise ScadError(MSG_SOURCE_NUL)
+    encoded = check_source(source, limits)
     job_dir = Path(tempfile.mkdtemp(prefix="scad-", dir=workdir))
     try:
         (job_dir / "model.scad").write_bytes(encoded)
@@ -269,8 +276,8 @@ async def render_scad(
             "model.scad",
         ]
         log = await run_openscad(job_dir, args, limits=limits, sandboxed=sandboxed, display=True)
-        stl = _read_output(job_dir / "model.stl", limits.max_output_bytes)
-        png = _read_output(job_dir / "model.png", limits.max_output_bytes)
+        stl = read_output(job_dir / "model.stl", limits.max_output_bytes)
+        png = read_output(job_dir / "model.png", limits.max_output_bytes)
         if not stl:
             raise ScadError(MSG_NO_GEOMETRY)
         if not png.startswith(PNG_SIGNATURE):
