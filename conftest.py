@@ -7,6 +7,7 @@ tests name their streams, subjects and durables uniquely (a uuid in each name).
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import tempfile
 import uuid
@@ -17,6 +18,7 @@ import asyncpg
 import nats
 import pytest
 from nats.js import JetStreamContext
+from nats.js.kv import KeyValue
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -24,6 +26,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from libs.db import create_pool
 from libs.devstack import DevStack
+from libs.jobs import CancelledBatches, cancellations
 
 # Schema names must match libs.db.migrate's ``[a-z_]+``, so hex digits are spelled as letters.
 _DIGITS_AS_LETTERS = str.maketrans("0123456789", "ghijklmnop")
@@ -56,6 +59,23 @@ async def nats_js(devstack: DevStack) -> AsyncIterator[JetStreamContext]:
         yield nc.jetstream(timeout=5)
     finally:
         await nc.close()
+
+
+@pytest.fixture
+async def cancelled_batches(nats_js: JetStreamContext) -> KeyValue:
+    """The cancellations bucket, for tests that cancel a batch."""
+    return await cancellations(nats_js)
+
+
+@pytest.fixture
+async def watched_cancellations(cancelled_batches: KeyValue) -> AsyncIterator[CancelledBatches]:
+    """What a worker checks: the bucket's local copy, kept current by its watch."""
+    watched = CancelledBatches(cancelled_batches)
+    stopping = asyncio.Event()
+    watching = asyncio.create_task(watched.run(stopping))
+    yield watched
+    stopping.set()
+    await watching
 
 
 @pytest.fixture

@@ -3,72 +3,36 @@
 from __future__ import annotations
 
 from contextlib import AsyncExitStack
-from typing import Any
 
 import grpc
 
 from libs.backends import open_nats
 from libs.blobs import BlobStore
-from libs.bus import Consumer, PermanentError
+from libs.bus import Consumer
 from libs.config import Settings
 from libs.jobs import (
     CancelledBatches,
-    FunctionSpec,
-    JobContext,
-    JobFunction,
     cancellations,
     job_handler,
     register_functions,
 )
 from libs.runner import ServiceParts
 from libs.web import create_app
+from services.render.cache import RenderCache
 from services.render.handlers import RenderServicer
-from services.render.scad import RenderLimits, RenderTimeout, ScadError, render_scad
+from services.render.jobs import RENDER_SCAD, render_job
+from services.render.scad import RenderLimits
 from shotgraph.render.v1 import render_pb2_grpc
 
 # OpenSCAD is CPU-bound: a long render keeps its message alive with progress acks meanwhile.
 RENDER_ACK_WAIT_S = 30.0
-
-RENDER_SCAD = FunctionSpec(
-    name="render.scad",
-    description="Render OpenSCAD source to a coloured PNG preview and an STL mesh.",
-    input_schema={
-        "type": "object",
-        "required": ["source"],
-        "properties": {
-            "source": {
-                "type": "string",
-                "minLength": 1,
-                "maxLength": RenderLimits().max_source_bytes,
-            },
-        },
-    },
-)
-
-
-def render_job(blobs: BlobStore, limits: RenderLimits, *, sandboxed: bool) -> JobFunction:
-    async def run(job_input: dict[str, Any], context: JobContext) -> dict[str, Any]:
-        source = job_input.get("source")
-        if not isinstance(source, str):
-            raise PermanentError("render.scad needs a string 'source'")
-        await context.check_cancelled()
-        try:
-            output = await render_scad(source, limits=limits, sandboxed=sandboxed)
-        except (ScadError, RenderTimeout) as exc:
-            raise PermanentError(str(exc)) from exc
-        return {
-            "png": await blobs.put(output.png, "image/png"),
-            "stl": await blobs.put(output.stl, "model/stl"),
-        }
-
-    return run
 
 
 async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
     _, js, nats_ready = await open_nats(settings, stack)
     await register_functions(js, [RENDER_SCAD])
     limits = RenderLimits()
-    run = render_job(BlobStore(js), limits, sandboxed=settings.render_sandbox)
+    run = render_job(BlobStore(js), RenderCache(js), limits, sandboxed=settings.render_sandbox)
     cancelled = CancelledBatches(await cancellations(js))
     renders = Consumer(
         service=settings.service,

@@ -15,7 +15,7 @@ from nats.js.kv import KeyValue
 
 from libs.blobs import BlobStore
 from libs.bus import PermanentError, ensure_streams
-from libs.jobs import CancelledBatches, Deferred, JobCancelled, JobContext, cancellations
+from libs.jobs import CancelledBatches, Deferred, JobCancelled, JobContext
 from services.image.generation import (
     BackendUnavailable,
     GenerationBackend,
@@ -52,22 +52,6 @@ class Reports:
 async def blobs(nats_js: JetStreamContext) -> BlobStore:
     await ensure_streams(nats_js)
     return BlobStore(nats_js)
-
-
-@pytest.fixture
-async def cancelled_batches(nats_js: JetStreamContext) -> KeyValue:
-    return await cancellations(nats_js)
-
-
-@pytest.fixture
-async def watched_cancellations(cancelled_batches: KeyValue) -> AsyncIterator[CancelledBatches]:
-    """What a worker checks: the bucket's local copy, kept current by its watch."""
-    watched = CancelledBatches(cancelled_batches)
-    stopping = asyncio.Event()
-    watching = asyncio.create_task(watched.run(stopping))
-    yield watched
-    stopping.set()
-    await watching
 
 
 @pytest.fixture
