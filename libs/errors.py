@@ -1,10 +1,24 @@
-"""Domain errors, and the one place that maps them onto HTTP problems and gRPC status codes."""
+"""Domain errors, and the one place that maps them onto HTTP problems and gRPC status codes.
+
+An error may carry ``extensions``: extra members of its problem document (RFC 9457), such as
+the line of a model error. Across gRPC they travel as a ``google.rpc.ErrorInfo`` in the rich
+status details, whose ``reason`` is the error's ``type_slug``, so a 422 survives the hop even
+though gRPC has no code of its own for it.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+from typing import Any
+
 import grpc
+from google.protobuf import any_pb2
+from google.protobuf.message import DecodeError
+from google.rpc import error_details_pb2, status_pb2
 
 __all__ = [
+    "STATUS_DETAILS_KEY",
     "Conflict",
     "InvalidArgument",
     "NotFound",
@@ -12,8 +26,14 @@ __all__ = [
     "ShotgraphError",
     "Unauthenticated",
     "Unavailable",
+    "Unprocessable",
     "from_grpc_code",
+    "from_status_details",
+    "status_details",
 ]
+
+_DOMAIN = "shotgraph.dev"
+STATUS_DETAILS_KEY = "grpc-status-details-bin"  # where gRPC carries a google.rpc.Status
 
 
 class ShotgraphError(Exception):
@@ -24,9 +44,10 @@ class ShotgraphError(Exception):
     title: str = "Internal error"
     type_slug: str = "internal"
 
-    def __init__(self, detail: str = "") -> None:
+    def __init__(self, detail: str = "", *, extensions: Mapping[str, Any] | None = None) -> None:
         super().__init__(detail or self.title)
         self.detail = detail or self.title
+        self.extensions = dict(extensions or {})  # JSON values: extra problem members
 
 
 class InvalidArgument(ShotgraphError):
@@ -34,6 +55,15 @@ class InvalidArgument(ShotgraphError):
     grpc_code = grpc.StatusCode.INVALID_ARGUMENT
     title = "Invalid request"
     type_slug = "invalid-request"
+
+
+class Unprocessable(ShotgraphError):
+    """Well-formed, but its content cannot be processed: a model that does not render."""
+
+    status = 422
+    grpc_code = grpc.StatusCode.INVALID_ARGUMENT  # told apart from 400 by its ErrorInfo
+    title = "Unprocessable content"
+    type_slug = "unprocessable"
 
 
 class Unauthenticated(ShotgraphError):
@@ -86,6 +116,43 @@ _BY_GRPC_CODE: dict[grpc.StatusCode, type[ShotgraphError]] = {
 }
 
 
+_BY_SLUG: dict[str, type[ShotgraphError]] = {
+    cls.type_slug: cls
+    for cls in (InvalidArgument, Unprocessable, Unauthenticated, NotFound, Conflict)
+}
+
+
 def from_grpc_code(code: grpc.StatusCode, detail: str) -> ShotgraphError:
     """Turn a downstream gRPC failure back into the domain error it stands for."""
     return _BY_GRPC_CODE.get(code, ShotgraphError)(detail)
+
+
+def status_details(exc: ShotgraphError) -> bytes:
+    """The rich status (``grpc-status-details-bin``) that lets ``exc`` cross a gRPC hop whole."""
+    info = error_details_pb2.ErrorInfo(
+        reason=exc.type_slug,
+        domain=_DOMAIN,
+        metadata={key: json.dumps(value) for key, value in exc.extensions.items()},
+    )
+    detail = any_pb2.Any()
+    detail.Pack(info)
+    status = status_pb2.Status(code=exc.grpc_code.value[0], message=exc.detail, details=[detail])
+    return status.SerializeToString()
+
+
+def from_status_details(code: grpc.StatusCode, detail: str, raw: bytes) -> ShotgraphError:
+    """The domain error behind a rich status; falls back to the status code alone."""
+    status = status_pb2.Status()
+    try:
+        status.ParseFromString(raw)
+    except DecodeError:
+        return from_grpc_code(code, detail)
+    for packed in status.details:
+        info = error_details_pb2.ErrorInfo()
+        if packed.Unpack(info) and info.domain == _DOMAIN and info.reason in _BY_SLUG:
+            try:
+                extensions = {key: json.loads(value) for key, value in info.metadata.items()}
+            except ValueError:
+                extensions = {}
+            return _BY_SLUG[info.reason](detail, extensions=extensions)
+    return from_grpc_code(code, detail)

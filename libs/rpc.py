@@ -15,7 +15,14 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
 
-from libs.errors import ShotgraphError, Unavailable, from_grpc_code
+from libs.errors import (
+    STATUS_DETAILS_KEY,
+    ShotgraphError,
+    Unavailable,
+    from_grpc_code,
+    from_status_details,
+    status_details,
+)
 from libs.logs import get_logger
 from libs.metrics import GRPC_DURATION, GRPC_REQUESTS
 
@@ -77,7 +84,9 @@ class _ObservedService(grpc.aio.ServerInterceptor):
                 return await behavior(request, context)
             except ShotgraphError as exc:
                 code = exc.grpc_code
-                await context.abort(code, exc.detail)
+                await context.abort(
+                    code, exc.detail, trailing_metadata=((STATUS_DETAILS_KEY, status_details(exc)),)
+                )
             except grpc.aio.AbortError:
                 code = context.code() or grpc.StatusCode.UNKNOWN
                 raise
@@ -165,6 +174,9 @@ def raise_domain_error(exc: grpc.aio.AioRpcError) -> NoReturn:
     detail = exc.details() or code.name
     if code in _UNAVAILABLE_CODES:
         raise Unavailable(f"upstream unavailable: {detail}") from exc
+    for key, value in exc.trailing_metadata() or ():
+        if key == STATUS_DETAILS_KEY and isinstance(value, bytes):
+            raise from_status_details(code, detail, value) from exc
     raise from_grpc_code(code, detail) from exc
 
 

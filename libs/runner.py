@@ -74,6 +74,8 @@ def main(service: str, build_target: str, argv: Sequence[str] | None = None) -> 
         metrics_dir = tempfile.mkdtemp(prefix=f"shotgraph-{service}-metrics-")
         cleanup.callback(shutil.rmtree, metrics_dir, ignore_errors=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        # Each worker's share of the replica's cores follows from how many siblings it has.
+        os.environ["SHOTGRAPH_WORKER_COUNT"] = str(args.workers)
         sys.exit(_supervise(service, build_target, args.workers, settings.shutdown_grace_s))
 
 

@@ -57,7 +57,7 @@ def problem_response(
     }
     if instance:
         body["instance"] = instance
-    body.update(extra)
+    body.update({key: value for key, value in extra.items() if key not in body})
     return web.Response(
         status=status,
         text=json.dumps(body),
@@ -97,6 +97,7 @@ def _error_to_problem(request: web.Request, exc: Exception) -> web.Response:
             type_slug=exc.type_slug,
             instance=request.path,
             headers=headers,
+            **exc.extensions,
         )
     if isinstance(exc, web.HTTPException):
         return problem_response(

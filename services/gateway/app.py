@@ -47,12 +47,18 @@ async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
     app.middlewares.append(require_api_key(verifier=verifier))
     Canvases(canvas_pb2_grpc.CanvasServiceStub(channels["canvas"]), breakers).add_routes(app)
     Batches(batch_pb2_grpc.BatchServiceStub(channels["batch"]), breakers).add_routes(app)
+    store = BlobStore(js)
     Blobs(
-        BlobStore(js),
+        store,
         image_pb2_grpc.ImageServiceStub(channels["image"]),
         breakers,
         settings.max_upload_bytes,
     ).add_routes(app)
-    Renders(render_pb2_grpc.RenderServiceStub(channels["render"]), breakers).add_routes(app)
+    Renders(
+        render_pb2_grpc.RenderServiceStub(channels["render"]),
+        batch_pb2_grpc.BatchServiceStub(channels["batch"]),
+        store,
+        breakers,
+    ).add_routes(app)
     EventsRelay(settings.fanout_url).add_routes(app)
     return ServiceParts(app=app)

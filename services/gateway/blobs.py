@@ -13,7 +13,7 @@ from libs.resilience import Breakers
 from services.gateway.auth import IDENTITY
 from shotgraph.image.v1 import image_pb2, image_pb2_grpc
 
-__all__ = ["Blobs"]
+__all__ = ["Blobs", "blob_response"]
 
 _CHUNK_BYTES = 1 << 20
 # Content-addressed: the bytes behind an id never change, so caches may keep them forever.
@@ -56,17 +56,23 @@ class Blobs:
         return web.json_response(body, status=201, headers={"Location": f"/v1/blobs/{blob.sha256}"})
 
     async def download(self, request: web.Request) -> web.Response:
-        digest = check_digest(request.match_info["digest"])
-        etag = f'"{digest}"'
-        if etag in request.headers.get("If-None-Match", ""):
-            return web.Response(status=304, headers={"ETag": etag, "Cache-Control": _IMMUTABLE})
-        blob = await self._store.get(digest)
-        return web.Response(
-            body=blob.data,
-            content_type=blob.content_type,
-            headers={
-                "ETag": etag,
-                "Cache-Control": _IMMUTABLE,
-                "X-Content-Type-Options": "nosniff",
-            },
-        )
+        return await blob_response(request, self._store, request.match_info["digest"])
+
+
+async def blob_response(
+    request: web.Request, store: BlobStore, digest: str, *, filename: str = ""
+) -> web.Response:
+    """A stored blob with a strong ETag (its digest) and immutable caching; 304 on a match.
+
+    ``filename`` makes it a download under that name.
+    """
+    digest = check_digest(digest)
+    etag = f'"{digest}"'
+    headers = {"ETag": etag, "Cache-Control": _IMMUTABLE}
+    if etag in request.headers.get("If-None-Match", ""):
+        return web.Response(status=304, headers=headers)
+    blob = await store.get(digest)
+    headers["X-Content-Type-Options"] = "nosniff"
+    if filename:
+        headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return web.Response(body=blob.data, content_type=blob.content_type, headers=headers)

@@ -21,7 +21,7 @@ from libs.web import create_app
 from services.render.cache import RenderCache
 from services.render.handlers import RenderServicer
 from services.render.jobs import RENDER_SCAD, render_job
-from services.render.scad import RenderLimits
+from services.render.scad import RenderLimits, parallelism
 from shotgraph.render.v1 import render_pb2_grpc
 
 # OpenSCAD is CPU-bound: a long render keeps its message alive with progress acks meanwhile.
@@ -32,7 +32,8 @@ async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
     _, js, nats_ready = await open_nats(settings, stack)
     await register_functions(js, [RENDER_SCAD])
     limits = RenderLimits()
-    run = render_job(BlobStore(js), RenderCache(js), limits, sandboxed=settings.render_sandbox)
+    blobs, cache = BlobStore(js), RenderCache(js)
+    run = render_job(blobs, cache, limits, sandboxed=settings.render_sandbox)
     cancelled = CancelledBatches(await cancellations(js))
     renders = Consumer(
         service=settings.service,
@@ -40,11 +41,13 @@ async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
         durable="render",
         filter_subject="work.render.>",
         handler=job_handler(js, run, cancelled),
-        concurrency=settings.worker_concurrency,
+        # One job per openscad slot: more would only queue here, where other replicas can't
+        # take them.
+        concurrency=parallelism(),
         ack_wait_s=settings.ack_wait_s or RENDER_ACK_WAIT_S,
         max_deliver=settings.max_deliver,
     )
-    servicer = RenderServicer(limits)
+    servicer = RenderServicer(limits, blobs, cache, sandboxed=settings.render_sandbox)
 
     def register(server: grpc.aio.Server) -> None:
         render_pb2_grpc.add_RenderServiceServicer_to_server(servicer, server)

@@ -45,9 +45,23 @@ async def engine_version() -> str:
     return _engine_version
 
 
-def cache_key(source: str, parameters: dict[str, Any], fmt: str, engine: str) -> str:
+def cache_key(
+    source: str,
+    parameters: dict[str, Any],
+    fmt: str,
+    engine: str,
+    *,
+    view: dict[str, Any] | None = None,
+) -> str:
+    """What determines a render's bytes, hashed; ``view`` only for pictures."""
     canonical = json.dumps(
-        {"engine": engine, "format": fmt, "parameters": parameters, "source": source},
+        {
+            "engine": engine,
+            "format": fmt,
+            "parameters": parameters,
+            "source": source,
+            "view": view,
+        },
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
@@ -60,6 +74,7 @@ class CachedRender:
     blob: str  # sha256 of the output in the blob store
     content_type: str
     seconds: float  # how long the original render took
+    colours: tuple[str, ...] = ()  # the model's colours, "#rrggbbaa"
 
 
 class RenderCache:
@@ -85,7 +100,9 @@ class RenderCache:
         if not entry.value:
             return None
         try:
-            return CachedRender(**json.loads(entry.value))
+            fields = json.loads(entry.value)
+            fields["colours"] = tuple(fields.get("colours", ()))
+            return CachedRender(**fields)
         except (ValueError, TypeError) as exc:  # an entry from an incompatible release
             log.warning("render_cache.unreadable", key=key, error=str(exc))
             return None

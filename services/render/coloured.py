@@ -10,10 +10,9 @@ same recoloured parts, so it shows exactly the colours the meshes carry.
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import tempfile
-from collections.abc import Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,17 +20,21 @@ from libs.errors import InvalidArgument
 from services.render.csg import CsgError, Rgba, parse_csg, split_by_colour
 from services.render.meshes import Part, to_3mf, to_glb
 from services.render.scad import (
-    MSG_NO_GEOMETRY,
-    PNG_SIGNATURE,
+    EmptyModel,
     RenderFailed,
     RenderLimits,
-    ScadError,
     check_source,
+    draw_preview,
+    empty_model,
     read_output,
     run_openscad,
 )
+from services.render.view import DEFAULT_VIEW, View
 
-__all__ = ["CONTENT_TYPES", "ColouredRender", "render_coloured"]
+__all__ = ["CONTENT_TYPES", "ColouredRender", "Progress", "render_coloured"]
+
+# Called as parts finish: (parts done, parts in all).
+Progress = Callable[[int, int], Awaitable[None]]
 
 CONTENT_TYPES = {
     "png": "image/png",
@@ -62,25 +65,33 @@ async def render_coloured(
     formats: Collection[str],
     *,
     defines: Sequence[str] = (),
+    view: View = DEFAULT_VIEW,
     limits: RenderLimits = _DEFAULT_LIMITS,
     sandboxed: bool = True,
     workdir: Path | None = None,
-    parallel: int | None = None,
+    progress: Progress | None = None,
 ) -> ColouredRender:
-    """Render ``source`` (with ``-D`` ``defines`` from the parameter values) into ``formats``."""
+    """Render ``source`` (with ``-D`` ``defines`` from the parameter values) into ``formats``.
+
+    The PNG is drawn through ``view``. Parts render in parallel, as many at once as this
+    worker has openscad slots (`services.render.scad.parallelism`).
+    """
     wanted = _checked_formats(formats)
     encoded = check_source(source, limits)
     job_dir = Path(tempfile.mkdtemp(prefix="coloured-", dir=workdir))
     try:
         (job_dir / "model.scad").write_bytes(encoded)
-        await run_openscad(
+        log = await run_openscad(
             job_dir, [*defines, "-o", "model.csg", "model.scad"], limits=limits, sandboxed=sandboxed
         )
         outputs: dict[str, bytes] = {}
         if "stl" in wanted:  # plain, uncoloured: from the CSG, so the model is evaluated once
-            await run_openscad(
-                job_dir, ["-o", "model.stl", "model.csg"], limits=limits, sandboxed=sandboxed
-            )
+            try:
+                await run_openscad(
+                    job_dir, ["-o", "model.stl", "model.csg"], limits=limits, sandboxed=sandboxed
+                )
+            except EmptyModel:
+                raise empty_model(log) from None
             outputs["stl"] = read_output(job_dir / "model.stl", limits.max_output_bytes)
         if not _MESH_FORMATS & set(wanted):
             return ColouredRender(outputs=outputs, colours=[])
@@ -89,15 +100,15 @@ async def render_coloured(
             programs = split_by_colour(parse_csg(csg))
         except CsgError as exc:
             raise RenderFailed(f"cannot read OpenSCAD's CSG export: {exc}") from exc
-        parts = await _render_parts(
-            job_dir, programs, limits, sandboxed, parallel or os.cpu_count() or 1
-        )
+        parts = await _render_parts(job_dir, programs, limits, sandboxed, progress)
+        if not parts:
+            raise empty_model(log)
         if "glb" in wanted:
             outputs["glb"] = await asyncio.to_thread(to_glb, parts)
         if "3mf" in wanted:
             outputs["3mf"] = await asyncio.to_thread(to_3mf, parts)
         if "png" in wanted:
-            outputs["png"] = await _preview(job_dir, programs, parts, limits, sandboxed)
+            outputs["png"] = await _preview(job_dir, programs, parts, view, limits, sandboxed)
         return ColouredRender(outputs=outputs, colours=[_hex(p.rgba) for p in parts])
     finally:
         # Blocking, but bounded: a handful of size-capped files.
@@ -109,39 +120,40 @@ async def _render_parts(
     programs: dict[Rgba, str],
     limits: RenderLimits,
     sandboxed: bool,
-    parallel: int,
+    progress: Progress | None,
 ) -> list[Part]:
-    """Each colour's mesh, up to ``parallel`` OpenSCAD processes at once; empty ones dropped."""
-    gate = asyncio.Semaphore(parallel)
+    """Each colour's mesh, rendered concurrently; colours left with no material are dropped."""
+    done = 0
 
     async def render(index: int, colour: Rgba, program: str) -> Part | None:
+        nonlocal done
         (job_dir / f"part_{index}.csg").write_text(program)
-        async with gate:
-            try:
-                await run_openscad(
-                    job_dir,
-                    ["-o", f"part_{index}.stl", f"part_{index}.csg"],
-                    limits=limits,
-                    sandboxed=sandboxed,
-                )
-            except ScadError:
-                return None  # this colour is covered or cut away entirely
-        stl = read_output(job_dir / f"part_{index}.stl", limits.max_output_bytes)
+        try:
+            await run_openscad(
+                job_dir,
+                ["-o", f"part_{index}.stl", f"part_{index}.csg"],
+                limits=limits,
+                sandboxed=sandboxed,
+            )
+            stl = read_output(job_dir / f"part_{index}.stl", limits.max_output_bytes)
+        except EmptyModel:
+            stl = b""  # this colour is covered or cut away entirely
+        done += 1
+        if progress is not None:
+            await progress(done, len(programs))
         return Part(rgba=(colour.r, colour.g, colour.b, colour.a), stl=stl) if stl else None
 
     rendered = await asyncio.gather(
         *(render(i, colour, program) for i, (colour, program) in enumerate(programs.items()))
     )
-    parts = [part for part in rendered if part is not None]
-    if not parts:
-        raise ScadError(MSG_NO_GEOMETRY)
-    return parts
+    return [part for part in rendered if part is not None]
 
 
 async def _preview(
     job_dir: Path,
     programs: dict[Rgba, str],
     parts: list[Part],
+    view: View,
     limits: RenderLimits,
     sandboxed: bool,
 ) -> bytes:
@@ -153,22 +165,7 @@ async def _preview(
         if (c.r, c.g, c.b, c.a) in kept
     )
     (job_dir / "preview.scad").write_text(body)
-    width, height = limits.image_size
-    args = [
-        "--preview",
-        "--colorscheme=Tomorrow",
-        "--viewall",
-        "--autocenter",
-        f"--imgsize={width},{height}",
-        "-o",
-        "preview.png",
-        "preview.scad",
-    ]
-    await run_openscad(job_dir, args, limits=limits, sandboxed=sandboxed, display=True)
-    png = read_output(job_dir / "preview.png", limits.max_output_bytes)
-    if not png.startswith(PNG_SIGNATURE):
-        raise RenderFailed("the preview is not a PNG")
-    return png
+    return await draw_preview(job_dir, "preview.scad", (), view, limits, sandboxed)
 
 
 def _hex(rgba: tuple[float, float, float, float]) -> str:

@@ -1,23 +1,48 @@
-"""The RenderService gRPC API."""
+"""The RenderService gRPC API: customizer parameters, quick previews, checks of renders."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import time
 
 import grpc
 from google.protobuf import json_format
 
-from libs.errors import InvalidArgument
+from libs.blobs import BlobStore
+from libs.errors import InvalidArgument, Unavailable, Unprocessable
+from services.render.cache import CachedRender, RenderCache, engine_version
 from services.render.parameters import extract_parameters
-from services.render.scad import RenderLimits
+from services.render.scad import (
+    RenderLimits,
+    ScadError,
+    check_syntax,
+    preview_scad,
+)
+from services.render.spec import RenderPlan, plan_render, spec_input
 from shotgraph.render.v1 import render_pb2, render_pb2_grpc
 
-__all__ = ["RenderServicer"]
+__all__ = ["RenderServicer", "unprocessable"]
+
+PNG = "image/png"
+# Kept back from the caller's deadline to store the PNG and answer before it expires.
+DEADLINE_MARGIN_S = 0.5
+
+
+def unprocessable(exc: ScadError) -> Unprocessable:
+    """A model that does not render, as the 422 problem the caller sees (with its line)."""
+    extensions = {"line": exc.line} if exc.line is not None else {}
+    return Unprocessable(exc.message, extensions=extensions)
 
 
 class RenderServicer(render_pb2_grpc.RenderServiceServicer):
-    def __init__(self, limits: RenderLimits) -> None:
+    def __init__(
+        self, limits: RenderLimits, blobs: BlobStore, cache: RenderCache, *, sandboxed: bool
+    ) -> None:
         self._limits = limits
+        self._blobs = blobs
+        self._cache = cache
+        self._sandboxed = sandboxed
 
     async def GetParameters(
         self, request: render_pb2.GetParametersRequest, context: grpc.aio.ServicerContext
@@ -34,3 +59,55 @@ class RenderServicer(render_pb2_grpc.RenderServiceServicer):
                 json_format.ParseDict(p.to_json(), render_pb2.Parameter()) for p in parameters
             ]
         )
+
+    async def Preview(
+        self, request: render_pb2.RenderSpec, context: grpc.aio.ServicerContext
+    ) -> render_pb2.RenderedBlob:
+        plan = await self._plan(request)
+        key = plan.cache_key("preview", await engine_version())
+        hit = await self._cache.get(key)
+        if hit is not None:
+            return render_pb2.RenderedBlob(
+                blob=hit.blob, content_type=PNG, cached=True, seconds=hit.seconds
+            )
+        limits = self._within_deadline(context)
+        started = time.perf_counter()
+        try:
+            png = await preview_scad(
+                plan.source,
+                defines=plan.defines(),
+                view=plan.view,
+                limits=limits,
+                sandboxed=self._sandboxed,
+            )
+        except ScadError as exc:
+            raise unprocessable(exc) from exc
+        seconds = time.perf_counter() - started
+        blob = await self._blobs.put(png, PNG)
+        await self._cache.put(key, CachedRender(blob, PNG, seconds))
+        return render_pb2.RenderedBlob(blob=blob, content_type=PNG, seconds=seconds)
+
+    async def CheckRender(
+        self, request: render_pb2.RenderSpec, context: grpc.aio.ServicerContext
+    ) -> render_pb2.CheckRenderResponse:
+        plan = await self._plan(request)
+        try:
+            await check_syntax(plan.source, limits=self._limits, sandboxed=self._sandboxed)
+        except ScadError as exc:
+            raise unprocessable(exc) from exc
+        reply = render_pb2.CheckRenderResponse()
+        reply.input.update(plan.job_input())
+        return reply
+
+    async def _plan(self, request: render_pb2.RenderSpec) -> RenderPlan:
+        return await plan_render(spec_input(request), self._limits)
+
+    def _within_deadline(self, context: grpc.aio.ServicerContext) -> RenderLimits:
+        """The render limits, with the wall clock cut to what the caller will wait for."""
+        remaining = context.time_remaining()
+        if remaining is None:
+            return self._limits
+        timeout = min(self._limits.timeout_s, remaining - DEADLINE_MARGIN_S)
+        if timeout <= 0:
+            raise Unavailable("the deadline leaves no time to render")
+        return dataclasses.replace(self._limits, timeout_s=timeout)

@@ -1,13 +1,13 @@
 """The ``render.scad`` job: a model with parameter values into coloured files, cached.
 
-Input: ``source``, optional ``parameters`` (values for the model's customizer parameters)
-and ``formats`` (any of png, glb, 3mf, stl; png and stl by default). Output: the blob id of
-each format, the model's colours, and which formats came from the cache.
+Input: the render spec (`services.render.spec`): ``source``, optional ``parameters`` (values
+or OpenSCAD's customizer file) with ``parameter_set``, ``formats`` (any of png, glb, 3mf, stl;
+png and stl by default) and the ``view`` of the PNG. Output: the blob id of each format, the
+model's colours, and which formats came from the cache. Progress follows the parts.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -15,14 +15,20 @@ from libs.blobs import BlobStore
 from libs.bus import PermanentError
 from libs.errors import InvalidArgument
 from libs.jobs import FunctionSpec, JobContext, JobFunction
-from services.render.cache import CachedRender, RenderCache, cache_key, engine_version
+from services.render.cache import CachedRender, RenderCache, engine_version
 from services.render.coloured import CONTENT_TYPES, render_coloured
-from services.render.parameters import extract_parameters, to_openscad_defines, validate_values
-from services.render.scad import RenderLimits, RenderTimeout, ScadError
+from services.render.scad import RenderLimits, ScadError
+from services.render.spec import plan_render
+from services.render.view import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE
 
 __all__ = ["RENDER_SCAD", "render_job"]
 
-DEFAULT_FORMATS = ("png", "stl")
+# Share of the progress bar for evaluating the model, before the parts render.
+EVALUATED_PERCENT = 10
+PARTS_PERCENT = 85
+
+_TRIPLE = {"type": "array", "items": {"type": "number"}, "minItems": 3, "maxItems": 3}
+_SIDE = {"type": "integer", "minimum": 0, "maximum": MAX_IMAGE_SIDE}
 
 RENDER_SCAD = FunctionSpec(
     name="render.scad",
@@ -30,6 +36,7 @@ RENDER_SCAD = FunctionSpec(
     input_schema={
         "type": "object",
         "required": ["source"],
+        "additionalProperties": False,
         "properties": {
             "source": {
                 "type": "string",
@@ -37,11 +44,34 @@ RENDER_SCAD = FunctionSpec(
                 "maxLength": RenderLimits().max_source_bytes,
             },
             "parameters": {"type": "object"},
+            "parameter_set": {"type": "string"},
             "formats": {
                 "type": "array",
                 "items": {"enum": sorted(CONTENT_TYPES)},
                 "minItems": 1,
                 "uniqueItems": True,
+            },
+            "view": {
+                "type": "object",
+                "additionalProperties": False,
+                "description": (
+                    f"PNG size ({MIN_IMAGE_SIDE}-{MAX_IMAGE_SIDE} px), camera, projection"
+                ),
+                "properties": {
+                    "width": _SIDE,
+                    "height": _SIDE,
+                    "projection": {"enum": ["perspective", "orthographic"]},
+                    "camera": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {
+                            "rotate": _TRIPLE,
+                            "distance": {"type": "number", "exclusiveMinimum": 0},
+                            "eye": _TRIPLE,
+                            "center": _TRIPLE,
+                        },
+                    },
+                },
             },
         },
     },
@@ -52,44 +82,47 @@ def render_job(
     blobs: BlobStore, cache: RenderCache, limits: RenderLimits, *, sandboxed: bool
 ) -> JobFunction:
     async def run(job_input: dict[str, Any], context: JobContext) -> dict[str, Any]:
-        source = job_input.get("source")
-        if not isinstance(source, str):
-            raise PermanentError("render.scad needs a string 'source'")
-        formats = sorted(set(job_input.get("formats") or DEFAULT_FORMATS))
         try:
-            schema = await asyncio.to_thread(extract_parameters, source)
-            values = validate_values(schema, job_input.get("parameters") or {})
+            plan = await plan_render(job_input, limits)
         except InvalidArgument as exc:
             raise PermanentError(exc.detail) from exc
         engine = await engine_version()
-        keys = {fmt: cache_key(source, values, fmt, engine) for fmt in formats}
-        outputs: dict[str, Any] = {}
-        cached: list[str] = []
+        keys = {fmt: plan.cache_key(fmt, engine) for fmt in plan.formats}
+        outputs: dict[str, str] = {}
+        colours: tuple[str, ...] = ()
         for fmt, key in keys.items():
             hit = await cache.get(key)
             if hit is not None:
                 outputs[fmt] = hit.blob
-                cached.append(fmt)
-        missing = [fmt for fmt in formats if fmt not in outputs]
-        colours: list[str] = []
+                colours = colours or hit.colours
+        cached = sorted(outputs)
+        missing = [fmt for fmt in plan.formats if fmt not in outputs]
         if missing:
             await context.check_cancelled()
+
+            async def parts_done(done: int, total: int) -> None:
+                percent = EVALUATED_PERCENT + PARTS_PERCENT * done // max(total, 1)
+                await context.progress(percent, f"{done} of {total} colours rendered")
+
             started = time.perf_counter()
             try:
                 result = await render_coloured(
-                    source,
+                    plan.source,
                     missing,
-                    defines=to_openscad_defines(values, parameters=schema),
+                    defines=plan.defines(),
+                    view=plan.view,
                     limits=limits,
                     sandboxed=sandboxed,
+                    progress=parts_done,
                 )
-            except (ScadError, RenderTimeout, InvalidArgument) as exc:
+            except ScadError as exc:  # the model itself: every retry would fail the same way
                 raise PermanentError(str(exc)) from exc
             seconds = time.perf_counter() - started
-            colours = result.colours
+            colours = tuple(result.colours) or colours
             for fmt, data in result.outputs.items():
                 outputs[fmt] = await blobs.put(data, CONTENT_TYPES[fmt])
-                await cache.put(keys[fmt], CachedRender(outputs[fmt], CONTENT_TYPES[fmt], seconds))
-        return {**outputs, "colours": colours, "cached": cached}
+                entry = CachedRender(outputs[fmt], CONTENT_TYPES[fmt], seconds, colours)
+                await cache.put(keys[fmt], entry)
+        return {**outputs, "colours": list(colours), "cached": cached}
 
     return run

@@ -1,36 +1,46 @@
-"""Render untrusted OpenSCAD source to a PNG preview and an STL mesh, sandboxed.
+"""Run the real ``openscad`` on untrusted source: sandboxed, bounded, its failures classified.
 
 The model source is hostile input: OpenSCAD's include/use/import()/surface() read arbitrary
 paths, and a model can spin forever or allocate without bound. Instead of filtering the
-language (a losing game), every render runs the real ``openscad`` binary inside a
-bubblewrap sandbox that sees only the system directories it needs and a fresh job
-directory, has no network, and carries rlimits on address space and output file size.
+language (a losing game), every run is the real ``openscad`` binary inside a bubblewrap
+sandbox that sees only the system directories it needs, a read-only library path and a fresh
+job directory, has no network, and carries rlimits on CPU time, address space and output size.
 
-OpenSCAD 2021.01 needs an X display to export PNG, so openscad runs under ``xvfb-run``
-inside the sandbox; one invocation with two ``-o`` flags writes both files.
+OpenSCAD 2021.01 needs an X display to draw a PNG, so previews run under ``xvfb-run`` inside
+the sandbox. At most ``parallelism()`` openscad processes run at once per worker process, so a
+replica's renders share its cores instead of thrashing them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import os
+import re
 import shutil
 import signal
 import subprocess
 import tempfile
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from services.render.view import DEFAULT_VIEW, View
+
 __all__ = [
+    "EmptyModel",
+    "LimitExceeded",
     "RenderFailed",
     "RenderLimits",
-    "RenderOutput",
     "RenderTimeout",
     "ScadError",
-    "render_scad",
+    "check_syntax",
+    "parallelism",
+    "preview_scad",
+    "run_openscad",
     "sandbox_available",
 ]
 
@@ -44,21 +54,30 @@ MSG_NO_GEOMETRY = "model produced no 3D geometry"
 MSG_OUTPUT_TOO_LARGE = "rendered {name} exceeds {limit} bytes"
 MSG_BAD_PNG = "openscad wrote an invalid PNG"
 MSG_CRASHED = "openscad failed with exit code {code}: {tail}"
-MSG_TIMEOUT = "render took longer than {timeout}s"
+MSG_TIMEOUT = "render took longer than {timeout:g} s and was stopped"
+MSG_CPU = "the model used more than {seconds} s of CPU time and was stopped"
+MSG_MEMORY = "the model needs more than {mib} MiB of memory and was stopped"
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SIGXFSZ_EXIT = 128 + signal.SIGXFSZ  # how sh reports a child killed by RLIMIT_FSIZE
 SIGXCPU_EXIT = 128 + signal.SIGXCPU  # ... and one killed by RLIMIT_CPU
-LOG_KEEP = 2048  # bytes kept from each end of stderr for RenderOutput.log
+SIGABRT_EXIT = 128 + signal.SIGABRT  # an uncaught std::bad_alloc at RLIMIT_AS aborts
 STDERR_KEEP = 64 * 1024  # bytes read from each end of stderr; a model can echo() without end
 # Lines that mean the model itself is wrong. A model could forge one with echo("\nERROR:"),
 # but that only mislabels its own failure as permanent.
-MODEL_ERROR_PREFIXES = ("ERROR:", "Current top level object is", "Can't parse file")
+MODEL_ERROR_PREFIXES = ("ERROR:", "Can't parse file")
+EMPTY_PREFIXES = ("Current top level object is empty", "Current top level object is not a")
+# Where OpenSCAD names the place of a message in the model ("in file model.scad, line 3").
+_MODEL_LINE = re.compile(r"in file (?:/job/)?model\.scad, line (\d+)")
 JOB_MOUNT = "/job"  # where the job dir appears inside the sandbox; hides host paths
 # Read-only system paths; /etc is cut down to what openscad, fontconfig and Xvfb need, so
 # host configuration (and e.g. /etc/shadow) stays invisible.
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib64")
 CONFIG_PATHS = ("/etc/ld.so.cache", "/etc/fonts", "/etc/alternatives", "/var/cache/fontconfig")
+SYNTAX_CHECK_S = 3.0  # see check_syntax
+# Mesa's software rasteriser maps ~550 MiB of address space before drawing anything, so a
+# preview's cap never goes below this; the model's geometry was bounded by its own renders.
+DISPLAY_MEMORY_FLOOR = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -68,26 +87,59 @@ class RenderLimits:
     memory_bytes: int = 1 << 30  # address-space cap for the openscad process
     max_source_bytes: int = 256 * 1024
     max_output_bytes: int = 64 << 20  # per output file
-    image_size: tuple[int, int] = (512, 512)
-
-
-@dataclass(frozen=True)
-class RenderOutput:
-    png: bytes
-    stl: bytes
-    log: str  # openscad's stderr, trimmed to a few KB
 
 
 class ScadError(Exception):
-    """The model itself is bad (syntax error, no geometry, too large); retrying won't help."""
+    """The model cannot be rendered (syntax error, no geometry, over a limit); retrying won't
+    help. ``line`` is where OpenSCAD placed the problem in the model, when it said."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+        found = _MODEL_LINE.search(message)
+        self.line = int(found.group(1)) if found else None
 
 
-class RenderTimeout(Exception):
-    """The render exceeded RenderLimits.timeout_s; its whole process tree was killed."""
+class EmptyModel(ScadError):
+    """The model evaluates to no 3D geometry (nothing, only 2D, or everything cut away)."""
+
+
+class LimitExceeded(ScadError):
+    """The model ran into a time, CPU, memory or output-size limit and was stopped."""
+
+
+class RenderTimeout(LimitExceeded):
+    """Wall-clock or CPU time ran out; the whole process tree was killed."""
 
 
 class RenderFailed(Exception):
-    """Anything else: sandbox failure, crash, oversized output. May succeed on retry."""
+    """Anything else: the sandbox failed or openscad crashed. May succeed on retry."""
+
+
+_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+@functools.cache
+def parallelism() -> int:
+    """How many openscad processes this worker runs at once: its share of the cores.
+
+    The runner tells each worker how many siblings it has (``SHOTGRAPH_WORKER_COUNT``), so a
+    replica with four cores and four workers runs four renders, not sixteen.
+    """
+    cores = len(os.sched_getaffinity(0))
+    workers = int(os.environ.get("SHOTGRAPH_WORKER_COUNT", "1") or 1)
+    return max(1, cores // max(1, workers))
+
+
+def _gate() -> asyncio.Semaphore:
+    """This event loop's semaphore over openscad processes (a semaphore binds to one loop)."""
+    loop = asyncio.get_running_loop()
+    gate = _gates.get(loop)
+    if gate is None:
+        gate = _gates[loop] = asyncio.Semaphore(parallelism())
+    return gate
 
 
 def _sandbox_prefix(job_dir: Path) -> list[str]:
@@ -121,26 +173,28 @@ def sandbox_available() -> bool:
     return result.returncode == 0
 
 
-def _openscad_argv(limits: RenderLimits, args: Sequence[str], *, display: bool) -> list[str]:
+def _openscad_argv(limits: RenderLimits, args: Sequence[str], *, display: View | None) -> list[str]:
     """[xvfb-run +] prlimit + openscad ``args``, with paths relative to the job dir.
 
-    The rlimits go on openscad alone via prlimit: Xvfb and Mesa map far more address space
-    than they use, and capping them would break the display rather than bound the model.
-    RLIMIT_FSIZE stops an enormous output while it is being written, not after the disk fills.
-    Only a PNG needs a display (``display``); mesh and CSG exports run without Xvfb.
+    The rlimits go on openscad alone via prlimit: Xvfb maps far more address space than it
+    uses, and capping it would break the display rather than bound the model. RLIMIT_FSIZE
+    stops an enormous output while it is being written, not after the disk fills. Only a PNG
+    needs a display (``display``, the view it draws); exports run without Xvfb.
     """
+    memory = (
+        limits.memory_bytes if display is None else max(limits.memory_bytes, DISPLAY_MEMORY_FLOOR)
+    )
     rlimits = [
         "prlimit",
-        f"--as={limits.memory_bytes}",
+        f"--as={memory}",
         # Soft limit first (SIGXCPU, reported as such); the hard limit is only a backstop.
         f"--cpu={limits.cpu_seconds}:{limits.cpu_seconds + 2}",
         f"--fsize={limits.max_output_bytes + 1}",
     ]
     argv = [*rlimits, "--core=0", "--", "openscad", *args]
-    if not display:
+    if display is None:
         return argv
-    width, height = limits.image_size
-    screen = f"-screen 0 {max(width, 1024)}x{max(height, 768)}x24"
+    screen = f"-screen 0 {max(display.width, 1024)}x{max(display.height, 768)}x24"
     return ["xvfb-run", "-a", "-s", screen, *argv]
 
 
@@ -184,10 +238,6 @@ async def _run(argv: list[str], cwd: Path, timeout_s: float) -> tuple[int, str]:
         return code, _head_and_tail(err, STDERR_KEEP)
 
 
-def _trim(log: str) -> str:
-    return log if len(log) <= 2 * LOG_KEEP else f"{log[:LOG_KEEP]}\n...\n{log[-LOG_KEEP:]}"
-
-
 def check_source(source: str, limits: RenderLimits) -> bytes:
     """The source as UTF-8, refused before anything runs when too large or holding a NUL."""
     encoded = source.encode("utf-8")
@@ -203,10 +253,28 @@ def check_source(source: str, limits: RenderLimits) -> bytes:
 def read_output(path: Path, limit: int) -> bytes:
     """An output file, refused when missing (no geometry) or over the size limit."""
     if not path.is_file():
-        raise ScadError(MSG_NO_GEOMETRY)
+        raise EmptyModel(MSG_NO_GEOMETRY)
     if path.stat().st_size > limit:
-        raise RenderFailed(MSG_OUTPUT_TOO_LARGE.format(name=path.name, limit=limit))
+        raise LimitExceeded(MSG_OUTPUT_TOO_LARGE.format(name=path.name, limit=limit))
     return path.read_bytes()
+
+
+def model_errors(log: str) -> list[str]:
+    """OpenSCAD's error lines in ``log``, first one first."""
+    return [line for line in log.splitlines() if line.startswith(MODEL_ERROR_PREFIXES)]
+
+
+def empty_model(log: str) -> ScadError:
+    """No geometry, explained by the evaluation's ``log`` when it says why.
+
+    Some errors end the evaluation without failing the run (recursion, a failed assert: the
+    model comes out empty, exit code 0), and they are the answer; otherwise a warning usually
+    names the cause (a ``for`` over too many elements, a file that could not be opened).
+    """
+    if errors := model_errors(log):
+        return ScadError(errors[0])
+    warnings = [line for line in log.splitlines() if line.startswith("WARNING:")]
+    return EmptyModel(f"{MSG_NO_GEOMETRY}; {warnings[0]}" if warnings else MSG_NO_GEOMETRY)
 
 
 async def run_openscad(
@@ -215,12 +283,13 @@ async def run_openscad(
     *,
     limits: RenderLimits,
     sandboxed: bool = True,
-    display: bool = False,
+    display: View | None = None,
 ) -> str:
     """Run openscad ``args`` (paths relative to ``job_dir``) bounded, and sandboxed unless told.
 
-    Returns OpenSCAD's log. Raises ScadError for a model error (with OpenSCAD's message),
-    RenderTimeout at the wall-clock or CPU limit, and RenderFailed for anything else.
+    Waits for one of this worker's openscad slots first. Returns OpenSCAD's log. Raises
+    ScadError for a model error (with OpenSCAD's message), EmptyModel when there is nothing to
+    export, LimitExceeded at a limit, and RenderFailed for anything else.
     """
     if sandboxed and not await asyncio.to_thread(sandbox_available):
         raise RenderFailed(MSG_NO_SANDBOX)
@@ -228,61 +297,96 @@ async def run_openscad(
     if sandboxed:
         argv = [*_sandbox_prefix(job_dir), *argv]
     try:
-        code, log = await _run(argv, job_dir, limits.timeout_s)
+        async with _gate():
+            code, log = await _run(argv, job_dir, limits.timeout_s)
     except OSError as exc:  # bwrap / xvfb-run missing
         raise RenderFailed(f"cannot start renderer: {exc}") from exc
     if code == SIGXCPU_EXIT:
-        raise RenderTimeout(f"the model used more than {limits.cpu_seconds} s of CPU time")
+        raise RenderTimeout(MSG_CPU.format(seconds=limits.cpu_seconds))
     if code == SIGXFSZ_EXIT:
-        raise RenderFailed(
+        raise LimitExceeded(
             MSG_OUTPUT_TOO_LARGE.format(name="output", limit=limits.max_output_bytes)
         )
+    if code == SIGABRT_EXIT and "std::bad_alloc" in log:
+        raise LimitExceeded(MSG_MEMORY.format(mib=limits.memory_bytes >> 20))
     if code != 0:
-        model_errors = [line for line in log.splitlines() if line.startswith(MODEL_ERROR_PREFIXES)]
-        if model_errors:
-            raise ScadError(model_errors[0])
+        if errors := model_errors(log):
+            raise ScadError(errors[0])
+        if empty := [line for line in log.splitlines() if line.startswith(EMPTY_PREFIXES)]:
+            raise EmptyModel(f"{MSG_NO_GEOMETRY} ({empty[0].rstrip('.')})")
         raise RenderFailed(MSG_CRASHED.format(code=code, tail=log[-500:].strip()))
     return log
 
 
-async def render_scad(
+async def check_syntax(source: str, *, limits: RenderLimits, sandboxed: bool = True) -> None:
+    """Raise ScadError (naming the bad line) when ``source`` does not parse.
+
+    OpenSCAD has no parse-only mode: an AST export parses, then evaluates the top-level
+    assignments. Parsing a source within the size limit takes milliseconds, so a run still
+    going after ``SYNTAX_CHECK_S`` has parsed; the evaluation is the render's business.
+    """
+    encoded = check_source(source, limits)
+    job_dir = Path(tempfile.mkdtemp(prefix="syntax-"))
+    try:
+        (job_dir / "model.scad").write_bytes(encoded)
+        quick = dataclasses.replace(limits, timeout_s=min(limits.timeout_s, SYNTAX_CHECK_S))
+        try:
+            await run_openscad(
+                job_dir, ["-o", "model.ast", "model.scad"], limits=quick, sandboxed=sandboxed
+            )
+        except LimitExceeded:
+            return
+    finally:
+        shutil.rmtree(job_dir, ignore_errors=True)
+
+
+async def preview_scad(
     source: str,
     *,
+    defines: Sequence[str] = (),
+    view: View = DEFAULT_VIEW,
     limits: RenderLimits = RenderLimits(),
     workdir: Path | None = None,
     sandboxed: bool = True,
-) -> RenderOutput:
-    """Render source to PNG + STL in a fresh, sandboxed job directory that is then removed.
+) -> bytes:
+    """OpenSCAD's own preview of ``source`` as a PNG: quick (no CGAL render), in its colours.
 
     ``sandboxed=False`` (``SHOTGRAPH_RENDER_SANDBOX=off``) is for development machines only.
     """
     encoded = check_source(source, limits)
-    job_dir = Path(tempfile.mkdtemp(prefix="scad-", dir=workdir))
+    job_dir = Path(tempfile.mkdtemp(prefix="preview-", dir=workdir))
     try:
         (job_dir / "model.scad").write_bytes(encoded)
-        width, height = limits.image_size
-        # --preview keeps color() colours in the PNG (--render would drop them); the STL
-        # export always does the full CGAL render regardless.
-        args = [
-            "--preview",
-            "--colorscheme=Tomorrow",
-            "--viewall",
-            "--autocenter",
-            f"--imgsize={width},{height}",
-            "-o",
-            "model.stl",
-            "-o",
-            "model.png",
-            "model.scad",
-        ]
-        log = await run_openscad(job_dir, args, limits=limits, sandboxed=sandboxed, display=True)
-        stl = read_output(job_dir / "model.stl", limits.max_output_bytes)
-        png = read_output(job_dir / "model.png", limits.max_output_bytes)
-        if not stl:
-            raise ScadError(MSG_NO_GEOMETRY)
-        if not png.startswith(PNG_SIGNATURE):
-            raise RenderFailed(MSG_BAD_PNG)
-        return RenderOutput(png=png, stl=stl, log=_trim(log))
+        return await draw_preview(job_dir, "model.scad", defines, view, limits, sandboxed)
     finally:
-        # Blocking, but bounded: the job dir holds at most three size-capped files.
+        # Blocking, but bounded: the job dir holds two size-capped files.
         shutil.rmtree(job_dir, ignore_errors=True)
+
+
+async def draw_preview(
+    job_dir: Path,
+    model: str,
+    defines: Sequence[str],
+    view: View,
+    limits: RenderLimits,
+    sandboxed: bool,
+) -> bytes:
+    """The PNG of OpenSCAD's preview of ``model`` in ``job_dir``, seen through ``view``.
+
+    ``--preview`` keeps color() colours (``--render`` would drop them). An empty model gives
+    EmptyModel rather than a picture of nothing.
+    """
+    args = [*defines, "--preview", "--colorscheme=Tomorrow", *view.openscad_args()]
+    log = await run_openscad(
+        job_dir,
+        [*args, "-o", "preview.png", model],
+        limits=limits,
+        sandboxed=sandboxed,
+        display=view,
+    )
+    if "Geometries in cache: 0" in log:  # it drew an empty scene
+        raise empty_model(log)
+    png = read_output(job_dir / "preview.png", limits.max_output_bytes)
+    if not png.startswith(PNG_SIGNATURE):
+        raise RenderFailed(MSG_BAD_PNG)
+    return png

@@ -47,6 +47,37 @@ async def test_formats_come_out_as_blobs_and_a_repeat_comes_from_the_cache(
     again = await run(job, context)
     assert again["cached"] == ["glb", "stl"]
     assert (again["glb"], again["stl"]) == (first["glb"], first["stl"])
+    assert again["colours"] == ["#00ff00ff"], "a cached render still knows its colours"
+
+
+async def test_progress_follows_the_colours_as_they_render(
+    run: JobFunction, watched_cancellations: CancelledBatches
+) -> None:
+    reports: list[dict[str, Any]] = []
+
+    async def record(state: str, **fields: Any) -> None:
+        reports.append({"state": state, **fields})
+
+    context = JobContext(record, watched_cancellations, "batch-render-progress", 1)
+    three = 'color("red") cube(1); color("lime") translate([2, 0, 0]) cube(1);\n'
+    three += 'color("blue") translate([4, 0, 0]) cube(1);\n'
+    await run({"source": three, "formats": ["glb"]}, context)
+    assert reports, "the job reported progress"
+    assert all(r["state"] == "running" and 10 <= r["progress"] <= 95 for r in reports)
+    assert reports[0]["note"].endswith("of 3 colours rendered")
+    assert [r["progress"] for r in reports] == sorted(r["progress"] for r in reports)
+
+
+async def test_only_the_picture_is_rendered_again_for_another_view(
+    run: JobFunction, context: JobContext
+) -> None:
+    job = {"source": MODEL, "formats": ["png", "glb"], "view": {"width": 64, "height": 64}}
+    first = await run(job, context)
+    turned = await run(
+        {**job, "view": {"width": 64, "height": 64, "camera": {"rotate": [0, 0, 0]}}}, context
+    )
+    assert turned["cached"] == ["glb"]
+    assert turned["glb"] == first["glb"] and turned["png"] != first["png"]
 
 
 async def test_other_values_are_another_render(run: JobFunction, context: JobContext) -> None:
@@ -62,8 +93,19 @@ async def test_other_values_are_another_render(run: JobFunction, context: JobCon
         ({"source": MODEL, "parameters": {"depth": 1}}, "unknown parameter"),
         ({"source": MODEL, "parameters": {"size": "big"}}, "size"),
         ({"source": "cube(;"}, "Parser error"),
+        ({"source": "sphere(1, $fn=1e7);"}, "MiB of memory"),
+        ({"source": 'echo("hi");'}, "no 3D geometry"),
+        ({"source": MODEL, "formats": ["obj"]}, "unsupported format"),
     ],
-    ids=["out-of-range", "unknown-name", "wrong-type", "syntax-error"],
+    ids=[
+        "out-of-range",
+        "unknown-name",
+        "wrong-type",
+        "syntax-error",
+        "memory-limit",
+        "empty",
+        "unsupported-format",
+    ],
 )
 async def test_bad_input_fails_the_job_permanently(
     run: JobFunction, context: JobContext, job: dict[str, Any], detail: str
