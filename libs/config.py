@@ -8,16 +8,35 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ConfigError", "Settings", "default_workers"]
+__all__ = ["ConfigError", "Settings", "available_cores", "default_workers"]
 
 
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
 
 
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+
+
+def available_cores(cpu_max: Path = CGROUP_CPU_MAX) -> int:
+    """The cores this process may use: its CPU affinity, capped by a cgroup v2 CPU quota.
+
+    In a container with a CPU limit the affinity still lists every core of the node, so the
+    quota (``cpu.max``: "400000 100000" is four cores) is what bounds the real parallelism.
+    """
+    cores = len(os.sched_getaffinity(0))
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, int(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 quota: the affinity it is
+    return max(1, cores)
+
+
 def default_workers() -> int:
     """The replica budget is four cores: one worker process per core, at most four."""
-    return max(1, min(4, os.cpu_count() or 1))
+    return min(4, available_cores())
 
 
 def _port(raw: str) -> int:

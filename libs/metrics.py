@@ -29,7 +29,10 @@ __all__ = [
     "JOBS_RUNNING",
     "NATS_DURATION",
     "NATS_MESSAGES",
+    "OPENSCAD_RUNS",
     "QUEUE_DEPTH",
+    "RENDER_CACHE",
+    "RENDER_DURATION",
     "SSE_CONNECTIONS",
     "render_latest",
 ]
@@ -71,6 +74,23 @@ JOBS_RUNNING = Gauge(
     "Jobs running, by function and worker.",
     ["function", "worker"],
     multiprocess_mode="mostrecent",
+)
+OPENSCAD_RUNS = Counter(
+    "shotgraph_openscad_runs_total",
+    "OpenSCAD runs, by outcome: ok, model_error, empty, limit (the model's doing) or failed "
+    "(the sandbox or the engine: not the model).",
+    ["outcome"],
+)
+RENDER_DURATION = Histogram(
+    "shotgraph_render_duration_seconds",
+    "Renders that ran (cache hits excluded), by kind (preview, coloured).",
+    ["kind"],
+    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120),
+)
+RENDER_CACHE = Counter(
+    "shotgraph_render_cache_lookups_total",
+    "Render cache lookups, by kind (preview, png, glb, 3mf, stl) and result (hit, miss).",
+    ["kind", "result"],
 )
 SSE_CONNECTIONS = Gauge(
     "shotgraph_sse_connections", "Open SSE connections.", ["service"], multiprocess_mode="livesum"

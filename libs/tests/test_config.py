@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from libs.config import ConfigError, Settings
+from libs.config import ConfigError, Settings, available_cores
 
 BACKENDS = {
     "SHOTGRAPH_NATS_URL": "nats://127.0.0.1:4222",
@@ -82,3 +83,18 @@ def test_uses_devstack_unless_every_backend_url_is_given() -> None:
     for missing in BACKENDS:
         partial = {k: v for k, v in BACKENDS.items() if k != missing}
         assert Settings.from_env("canvas", partial).uses_devstack, missing
+
+
+@pytest.mark.parametrize(
+    ("cpu_max", "cap"),
+    [("400000 100000\n", 4), ("150000 100000\n", 1), ("50000 100000\n", 1), ("max 100000\n", None)],
+)
+def test_a_cgroup_cpu_quota_caps_the_cores(tmp_path: Path, cpu_max: str, cap: int | None) -> None:
+    affinity = len(os.sched_getaffinity(0))
+    (tmp_path / "cpu.max").write_text(cpu_max)
+    expected = affinity if cap is None else min(affinity, cap)
+    assert available_cores(tmp_path / "cpu.max") == expected
+
+
+def test_without_a_cgroup_quota_the_affinity_counts(tmp_path: Path) -> None:
+    assert available_cores(tmp_path / "missing") == len(os.sched_getaffinity(0))

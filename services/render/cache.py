@@ -19,6 +19,7 @@ from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
 from libs.logs import get_logger
+from libs.metrics import RENDER_CACHE
 
 __all__ = ["BUCKET", "CachedRender", "RenderCache", "cache_key", "engine_version"]
 
@@ -92,7 +93,13 @@ class RenderCache:
                 )
         return self._bucket
 
-    async def get(self, key: str) -> CachedRender | None:
+    async def get(self, key: str, kind: str) -> CachedRender | None:
+        """The render under ``key``; ``kind`` (the format, or "preview") labels the metric."""
+        found = await self._lookup(key)
+        RENDER_CACHE.labels(kind, "miss" if found is None else "hit").inc()
+        return found
+
+    async def _lookup(self, key: str) -> CachedRender | None:
         try:
             entry = await (await self._kv()).get(key)
         except KeyNotFoundError:

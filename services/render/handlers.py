@@ -11,6 +11,7 @@ from google.protobuf import json_format
 
 from libs.blobs import BlobStore
 from libs.errors import InvalidArgument, Unavailable, Unprocessable
+from libs.metrics import RENDER_DURATION
 from services.render.cache import CachedRender, RenderCache, engine_version
 from services.render.parameters import extract_parameters
 from services.render.scad import (
@@ -65,7 +66,7 @@ class RenderServicer(render_pb2_grpc.RenderServiceServicer):
     ) -> render_pb2.RenderedBlob:
         plan = await self._plan(request)
         key = plan.cache_key("preview", await engine_version())
-        hit = await self._cache.get(key)
+        hit = await self._cache.get(key, "preview")
         if hit is not None:
             return render_pb2.RenderedBlob(
                 blob=hit.blob, content_type=PNG, cached=True, seconds=hit.seconds
@@ -83,6 +84,7 @@ class RenderServicer(render_pb2_grpc.RenderServiceServicer):
         except ScadError as exc:
             raise unprocessable(exc) from exc
         seconds = time.perf_counter() - started
+        RENDER_DURATION.labels("preview").observe(seconds)
         blob = await self._blobs.put(png, PNG)
         await self._cache.put(key, CachedRender(blob, PNG, seconds))
         return render_pb2.RenderedBlob(blob=blob, content_type=PNG, seconds=seconds)

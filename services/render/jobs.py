@@ -15,6 +15,7 @@ from libs.blobs import BlobStore
 from libs.bus import PermanentError
 from libs.errors import InvalidArgument
 from libs.jobs import FunctionSpec, JobContext, JobFunction
+from libs.metrics import RENDER_DURATION
 from services.render.cache import CachedRender, RenderCache, engine_version
 from services.render.coloured import CONTENT_TYPES, render_coloured
 from services.render.scad import RenderLimits, ScadError
@@ -91,7 +92,7 @@ def render_job(
         outputs: dict[str, str] = {}
         colours: tuple[str, ...] = ()
         for fmt, key in keys.items():
-            hit = await cache.get(key)
+            hit = await cache.get(key, fmt)
             if hit is not None:
                 outputs[fmt] = hit.blob
                 colours = colours or hit.colours
@@ -118,6 +119,7 @@ def render_job(
             except ScadError as exc:  # the model itself: every retry would fail the same way
                 raise PermanentError(str(exc)) from exc
             seconds = time.perf_counter() - started
+            RENDER_DURATION.labels("coloured").observe(seconds)
             colours = tuple(result.colours) or colours
             for fmt, data in result.outputs.items():
                 outputs[fmt] = await blobs.put(data, CONTENT_TYPES[fmt])

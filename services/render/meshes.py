@@ -35,7 +35,16 @@ from typing import IO, Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["MAX_TRIANGLES", "Mesh", "MeshError", "Part", "read_stl", "to_3mf", "to_glb"]
+__all__ = [
+    "MAX_TRIANGLES",
+    "Mesh",
+    "MeshError",
+    "Part",
+    "read_stl",
+    "srgb_to_linear",
+    "to_3mf",
+    "to_glb",
+]
 
 MAX_TRIANGLES = 5_000_000  # all parts together; ~250 MB of binary STL
 
@@ -256,11 +265,20 @@ def _y_up(xyz: NDArray[np.float64]) -> NDArray[np.float32]:
     return np.stack([xyz[:, 0], xyz[:, 2], -xyz[:, 1]], axis=1).astype(np.float32)
 
 
+def srgb_to_linear(channel: float) -> float:
+    """One sRGB channel (what color() and 3MF mean) in linear light (what glTF means)."""
+    if channel <= 0.04045:
+        return channel / 12.92
+    return float(((channel + 0.055) / 1.055) ** 2.4)
+
+
 def _material(rgba: tuple[float, ...]) -> dict[str, Any]:
+    # glTF 2.0's baseColorFactor is linear RGB: written as sRGB, a viewer that follows the
+    # spec (three.js does) would show every colour between 0 and 1 lighter than it is.
     return {
         "name": _hex(rgba),
         "pbrMetallicRoughness": {
-            "baseColorFactor": list(rgba),
+            "baseColorFactor": [*(srgb_to_linear(c) for c in rgba[:3]), rgba[3]],
             "metallicFactor": 0.0,
             "roughnessFactor": _ROUGHNESS,
         },

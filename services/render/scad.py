@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from libs.config import available_cores
+from libs.metrics import OPENSCAD_RUNS
 from services.render.view import DEFAULT_VIEW, View
 
 __all__ = [
@@ -128,7 +130,7 @@ def parallelism() -> int:
     The runner tells each worker how many siblings it has (``SHOTGRAPH_WORKER_COUNT``), so a
     replica with four cores and four workers runs four renders, not sixteen.
     """
-    cores = len(os.sched_getaffinity(0))
+    cores = available_cores()
     workers = int(os.environ.get("SHOTGRAPH_WORKER_COUNT", "1") or 1)
     return max(1, cores // max(1, workers))
 
@@ -291,6 +293,31 @@ async def run_openscad(
     ScadError for a model error (with OpenSCAD's message), EmptyModel when there is nothing to
     export, LimitExceeded at a limit, and RenderFailed for anything else.
     """
+    try:
+        log = await _bounded_run(job_dir, args, limits, sandboxed, display)
+    except EmptyModel:
+        OPENSCAD_RUNS.labels("empty").inc()
+        raise
+    except LimitExceeded:
+        OPENSCAD_RUNS.labels("limit").inc()
+        raise
+    except ScadError:
+        OPENSCAD_RUNS.labels("model_error").inc()
+        raise
+    except RenderFailed:
+        OPENSCAD_RUNS.labels("failed").inc()
+        raise
+    OPENSCAD_RUNS.labels("ok").inc()
+    return log
+
+
+async def _bounded_run(
+    job_dir: Path,
+    args: Sequence[str],
+    limits: RenderLimits,
+    sandboxed: bool,
+    display: View | None,
+) -> str:
     if sandboxed and not await asyncio.to_thread(sandbox_available):
         raise RenderFailed(MSG_NO_SANDBOX)
     argv = _openscad_argv(limits, args, display=display)
@@ -376,7 +403,9 @@ async def draw_preview(
     ``--preview`` keeps color() colours (``--render`` would drop them). An empty model gives
     EmptyModel rather than a picture of nothing.
     """
-    args = [*defines, "--preview", "--colorscheme=Tomorrow", *view.openscad_args()]
+    # Cornfield, OpenSCAD's default scheme, draws uncoloured material in the documented
+    # default colour (#f9d72c); other schemes would not.
+    args = [*defines, "--preview", "--colorscheme=Cornfield", *view.openscad_args()]
     log = await run_openscad(
         job_dir,
         [*args, "-o", "preview.png", model],

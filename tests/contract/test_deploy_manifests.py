@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from prometheus_client.metrics import MetricWrapperBase
+
+from libs import metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -25,24 +28,25 @@ DASHBOARD = OBSERVABILITY / "grafana" / "dashboards" / "shotgraph-overview.json"
 SERVICES = ("gateway", "auth", "canvas", "batch", "render", "image", "fanout")
 IMAGE = "ghcr.io/shotgraph/shotgraph:latest"
 
-# What libs/metrics.py exports, plus Prometheus' own `up`.
-HISTOGRAMS = frozenset(
-    {
-        "shotgraph_http_request_duration_seconds",
-        "shotgraph_grpc_request_duration_seconds",
-        "shotgraph_nats_handler_duration_seconds",
-    }
-)
-KNOWN_METRICS = HISTOGRAMS | {
-    "shotgraph_http_requests_total",
-    "shotgraph_grpc_requests_total",
-    "shotgraph_nats_messages_total",
-    "shotgraph_jobs_total",
-    "shotgraph_sse_connections",
-    "shotgraph_queue_depth",
-    "shotgraph_jobs_running",
-    "up",
-}
+
+def _exported_metrics() -> tuple[frozenset[str], frozenset[str]]:
+    """(histograms, every metric name a query may use): read from libs.metrics itself, so a
+    new metric needs no second list here. Counters are queried with their ``_total``."""
+    histograms, names = set(), {"up"}  # plus Prometheus' own `up`
+    for value in vars(metrics).values():
+        if not isinstance(value, MetricWrapperBase):
+            continue
+        for family in value.describe():
+            if family.type == "counter":
+                names.add(f"{family.name}_total")
+            else:
+                names.add(family.name)
+            if family.type == "histogram":
+                histograms.add(family.name)
+    return frozenset(histograms), frozenset(names)
+
+
+HISTOGRAMS, KNOWN_METRICS = _exported_metrics()
 
 
 # --- helpers -----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import asyncio
 
 from nats.js import JetStreamContext
 
+from libs.metrics import RENDER_CACHE
 from services.render.cache import CachedRender, RenderCache, cache_key, engine_version
 
 
@@ -39,7 +40,10 @@ def test_engine_version_names_openscad() -> None:
 async def test_a_stored_render_is_found_again(nats_js: JetStreamContext) -> None:
     cache = RenderCache(nats_js)
     key = cache_key("sphere(3);", {}, "stl", "test-engine")
-    assert await cache.get(key) is None
-    stored = CachedRender(blob="ab" * 32, content_type="model/stl", seconds=0.4)
+    hits, misses = (RENDER_CACHE.labels("stl", result)._value.get() for result in ("hit", "miss"))
+    assert await cache.get(key, "stl") is None
+    stored = CachedRender("ab" * 32, "model/stl", 0.4, ("#ff0000ff",))
     await cache.put(key, stored)
-    assert await RenderCache(nats_js).get(key) == stored  # another worker sees it too
+    assert await RenderCache(nats_js).get(key, "stl") == stored  # another worker sees it too
+    assert RENDER_CACHE.labels("stl", "hit")._value.get() == hits + 1
+    assert RENDER_CACHE.labels("stl", "miss")._value.get() == misses + 1

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from services.render.meshes import MeshError, Part, read_stl, to_3mf, to_glb
+from services.render.meshes import MeshError, Part, read_stl, srgb_to_linear, to_3mf, to_glb
 from services.render.tests.validators import (
     LIB3MF_MILLIMETER,
     accessor,
@@ -212,6 +212,18 @@ def test_glb_gives_each_colour_its_material_and_blends_translucent_ones(
         assert material["doubleSided"] is False
         assert material["pbrMetallicRoughness"]["metallicFactor"] == 0
         assert material["pbrMetallicRoughness"]["roughnessFactor"] == pytest.approx(0.8)
+
+
+def test_glb_colours_are_linear_as_gltf_defines_them(scad_stl: ScadToStl) -> None:
+    tomato = (1.0, 99 / 255, 71 / 255, 0.5)  # "#ff634780", sRGB as color() and 3MF mean it
+    document, _ = read_glb(to_glb([Part(tomato, scad_stl(BOX))]))
+    (material,) = document["materials"]
+    assert material["name"] == "#FF634780"
+    assert material["pbrMetallicRoughness"]["baseColorFactor"] == pytest.approx(
+        [1.0, 0.1248, 0.0630, 0.5], abs=1e-4
+    ), "linear light; alpha stays as it is"
+    assert srgb_to_linear(0.0) == 0.0 and srgb_to_linear(1.0) == pytest.approx(1.0)
+    assert srgb_to_linear(0.5) == pytest.approx(0.2140, abs=1e-4)
 
 
 def test_glb_parts_of_one_colour_share_a_material(scad_stl: ScadToStl) -> None:

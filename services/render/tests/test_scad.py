@@ -62,18 +62,25 @@ def preview(source: str, **kwargs: object) -> bytes:
     return asyncio.run(preview_scad(source, **kwargs))  # type: ignore[arg-type]
 
 
-def live_render_pids() -> set[int]:
-    """Pids of running (non-zombie) processes that belong to a render."""
+def live_render_pids(job_root: Path) -> set[int]:
+    """Pids of running (non-zombie) render processes whose sandbox mounts a folder under
+    ``job_root``: this test's renders only, whatever else runs on the machine."""
     pids = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             stat = (entry / "stat").read_text()
+            name, state = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2]
+            if name not in RENDER_PROCESS_NAMES or state == "Z":
+                continue
+            # In the sandbox the job folder is bound to /job; mountinfo names its host path.
+            # bwrap itself still has the host's mounts, so its command line names it instead.
+            mounts = (entry / "mountinfo").read_text()
+            command = (entry / "cmdline").read_bytes().decode(errors="replace")
         except OSError:
             continue
-        name, state = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2]
-        if name in RENDER_PROCESS_NAMES and state != "Z":
+        if str(job_root) in mounts or str(job_root) in command:
             pids.add(int(entry.name))
     return pids
 
@@ -167,20 +174,19 @@ def test_bad_source_is_rejected_before_running(source: str, message: str, tmp_pa
     assert list(tmp_path.iterdir()) == []
 
 
-def _until_no_new_render_processes(before: set[int], within_s: float = 10.0) -> set[int]:
-    """Render processes started since ``before`` that are still alive once the kernel has had
-    ``within_s`` to tear the sandbox's pid namespace down (returns early when none are)."""
+def _render_processes_left(job_root: Path, within_s: float = 10.0) -> set[int]:
+    """Render processes of ``job_root`` still alive once the kernel has had ``within_s`` to
+    tear the sandbox's pid namespace down (returns as soon as there are none)."""
     deadline = time.monotonic() + within_s
-    while (left := live_render_pids() - before) and time.monotonic() < deadline:
+    while (left := live_render_pids(job_root)) and time.monotonic() < deadline:
         time.sleep(0.05)
     return left
 
 
 def test_timeout_kills_the_whole_process_tree(tmp_path: Path) -> None:
-    before = live_render_pids()
     with pytest.raises(RenderTimeout, match="longer than 2 s"):
         preview(SLOW_MODEL, limits=RenderLimits(timeout_s=2), workdir=tmp_path)
-    assert _until_no_new_render_processes(before) == set()
+    assert _render_processes_left(tmp_path) == set()
     assert list(tmp_path.iterdir()) == []
 
 
