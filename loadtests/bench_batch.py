@@ -29,14 +29,11 @@ import platform as host
 import shutil
 import signal
 import statistics
-import sys
 import tempfile
-import textwrap
 import time
 import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -48,7 +45,17 @@ from nats.js.errors import NotFoundError
 
 from libs.bus import Envelope
 from libs.launcher import Platform
-from loadtests.bench_gateway import _child, _ratio, _spawn
+from loadtests.common import (
+    child,
+    get_json,
+    met,
+    print_notes,
+    print_result,
+    ratio,
+    spawn,
+    stopped_at_exit,
+    timestamp,
+)
 from services.batch.domain import MAX_JOBS
 
 FUNCTION = "test.noop"
@@ -145,18 +152,6 @@ async def _submit(session: aiohttp.ClientSession, gateway: str, body: bytes) -> 
         return _Submitted(time.perf_counter() - began, None, type(exc).__name__)
 
 
-async def _batch(session: aiohttp.ClientSession, gateway: str, batch_id: str) -> dict[str, Any]:
-    """The batch as GET /v1/batches/{id} shows it; {} when that fails (polled again later)."""
-    try:
-        async with session.get(f"{gateway}/v1/batches/{batch_id}") as response:
-            if response.status != 200:
-                return {}
-            body = await response.json()
-            return body if isinstance(body, dict) else {}
-    except (aiohttp.ClientError, TimeoutError, ValueError):
-        return {}
-
-
 async def _wait_final(
     session: aiohttp.ClientSession, gateway: str, batch_id: str, deadline: float
 ) -> dict[str, Any]:
@@ -164,7 +159,7 @@ async def _wait_final(
     for ``STUCK_S`` without the batch becoming final too; its last view."""
     stuck_since = None
     while True:
-        batch = await _batch(session, gateway, batch_id)
+        batch = await get_json(session, f"{gateway}/v1/batches/{batch_id}")
         now = time.perf_counter()
         if batch.get("state") in FINAL_STATES or now >= deadline:
             return batch
@@ -211,15 +206,6 @@ async def measure_submit_latency(session: aiohttp.ClientSession, gateway: str) -
     )
 
 
-def _timestamp(batch: dict[str, Any], name: str) -> float | None:
-    raw = batch.get(name)
-    if not isinstance(raw, str):
-        return None
-    with contextlib.suppress(ValueError):
-        return datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
-    return None
-
-
 def _jobs_final(batch: dict[str, Any]) -> bool:
     """Every job of the batch has ended, whatever the batch's own state says."""
     counts, total = batch.get("counts") or {}, int(batch.get("total") or 0)
@@ -230,8 +216,8 @@ def _ended(batch: dict[str, Any]) -> float | None:
     """When the batch's last job ended, by the server's clock: its finished_at, or, for a batch
     not final although all its jobs are, its last update (which applied their last reports)."""
     if batch.get("state") in FINAL_STATES:
-        return _timestamp(batch, "finished_at")
-    return _timestamp(batch, "updated_at") if _jobs_final(batch) else None
+        return timestamp(batch, "finished_at")
+    return timestamp(batch, "updated_at") if _jobs_final(batch) else None
 
 
 def _outcome(batch: dict[str, Any]) -> str:
@@ -268,7 +254,7 @@ async def measure_throughput(
         round_began = time.perf_counter()
         for batch_id in list(pending):
             polls += 1
-            batch = await _batch(session, gateway, batch_id)
+            batch = await get_json(session, f"{gateway}/v1/batches/{batch_id}")
             if batch:
                 seen[batch_id] = batch
             if batch.get("state") in FINAL_STATES:
@@ -470,13 +456,13 @@ def measure_ceiling(url: str, count: int) -> Ceiling:
     asyncio.run(_create_stream(url, stream, subject, durable))
     left: int | None = None
     try:
-        consumer_rx, consumer_tx = _spawn.Pipe(duplex=False)
-        publisher_rx, publisher_tx = _spawn.Pipe(duplex=False)
+        consumer_rx, consumer_tx = spawn.Pipe(duplex=False)
+        publisher_rx, publisher_tx = spawn.Pipe(duplex=False)
         consumer_args = (consumer_tx, url, stream, durable, count, CEILING_DEADLINE_S)
-        with _child(_consume, consumer_args):
+        with child(_consume, consumer_args):
             consumer_tx.close()  # so that a crashed child shows up as EOF, not a hang
             _receive(consumer_rx, 30.0, "consumer")  # subscribed: start publishing
-            with _child(_publish, (publisher_tx, url, subject, count)):
+            with child(_publish, (publisher_tx, url, subject, count)):
                 publisher_tx.close()
                 published = _receive(publisher_rx, CEILING_DEADLINE_S + 30, "publisher")
             consumed = _receive(consumer_rx, CEILING_DEADLINE_S + 30, "consumer")
@@ -537,10 +523,6 @@ def _rate(value: float | None) -> str:
     return "n/a" if value is None else f"{value:,.1f}"
 
 
-def _met(met: bool) -> str:
-    return "met" if met else "not met"
-
-
 def report(
     settings: dict[str, Any],
     latency: SubmitLatency,
@@ -549,20 +531,20 @@ def report(
     restarts: dict[str, int],
 ) -> None:
     verdict = judge(latency, throughput, ceiling)
-    ratio = _ratio(throughput.jobs_per_s, ceiling.msgs_per_s)
+    of_ceiling = ratio(throughput.jobs_per_s, ceiling.msgs_per_s)
     e2e_target = verdict.end_to_end_target_jobs_per_s
     n = f"{LATENCY_BATCH:,}"
     rows = [
         ("measure", "figure", "target", "check"),
         (f"submit latency p50, {n} jobs", _seconds(latency.p50_s), "< 1 s",
-         _met(verdict.submit_p50_met)),
+         met(verdict.submit_p50_met)),
         (f"submit latency max, {n} jobs", _seconds(latency.max_s), "< 1 s",
-         _met(verdict.submit_max_met)),
+         met(verdict.submit_max_met)),
         (f"{n}-job batch submit→done, p50", _seconds(latency.done_p50_s), "", ""),
         ("end-to-end throughput", f"{_rate(throughput.jobs_per_s)} jobs/s",
-         f">= {_rate(e2e_target)} jobs/s*", _met(verdict.end_to_end_met)),
+         f">= {_rate(e2e_target)} jobs/s*", met(verdict.end_to_end_met)),
         ("raw JetStream publish→ack→consume", f"{_rate(ceiling.msgs_per_s)} msgs/s", "", ""),
-        ("end-to-end / ceiling", "n/a" if ratio is None else f"{ratio:.3f}", "", ""),
+        ("end-to-end / ceiling", "n/a" if of_ceiling is None else f"{of_ceiling:.3f}", "", ""),
     ]  # fmt: skip
     print("\nsettings: " + ", ".join(f"{k}={v}" for k, v in settings.items()))
     print()
@@ -586,7 +568,7 @@ def report(
         print(
             f"\nend-to-end target = min(1000 jobs/s, 30% of ceiling ="
             f" {TARGET_CEILING_SHARE * ceiling.msgs_per_s:,.1f} jobs/s) = {e2e_target:,.1f}"
-            f" jobs/s → {_met(verdict.end_to_end_met)}"
+            f" jobs/s → {met(verdict.end_to_end_met)}"
             f" ({throughput.jobs_per_s:,.1f} jobs/s)"
         )
     errors = {
@@ -625,20 +607,17 @@ def report(
         f" at a time) and consumes from another (fetch {FETCH_BATCH}, decode, ack each), on a"
         " file-backed work-queue stream like WORK, deleted afterwards.",
     ]
-    print("\nnotes:")
-    for note in notes:
-        print(textwrap.fill(note, 92, initial_indent="- ", subsequent_indent="  "))
-    print()
+    print_notes(notes, 92)
     result = {
         "settings": settings,
         "submit_latency": asdict(latency),
         "throughput": asdict(throughput),
         "ceiling": asdict(ceiling),
-        "ratio": ratio,
+        "ratio": of_ceiling,
         "targets": asdict(verdict),
         "worker_restarts": restarts,
     }
-    print("RESULT " + json.dumps(result, separators=(",", ":"), ensure_ascii=False), flush=True)
+    print_result(result)
 
 
 # --- running it ----------------------------------------------------------------------------------
@@ -706,24 +685,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="shotgraph-bench-") as root:
         system = Platform(root=Path(root) / "platform", workers=args.workers, env=env)
         try:
-            print(f"starting the platform ({args.workers} worker(s) per service)...", flush=True)
-            system.start()
-            system.add_process("testworker", "tests.e2e.worker")
-            key = system.create_api_key("bench")
-            settings["load_1m"] = round(os.getloadavg()[0], 2)  # other work on the machine
-            latency, throughput = asyncio.run(
-                measure_platform(system.gateway_url, key, args.jobs, args.batch_size)
-            )
-            print(f"ceiling: {args.jobs:,} messages through bare JetStream...", flush=True)
-            ceiling = measure_ceiling(_nats_url(system), args.jobs)
-            report(settings, latency, throughput, ceiling, _restarts(system))
-        except KeyboardInterrupt:
-            print("\ninterrupted", file=sys.stderr)
-            raise SystemExit(130) from None
+            with stopped_at_exit(system):
+                print(
+                    f"starting the platform ({args.workers} worker(s) per service)...", flush=True
+                )
+                system.start()
+                system.add_process("testworker", "tests.e2e.worker")
+                key = system.create_api_key("bench")
+                settings["load_1m"] = round(os.getloadavg()[0], 2)  # other work on the machine
+                latency, throughput = asyncio.run(
+                    measure_platform(system.gateway_url, key, args.jobs, args.batch_size)
+                )
+                print(f"ceiling: {args.jobs:,} messages through bare JetStream...", flush=True)
+                ceiling = measure_ceiling(_nats_url(system), args.jobs)
+                report(settings, latency, throughput, ceiling, _restarts(system))
         finally:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip cleanup
-            print("stopping the platform...", file=sys.stderr, flush=True)
-            system.stop()
             if args.keep_logs is not None:
                 with contextlib.suppress(OSError):
                     shutil.copytree(system.root / "logs", args.keep_logs, dirs_exist_ok=True)

@@ -14,21 +14,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import multiprocessing
 import os
 import platform as host
 import signal
 import statistics
-import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -39,6 +35,7 @@ from aiohttp import web
 
 from libs.launcher import Platform
 from libs.ports import free_port
+from loadtests.common import cell, child, print_result, ratio, spawn, stopped_at_exit
 
 WARMUP_S = 2.0
 MAX_DURATION_S = 60.0
@@ -46,8 +43,6 @@ MAX_CONNECTIONS = 1024
 MAX_REQUESTS = 1_000_000  # per target, warm-up included: bounds run time and memory
 REQUEST_TIMEOUT_S = 10.0
 HOST = "127.0.0.1"
-
-_spawn = multiprocessing.get_context("spawn")
 
 
 @dataclass
@@ -155,9 +150,9 @@ async def _drive(
 def measure(
     target: str, url: str, headers: dict[str, str], connections: int, duration: float
 ) -> Measurement:
-    receiver, sender = _spawn.Pipe(duplex=False)
+    receiver, sender = spawn.Pipe(duplex=False)
     args = (sender, target, url, headers, connections, duration)
-    with _child(_generate, args) as generator:
+    with child(_generate, args) as generator:
         sender.close()  # so that a crashed generator shows up as EOF, not a hang
         if not receiver.poll(WARMUP_S + duration + REQUEST_TIMEOUT_S + 30):
             raise TimeoutError(f"the load generator did not report on {target}")
@@ -169,21 +164,6 @@ def measure(
 
 
 # --- plumbing ------------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _child(target: Callable[..., None], args: tuple[Any, ...]) -> Iterator[Any]:
-    """A spawned process that is always gone when the block ends, however it ends."""
-    process = _spawn.Process(target=target, args=args, daemon=True)
-    process.start()
-    try:
-        yield process
-    finally:
-        process.terminate()
-        process.join(5)
-        if process.is_alive():
-            process.kill()
-            process.join()
 
 
 def _get(url: str, headers: dict[str, str]) -> int:
@@ -217,19 +197,11 @@ def _create_canvas(gateway: str, key: str) -> str:
         return str(json.load(response)["id"])
 
 
-def _ratio(a: float | None, b: float | None) -> float | None:
-    return round(a / b, 3) if a is not None and b else None
-
-
-def _cell(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:,.2f}"
-
-
 def report(settings: dict[str, Any], gateway: Measurement, baseline: Measurement) -> None:
     ratios = {
-        "rps": _ratio(gateway.rps, baseline.rps),
-        "p50": _ratio(gateway.p50_ms, baseline.p50_ms),
-        "p99": _ratio(gateway.p99_ms, baseline.p99_ms),
+        "rps": ratio(gateway.rps, baseline.rps),
+        "p50": ratio(gateway.p50_ms, baseline.p50_ms),
+        "p99": ratio(gateway.p99_ms, baseline.p99_ms),
     }
     print("\nsettings: " + ", ".join(f"{k}={v}" for k, v in settings.items()))
     header = ("target", "requests", "errors", "req/s", "p50 ms", "p99 ms")
@@ -238,9 +210,9 @@ def report(settings: dict[str, Any], gateway: Measurement, baseline: Measurement
             m.target,
             f"{m.requests:,}",
             f"{m.errors:,}",
-            _cell(m.rps),
-            _cell(m.p50_ms),
-            _cell(m.p99_ms),
+            cell(m.rps),
+            cell(m.p50_ms),
+            cell(m.p99_ms),
         )
         for m in (gateway, baseline)
     ]
@@ -251,9 +223,9 @@ def report(settings: dict[str, Any], gateway: Measurement, baseline: Measurement
         if m.error_kinds:
             print(f"{m.target} errors: {m.error_kinds}")
     print(
-        f"\ngateway throughput = {_cell(ratios['rps'])}x baseline\n"
-        f"gateway p50 latency = {_cell(ratios['p50'])}x baseline\n"
-        f"gateway p99 latency = {_cell(ratios['p99'])}x baseline\n"
+        f"\ngateway throughput = {cell(ratios['rps'])}x baseline\n"
+        f"gateway p50 latency = {cell(ratios['p50'])}x baseline\n"
+        f"gateway p99 latency = {cell(ratios['p99'])}x baseline\n"
         "\nnotes:\n"
         "- the load generator runs in its own process but shares this machine's CPUs with the\n"
         "  servers (and, for the gateway, with the services and backends behind it), so absolute\n"
@@ -271,7 +243,7 @@ def report(settings: dict[str, Any], gateway: Measurement, baseline: Measurement
         "baseline": asdict(baseline),
         "ratio": ratios,
     }
-    print("RESULT " + json.dumps(result, separators=(",", ":")), flush=True)
+    print_result(result)
 
 
 def main() -> None:
@@ -301,7 +273,7 @@ def main() -> None:
         system = Platform(root=Path(root) / "platform", workers=args.workers)
         baseline_port = free_port()
         baseline_url = f"http://{HOST}:{baseline_port}/"
-        try:
+        with stopped_at_exit(system):
             print(f"starting the platform ({args.workers} worker(s) per service)...", flush=True)
             system.start()
             key = system.create_api_key("bench")
@@ -310,20 +282,13 @@ def main() -> None:
             gateway_url = f"{system.gateway_url}/v1/canvases/{canvas_id}"
             _wait_until_ok(gateway_url, auth)
             settings["load_1m"] = round(os.getloadavg()[0], 2)  # other work on the machine
-            with _child(_serve_baseline, (baseline_port,)):
+            with child(_serve_baseline, (baseline_port,)):
                 _wait_until_ok(baseline_url, {})
                 print(f"measuring {gateway_url} ...", flush=True)
                 gateway = measure("gateway", gateway_url, auth, args.connections, args.duration)
                 print(f"measuring {baseline_url} ...", flush=True)
                 baseline = measure("baseline", baseline_url, {}, args.connections, args.duration)
             report(settings, gateway, baseline)
-        except KeyboardInterrupt:
-            print("\ninterrupted", file=sys.stderr)
-            raise SystemExit(130) from None
-        finally:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip cleanup
-            print("stopping the platform...", file=sys.stderr, flush=True)
-            system.stop()
 
 
 if __name__ == "__main__":

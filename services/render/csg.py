@@ -34,7 +34,8 @@ follows OpenSCAD 2021.01's F5 preview, checked pixel for pixel against the real 
 - Union (``union``, ``group``, the top level and the implicit union of any node's children):
   where differently coloured children overlap, the LATER child owns the shared volume, so
   no volume is in two meshes and nothing z-fights. Child i's contribution to colour C is
-  ``difference() { child i restricted to C; every later sibling holding another colour }``.
+  ``difference() { child i restricted to C; every later sibling holding another colour }``,
+  leaving out the siblings whose bounding boxes cannot reach child i (`services.render.bounds`).
   The preview z-fights in such overlaps; last-drawn-wins is our choice, not OpenSCAD's.
 - Background (``%``) children are not material. OpenSCAD's render skips them, and so does
   the split. Highlight (``#``) does not change a material's colour.
@@ -42,8 +43,9 @@ follows OpenSCAD 2021.01's F5 preview, checked pixel for pixel against the real 
 `split_by_colour` returns ``{}`` when the model has no material at all; the caller decides
 whether that is an error. A part may still render empty, for example when later siblings
 cover all of a colour or a cutter removes it, so the caller should skip any part whose
-render is empty. The union rule costs time quadratic in the number of differently coloured
-siblings, because each part subtracts every later sibling of another colour.
+render is empty. The union rule can cost time quadratic in the number of differently coloured
+siblings that touch, because each part subtracts every later one of another colour it may meet;
+siblings far apart (two towers at either end of a wall) cost nothing.
 
 OpenSCAD 2021.01 writes strings into CSG unescaped, so a ``text()`` or ``import()`` string
 that contains a double quote produces CSG that neither OpenSCAD nor `parse_csg` can read.
@@ -56,6 +58,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from typing import NoReturn
+
+from services.render.bounds import Bounds
 
 __all__ = [
     "DEFAULT_COLOUR",
@@ -222,6 +226,12 @@ class _ColourWalk:
 
     def __init__(self) -> None:
         self._colours: dict[tuple[int, RawColour | None], tuple[Rgba, ...]] = {}
+        self._bounds = Bounds()
+
+    def _may_touch(self, a: Node, b: Node) -> bool:
+        """False only when a and b certainly share no volume (their boxes are apart)."""
+        box_a, box_b = self._bounds.of(a), self._bounds.of(b)
+        return box_a is None or box_b is None or box_a.overlaps(box_b)
 
     def colours(self, node: Node, inherited: RawColour | None) -> tuple[Rgba, ...]:
         """The colours of node's material, in order of first appearance."""
@@ -258,11 +268,13 @@ class _ColourWalk:
             part = self.restrict(child, colour, inherited)
             if part is None:
                 continue
-            # Later siblings of another colour own the volume they share with this one.
+            # Later siblings of another colour own the volume they share with this one; one
+            # that cannot reach this child is left out, or CGAL would render it for nothing.
             covering = [
                 later
                 for later in children[i + 1 :]
                 if any(other != colour for other in self.colours(later, inherited))
+                and self._may_touch(child, later)
             ]
             kept.append(Node("difference", "", (part, *covering)) if covering else part)
         return replace(node, children=tuple(kept))
