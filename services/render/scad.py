@@ -56,7 +56,7 @@ MSG_NO_GEOMETRY = "model produced no 3D geometry"
 MSG_OUTPUT_TOO_LARGE = "rendered {name} exceeds {limit} bytes"
 MSG_BAD_PNG = "openscad wrote an invalid PNG"
 MSG_CRASHED = "openscad failed with exit code {code}: {tail}"
-MSG_TIMEOUT = "render took longer than {timeout:g} s and was stopped"
+MSG_TIMEOUT = "render took longer than {timeout:.3g} s and was stopped"
 MSG_CPU = "the model used more than {seconds} s of CPU time and was stopped"
 MSG_MEMORY = "the model needs more than {mib} MiB of memory and was stopped"
 

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import grpc
 import pytest
 import pyvips
 
 from libs.launcher import Platform
 from services.render.tests.validators import read_3mf, validate_gltf
+from shotgraph.render.v1 import render_pb2, render_pb2_grpc
 
 pytestmark = pytest.mark.e2e
 
@@ -129,6 +132,20 @@ async def test_a_customizer_parameter_set_picks_the_values(http: aiohttp.ClientS
         "THE OLD OAK",
     )
     assert values["with_window"] is False
+
+
+async def test_a_preview_renders_only_as_long_as_the_caller_waits(platform: Platform) -> None:
+    # ~1e10 steps of evaluation: it would run into the 60 s limit. With a 3 s deadline the
+    # render service cuts OpenSCAD's clock to fit and answers in time, with a clear 422.
+    slow = "x = [for (i = [0:1e5]) for (j = [0:1e5]) if (i < 0) i];\ncube(1);\n"
+    address = f"127.0.0.1:{platform.services['render'].grpc_port}"
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = render_pb2_grpc.RenderServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.Preview(render_pb2.RenderSpec(source=slow), timeout=3.0)
+    # Not DEADLINE_EXCEEDED: the answer came before the caller gave up.
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, caught.value
+    assert re.search(r"longer than 2\.\d+ s and was stopped", caught.value.details() or "")
 
 
 # --- renders --------------------------------------------------------------------------------
