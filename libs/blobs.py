@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from nats.js import JetStreamContext
 from nats.js.api import ObjectMeta
@@ -14,7 +16,7 @@ from nats.js.object_store import ObjectStore
 from libs.bus.streams import BLOB_BUCKET
 from libs.errors import InvalidArgument, NotFound
 
-__all__ = ["Blob", "BlobStore", "check_digest"]
+__all__ = ["Blob", "BlobStore", "check_digest", "file_digest"]
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 
@@ -24,6 +26,12 @@ def check_digest(digest: str) -> str:
     if not _DIGEST.fullmatch(digest):
         raise InvalidArgument("a blob id is a lowercase hex SHA-256 (64 characters)")
     return digest
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file, read a megabyte at a time."""
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,38 @@ class BlobStore:
             pass
         await store.put(digest, data, meta=ObjectMeta(name=digest, description=content_type))
         return digest
+
+    async def put_file(self, path: Path, content_type: str) -> str:
+        """Store the file at ``path`` without reading it whole into memory (large uploads)."""
+        digest = await asyncio.to_thread(file_digest, path)
+        store = await self._bucket()
+        try:
+            await store.get_info(digest)
+            return digest
+        except ObjectNotFoundError:
+            pass
+        with path.open("rb") as file:
+            await store.put(digest, file, meta=ObjectMeta(name=digest, description=content_type))
+        return digest
+
+    async def content_type(self, digest: str) -> str:
+        """What a blob is, from its metadata alone."""
+        store = await self._bucket()
+        try:
+            info = await store.get_info(check_digest(digest))
+        except ObjectNotFoundError as exc:
+            raise NotFound(f"no blob {digest}") from exc
+        return info.description or "application/octet-stream"
+
+    async def get_to_file(self, digest: str, path: Path) -> str:
+        """Write a blob into ``path`` chunk by chunk; its content type."""
+        store = await self._bucket()
+        try:
+            with path.open("wb") as file:
+                result = await store.get(check_digest(digest), writeinto=file)
+        except ObjectNotFoundError as exc:
+            raise NotFound(f"no blob {digest}") from exc
+        return result.info.description or "application/octet-stream"
 
     async def get(self, digest: str) -> Blob:
         store = await self._bucket()

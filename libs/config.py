@@ -8,7 +8,13 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ConfigError", "Settings", "available_cores", "default_workers"]
+__all__ = [
+    "ConfigError",
+    "Settings",
+    "available_cores",
+    "cores_per_worker",
+    "default_workers",
+]
 
 
 class ConfigError(ValueError):
@@ -32,6 +38,13 @@ def available_cores(cpu_max: Path = CGROUP_CPU_MAX) -> int:
     except (OSError, ValueError):
         pass  # no cgroup v2 quota: the affinity it is
     return max(1, cores)
+
+
+def cores_per_worker() -> int:
+    """This worker process's share of the cores: the runner says how many siblings it has
+    (``SHOTGRAPH_WORKER_COUNT``), so four workers on four cores take one each."""
+    workers = int(os.environ.get("SHOTGRAPH_WORKER_COUNT", "1") or 1)
+    return max(1, available_cores() // max(1, workers))
 
 
 def default_workers() -> int:
@@ -75,6 +88,17 @@ def _url(*schemes: str) -> Callable[[str], str]:
     return parse
 
 
+def _hex_keys(raw: str) -> str:
+    for key in raw.split(","):
+        try:
+            size = len(bytes.fromhex(key.strip()))
+        except ValueError:
+            raise ValueError("must be comma-separated hex keys") from None
+        if size < 32:
+            raise ValueError("each key must be at least 32 bytes (64 hex digits)")
+    return raw
+
+
 def _address(raw: str) -> str:
     host, sep, port = raw.rpartition(":")
     if not sep or not host:
@@ -102,6 +126,13 @@ class Settings:
     fanout_url: str = "http://127.0.0.1:8086"
     max_body_bytes: int = 1 << 20
     max_upload_bytes: int = 50 << 20
+    # What an image may be before a pixel is decoded (imgproxy's careful defaults).
+    image_max_pixels: int = 50_000_000  # of one frame
+    image_max_frames: int = 1  # frames processed unless the animation is asked for
+    image_max_animation_frames: int = 100  # more than this declared: refused outright
+    image_max_progressive_pixels: int = 20_000_000  # progressive JPEGs decode whole
+    # HMAC keys for image URLs, hex, comma-separated; the first signs, all verify (rotation).
+    image_url_keys: str = ""
     grpc_deadline_s: float = 5.0
     worker_concurrency: int = 4
     ack_wait_s: float = 0.0  # 0: each worker's own default
@@ -151,6 +182,11 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "fanout_url": _url("http", "https"),
     "max_body_bytes": _positive_int,
     "max_upload_bytes": _positive_int,
+    "image_max_pixels": _positive_int,
+    "image_max_frames": _positive_int,
+    "image_max_animation_frames": _positive_int,
+    "image_max_progressive_pixels": _positive_int,
+    "image_url_keys": _hex_keys,
     "grpc_deadline_s": _positive_float,
     "worker_concurrency": _positive_int,
     "ack_wait_s": _positive_float,

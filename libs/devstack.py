@@ -10,6 +10,7 @@ import contextlib
 import fcntl
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -167,7 +168,17 @@ class DevStack:
             "SHOTGRAPH_NATS_URL": self.nats_url,
             "SHOTGRAPH_DATABASE_URL": self.database_url,
             "SHOTGRAPH_REDIS_URL": self.redis_url,
+            "SHOTGRAPH_IMAGE_URL_KEYS": self._image_url_key(),
         }
+
+    def _image_url_key(self) -> str:
+        """This stack's key for signed image URLs, made once and kept with its data."""
+        path = self.root / "image-url.key"
+        with _locked(self.root):
+            if not path.exists():
+                path.write_text(secrets.token_hex(32))
+                path.chmod(0o600)
+        return path.read_text().strip()
 
     def release(self) -> None:
         """Stop the servers if this process started them; an attached stack is left running."""

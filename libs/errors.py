@@ -20,6 +20,7 @@ from google.rpc import error_details_pb2, status_pb2
 __all__ = [
     "STATUS_DETAILS_KEY",
     "Conflict",
+    "Forbidden",
     "InvalidArgument",
     "NotFound",
     "PayloadTooLarge",
@@ -73,6 +74,13 @@ class Unauthenticated(ShotgraphError):
     type_slug = "unauthenticated"
 
 
+class Forbidden(ShotgraphError):
+    status = 403
+    grpc_code = grpc.StatusCode.PERMISSION_DENIED
+    title = "Forbidden"
+    type_slug = "forbidden"
+
+
 class NotFound(ShotgraphError):
     status = 404
     grpc_code = grpc.StatusCode.NOT_FOUND
@@ -108,6 +116,7 @@ _BY_GRPC_CODE: dict[grpc.StatusCode, type[ShotgraphError]] = {
     grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
     grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
     grpc.StatusCode.NOT_FOUND: NotFound,
+    grpc.StatusCode.PERMISSION_DENIED: Forbidden,
     grpc.StatusCode.ABORTED: Conflict,
     grpc.StatusCode.ALREADY_EXISTS: Conflict,
     grpc.StatusCode.RESOURCE_EXHAUSTED: PayloadTooLarge,

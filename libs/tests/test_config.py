@@ -98,3 +98,22 @@ def test_a_cgroup_cpu_quota_caps_the_cores(tmp_path: Path, cpu_max: str, cap: in
 
 def test_without_a_cgroup_quota_the_affinity_counts(tmp_path: Path) -> None:
     assert available_cores(tmp_path / "missing") == len(os.sched_getaffinity(0))
+
+
+@pytest.mark.parametrize(
+    ("raw", "ok"),
+    [
+        ("ab" * 32, True),
+        ("ab" * 32 + "," + "cd" * 40, True),
+        ("ab" * 16, False),  # 16 bytes: too short to be a secret
+        ("xyz", False),
+        ("ab" * 32 + ",", False),
+    ],
+)
+def test_image_url_keys_are_long_hex_keys(raw: str, ok: bool) -> None:
+    env = {**BACKENDS, "SHOTGRAPH_IMAGE_URL_KEYS": raw}
+    if ok:
+        assert Settings.from_env("gateway", env).image_url_keys == raw
+    else:
+        with pytest.raises(ConfigError, match="SHOTGRAPH_IMAGE_URL_KEYS"):
+            Settings.from_env("gateway", env)

@@ -6,7 +6,7 @@ from contextlib import AsyncExitStack
 
 from libs.backends import open_nats
 from libs.blobs import BlobStore
-from libs.config import Settings
+from libs.config import ConfigError, Settings
 from libs.identity import KeyVerifier
 from libs.resilience import Breakers
 from libs.rpc import open_channel
@@ -17,6 +17,7 @@ from services.gateway.batches import Batches
 from services.gateway.blobs import Blobs
 from services.gateway.canvases import Canvases
 from services.gateway.events import EventsRelay
+from services.gateway.images import Images
 from services.gateway.renders import Renders
 from shotgraph.batch.v1 import batch_pb2_grpc
 from shotgraph.canvas.v1 import canvas_pb2_grpc
@@ -24,7 +25,15 @@ from shotgraph.image.v1 import image_pb2_grpc
 from shotgraph.render.v1 import render_pb2_grpc
 
 
+def url_keys(settings: Settings) -> list[bytes]:
+    """The HMAC keys of image URLs; the gateway cannot serve images safely without one."""
+    if not settings.image_url_keys:
+        raise ConfigError("Config 'SHOTGRAPH_IMAGE_URL_KEYS' must be set: image URLs are signed")
+    return [bytes.fromhex(key.strip()) for key in settings.image_url_keys.split(",")]
+
+
 async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
+    keys = url_keys(settings)
     _, js, nats_ready = await open_nats(settings, stack)
     breakers = Breakers()
     verifier = KeyVerifier(settings.auth_addr, settings.grpc_deadline_s, breakers)
@@ -48,12 +57,9 @@ async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
     Canvases(canvas_pb2_grpc.CanvasServiceStub(channels["canvas"]), breakers).add_routes(app)
     Batches(batch_pb2_grpc.BatchServiceStub(channels["batch"]), breakers).add_routes(app)
     store = BlobStore(js)
-    Blobs(
-        store,
-        image_pb2_grpc.ImageServiceStub(channels["image"]),
-        breakers,
-        settings.max_upload_bytes,
-    ).add_routes(app)
+    images = image_pb2_grpc.ImageServiceStub(channels["image"])
+    Blobs(store, images, breakers, settings.max_upload_bytes, keys).add_routes(app)
+    Images(images, store, breakers, keys).add_routes(app)
     Renders(
         render_pb2_grpc.RenderServiceStub(channels["render"]),
         batch_pb2_grpc.BatchServiceStub(channels["batch"]),

@@ -7,17 +7,18 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from google.protobuf import json_format
 
-from libs.blobs import BlobStore, check_digest
+from libs.blobs import BlobStore
 from libs.errors import PayloadTooLarge
 from libs.resilience import Breakers
 from services.gateway.auth import IDENTITY
+from services.gateway.downloads import blob_response
+from services.gateway.images import signed_url
 from shotgraph.image.v1 import image_pb2, image_pb2_grpc
 
-__all__ = ["Blobs", "blob_response"]
+__all__ = ["Blobs"]
 
 _CHUNK_BYTES = 1 << 20
-# Content-addressed: the bytes behind an id never change, so caches may keep them forever.
-_IMMUTABLE = "public, max-age=31536000, immutable"
+THUMBNAIL_OPTIONS = "th:256"  # what every screen shows of an upload
 
 
 class Blobs:
@@ -27,11 +28,13 @@ class Blobs:
         images: image_pb2_grpc.ImageServiceStub,
         breakers: Breakers,
         max_upload_bytes: int,
+        url_keys: list[bytes],
     ) -> None:
         self._store = store
         self._images = images
         self._breakers = breakers
         self._max_upload_bytes = max_upload_bytes
+        self._url_keys = url_keys
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/blobs", self.upload)
@@ -52,27 +55,15 @@ class Blobs:
                 yield image_pb2.UploadChunk(owner_id=owner_id, filename=filename, data=data)
 
         blob = await self._breakers.call("image", lambda: self._images.Upload(chunks()))
-        body = json_format.MessageToDict(blob, preserving_proto_field_name=True)
-        return web.json_response(body, status=201, headers={"Location": f"/v1/blobs/{blob.sha256}"})
+        body = json_format.MessageToDict(
+            blob, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+        )
+        body["thumbnail_url"] = signed_url(self._url_keys, blob.sha256, THUMBNAIL_OPTIONS)
+        # 200 for a file uploaded before (nothing new was made), 201 for a new one.
+        status = 200 if blob.duplicate else 201
+        return web.json_response(
+            body, status=status, headers={"Location": f"/v1/blobs/{blob.sha256}"}
+        )
 
     async def download(self, request: web.Request) -> web.Response:
         return await blob_response(request, self._store, request.match_info["digest"])
-
-
-async def blob_response(
-    request: web.Request, store: BlobStore, digest: str, *, filename: str = ""
-) -> web.Response:
-    """A stored blob with a strong ETag (its digest) and immutable caching; 304 on a match.
-
-    ``filename`` makes it a download under that name.
-    """
-    digest = check_digest(digest)
-    etag = f'"{digest}"'
-    headers = {"ETag": etag, "Cache-Control": _IMMUTABLE}
-    if etag in request.headers.get("If-None-Match", ""):
-        return web.Response(status=304, headers=headers)
-    blob = await store.get(digest)
-    headers["X-Content-Type-Options"] = "nosniff"
-    if filename:
-        headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return web.Response(body=blob.data, content_type=blob.content_type, headers=headers)

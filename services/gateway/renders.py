@@ -17,7 +17,7 @@ from libs.errors import Conflict, InvalidArgument, NotFound, Unprocessable
 from libs.resilience import Breakers
 from libs.web import read_json
 from services.gateway.auth import IDENTITY
-from services.gateway.blobs import blob_response
+from services.gateway.downloads import blob_response
 from services.gateway.protojson import message_response
 from shotgraph.batch.v1 import batch_pb2, batch_pb2_grpc
 from shotgraph.render.v1 import render_pb2, render_pb2_grpc

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from libs.config import available_cores
+from libs.config import cores_per_worker
 from libs.metrics import OPENSCAD_RUNS
 from services.render.view import DEFAULT_VIEW, View
 
@@ -125,14 +125,8 @@ _gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] 
 
 @functools.cache
 def parallelism() -> int:
-    """How many openscad processes this worker runs at once: its share of the cores.
-
-    The runner tells each worker how many siblings it has (``SHOTGRAPH_WORKER_COUNT``), so a
-    replica with four cores and four workers runs four renders, not sixteen.
-    """
-    cores = available_cores()
-    workers = int(os.environ.get("SHOTGRAPH_WORKER_COUNT", "1") or 1)
-    return max(1, cores // max(1, workers))
+    """How many openscad processes this worker runs at once: its share of the cores."""
+    return cores_per_worker()
 
 
 def _gate() -> asyncio.Semaphore:

@@ -1,13 +1,17 @@
-"""Tests for the bounded probe / thumbnail core."""
+"""Tests for the bounded probe / thumbnail core: limits, files, and inputs to refuse."""
 
 from __future__ import annotations
 
 import pickle
 import random
+import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 import pyvips
@@ -19,7 +23,9 @@ from services.image.thumbnails import (
     Thumbnail,
     make_thumbnail,
     probe,
+    probe_file,
 )
+from services.image.transforms import Transform, apply
 
 from .conftest import BLUE, RED, gradient, solid
 
@@ -236,10 +242,10 @@ def test_too_many_bytes(png_1200x800: bytes) -> None:
 
 def test_too_many_frames(animated_gif: bytes) -> None:
     with rejected("too_many_frames"):
-        probe(animated_gif, ImageLimits(max_frames=2))
+        probe(animated_gif, ImageLimits(max_animation_frames=2))
     with rejected("too_many_frames"):
-        make_thumbnail(animated_gif, 30, limits=ImageLimits(max_frames=2))
-    assert probe(animated_gif, ImageLimits(max_frames=3)).frames == 3
+        make_thumbnail(animated_gif, 30, limits=ImageLimits(max_animation_frames=2))
+    assert probe(animated_gif, ImageLimits(max_animation_frames=3)).frames == 3
 
 
 @pytest.mark.parametrize("size", [0, -5, 2049, True, 12.5])
@@ -293,3 +299,186 @@ def test_libvips_cache_is_off_so_inputs_are_not_retained(png_1200x800: bytes) ->
     make_thumbnail(png_1200x800, 64)
     assert pyvips.cache_get_max() == 0
     assert pyvips.cache_get_size() == 0
+
+
+# --- limits ------------------------------------------------------------------------------------
+
+
+def test_default_limits_are_imgproxy_careful() -> None:
+    limits = ImageLimits()
+
+    assert limits.max_bytes == 50 * 1024 * 1024
+    assert limits.max_pixels == 50_000_000
+    assert limits.max_frames == 1
+    assert limits.max_animation_frames == 100
+    assert limits.max_progressive_pixels == 20_000_000
+    assert limits.max_output_side == 4096
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"max_pixels": 0}, {"max_bytes": -1}, {"max_frames": True}, {"max_output_side": 1.5},
+     {"max_frames": 5, "max_animation_frames": 2}],
+)  # fmt: skip
+def test_nonsense_limits_are_refused(changes: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match="ImageLimits"):
+        ImageLimits(**changes)  # type: ignore[arg-type]
+
+
+def test_animation_frames_bound_the_probe_not_max_frames(animated_gif: bytes) -> None:
+    # max_frames is how many frames are decoded without animation, not a reason to refuse.
+    assert probe(animated_gif, ImageLimits(max_frames=1)).frames == 3
+    with rejected("too_many_frames"):
+        probe(animated_gif, ImageLimits(max_animation_frames=2))
+
+
+@pytest.mark.parametrize(
+    ("fmt", "options", "progressive"),
+    [
+        ("jpeg", {}, False),
+        ("jpeg", {"interlace": True}, True),
+        ("png", {}, False),
+        ("png", {"interlace": True}, True),
+        ("gif", {"interlace": True}, True),
+        ("webp", {}, False),
+    ],
+)
+def test_probe_reports_progressive_images(
+    fmt: str, options: dict[str, object], progressive: bool
+) -> None:
+    data = gradient(64, 48).write_to_buffer(f".{fmt}", **options)
+
+    assert probe(data).progressive is progressive
+
+
+def test_images_decoded_whole_have_a_lower_pixel_limit(animated_gif: bytes) -> None:
+    image = gradient(100, 100)  # 10000 pixels
+    limits = ImageLimits(max_progressive_pixels=9999)
+    for data, kind in [
+        (image.jpegsave_buffer(interlace=True), "progressive JPEG"),
+        (image.pngsave_buffer(interlace=True), "interlaced PNG"),
+        (image.gifsave_buffer(), "GIF"),  # interlaced or not: the decoder holds a whole frame
+    ]:
+        with pytest.raises(ImageRejected) as caught:
+            probe(data, limits)
+        assert caught.value.reason == "too_many_pixels"
+        assert kind in caught.value.detail
+        with rejected("too_many_pixels"):
+            make_thumbnail(data, 32, limits=limits)
+        assert probe(data, ImageLimits(max_progressive_pixels=10_000)).width == 100
+    for data in (image.jpegsave_buffer(), image.pngsave_buffer(), image.webpsave_buffer()):
+        assert probe(data, limits).width == 100  # streamed: only max_pixels applies
+
+
+# --- files -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["png", "jpeg", "webp", "gif", "tiff"])
+def test_probe_file_agrees_with_probe(fmt: str, tmp_path: Path) -> None:
+    data = gradient(120, 80).write_to_buffer(f".{fmt}")
+    path = tmp_path / f"upload [{fmt}]"  # no suffix; brackets would be options to new_from_file
+    path.write_bytes(data)
+
+    assert probe_file(path) == probe(data) == ImageInfo(fmt, 120, 80, 1, False)
+    assert probe_file(str(path)) == probe(data)
+
+
+def test_probe_file_applies_every_limit(
+    tmp_path: Path, png_1200x800: bytes, png_bomb: bytes, animated_gif: bytes
+) -> None:
+    cases: list[tuple[bytes, ImageLimits, str]] = [
+        (png_1200x800, ImageLimits(max_bytes=len(png_1200x800) - 1), "too_large"),
+        (png_bomb, ImageLimits(), "too_many_pixels"),
+        (gradient(100, 100).pngsave_buffer(interlace=True), ImageLimits(max_progressive_pixels=99),
+         "too_many_pixels"),
+        (animated_gif, ImageLimits(max_animation_frames=2), "too_many_frames"),
+        (b"", ImageLimits(), "not_an_image"),
+        (PNG_SIGNATURE + bytes(100), ImageLimits(), "not_an_image"),
+        (png_1200x800[:40], ImageLimits(), "not_an_image"),
+    ]  # fmt: skip
+    for number, (data, limits, reason) in enumerate(cases):
+        path = tmp_path / f"case{number}"
+        path.write_bytes(data)
+        with rejected(reason):
+            probe_file(path, limits)
+
+
+def test_probe_file_reads_the_header_not_the_file(tmp_path: Path) -> None:
+    """A 4 GiB file (sparse: the disk holds only its header) answers at once and in little
+    memory: reading it whole would take seconds and more memory than the test has."""
+    path = tmp_path / "huge.png"
+    path.write_bytes(gradient(100, 100).pngsave_buffer())
+    with path.open("r+b") as file:
+        file.truncate(4 << 30)
+    limits = ImageLimits(max_bytes=5 << 30)
+
+    start = time.perf_counter()
+    assert probe_file(path, limits).width == 100
+    assert time.perf_counter() - start < 0.5
+    with rejected("too_large"):
+        probe_file(path)  # and the byte limit is the file's size, known without reading it
+
+
+# --- SVG ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def listener() -> Iterator[tuple[str, list[str]]]:
+    """An HTTP server on a free port that notes every path asked of it."""
+    asked: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            body = solid(1, 1, RED).pngsave_buffer()
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", asked
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_svg_with_external_references_is_refused_and_nothing_is_fetched(
+    listener: tuple[str, list[str]], tmp_path: Path
+) -> None:
+    url, asked = listener
+    svg = f"""<?xml version="1.0"?>
+<!DOCTYPE svg [<!ENTITY secret SYSTEM "file:///etc/passwd">]>
+<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"
+     width="100" height="100">
+  <style>@import url({url}/style.css);</style>
+  <image href="file:///etc/passwd" width="10" height="10"/>
+  <image href="{url}/image.png" width="10" height="10"/>
+  <image xlink:href="{url}/xlink.png" width="10" height="10"/>
+  <use href="{url}/sprite.svg#icon"/>
+  <text>&secret;</text>
+</svg>""".encode()
+    path = tmp_path / "drawing.svg"
+    path.write_bytes(svg)
+
+    with rejected("not_an_image"):
+        probe(svg)
+    with rejected("not_an_image"):
+        probe_file(path)
+    with rejected("not_an_image"):
+        make_thumbnail(svg, 64)
+    with rejected("not_an_image"):
+        apply(path, Transform(thumbnail=64), fmt="png")
+
+    assert asked == []
+    with urllib.request.urlopen(f"{url}/control") as response:  # the listener does listen
+        assert response.status == 200
+    assert asked == ["/control"]

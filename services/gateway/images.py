@@ -1,0 +1,73 @@
+"""Images by signed URL: ``/images/{signature}/{options}/{blob}``, as imgproxy serves them.
+
+The signature (HMAC-SHA256 of the path after it, `libs.urlsigning`) is the credential: such
+a URL works in an ``<img>`` tag without an API key, and nobody without the key can ask the
+service for a variant nobody signed. API clients get signed URLs from ``POST /v1/images/urls``.
+The image service makes each variant once and keeps it as a blob; the response has a strong
+ETag (the variant's SHA-256), immutable caching, and ``Vary: Accept`` when the format was
+negotiated.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from libs.blobs import BlobStore, check_digest
+from libs.errors import Forbidden, InvalidArgument
+from libs.resilience import Breakers
+from libs.urlsigning import sign, verify
+from libs.web import read_json
+from services.gateway.downloads import blob_response
+from shotgraph.image.v1 import image_pb2, image_pb2_grpc
+
+__all__ = ["Images", "signed_url"]
+
+MAX_OPTIONS = 512  # characters of processing options in one URL
+
+
+def signed_url(keys: list[bytes], blob: str, options: str = "") -> str:
+    """The public URL of ``blob`` processed by ``options``, signed with the first key."""
+    tail = f"/{options}/{blob}" if options else f"/{blob}"
+    return f"/images/{sign(keys, tail)}{tail}"
+
+
+class Images:
+    def __init__(
+        self,
+        images: image_pb2_grpc.ImageServiceStub,
+        store: BlobStore,
+        breakers: Breakers,
+        keys: list[bytes],
+    ) -> None:
+        self._images = images
+        self._store = store
+        self._breakers = breakers
+        self._keys = keys
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/images/{signature}/{tail:.+}", self.image)
+        app.router.add_post("/v1/images/urls", self.sign)
+
+    async def image(self, request: web.Request) -> web.Response:
+        tail = request.match_info["tail"]
+        if not verify(self._keys, request.match_info["signature"], f"/{tail}"):
+            raise Forbidden("the signature does not match this image URL")
+        options, _, blob = tail.rpartition("/")
+        call = image_pb2.TransformRequest(
+            blob=check_digest(blob), options=options, accept=request.headers.get("Accept", "")
+        )
+        made = await self._breakers.call("image", lambda: self._images.Transform(call))
+        response = await blob_response(request, self._store, made.blob)
+        if made.negotiated:
+            response.headers["Vary"] = "Accept"
+        return response
+
+    async def sign(self, request: web.Request) -> web.Response:
+        """``{"blob", "options"}`` -> ``{"url"}``: a signed URL for that variant."""
+        body = await read_json(request)
+        blob, options = body.get("blob"), body.get("options", "")
+        if not isinstance(blob, str) or not isinstance(options, str):
+            raise InvalidArgument("'blob' and 'options' must be strings")
+        if len(options) > MAX_OPTIONS:
+            raise InvalidArgument(f"options are limited to {MAX_OPTIONS} characters")
+        return web.json_response({"url": signed_url(self._keys, check_digest(blob), options)})

@@ -1,0 +1,115 @@
+"""Derived images: a blob transformed by processing options, made once and kept as a blob.
+
+The key of a derived image is the SHA-256 of its source blob and the canonical spelling of
+its options with the output format settled (`Transform.canonical`), so equivalent URLs share
+one entry. The entry (a JetStream KV bucket) points at the output's blob; the output itself
+is content-addressed like every blob.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from nats.js import JetStreamContext
+from nats.js.api import KeyValueConfig
+from nats.js.errors import KeyNotFoundError
+from nats.js.kv import KeyValue
+
+from libs.blobs import BlobStore
+from libs.errors import InvalidArgument
+from services.image.thumbnails import ImageLimits, ImageRejected
+from services.image.transforms import apply, negotiate_format, parse_options
+
+__all__ = ["DerivedImage", "DerivedImages"]
+
+BUCKET = "image-derived"
+# Source content type -> format name, for negotiation ("keep photos as photos").
+_SOURCE_FORMATS = {
+    "image/jpeg": "jpeg",
+    "image/png": "png",
+    "image/webp": "webp",
+    "image/gif": "gif",
+    "image/tiff": "tiff",
+    "image/avif": "avif",
+}
+
+
+@dataclass(frozen=True)
+class DerivedImage:
+    blob: str
+    content_type: str
+    width: int
+    height: int
+    cached: bool = False
+    negotiated: bool = False  # chosen from Accept: responses must say Vary: Accept
+
+
+class DerivedImages:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        blobs: BlobStore,
+        limits: ImageLimits,
+        processing: asyncio.Semaphore,
+    ) -> None:
+        self._js = js
+        self._blobs = blobs
+        self._limits = limits
+        self._processing = processing
+        self._bucket: KeyValue | None = None
+
+    async def _kv(self) -> KeyValue:
+        if self._bucket is None:
+            try:
+                self._bucket = await self._js.key_value(BUCKET)
+            except Exception:  # first use: create it (idempotent across racing workers)
+                self._bucket = await self._js.create_key_value(
+                    KeyValueConfig(bucket=BUCKET, history=1)
+                )
+        return self._bucket
+
+    async def derive(self, blob: str, options: str, accept: str | None) -> DerivedImage:
+        """``blob`` transformed by ``options``, from the cache when it was made before.
+
+        InvalidArgument for bad options or an image the limits refuse; NotFound for no blob.
+        """
+        try:
+            transform = parse_options(options, self._limits)
+            source_type = await self._blobs.content_type(blob)
+            fmt, negotiated = negotiate_format(
+                accept,
+                _SOURCE_FORMATS.get(source_type, "png"),
+                requested=transform.format,
+                animated=transform.animate,
+            )
+        except ImageRejected as exc:
+            raise InvalidArgument(f"{exc.reason}: {exc.detail}") from exc
+        settled = transform.with_format(fmt)
+        key = hashlib.sha256(f"{blob}/{settled.canonical()}".encode()).hexdigest()
+        kv = await self._kv()
+        try:
+            entry = await kv.get(key)
+            known = DerivedImage(**json.loads(entry.value or b""))
+            return DerivedImage(**{**asdict(known), "cached": True, "negotiated": negotiated})
+        except (KeyNotFoundError, ValueError, TypeError):
+            pass
+        folder = Path(tempfile.mkdtemp(prefix="derive-"))
+        try:
+            source = folder / "source"
+            await self._blobs.get_to_file(blob, source)
+            async with self._processing:
+                output = await asyncio.to_thread(apply, source, settled, self._limits)
+        except ImageRejected as exc:
+            raise InvalidArgument(f"{exc.reason}: {exc.detail}") from exc
+        finally:
+            await asyncio.to_thread(shutil.rmtree, folder, True)
+        digest = await self._blobs.put(output.data, output.content_type)
+        made = DerivedImage(digest, output.content_type, output.width, output.height)
+        await kv.put(key, json.dumps(asdict(made)).encode())
+        return DerivedImage(**{**asdict(made), "negotiated": negotiated})

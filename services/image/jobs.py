@@ -1,0 +1,196 @@
+"""The image service's batch functions: ``image.thumbnail``, ``image.transform``, ``image.frame``.
+
+Each reads its images from the blob store (a ``blob`` given, or what a dependency produced:
+a render's PNG, an upload, another thumbnail), does the work in a thread (libvips releases
+the GIL), and stores the result as a blob. Bad input is a PermanentError: no retry fixes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from libs.blobs import BlobStore, check_digest
+from libs.bus import PermanentError
+from libs.errors import InvalidArgument, NotFound
+from libs.jobs import FunctionSpec, JobContext, JobFunction
+from services.image import frames
+from services.image.derived import DerivedImages
+from services.image.thumbnails import ImageLimits, ImageRejected, make_thumbnail
+
+__all__ = [
+    "FRAME",
+    "THUMBNAIL",
+    "TRANSFORM",
+    "frame_job",
+    "source_blob",
+    "thumbnail_job",
+    "transform_job",
+]
+
+DEFAULT_THUMBNAIL_SIZE = 256
+_DIGEST = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+# Where a dependency's output keeps its image, most specific first.
+_IMAGE_FIELDS = ("png", "frame", "image", "thumbnail", "blob")
+
+THUMBNAIL = FunctionSpec(
+    name="image.thumbnail",
+    description="Thumbnail an image blob (or a dependency's PNG) within size x size.",
+    input_schema={
+        "type": "object",
+        "properties": {
+            "blob": _DIGEST,
+            "size": {"type": "integer", "minimum": 1, "maximum": ImageLimits().max_thumbnail_size},
+            "format": {"enum": ["png", "webp", "jpeg"]},
+        },
+    },
+)
+
+TRANSFORM = FunctionSpec(
+    name="image.transform",
+    description=(
+        "Transform an image blob (or a dependency's image) by processing options, e.g. "
+        '"rs:fill:640:360/f:webp/q:80"; the result is cached as a derived blob.'
+    ),
+    input_schema={
+        "type": "object",
+        "required": ["options"],
+        "additionalProperties": False,
+        "properties": {
+            "blob": _DIGEST,
+            "options": {"type": "string", "maxLength": 512},
+            "dependencies": {"type": "object"},
+        },
+    },
+)
+
+FRAME = FunctionSpec(
+    name="image.frame",
+    description=(
+        "Compose a storyboard frame: a backdrop (a blob, or a dependency's image), characters "
+        "placed by framing and angle, a lighting and mood grade, and a caption band."
+    ),
+    input_schema={
+        "type": "object",
+        "required": ["title", "duration_s"],
+        "additionalProperties": False,
+        "properties": {
+            "backdrop": _DIGEST,
+            "characters": {"type": "array", "items": _DIGEST, "maxItems": frames.MAX_CHARACTERS},
+            "framing": {"enum": sorted(frames.FRAMINGS)},
+            "angle": {"enum": sorted(frames.ANGLES)},
+            "lighting": {"enum": sorted(frames.LIGHTING)},
+            "mood": {"enum": sorted(frames.MOODS)},
+            "title": {"type": "string", "minLength": 1, "maxLength": frames.MAX_TITLE_CHARS},
+            "duration_s": {
+                "type": "number",
+                "minimum": frames.MIN_DURATION_S,
+                "maximum": frames.MAX_DURATION_S,
+            },
+            "size": {
+                "type": "array",
+                "items": {
+                    "type": "integer",
+                    "minimum": frames.MIN_SIDE,
+                    "maximum": frames.MAX_SIDE,
+                },
+                "minItems": 2,
+                "maxItems": 2,
+            },
+            "dependencies": {"type": "object"},
+        },
+    },
+)
+
+
+def source_blob(job_input: dict[str, Any], field: str = "blob") -> str:
+    """The image to work on: ``field`` of the input, or else the first image a dependency made."""
+    if field in job_input:
+        return str(job_input[field])
+    for output in (job_input.get("dependencies") or {}).values():
+        for name in _IMAGE_FIELDS:
+            if isinstance(output, dict) and isinstance(output.get(name), str):
+                return str(output[name])
+    raise PermanentError(f"needs '{field}' or a dependency that produced an image")
+
+
+async def _read(blobs: BlobStore, digest: str) -> bytes:
+    try:
+        return (await blobs.get(check_digest(digest))).data
+    except (InvalidArgument, NotFound) as exc:
+        raise PermanentError(exc.detail) from exc
+
+
+def thumbnail_job(blobs: BlobStore, limits: ImageLimits) -> JobFunction:
+    async def run(job_input: dict[str, Any], context: JobContext) -> dict[str, Any]:
+        size = job_input.get("size", DEFAULT_THUMBNAIL_SIZE)
+        if not isinstance(size, int | float) or isinstance(size, bool):
+            raise PermanentError("image.thumbnail 'size' must be a number")
+        fmt = str(job_input.get("format", "png"))
+        await context.check_cancelled()
+        source = await _read(blobs, source_blob(job_input))
+        try:
+            thumb = await asyncio.to_thread(
+                make_thumbnail, source, int(size), fmt=fmt, limits=limits
+            )
+        except ImageRejected as exc:
+            raise PermanentError(f"{exc.reason}: {exc.detail}") from exc
+        return {
+            "thumbnail": await blobs.put(thumb.data, thumb.content_type),
+            "width": thumb.width,
+            "height": thumb.height,
+            "content_type": thumb.content_type,
+        }
+
+    return run
+
+
+def transform_job(derived: DerivedImages) -> JobFunction:
+    async def run(job_input: dict[str, Any], context: JobContext) -> dict[str, Any]:
+        await context.check_cancelled()
+        try:
+            made = await derived.derive(source_blob(job_input), job_input["options"], None)
+        except (InvalidArgument, NotFound) as exc:
+            raise PermanentError(exc.detail) from exc
+        return {
+            "image": made.blob,
+            "width": made.width,
+            "height": made.height,
+            "content_type": made.content_type,
+            "cached": made.cached,
+        }
+
+    return run
+
+
+def frame_job(blobs: BlobStore, limits: ImageLimits) -> JobFunction:
+    async def run(job_input: dict[str, Any], context: JobContext) -> dict[str, Any]:
+        await context.check_cancelled()
+        backdrop = await _read(blobs, source_blob(job_input, "backdrop"))
+        characters = [await _read(blobs, digest) for digest in job_input.get("characters", [])]
+        await context.progress(30, "images read")
+        # Whole numbers (the schema says so) that arrive as floats through protobuf Struct.
+        width, height = (int(side) for side in job_input.get("size", (1280, 720)))
+        spec = frames.FrameSpec(
+            backdrop=backdrop,
+            characters=tuple(characters),
+            framing=job_input.get("framing", "medium"),
+            angle=job_input.get("angle", "eye-level"),
+            lighting=job_input.get("lighting", "day"),
+            mood=job_input.get("mood", "neutral"),
+            title=job_input["title"],
+            duration_s=job_input["duration_s"],
+            size=(width, height),
+        )
+        try:
+            frame = await asyncio.to_thread(frames.compose_frame, spec, limits)
+        except ImageRejected as exc:
+            raise PermanentError(f"{exc.reason}: {exc.detail}") from exc
+        return {
+            "frame": await blobs.put(frame.data, "image/png"),
+            "width": frame.width,
+            "height": frame.height,
+            "content_type": "image/png",
+        }
+
+    return run
