@@ -55,36 +55,36 @@ class BlobStore:
     async def put(self, data: bytes, content_type: str) -> str:
         """Store ``data`` once; storing the same bytes again is a no-op returning the same id."""
         digest = hashlib.sha256(data).hexdigest()
-        store = await self._bucket()
-        try:
-            await store.get_info(digest)
-            return digest
-        except ObjectNotFoundError:
-            pass
-        await store.put(digest, data, meta=ObjectMeta(name=digest, description=content_type))
+        if not await self._exists(digest):
+            store = await self._bucket()
+            await store.put(digest, data, meta=ObjectMeta(name=digest, description=content_type))
         return digest
 
     async def put_file(self, path: Path, content_type: str) -> str:
         """Store the file at ``path`` without reading it whole into memory (large uploads)."""
         digest = await asyncio.to_thread(file_digest, path)
-        store = await self._bucket()
-        try:
-            await store.get_info(digest)
-            return digest
-        except ObjectNotFoundError:
-            pass
-        with path.open("rb") as file:
-            await store.put(digest, file, meta=ObjectMeta(name=digest, description=content_type))
+        if not await self._exists(digest):
+            store = await self._bucket()
+            with path.open("rb") as file:
+                await store.put(
+                    digest, file, meta=ObjectMeta(name=digest, description=content_type)
+                )
         return digest
+
+    async def _exists(self, digest: str) -> bool:
+        try:
+            await (await self._bucket()).get_info(digest)
+        except ObjectNotFoundError:
+            return False
+        return True
 
     async def content_type(self, digest: str) -> str:
         """What a blob is, from its metadata alone."""
-        store = await self._bucket()
         try:
-            info = await store.get_info(check_digest(digest))
+            info = await (await self._bucket()).get_info(check_digest(digest))
         except ObjectNotFoundError as exc:
             raise NotFound(f"no blob {digest}") from exc
-        return info.description or "application/octet-stream"
+        return _content_type(info.description)
 
     async def get_to_file(self, digest: str, path: Path) -> str:
         """Write a blob into ``path`` chunk by chunk; its content type."""
@@ -94,7 +94,7 @@ class BlobStore:
                 result = await store.get(check_digest(digest), writeinto=file)
         except ObjectNotFoundError as exc:
             raise NotFound(f"no blob {digest}") from exc
-        return result.info.description or "application/octet-stream"
+        return _content_type(result.info.description)
 
     async def get(self, digest: str) -> Blob:
         store = await self._bucket()
@@ -106,5 +106,10 @@ class BlobStore:
         return Blob(
             digest=digest,
             data=result.data or b"",
-            content_type=info.description or "application/octet-stream",
+            content_type=_content_type(info.description),
         )
+
+
+def _content_type(description: str | None) -> str:
+    """A blob's content type travels in its object's description."""
+    return description or "application/octet-stream"

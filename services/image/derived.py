@@ -19,9 +19,9 @@ from pathlib import Path
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig
 from nats.js.errors import KeyNotFoundError
-from nats.js.kv import KeyValue
 
 from libs.blobs import BlobStore
+from libs.bus.buckets import LazyBucket
 from libs.errors import InvalidArgument
 from services.image.thumbnails import ImageLimits, ImageRejected
 from services.image.transforms import apply, negotiate_format, parse_options
@@ -58,21 +58,10 @@ class DerivedImages:
         limits: ImageLimits,
         processing: asyncio.Semaphore,
     ) -> None:
-        self._js = js
         self._blobs = blobs
         self._limits = limits
         self._processing = processing
-        self._bucket: KeyValue | None = None
-
-    async def _kv(self) -> KeyValue:
-        if self._bucket is None:
-            try:
-                self._bucket = await self._js.key_value(BUCKET)
-            except Exception:  # first use: create it (idempotent across racing workers)
-                self._bucket = await self._js.create_key_value(
-                    KeyValueConfig(bucket=BUCKET, history=1)
-                )
-        return self._bucket
+        self._bucket = LazyBucket(js, KeyValueConfig(bucket=BUCKET, history=1))
 
     async def derive(self, blob: str, options: str, accept: str | None) -> DerivedImage:
         """``blob`` transformed by ``options``, from the cache when it was made before.
@@ -92,7 +81,7 @@ class DerivedImages:
             raise InvalidArgument(f"{exc.reason}: {exc.detail}") from exc
         settled = transform.with_format(fmt)
         key = hashlib.sha256(f"{blob}/{settled.canonical()}".encode()).hexdigest()
-        kv = await self._kv()
+        kv = await self._bucket.get()
         try:
             entry = await kv.get(key)
             known = DerivedImage(**json.loads(entry.value or b""))

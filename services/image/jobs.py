@@ -129,6 +129,7 @@ def thumbnail_job(blobs: BlobStore, limits: ImageLimits) -> JobFunction:
         fmt = str(job_input.get("format", "png"))
         await context.check_cancelled()
         source = await _read(blobs, source_blob(job_input))
+        await context.progress(40, "source read")
         try:
             thumb = await asyncio.to_thread(
                 make_thumbnail, source, int(size), fmt=fmt, limits=limits
@@ -148,6 +149,7 @@ def thumbnail_job(blobs: BlobStore, limits: ImageLimits) -> JobFunction:
 def transform_job(derived: DerivedImages) -> JobFunction:
     async def run(job_input: dict[str, Any], context: JobContext) -> dict[str, Any]:
         await context.check_cancelled()
+        await context.progress(10, "transforming")
         try:
             made = await derived.derive(source_blob(job_input), job_input["options"], None)
         except (InvalidArgument, NotFound) as exc:

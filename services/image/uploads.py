@@ -25,9 +25,9 @@ import pyvips
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig
 from nats.js.errors import KeyNotFoundError
-from nats.js.kv import KeyValue
 
 from libs.blobs import BlobStore
+from libs.bus.buckets import LazyBucket
 from libs.errors import InvalidArgument, PayloadTooLarge
 from libs.logs import get_logger
 from services.image.thumbnails import ImageLimits, ImageRejected, probe_file
@@ -69,22 +69,11 @@ class UploadIndex:
     """Uploads already seen: SHA-256 of the bytes as sent -> the image stored for them."""
 
     def __init__(self, js: JetStreamContext) -> None:
-        self._js = js
-        self._bucket: KeyValue | None = None
-
-    async def _kv(self) -> KeyValue:
-        if self._bucket is None:
-            try:
-                self._bucket = await self._js.key_value(INDEX_BUCKET)
-            except Exception:  # first use: create it (idempotent across racing workers)
-                self._bucket = await self._js.create_key_value(
-                    KeyValueConfig(bucket=INDEX_BUCKET, history=1)
-                )
-        return self._bucket
+        self._bucket = LazyBucket(js, KeyValueConfig(bucket=INDEX_BUCKET, history=1))
 
     async def get(self, digest: str) -> StoredImage | None:
         try:
-            entry = await (await self._kv()).get(digest)
+            entry = await (await self._bucket.get()).get(digest)
         except KeyNotFoundError:
             return None
         try:
@@ -94,7 +83,7 @@ class UploadIndex:
             return None
 
     async def put(self, digest: str, image: StoredImage) -> None:
-        await (await self._kv()).put(digest, json.dumps(asdict(image)).encode())
+        await (await self._bucket.get()).put(digest, json.dumps(asdict(image)).encode())
 
 
 class Uploads:

@@ -16,8 +16,8 @@ from typing import Any
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig
 from nats.js.errors import KeyNotFoundError
-from nats.js.kv import KeyValue
 
+from libs.bus.buckets import LazyBucket
 from libs.logs import get_logger
 from libs.metrics import RENDER_CACHE
 
@@ -80,18 +80,7 @@ class CachedRender:
 
 class RenderCache:
     def __init__(self, js: JetStreamContext) -> None:
-        self._js = js
-        self._bucket: KeyValue | None = None
-
-    async def _kv(self) -> KeyValue:
-        if self._bucket is None:
-            try:
-                self._bucket = await self._js.key_value(BUCKET)
-            except Exception:  # first use: create it (idempotent across racing workers)
-                self._bucket = await self._js.create_key_value(
-                    KeyValueConfig(bucket=BUCKET, history=1, ttl=TTL_S)
-                )
-        return self._bucket
+        self._bucket = LazyBucket(js, KeyValueConfig(bucket=BUCKET, history=1, ttl=TTL_S))
 
     async def get(self, key: str, kind: str) -> CachedRender | None:
         """The render under ``key``; ``kind`` (the format, or "preview") labels the metric."""
@@ -101,7 +90,7 @@ class RenderCache:
 
     async def _lookup(self, key: str) -> CachedRender | None:
         try:
-            entry = await (await self._kv()).get(key)
+            entry = await (await self._bucket.get()).get(key)
         except KeyNotFoundError:
             return None
         if not entry.value:
@@ -115,4 +104,4 @@ class RenderCache:
             return None
 
     async def put(self, key: str, render: CachedRender) -> None:
-        await (await self._kv()).put(key, json.dumps(asdict(render)).encode())
+        await (await self._bucket.get()).put(key, json.dumps(asdict(render)).encode())

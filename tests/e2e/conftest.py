@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
 
 from libs.launcher import Platform
@@ -66,3 +69,21 @@ def api_key(platform: Platform) -> str:
 def traceparent(trace_id: str) -> str:
     """A W3C traceparent as a browser's instrumentation would send for one user action."""
     return f"00-{trace_id}-{secrets.token_hex(8)}-01"
+
+
+@pytest.fixture
+async def http(platform: Platform, api_key: str) -> AsyncIterator[aiohttp.ClientSession]:
+    """The gateway, as the e2e user."""
+    async with aiohttp.ClientSession(
+        base_url=platform.gateway_url, headers={"Authorization": f"Bearer {api_key}"}
+    ) as session:
+        yield session
+
+
+async def problem(response: aiohttp.ClientResponse, status: int) -> dict[str, Any]:
+    """The RFC 9457 problem a response must be, with ``status``."""
+    assert response.status == status, await response.text()
+    assert response.content_type == "application/problem+json"
+    body = dict(json.loads(await response.text()))
+    assert body["status"] == status and body["title"] and body["detail"], body
+    return body

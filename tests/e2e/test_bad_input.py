@@ -4,41 +4,23 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import AsyncIterator
 
 import aiohttp
 import nats
 import pytest
 
 from libs.launcher import Platform
+from tests.e2e.conftest import problem
 
 pytestmark = pytest.mark.e2e
 
-PROBLEM = "application/problem+json"
-
-
-@pytest.fixture
-async def http(platform: Platform, api_key: str) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(
-        base_url=platform.gateway_url, headers={"Authorization": f"Bearer {api_key}"}
-    ) as session:
-        yield session
-
-
-async def _problem(response: aiohttp.ClientResponse, status: int) -> dict[str, object]:
-    assert response.status == status, await response.text()
-    assert response.content_type == PROBLEM
-    body = json.loads(await response.text())
-    assert body["status"] == status and body["title"] and body["detail"]
-    return body
-
 
 async def test_unknown_route_is_404_problem(http: aiohttp.ClientSession) -> None:
-    await _problem(await http.get("/v1/no-such-thing"), 404)
+    await problem(await http.get("/v1/no-such-thing"), 404)
 
 
 async def test_malformed_json_is_400_problem(http: aiohttp.ClientSession) -> None:
-    body = await _problem(
+    body = await problem(
         await http.post(
             "/v1/canvases", data=b'{"name": ', headers={"Content-Type": "application/json"}
         ),
@@ -51,7 +33,7 @@ async def test_malformed_json_is_400_problem(http: aiohttp.ClientSession) -> Non
 async def test_json_of_the_wrong_shape_is_400_problem(
     http: aiohttp.ClientSession, payload: bytes
 ) -> None:
-    await _problem(await http.post("/v1/canvases", data=payload), 400)
+    await problem(await http.post("/v1/canvases", data=payload), 400)
 
 
 @pytest.mark.parametrize(
@@ -69,26 +51,26 @@ async def test_missing_or_wrong_api_key_is_401_problem(
     platform: Platform, headers: dict[str, str]
 ) -> None:
     async with aiohttp.ClientSession(base_url=platform.gateway_url) as anonymous:
-        await _problem(await anonymous.get("/v1/canvases", headers=headers), 401)
+        await problem(await anonymous.get("/v1/canvases", headers=headers), 401)
 
 
 async def test_body_over_the_limit_is_413_problem(http: aiohttp.ClientSession) -> None:
     oversized = io.BytesIO(json.dumps({"name": "x" * (2 << 20)}).encode())
-    await _problem(await http.post("/v1/canvases", data=oversized), 413)
+    await problem(await http.post("/v1/canvases", data=oversized), 413)
 
 
 async def test_upload_that_is_not_an_image_is_400_problem(http: aiohttp.ClientSession) -> None:
-    body = await _problem(await http.post("/v1/blobs", data=b"GIF89a but not really"), 400)
+    body = await problem(await http.post("/v1/blobs", data=b"GIF89a but not really"), 400)
     assert "image" in str(body["detail"])
 
 
 @pytest.mark.parametrize("blob_id", ["nothex", "A" * 64, "0" * 63])
 async def test_malformed_blob_id_is_400_problem(http: aiohttp.ClientSession, blob_id: str) -> None:
-    await _problem(await http.get(f"/v1/blobs/{blob_id}"), 400)
+    await problem(await http.get(f"/v1/blobs/{blob_id}"), 400)
 
 
 async def test_unknown_blob_is_404_problem(http: aiohttp.ClientSession) -> None:
-    await _problem(await http.get(f"/v1/blobs/{'0' * 64}"), 404)
+    await problem(await http.get(f"/v1/blobs/{'0' * 64}"), 404)
 
 
 @pytest.mark.parametrize(
@@ -103,23 +85,23 @@ async def test_unknown_blob_is_404_problem(http: aiohttp.ClientSession) -> None:
     ids=["empty", "not-a-list", "unknown-function", "input-not-object", "no-function"],
 )
 async def test_invalid_batch_is_400_problem(http: aiohttp.ClientSession, batch: object) -> None:
-    await _problem(await http.post("/v1/batches", json=batch), 400)
+    await problem(await http.post("/v1/batches", json=batch), 400)
 
 
 @pytest.mark.parametrize(
     "path", ["/v1/canvases/not-a-uuid", f"/v1/canvases/{'0' * 8}-0000-0000-0000-{'0' * 12}"]
 )
 async def test_unknown_canvas_is_404_problem(http: aiohttp.ClientSession, path: str) -> None:
-    await _problem(await http.get(path), 404)
+    await problem(await http.get(path), 404)
 
 
 @pytest.mark.parametrize("query", ["limit=abc", "limit=1000", "cursor=%%%garbage"])
 async def test_bad_pagination_is_400_problem(http: aiohttp.ClientSession, query: str) -> None:
-    await _problem(await http.get(f"/v1/canvases?{query}"), 400)
+    await problem(await http.get(f"/v1/canvases?{query}"), 400)
 
 
 async def test_garbage_last_event_id_is_400_problem(http: aiohttp.ClientSession) -> None:
-    await _problem(await http.get("/v1/events", headers={"Last-Event-ID": "yesterday"}), 400)
+    await problem(await http.get("/v1/events", headers={"Last-Event-ID": "yesterday"}), 400)
 
 
 async def test_another_users_canvas_is_not_visible(
@@ -130,7 +112,7 @@ async def test_another_users_canvas_is_not_visible(
     async with aiohttp.ClientSession(
         base_url=platform.gateway_url, headers={"Authorization": f"Bearer {other_key}"}
     ) as other:
-        await _problem(await other.get(f"/v1/canvases/{mine['id']}"), 404)
+        await problem(await other.get(f"/v1/canvases/{mine['id']}"), 404)
 
 
 async def test_malformed_work_message_is_terminated_and_workers_keep_going(

@@ -16,28 +16,15 @@ import pyvips
 
 from libs.launcher import Platform
 from services.image.tests.conftest import BLUE, RED, gradient, solid
+from tests.e2e.conftest import problem
 from tests.e2e.test_batches import wait_until
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-async def http(platform: Platform, api_key: str) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(
-        base_url=platform.gateway_url, headers={"Authorization": f"Bearer {api_key}"}
-    ) as session:
-        yield session
-
-
 async def upload(http: aiohttp.ClientSession, data: bytes) -> tuple[int, dict[str, Any]]:
     response = await http.post("/v1/blobs", data=data)
     return response.status, dict(json.loads(await response.text()))
-
-
-async def problem(response: aiohttp.ClientResponse, status: int) -> dict[str, Any]:
-    assert response.status == status, await response.text()
-    assert response.content_type == "application/problem+json"
-    return dict(json.loads(await response.text()))
 
 
 def decoded(data: bytes) -> pyvips.Image:

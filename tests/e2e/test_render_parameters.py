@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from libs.launcher import Platform
-
 pytestmark = pytest.mark.e2e
 
 SET_PIECE = Path(__file__).parents[2] / "services/render/tests/models/set_piece.scad"
-
-
-@pytest.fixture
-async def http(platform: Platform, api_key: str) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(
-        base_url=platform.gateway_url, headers={"Authorization": f"Bearer {api_key}"}
-    ) as session:
-        yield session
 
 
 async def test_the_parameters_of_a_model_make_a_form(http: aiohttp.ClientSession) -> None:

@@ -11,7 +11,6 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ import pyvips
 from libs.launcher import Platform
 from services.render.tests.validators import read_3mf, validate_gltf
 from shotgraph.render.v1 import render_pb2, render_pb2_grpc
+from tests.e2e.conftest import problem
 
 pytestmark = pytest.mark.e2e
 
@@ -39,20 +39,6 @@ TWO_COLOURS = (
 )
 FINAL = frozenset({"succeeded", "failed", "cancelled", "skipped"})
 RENDER_TIMEOUT_S = 90.0
-
-
-@pytest.fixture
-async def http(platform: Platform, api_key: str) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(
-        base_url=platform.gateway_url, headers={"Authorization": f"Bearer {api_key}"}
-    ) as session:
-        yield session
-
-
-async def problem(response: aiohttp.ClientResponse, status: int) -> dict[str, Any]:
-    assert response.status == status, await response.text()
-    assert response.content_type == "application/problem+json"
-    return dict(json.loads(await response.text()))
 
 
 async def start(http: aiohttp.ClientSession, body: dict[str, Any]) -> dict[str, Any]:
@@ -94,7 +80,7 @@ def dominant_share(png: bytes, rgb: tuple[int, int, int], tolerance: int = 60) -
 async def test_a_preview_is_a_png_in_the_chosen_colours_size_and_camera(
     http: aiohttp.ClientSession,
 ) -> None:
-    body = {
+    body: dict[str, Any] = {
         "source": TWO_COLOURS,
         "parameters": {"body": "#00ff00", "size": 20},
         "view": {"width": 320, "height": 200, "camera": {"rotate": [70, 0, 30]}},
