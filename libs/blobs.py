@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,10 +42,43 @@ class Blob:
     content_type: str
 
 
+class _HotBlobs:
+    """The most recently read small blobs, up to ``max_bytes`` in all.
+
+    Blobs are content-addressed, so a kept copy can never be stale; and reading one from the
+    object store costs a JetStream consumer per read, which a popular thumbnail must not.
+    """
+
+    def __init__(self, max_bytes: int, max_blob_bytes: int) -> None:
+        self._max_bytes = max_bytes
+        self._max_blob_bytes = max_blob_bytes
+        self._blobs: OrderedDict[str, Blob] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, digest: str) -> Blob | None:
+        blob = self._blobs.get(digest)
+        if blob is not None:
+            self._blobs.move_to_end(digest)
+        return blob
+
+    def keep(self, blob: Blob) -> None:
+        if len(blob.data) > self._max_blob_bytes or blob.digest in self._blobs:
+            return
+        self._blobs[blob.digest] = blob
+        self._bytes += len(blob.data)
+        while self._bytes > self._max_bytes:
+            _, dropped = self._blobs.popitem(last=False)
+            self._bytes -= len(dropped.data)
+
+
 class BlobStore:
-    def __init__(self, js: JetStreamContext) -> None:
+    def __init__(
+        self, js: JetStreamContext, *, hot_bytes: int = 0, hot_blob_bytes: int = 1 << 20
+    ) -> None:
+        """``hot_bytes`` > 0 keeps that many bytes of recently read small blobs in memory."""
         self._js = js
         self._store: ObjectStore | None = None
+        self._hot = _HotBlobs(hot_bytes, hot_blob_bytes) if hot_bytes > 0 else None
 
     async def _bucket(self) -> ObjectStore:
         # Looking the bucket up is a JetStream API round trip: do it once, not per blob.
@@ -97,17 +131,22 @@ class BlobStore:
         return _content_type(result.info.description)
 
     async def get(self, digest: str) -> Blob:
+        hot = self._hot.get(digest) if self._hot is not None else None
+        if hot is not None:
+            return hot
         store = await self._bucket()
         try:
             result = await store.get(check_digest(digest))
         except ObjectNotFoundError as exc:
             raise NotFound(f"no blob {digest}") from exc
-        info = result.info
-        return Blob(
+        blob = Blob(
             digest=digest,
             data=result.data or b"",
-            content_type=_content_type(info.description),
+            content_type=_content_type(result.info.description),
         )
+        if self._hot is not None:
+            self._hot.keep(blob)
+        return blob
 
 
 def _content_type(description: str | None) -> str:

@@ -18,7 +18,6 @@ import json
 import os
 import platform as host
 import signal
-import statistics
 import tempfile
 import time
 import urllib.error
@@ -35,7 +34,16 @@ from aiohttp import web
 
 from libs.launcher import Platform
 from libs.ports import free_port
-from loadtests.common import cell, child, print_result, ratio, spawn, stopped_at_exit
+from loadtests.common import (
+    cell,
+    child,
+    drive_connections,
+    p50_p99_ms,
+    print_result,
+    ratio,
+    spawn,
+    stopped_at_exit,
+)
 
 WARMUP_S = 2.0
 MAX_DURATION_S = 60.0
@@ -129,12 +137,9 @@ async def _drive(
                 else:
                     errors[outcome] += 1
 
-    connector = aiohttp.TCPConnector(limit=connections)
-    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        await asyncio.gather(*(loop(session) for _ in range(connections)))
+    await drive_connections(loop, connections, REQUEST_TIMEOUT_S)
     seconds = max(time.perf_counter() - measure_from, 1e-9)
-    cuts = statistics.quantiles(latencies, n=100, method="inclusive") if len(latencies) > 1 else []
+    p50_ms, p99_ms = p50_p99_ms(latencies)
     return Measurement(
         target=target,
         requests=len(latencies) + errors.total(),
@@ -142,8 +147,8 @@ async def _drive(
         error_kinds=dict(errors),
         seconds=round(seconds, 3),
         rps=round(len(latencies) / seconds, 1),
-        p50_ms=round(cuts[49] * 1000, 2) if cuts else None,
-        p99_ms=round(cuts[98] * 1000, 2) if cuts else None,
+        p50_ms=p50_ms,
+        p99_ms=p99_ms,
     )
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import multiprocessing
 import signal
+import statistics
 import sys
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,8 +21,10 @@ from libs.launcher import Platform
 __all__ = [
     "cell",
     "child",
+    "drive_connections",
     "get_json",
     "met",
+    "p50_p99_ms",
     "print_notes",
     "print_result",
     "ratio",
@@ -105,3 +109,21 @@ def print_notes(notes: list[str], width: int = 96) -> None:
 def print_result(result: dict[str, Any]) -> None:
     """The figures as one JSON line, for scripts that compare runs."""
     print("RESULT " + json.dumps(result, separators=(",", ":"), ensure_ascii=False), flush=True)
+
+
+async def drive_connections(
+    loop: Callable[[aiohttp.ClientSession], Awaitable[None]], connections: int, timeout_s: float
+) -> None:
+    """Run ``loop`` once per connection, all at once, over one keep-alive session."""
+    connector = aiohttp.TCPConnector(limit=connections)
+    timeout = aiohttp.ClientTimeout(total=timeout_s)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        await asyncio.gather(*(loop(session) for _ in range(connections)))
+
+
+def p50_p99_ms(latencies: Sequence[float]) -> tuple[float | None, float | None]:
+    """The median and 99th percentile of latencies in seconds, as milliseconds."""
+    if len(latencies) < 2:
+        return None, None
+    cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+    return round(cuts[49] * 1000, 2), round(cuts[98] * 1000, 2)

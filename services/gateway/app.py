@@ -24,6 +24,9 @@ from shotgraph.canvas.v1 import canvas_pb2_grpc
 from shotgraph.image.v1 import image_pb2_grpc
 from shotgraph.render.v1 import render_pb2_grpc
 
+# Recently served small blobs (thumbnails, previews) kept in each gateway worker's memory.
+HOT_BLOB_BYTES = 64 << 20
+
 
 def url_keys(settings: Settings) -> list[bytes]:
     """The HMAC keys of image URLs; the gateway cannot serve images safely without one."""
@@ -56,7 +59,7 @@ async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
     app.middlewares.append(require_api_key(verifier=verifier))
     Canvases(canvas_pb2_grpc.CanvasServiceStub(channels["canvas"]), breakers).add_routes(app)
     Batches(batch_pb2_grpc.BatchServiceStub(channels["batch"]), breakers).add_routes(app)
-    store = BlobStore(js)
+    store = BlobStore(js, hot_bytes=HOT_BLOB_BYTES)
     images = image_pb2_grpc.ImageServiceStub(channels["image"])
     Blobs(store, images, breakers, settings.max_upload_bytes, keys).add_routes(app)
     Images(images, store, breakers, keys).add_routes(app)

@@ -18,7 +18,9 @@ from shotgraph.image.v1 import image_pb2, image_pb2_grpc
 __all__ = ["Blobs"]
 
 _CHUNK_BYTES = 1 << 20
-THUMBNAIL_OPTIONS = "th:256"  # what every screen shows of an upload
+THUMBNAIL_OPTIONS = "th:256"
+# An upload streams for as long as the client sends: not the deadline of a quick call.
+UPLOAD_DEADLINE_S = 600.0  # what every screen shows of an upload
 
 
 class Blobs:
@@ -54,7 +56,9 @@ class Blobs:
                     raise PayloadTooLarge(f"uploads are limited to {self._max_upload_bytes} bytes")
                 yield image_pb2.UploadChunk(owner_id=owner_id, filename=filename, data=data)
 
-        blob = await self._breakers.call("image", lambda: self._images.Upload(chunks()))
+        blob = await self._breakers.call(
+            "image", lambda: self._images.Upload(chunks(), timeout=UPLOAD_DEADLINE_S)
+        )
         body = json_format.MessageToDict(
             blob, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
         )

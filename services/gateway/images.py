@@ -10,6 +10,8 @@ negotiated.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from aiohttp import web
 
 from libs.blobs import BlobStore, check_digest
@@ -23,6 +25,9 @@ from shotgraph.image.v1 import image_pb2, image_pb2_grpc
 __all__ = ["Images", "signed_url"]
 
 MAX_OPTIONS = 512  # characters of processing options in one URL
+# (URL path, Accept) -> the variant the image service made for it. A variant never changes, so
+# a repeat skips the gRPC call; bounded, the oldest forgotten first.
+MAX_REMEMBERED = 10_000
 
 
 def signed_url(keys: list[bytes], blob: str, options: str = "") -> str:
@@ -43,6 +48,7 @@ class Images:
         self._store = store
         self._breakers = breakers
         self._keys = keys
+        self._made: OrderedDict[tuple[str, str], image_pb2.TransformedImage] = OrderedDict()
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/images/{signature}/{tail:.+}", self.image)
@@ -52,15 +58,26 @@ class Images:
         tail = request.match_info["tail"]
         if not verify(self._keys, request.match_info["signature"], f"/{tail}"):
             raise Forbidden("the signature does not match this image URL")
-        options, _, blob = tail.rpartition("/")
-        call = image_pb2.TransformRequest(
-            blob=check_digest(blob), options=options, accept=request.headers.get("Accept", "")
-        )
-        made = await self._breakers.call("image", lambda: self._images.Transform(call))
+        made = await self._variant(tail, request.headers.get("Accept", ""))
         response = await blob_response(request, self._store, made.blob)
         if made.negotiated:
             response.headers["Vary"] = "Accept"
         return response
+
+    async def _variant(self, tail: str, accept: str) -> image_pb2.TransformedImage:
+        """The variant a URL path names for this Accept: remembered, or made now."""
+        remembered = self._made.get((tail, accept))
+        if remembered is not None:
+            return remembered
+        options, _, blob = tail.rpartition("/")
+        call = image_pb2.TransformRequest(blob=check_digest(blob), options=options, accept=accept)
+        made: image_pb2.TransformedImage = await self._breakers.call(
+            "image", lambda: self._images.Transform(call)
+        )
+        self._made[(tail, accept)] = made
+        if len(self._made) > MAX_REMEMBERED:
+            self._made.popitem(last=False)
+        return made
 
     async def sign(self, request: web.Request) -> web.Response:
         """``{"blob", "options"}`` -> ``{"url"}``: a signed URL for that variant."""
