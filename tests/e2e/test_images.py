@@ -7,12 +7,12 @@ import asyncio
 import json
 import struct
 import zlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
 import pyvips
+from yarl import URL
 
 from libs.launcher import Platform
 from services.image.tests.conftest import BLUE, RED, gradient, solid
@@ -259,16 +259,29 @@ async def test_a_bad_upload_is_a_clear_400(
     assert status in (200, 201)
 
 
-async def test_an_upload_over_the_byte_limit_is_413(http: aiohttp.ClientSession) -> None:
-    sent = 0
-
-    async def body() -> AsyncIterator[bytes]:
-        nonlocal sent
-        for _ in range(60):  # 60 MiB declared: over the 50 MiB limit
-            sent += 1 << 20
-            yield b"\0" * (1 << 20)
-
-    headers = {"Content-Length": str(60 << 20)}
-    response = await http.post("/v1/blobs", data=body(), headers=headers)
-    await problem(response, 413)
-    assert sent < 60 << 20, "refused on the declared size, before the body was read"
+async def test_an_upload_over_the_byte_limit_is_413(platform: Platform, api_key: str) -> None:
+    # A raw connection: the request declares 60 MiB (over the 50 MiB limit) and sends none of
+    # it; the answer must come from the declared size alone, before any body is read.
+    url = URL(platform.gateway_url)
+    reader, writer = await asyncio.open_connection(url.host, url.port)
+    try:
+        writer.write(
+            (
+                "POST /v1/blobs HTTP/1.1\r\n"
+                f"Host: {url.host}:{url.port}\r\n"
+                f"Authorization: Bearer {api_key}\r\n"
+                f"Content-Length: {60 << 20}\r\n"
+                "Content-Type: image/jpeg\r\n\r\n"
+            ).encode()
+        )
+        await writer.drain()
+        head = (await reader.readuntil(b"\r\n\r\n")).decode()
+        status_line, *header_lines = head.split("\r\n")
+        headers = dict(line.split(": ", 1) for line in header_lines if ": " in line)
+        body = json.loads(await reader.readexactly(int(headers["Content-Length"])))
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    assert status_line.split()[1] == "413", head
+    assert headers["Content-Type"].startswith("application/problem+json")
+    assert body["status"] == 413 and "limited to" in body["detail"]
