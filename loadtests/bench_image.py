@@ -1034,7 +1034,9 @@ def _pair(results: list[CoreResult], size: str, op: str) -> tuple[CoreResult, Co
 def _dominant(stages: dict[str, float]) -> str:
     steps = {name: ms for name, ms in stages.items() if name != "total"}
     name = max(steps, key=lambda step: steps[step])
-    share = steps[name] / stages["total"] if stages.get("total") else 0.0
+    # Steps are timed apart, so with noise they can add up to more than the whole.
+    whole = max(stages.get("total", 0.0), sum(steps.values()))
+    share = steps[name] / whole if whole else 0.0
     return f"{name} ({share:.0%})"
 
 
