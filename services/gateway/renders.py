@@ -34,11 +34,16 @@ _FORMATS = ("png", "glb", "3mf", "stl")
 _DONE_STATES = frozenset({"succeeded", "failed", "cancelled", "skipped"})
 
 
-def _render_spec(body: dict[str, Any]) -> render_pb2.RenderSpec:
-    """The JSON body as a RenderSpec; a field of the wrong shape is a 400 naming it."""
+def _source(body: dict[str, Any]) -> str:
     source = body.get("source")
     if not isinstance(source, str):
         raise InvalidArgument("'source' must be a string of OpenSCAD")
+    return source
+
+
+def _render_spec(body: dict[str, Any]) -> render_pb2.RenderSpec:
+    """The JSON body as a RenderSpec; a field of the wrong shape is a 400 naming it."""
+    _source(body)
     try:
         return json_format.ParseDict(body, render_pb2.RenderSpec())
     except json_format.ParseError as exc:
@@ -94,11 +99,7 @@ class Renders:
 
     async def parameters(self, request: web.Request) -> web.Response:
         """The customizer form of ``{"source": "<OpenSCAD>"}``."""
-        body = await read_json(request)
-        source = body.get("source")
-        if not isinstance(source, str):
-            raise InvalidArgument("'source' must be a string of OpenSCAD")
-        call = render_pb2.GetParametersRequest(source=source)
+        call = render_pb2.GetParametersRequest(source=_source(await read_json(request)))
         reply = await self._breakers.call("render", lambda: self._renders.GetParameters(call))
         return message_response(reply)
 

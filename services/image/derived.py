@@ -13,7 +13,7 @@ import hashlib
 import json
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from nats.js import JetStreamContext
@@ -29,15 +29,6 @@ from services.image.transforms import apply, negotiate_format, parse_options
 __all__ = ["DerivedImage", "DerivedImages"]
 
 BUCKET = "image-derived"
-# Source content type -> format name, for negotiation ("keep photos as photos").
-_SOURCE_FORMATS = {
-    "image/jpeg": "jpeg",
-    "image/png": "png",
-    "image/webp": "webp",
-    "image/gif": "gif",
-    "image/tiff": "tiff",
-    "image/avif": "avif",
-}
 
 
 @dataclass(frozen=True)
@@ -70,10 +61,9 @@ class DerivedImages:
         """
         try:
             transform = parse_options(options, self._limits)
-            source_type = await self._blobs.content_type(blob)
             fmt, negotiated = negotiate_format(
                 accept,
-                _SOURCE_FORMATS.get(source_type, "png"),
+                await self._source_kind(blob) if transform.format is None else "",
                 requested=transform.format,
                 animated=transform.animate,
             )
@@ -85,7 +75,7 @@ class DerivedImages:
         try:
             entry = await kv.get(key)
             known = DerivedImage(**json.loads(entry.value or b""))
-            return DerivedImage(**{**asdict(known), "cached": True, "negotiated": negotiated})
+            return replace(known, cached=True, negotiated=negotiated)
         except (KeyNotFoundError, ValueError, TypeError):
             pass
         folder = Path(tempfile.mkdtemp(prefix="derive-"))
@@ -101,4 +91,8 @@ class DerivedImages:
         digest = await self._blobs.put(output.data, output.content_type)
         made = DerivedImage(digest, output.content_type, output.width, output.height)
         await kv.put(key, json.dumps(asdict(made)).encode())
-        return DerivedImage(**{**asdict(made), "negotiated": negotiated})
+        return replace(made, negotiated=negotiated)
+
+    async def _source_kind(self, blob: str) -> str:
+        """What negotiation falls back to: photos stay JPEG, anything else becomes PNG."""
+        return "jpeg" if await self._blobs.content_type(blob) == "image/jpeg" else "png"

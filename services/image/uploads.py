@@ -30,7 +30,7 @@ from libs.blobs import BlobStore
 from libs.bus.buckets import LazyBucket
 from libs.errors import InvalidArgument, PayloadTooLarge
 from libs.logs import get_logger
-from services.image.thumbnails import ImageLimits, ImageRejected, probe_file
+from services.image.thumbnails import ImageLimits, ImageRejected, probe_file, root_cause
 
 __all__ = ["StoredImage", "UploadIndex", "Uploads"]
 
@@ -40,7 +40,9 @@ INDEX_BUCKET = "image-uploads"
 # Source format -> (saver suffix, content type, saver options). GIF and TIFF become PNG:
 # references are stills, and PNG keeps every pixel. keep="none" drops all metadata.
 _NORMALISED = {
-    "jpeg": (".jpg", "image/jpeg", {"Q": 92, "optimize_coding": True, "keep": "none"}),
+    # No optimize_coding: measured on a 12 MP upload it took 135 MB instead of 17 MB and 2.6x
+    # the time, to save a few percent of the file.
+    "jpeg": (".jpg", "image/jpeg", {"Q": 92, "keep": "none"}),
     "png": (".png", "image/png", {"compression": 6, "keep": "none"}),
     "webp": (".webp", "image/webp", {"Q": 92, "keep": "none"}),
     "gif": (".png", "image/png", {"compression": 6, "keep": "none"}),
@@ -152,8 +154,7 @@ def _normalise(path: Path, limits: ImageLimits) -> tuple[Path, str, int, int]:
         image = _srgb(image.autorot())
         image.write_to_file(str(target), **options)
     except pyvips.Error as exc:  # e.g. a truncated file behind a valid header
-        detail = (exc.message or "").strip().splitlines()[0] if exc.message else "unreadable"
-        raise InvalidArgument(f"cannot decode the {info.format} image: {detail[:200]}") from None
+        raise InvalidArgument(f"cannot decode the {info.format} image: {root_cause(exc)}") from None
     return target, content_type, image.width, image.height
 
 

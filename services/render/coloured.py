@@ -10,8 +10,6 @@ same recoloured parts, so it shows exactly the colours the meshes carry.
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +21,9 @@ from services.render.scad import (
     EmptyModel,
     RenderFailed,
     RenderLimits,
-    check_source,
     draw_preview,
     empty_model,
+    job_directory,
     read_output,
     run_openscad,
 )
@@ -77,10 +75,7 @@ async def render_coloured(
     worker has openscad slots (`services.render.scad.parallelism`).
     """
     wanted = _checked_formats(formats)
-    encoded = check_source(source, limits)
-    job_dir = Path(tempfile.mkdtemp(prefix="coloured-", dir=workdir))
-    try:
-        (job_dir / "model.scad").write_bytes(encoded)
+    with job_directory(source, limits, workdir) as job_dir:
         log = await run_openscad(
             job_dir, [*defines, "-o", "model.csg", "model.scad"], limits=limits, sandboxed=sandboxed
         )
@@ -109,10 +104,7 @@ async def render_coloured(
             outputs["3mf"] = await asyncio.to_thread(to_3mf, parts)
         if "png" in wanted:
             outputs["png"] = await _preview(job_dir, programs, parts, view, limits, sandboxed)
-        return ColouredRender(outputs=outputs, colours=[_hex(p.rgba) for p in parts])
-    finally:
-        # Blocking, but bounded: a handful of size-capped files.
-        shutil.rmtree(job_dir, ignore_errors=True)
+        return ColouredRender(outputs=outputs, colours=[Rgba(*p.rgba).hex() for p in parts])
 
 
 async def _render_parts(
@@ -166,7 +158,3 @@ async def _preview(
     )
     (job_dir / "preview.scad").write_text(body)
     return await draw_preview(job_dir, "preview.scad", (), view, limits, sandboxed)
-
-
-def _hex(rgba: tuple[float, float, float, float]) -> str:
-    return "#" + "".join(f"{round(channel * 255):02x}" for channel in rgba)

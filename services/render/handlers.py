@@ -10,7 +10,7 @@ import grpc
 from google.protobuf import json_format
 
 from libs.blobs import BlobStore
-from libs.errors import InvalidArgument, Unavailable, Unprocessable
+from libs.errors import Unavailable, Unprocessable
 from libs.metrics import RENDER_DURATION
 from services.render.cache import CachedRender, RenderCache, engine_version
 from services.render.parameters import extract_parameters
@@ -20,7 +20,7 @@ from services.render.scad import (
     check_syntax,
     preview_scad,
 )
-from services.render.spec import RenderPlan, plan_render, spec_input
+from services.render.spec import RenderPlan, check_size, plan_render, spec_input
 from shotgraph.render.v1 import render_pb2, render_pb2_grpc
 
 __all__ = ["RenderServicer", "unprocessable"]
@@ -48,11 +48,7 @@ class RenderServicer(render_pb2_grpc.RenderServiceServicer):
     async def GetParameters(
         self, request: render_pb2.GetParametersRequest, context: grpc.aio.ServicerContext
     ) -> render_pb2.GetParametersResponse:
-        size = len(request.source.encode())
-        if size > self._limits.max_source_bytes:
-            raise InvalidArgument(
-                f"source is {size} bytes; the limit is {self._limits.max_source_bytes}"
-            )
+        check_size(request.source, self._limits)
         # Tokenizing a large model takes a while: keep it off the event loop.
         parameters = await asyncio.to_thread(extract_parameters, request.source)
         return render_pb2.GetParametersResponse(

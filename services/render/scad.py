@@ -14,6 +14,7 @@ replica's renders share its cores instead of thrashing them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import os
@@ -23,7 +24,7 @@ import signal
 import subprocess
 import tempfile
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -40,6 +41,7 @@ __all__ = [
     "RenderTimeout",
     "ScadError",
     "check_syntax",
+    "job_directory",
     "parallelism",
     "preview_scad",
     "run_openscad",
@@ -246,6 +248,19 @@ def check_source(source: str, limits: RenderLimits) -> bytes:
     return encoded
 
 
+@contextlib.contextmanager
+def job_directory(source: str, limits: RenderLimits, workdir: Path | None = None) -> Iterator[Path]:
+    """A fresh directory holding the checked source as ``model.scad``, removed afterwards."""
+    encoded = check_source(source, limits)
+    job_dir = Path(tempfile.mkdtemp(prefix="scad-", dir=workdir))
+    try:
+        (job_dir / "model.scad").write_bytes(encoded)
+        yield job_dir
+    finally:
+        # Blocking, but bounded: a handful of size-capped files.
+        shutil.rmtree(job_dir, ignore_errors=True)
+
+
 def read_output(path: Path, limit: int) -> bytes:
     """An output file, refused when missing (no geometry) or over the size limit."""
     if not path.is_file():
@@ -346,19 +361,14 @@ async def check_syntax(source: str, *, limits: RenderLimits, sandboxed: bool = T
     assignments. Parsing a source within the size limit takes milliseconds, so a run still
     going after ``SYNTAX_CHECK_S`` has parsed; the evaluation is the render's business.
     """
-    encoded = check_source(source, limits)
-    job_dir = Path(tempfile.mkdtemp(prefix="syntax-"))
-    try:
-        (job_dir / "model.scad").write_bytes(encoded)
-        quick = dataclasses.replace(limits, timeout_s=min(limits.timeout_s, SYNTAX_CHECK_S))
+    quick = dataclasses.replace(limits, timeout_s=min(limits.timeout_s, SYNTAX_CHECK_S))
+    with job_directory(source, limits) as job_dir:
         try:
             await run_openscad(
                 job_dir, ["-o", "model.ast", "model.scad"], limits=quick, sandboxed=sandboxed
             )
         except LimitExceeded:
             return
-    finally:
-        shutil.rmtree(job_dir, ignore_errors=True)
 
 
 async def preview_scad(
@@ -374,14 +384,8 @@ async def preview_scad(
 
     ``sandboxed=False`` (``SHOTGRAPH_RENDER_SANDBOX=off``) is for development machines only.
     """
-    encoded = check_source(source, limits)
-    job_dir = Path(tempfile.mkdtemp(prefix="preview-", dir=workdir))
-    try:
-        (job_dir / "model.scad").write_bytes(encoded)
+    with job_directory(source, limits, workdir) as job_dir:
         return await draw_preview(job_dir, "model.scad", defines, view, limits, sandboxed)
-    finally:
-        # Blocking, but bounded: the job dir holds two size-capped files.
-        shutil.rmtree(job_dir, ignore_errors=True)
 
 
 async def draw_preview(

@@ -27,7 +27,14 @@ from services.render.scad import RenderLimits
 from services.render.view import View
 from shotgraph.render.v1 import render_pb2
 
-__all__ = ["DEFAULT_FORMATS", "FIELDS", "RenderPlan", "plan_render", "spec_input"]
+__all__ = [
+    "DEFAULT_FORMATS",
+    "FIELDS",
+    "RenderPlan",
+    "check_size",
+    "plan_render",
+    "spec_input",
+]
 
 DEFAULT_FORMATS = ("png", "stl")
 FIELDS = frozenset({"source", "parameters", "parameter_set", "formats", "view"})
@@ -59,6 +66,13 @@ class RenderPlan:
         return cache_key(self.source, self.values, fmt, engine, view=view)
 
 
+def check_size(source: str, limits: RenderLimits) -> None:
+    """A source over the size limit is a bad request, refused before it is even tokenized."""
+    size = len(source.encode())
+    if size > limits.max_source_bytes:
+        raise InvalidArgument(f"source is {size} bytes; the limit is {limits.max_source_bytes}")
+
+
 def spec_input(spec: render_pb2.RenderSpec) -> dict[str, Any]:
     """A gRPC RenderSpec in the JSON shape of a job input."""
     return json_format.MessageToDict(spec, preserving_proto_field_name=True)
@@ -72,9 +86,7 @@ async def plan_render(raw: Mapping[str, Any], limits: RenderLimits) -> RenderPla
     source = raw.get("source")
     if not isinstance(source, str) or not source.strip():
         raise InvalidArgument("'source' must be a non-empty string of OpenSCAD")
-    size = len(source.encode())
-    if size > limits.max_source_bytes:
-        raise InvalidArgument(f"source is {size} bytes; the limit is {limits.max_source_bytes}")
+    check_size(source, limits)
     formats = raw.get("formats") or list(DEFAULT_FORMATS)
     if not isinstance(formats, list) or not all(isinstance(f, str) for f in formats):
         raise InvalidArgument("'formats' must be a list of format names")

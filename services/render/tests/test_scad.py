@@ -6,8 +6,6 @@ Plain sync tests driving asyncio.run(), so they don't depend on pytest-asyncio s
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -22,8 +20,8 @@ from services.render.scad import (
     RenderLimits,
     RenderTimeout,
     ScadError,
-    check_source,
     check_syntax,
+    job_directory,
     preview_scad,
     run_openscad,
 )
@@ -45,17 +43,13 @@ def export_stl(
     sandboxed: bool = True,
 ) -> tuple[bytes, str]:
     """The STL of ``source`` and OpenSCAD's log, from a job dir that is removed afterwards."""
-    job_dir = Path(tempfile.mkdtemp(dir=workdir))
-    try:
-        (job_dir / "model.scad").write_bytes(check_source(source, limits))
+    with job_directory(source, limits, workdir) as job_dir:
         log = asyncio.run(
             run_openscad(
                 job_dir, ["-o", "model.stl", "model.scad"], limits=limits, sandboxed=sandboxed
             )
         )
         return scad.read_output(job_dir / "model.stl", limits.max_output_bytes), log
-    finally:
-        shutil.rmtree(job_dir, ignore_errors=True)
 
 
 def preview(source: str, **kwargs: object) -> bytes:
