@@ -6,12 +6,14 @@ import asyncio
 import hashlib
 import re
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 from nats.js import JetStreamContext
-from nats.js.api import ObjectMeta
-from nats.js.errors import ObjectNotFoundError
+from nats.js.api import ObjectInfo, ObjectMeta
+from nats.js.errors import NotFoundError, ObjectNotFoundError
 from nats.js.object_store import ObjectStore
 
 from libs.bus.streams import BLOB_BUCKET
@@ -20,6 +22,9 @@ from libs.errors import InvalidArgument, NotFound
 __all__ = ["Blob", "BlobStore", "check_digest", "file_digest"]
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
+# The object store's stream and the subject of one object's chunks (the JetStream ADR-20 layout).
+_STREAM: Final = f"OBJ_{BLOB_BUCKET}"
+_CHUNKS: Final = "$O.{bucket}.C.{nuid}"
 
 
 def check_digest(digest: str) -> str:
@@ -114,39 +119,56 @@ class BlobStore:
 
     async def content_type(self, digest: str) -> str:
         """What a blob is, from its metadata alone."""
-        try:
-            info = await (await self._bucket()).get_info(check_digest(digest))
-        except ObjectNotFoundError as exc:
-            raise NotFound(f"no blob {digest}") from exc
-        return _content_type(info.description)
+        return _content_type((await self._info(digest)).description)
 
     async def get_to_file(self, digest: str, path: Path) -> str:
         """Write a blob into ``path`` chunk by chunk; its content type."""
-        store = await self._bucket()
-        try:
-            with path.open("wb") as file:
-                result = await store.get(check_digest(digest), writeinto=file)
-        except ObjectNotFoundError as exc:
-            raise NotFound(f"no blob {digest}") from exc
-        return _content_type(result.info.description)
+        info = await self._info(digest)
+        with path.open("wb") as file:
+            async for chunk in self._chunks(digest, info):
+                await asyncio.to_thread(file.write, chunk)
+        return _content_type(info.description)
 
     async def get(self, digest: str) -> Blob:
         hot = self._hot.get(digest) if self._hot is not None else None
         if hot is not None:
             return hot
-        store = await self._bucket()
-        try:
-            result = await store.get(check_digest(digest))
-        except ObjectNotFoundError as exc:
-            raise NotFound(f"no blob {digest}") from exc
-        blob = Blob(
-            digest=digest,
-            data=result.data or b"",
-            content_type=_content_type(result.info.description),
-        )
+        info = await self._info(digest)
+        data = b"".join([chunk async for chunk in self._chunks(digest, info)])
+        blob = Blob(digest=digest, data=data, content_type=_content_type(info.description))
         if self._hot is not None:
             self._hot.keep(blob)
         return blob
+
+    async def _info(self, digest: str) -> ObjectInfo:
+        try:
+            return await (await self._bucket()).get_info(check_digest(digest))
+        except ObjectNotFoundError as exc:
+            raise NotFound(f"no blob {digest}") from exc
+
+    async def _chunks(self, digest: str, info: ObjectInfo) -> AsyncIterator[bytes]:
+        """The blob's chunks in order, each fetched by a direct get, checked against its name.
+
+        nats-py's ``ObjectStore.get`` reads through an ordered push consumer: a consumer made
+        and removed per read, and its flow control holds the last chunk back about 250 ms
+        (a 6 MB photo: 253 ms, against 6 ms by direct gets). Direct gets use no consumer.
+        """
+        subject = _CHUNKS.format(bucket=BLOB_BUCKET, nuid=info.nuid)
+        sha, received, seq = hashlib.sha256(), 0, 1
+        while received < (info.size or 0):
+            try:
+                msg = await self._js.get_msg(
+                    _STREAM, seq=seq, subject=subject, next=True, direct=True
+                )
+            except NotFoundError as exc:  # deleted while it was read
+                raise NotFound(f"blob {digest} is incomplete") from exc
+            data = msg.data or b""
+            sha.update(data)
+            received += len(data)
+            seq = (msg.seq or seq) + 1
+            yield data
+        if sha.hexdigest() != digest:
+            raise RuntimeError(f"blob {digest} does not match its SHA-256")
 
 
 def _content_type(description: str | None) -> str:

@@ -115,6 +115,11 @@ async def create_server(
             ("grpc.so_reuseport", 1),
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            # Fixed 64 KiB receive windows per stream. BDP probing grows them on a fast link
+            # until a client stream (an upload) parks megabytes here ahead of its handler:
+            # fifty 10 MB uploads at once grew the image service by 270 MB with it, 108
+            # without (50 x 1 MB: 104 and 88). Calls stay within one cluster network.
+            ("grpc.http2.bdp_probe", 0),
         ],
     )
     health = health_aio.HealthServicer()

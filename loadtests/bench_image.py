@@ -306,7 +306,7 @@ def _ours(case: CoreCase) -> tuple[Work, Callable[[int, int], dict[str, float]]]
     """The service's code path: ``apply`` on the file, limits raised to keep 24 MP whole."""
     import pyvips
 
-    from services.image.thumbnails import FAIL_ON, ImageLimits, probe_file
+    from services.image.thumbnails import ImageLimits, probe_file, shrunk
     from services.image.transforms import apply, parse_options
 
     pyvips.concurrency_set(case.threads)  # the image service sets its cores per worker
@@ -322,32 +322,23 @@ def _ours(case: CoreCase) -> tuple[Work, Callable[[int, int], dict[str, float]]]
         return output.width, output.height, len(output.data)
 
     def stages(width: int, height: int) -> dict[str, float]:
-        """apply's steps, rebuilt from the public pyvips calls it makes (``avg()`` pulls the
-        pixels through): header probe, shrink-on-load decode + resize, the sRGB conversion
-        ``output_profile`` adds, and the encode as the rest of the whole."""
+        """apply's steps, rebuilt from the calls it makes (``avg()`` pulls the pixels
+        through): header probe, shrink-on-load decode + resize (with the sRGB conversion when
+        the photo has a profile), and the encode as the rest of the whole."""
+        info = probe_file(path, limits)
 
-        def load(managed: bool) -> float:
-            extra = {"output_profile": "srgb"} if managed else {}
-            image = pyvips.Image.thumbnail_source(
-                pyvips.Source.new_from_file(case.path),
-                width,
-                height=height,
-                size="force",
-                option_string=f"fail_on={FAIL_ON}",
-                **extra,
-            )
-            return float(image.avg())
+        def decode() -> float:
+            source = pyvips.Source.new_from_file(case.path)
+            return float(shrunk(source, info, width, height, size="force").avg())
 
         total = _timed_ms(work)
         probe = _timed_ms(lambda: probe_file(path, limits))
-        plain = _timed_ms(lambda: load(False))
-        managed = _timed_ms(lambda: load(True))
+        decoded = _timed_ms(decode)
         return {
             "total": total,
             "probe": probe,
-            "decode+resize": plain,
-            "sRGB": round(max(0.0, managed - plain), 1),
-            "encode": round(max(0.0, total - probe - managed), 1),
+            "decode+resize": decoded,
+            "encode": round(max(0.0, total - probe - decoded), 1),
         }
 
     return work, stages
@@ -1081,7 +1072,7 @@ def print_core(photos: list[Photo], results: list[CoreResult], threads: int) -> 
         " after importing the library; the memory ratio and its target use the work."
     )
     print("\nwhere one operation's time goes: one thread, ms (the median of up to 5)")
-    steps = ("total", "probe", "decode+resize", "sRGB", "encode")
+    steps = ("total", "probe", "decode+resize", "encode")
     print(
         f"{'size':<11}{'op':<11}{'side':<11}"
         + "".join(f"{s:>14}" for s in steps)
@@ -1156,10 +1147,13 @@ def print_http(
         alone = [r for r in core if (r.library, r.op, r.size) == (library, THUMBNAIL, largest)]
         run = by_name.get(name)
         if alone and run:
+            share = cell(ratio(run.rps, alone[0].ops_per_s), ".0%")
+            # Ours makes every variant after the first from the photo's working copy.
+            why = "the working copy" if library == OURS else "HTTP, storage and the rest"
             print(
                 f"{name}: {cell(run.rps)} req/s over HTTP, against {cell(alone[0].ops_per_s)}"
-                f" op/s for a {largest} file's thumbnail by {library} alone in part 1: HTTP,"
-                f" storage and the rest leave {cell(ratio(run.rps, alone[0].ops_per_s), '.0%')}"
+                f" op/s for a {largest} file's thumbnail by {library} alone in part 1:"
+                f" {share} ({why})"
             )
     return targets
 
@@ -1298,16 +1292,17 @@ def report(
         " least 2x for its resize, so both decode 750x500 from 3000x2000 and 6000x4000 but"
         " Pillow 400x300 against libvips' 800x600 from 1600x1200: that size favours Pillow.",
         "where the time goes: the steps are timed separately on one thread after the peak was"
-        " read. For ours they rebuild apply from the same pyvips calls (thumbnail_source with"
-        " and without output_profile='srgb', pulled through with avg()); 'sRGB' is what the"
-        " colour conversion adds, 'encode' what is left of the whole. Pillow's are decode"
+        " read. For ours they rebuild apply from the same calls (probe_file, then shrunk pulled"
+        " through with avg()); 'encode' is what is left of the whole. Pillow's are decode"
         " (open, draft, thumbnail or load) and encode.",
         "part 2: ours is GET /images/{signature}/{options}/{blob} through the gateway (signature"
         " check, gRPC Transform to the image service, its derived-image KV lookup, the output"
         " read from the blob store). 'cached' asks for th:256 again and again after one request"
         " made it; 'uncached' asks for a distinct rs:fit:W:H per request (W 256..355, H"
-        " 256..305, signed beforehand), so each one fetches the source blob, transforms it,"
-        " stores the output and its KV entry. thumbor "
+        " 256..305, signed beforehand), so each one is made and stored with its KV entry."
+        " The first one also keeps the photo's working copy (services/image/working.py: 1024"
+        " px, JPEG q95), and every later one is made from that copy, as the variants of any"
+        " photo are; thumbor decodes the original for each. thumbor "
         + (
             f"runs {settings['thumbor_processes']} process(es) (--processes), file loader,"
             " no original storage, baseline JPEG q80: 'cached' with its file result storage"

@@ -50,3 +50,24 @@ async def test_hot_blobs_are_served_from_memory_and_bounded(js: JetStreamContext
         await store.get(small[0])  # pushed out: 2,500 bytes hold two of them
     with pytest.raises(NotFound):
         await store.get(large)  # never kept: over the per-blob bound
+
+
+async def test_reads_take_only_their_own_chunks_and_open_no_consumer(
+    js: JetStreamContext, tmp_path: Path
+) -> None:
+    store = BlobStore(js)
+    # Several chunks each (nats-py writes 128 KiB chunks), stored one after another, an empty
+    # blob between them, and one replaced by a deletion: each read must take its own chunks.
+    first, second = bytes(range(256)) * 2100, bytes(reversed(range(256))) * 1900
+    digests = [await store.put(data, "x/test") for data in (first, b"", second)]
+    gone = await store.put(b"gone" * 50_000, "x/test")
+    await (await js.object_store(BLOB_BUCKET)).delete(gone)
+
+    assert [(await store.get(digest)).data for digest in digests] == [first, b"", second]
+    target = tmp_path / "second.bin"
+    await store.get_to_file(digests[2], target)
+    assert target.read_bytes() == second
+    with pytest.raises(NotFound):
+        await store.get(gone)
+    stream = await js.stream_info(f"OBJ_{BLOB_BUCKET}")
+    assert stream.state.consumer_count == 0, "direct gets, not a consumer per read"

@@ -17,7 +17,10 @@ from shotgraph.image.v1 import image_pb2, image_pb2_grpc
 
 __all__ = ["Blobs"]
 
-_CHUNK_BYTES = 1 << 20
+# What an upload holds in flight is a few of these (the request buffer, the message, gRPC's
+# copy): fifty 10 MB uploads at once grew the gateway by 272 MB with 1 MiB chunks and by
+# 55 MB with these, as much as fifty 1 MB uploads.
+_CHUNK_BYTES = 64 << 10
 THUMBNAIL_OPTIONS = "th:256"
 # An upload streams for as long as the client sends: not the deadline of a quick call.
 UPLOAD_DEADLINE_S = 600.0  # what every screen shows of an upload

@@ -41,6 +41,7 @@ from shotgraph.image.v1 import image_pb2_grpc
 
 # Pixel work is quick next to a render: a message not acked in this long has lost its worker.
 IMAGE_ACK_WAIT_S = 30.0
+HOT_BLOB_BYTES = 64 << 20
 
 
 async def _consume(consumer: Consumer, js: JetStreamContext, stopping: asyncio.Event) -> None:
@@ -60,7 +61,7 @@ def image_limits(settings: Settings) -> ImageLimits:
 
 async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
     _, js, nats_ready = await open_nats(settings, stack)
-    blobs = BlobStore(js)
+    blobs = BlobStore(js, hot_bytes=HOT_BLOB_BYTES)  # working copies, reused for every size
     try:
         backends = parse_backends(settings.generation_backends)
     except ValueError as exc:

@@ -23,8 +23,9 @@ from nats.js.errors import KeyNotFoundError
 from libs.blobs import BlobStore
 from libs.bus.buckets import LazyBucket
 from libs.errors import InvalidArgument
-from services.image.thumbnails import ImageLimits, ImageRejected
-from services.image.transforms import apply, negotiate_format, parse_options
+from services.image.thumbnails import ImageLimits, ImageRejected, probe_file
+from services.image.transforms import Output, Transform, apply, negotiate_format, parse_options
+from services.image.working import WorkingCopies, make_working_copy
 
 __all__ = ["DerivedImage", "DerivedImages"]
 
@@ -53,6 +54,7 @@ class DerivedImages:
         self._limits = limits
         self._processing = processing
         self._bucket = LazyBucket(js, KeyValueConfig(bucket=BUCKET, history=1))
+        self._copies = WorkingCopies(js)
 
     async def derive(self, blob: str, options: str, accept: str | None) -> DerivedImage:
         """``blob`` transformed by ``options``, from the cache when it was made before.
@@ -78,20 +80,47 @@ class DerivedImages:
             return replace(known, cached=True, negotiated=negotiated)
         except (KeyNotFoundError, ValueError, TypeError):
             pass
+        try:
+            output = await self._from_working_copy(blob, settled)
+            if output is None:
+                output = await self._from_source(blob, settled)
+        except ImageRejected as exc:
+            raise InvalidArgument(f"{exc.reason}: {exc.detail}") from exc
+        digest = await self._blobs.put(output.data, output.content_type)
+        made = DerivedImage(digest, output.content_type, output.width, output.height)
+        await kv.put(key, json.dumps(asdict(made)).encode())
+        return replace(made, negotiated=negotiated)
+
+    async def _from_working_copy(self, blob: str, transform: Transform) -> Output | None:
+        copy = await self._copies.get(blob)
+        if copy is None or not copy.serves(transform, self._limits):
+            return None
+        data = (await self._blobs.get(copy.blob)).data
+        async with self._processing:
+            return await asyncio.to_thread(
+                apply, data, transform, self._limits, working_copy_of=copy.original
+            )
+
+    async def _from_source(self, blob: str, transform: Transform) -> Output:
+        """``transform`` made from the source blob; the first time, its working copy too."""
         folder = Path(tempfile.mkdtemp(prefix="derive-"))
         try:
             source = folder / "source"
             await self._blobs.get_to_file(blob, source)
             async with self._processing:
-                output = await asyncio.to_thread(apply, source, settled, self._limits)
-        except ImageRejected as exc:
-            raise InvalidArgument(f"{exc.reason}: {exc.detail}") from exc
+                output = await asyncio.to_thread(apply, source, transform, self._limits)
+                if await self._copies.get(blob) is None:
+                    info = probe_file(source, self._limits)
+                    copy = await asyncio.to_thread(make_working_copy, source, info)
+                else:
+                    copy = None
+            if copy is not None:
+                data, width, height = copy
+                digest = await self._blobs.put(data, "image/jpeg")
+                await self._copies.put(blob, digest, (width, height), info)
+            return output
         finally:
             await asyncio.to_thread(shutil.rmtree, folder, True)
-        digest = await self._blobs.put(output.data, output.content_type)
-        made = DerivedImage(digest, output.content_type, output.width, output.height)
-        await kv.put(key, json.dumps(asdict(made)).encode())
-        return replace(made, negotiated=negotiated)
 
     async def _source_kind(self, blob: str) -> str:
         """What negotiation falls back to: photos stay JPEG, anything else becomes PNG."""

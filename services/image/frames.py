@@ -29,7 +29,14 @@ from typing import Final, TypeVar
 
 import pyvips
 
-from services.image.thumbnails import ImageLimits, ImageRejected, probe
+from services.image.thumbnails import (
+    ImageInfo,
+    ImageLimits,
+    ImageRejected,
+    probe,
+    root_cause,
+    shrunk,
+)
 
 __all__ = [
     "ANGLES",
@@ -287,7 +294,6 @@ _FONT_FAMILIES: Final = "DejaVu Sans, Liberation Sans, Noto Sans, sans-serif"
 
 # Rec. 709 luma weights: how bright each channel looks; desaturation keeps this constant.
 _LUMA: Final = (0.2126, 0.7152, 0.0722)
-_FAIL_ON: Final = "error"  # see thumbnails.py: truncated data must fail, not turn grey
 
 
 def describe_options() -> dict[str, dict[str, str]]:
@@ -316,10 +322,11 @@ def compose_frame(spec: FrameSpec, limits: ImageLimits) -> Frame:
     width, height = _check_size(spec.size)
     title = _clean_title(spec.title)
     duration = _format_duration(spec.duration_s)
-    _check_images(spec, limits)  # every header, before any pixel of any image is decoded
+    # Every header, before any pixel of any image is decoded.
+    backdrop, *characters = _check_images(spec, limits)
 
-    picture = _load_backdrop(spec.backdrop, width, height)
-    picture = _place_characters(picture, spec.characters, framing, angle)
+    picture = _load_backdrop(backdrop, width, height)
+    picture = _place_characters(picture, characters, framing, angle)
     picture = _grade(_grade(picture.cast("float"), lighting), mood).rint().cast("uchar")
     # After grading, so the uncovered corners stay a true black, like a matte.
     picture = _tilt(picture, angle.tilt)
@@ -391,64 +398,56 @@ def _format_duration(seconds: object) -> str:
     return f"{minutes}:{tenths // 10:02d}.{tenths % 10}"
 
 
-def _check_images(spec: FrameSpec, limits: ImageLimits) -> None:
+_Picture = tuple[bytes, ImageInfo]  # an input image and what its header says
+
+
+def _check_images(spec: FrameSpec, limits: ImageLimits) -> list[_Picture]:
+    """The backdrop, then each character, with their probed headers."""
     if not isinstance(spec.characters, tuple):
         raise ImageRejected("bad_frame", "characters must be a tuple of images")
     if len(spec.characters) > MAX_CHARACTERS:
         raise ImageRejected(
             "bad_frame", f"{len(spec.characters)} characters, limit is {MAX_CHARACTERS}"
         )
+    pictures: list[_Picture] = []
     for name, data in [("backdrop", spec.backdrop)] + [
         (f"character {number}", data) for number, data in enumerate(spec.characters, start=1)
     ]:
         if not isinstance(data, bytes):
             raise ImageRejected("bad_frame", f"{name} must be bytes, got {type(data).__name__}")
         try:
-            probe(data, limits)
+            pictures.append((data, probe(data, limits)))
         except ImageRejected as exc:
             raise ImageRejected(exc.reason, f"{name}: {exc.detail}") from None
+    return pictures
 
 
 # --- composition -------------------------------------------------------------------------------
 
 
-def _load(data: bytes, width: int, height: int, *, crop: bool) -> pyvips.Image:
-    """Decode ``data`` straight at the size it is drawn: fitted inside ``width`` x ``height``,
+def _load(picture: _Picture, width: int, height: int, *, crop: bool) -> pyvips.Image:
+    """Decode ``picture`` straight at the size it is drawn: fitted inside ``width`` x ``height``,
     or, with ``crop``, covering it exactly (centre kept). 8-bit sRGB, alpha kept."""
-    options = {"crop": "centre"} if crop else {}
+    data, info = picture
     try:
-        image = pyvips.Image.thumbnail_buffer(
-            data,
-            width,
-            height=height,
-            size="both",  # small references are enlarged: the shot decides the size
-            output_profile="srgb",
-            option_string=f"fail_on={_FAIL_ON}",
-            **options,
-        )
-        if image.interpretation != "srgb":  # greyscale has no profile to convert; 16-bit RGB
-            image = image.colourspace("srgb")
+        # size="both": small references are enlarged, the shot decides the size.
+        source = pyvips.Source.new_from_memory(data)
+        image = shrunk(source, info, width, height, crop="centre" if crop else None)
         return image.cast("uchar").copy_memory()  # decode now, so errors surface here
     except pyvips.Error as exc:  # corrupt pixel data behind a valid header
-        raise ImageRejected("not_an_image", f"cannot decode: {_cause(exc)}") from None
+        raise ImageRejected("not_an_image", f"cannot decode: {root_cause(exc)}") from None
 
 
-def _cause(exc: pyvips.Error) -> str:
-    """The first line of libvips' error log: the root cause; later lines are consequences."""
-    lines = [line.strip() for line in f"{exc.detail}\n{exc.message}".splitlines()]
-    return next((line for line in lines if line), "unknown error")[:200]
-
-
-def _load_backdrop(data: bytes, width: int, height: int) -> pyvips.Image:
+def _load_backdrop(picture: _Picture, width: int, height: int) -> pyvips.Image:
     try:
-        backdrop = _load(data, width, height, crop=True)
+        backdrop = _load(picture, width, height, crop=True)
     except ImageRejected as exc:
         raise ImageRejected(exc.reason, f"backdrop: {exc.detail}") from None
     return backdrop.flatten(background=_FILL) if backdrop.hasalpha() else backdrop
 
 
 def _place_characters(
-    picture: pyvips.Image, characters: tuple[bytes, ...], framing: Framing, angle: Angle
+    picture: pyvips.Image, characters: list[_Picture], framing: Framing, angle: Angle
 ) -> pyvips.Image:
     """Draw the characters left to right, evenly spread, feet on the shot's baseline."""
     shown = characters[: framing.max_characters]
@@ -463,9 +462,9 @@ def _place_characters(
     layers: list[pyvips.Image] = []
     xs: list[int] = []
     ys: list[int] = []
-    for index, data in enumerate(shown):
+    for index, character in enumerate(shown):
         try:
-            card = _character_card(data, max(1, round(slot * _SLOT_FILL)), target_height)
+            card = _character_card(character, max(1, round(slot * _SLOT_FILL)), target_height)
         except ImageRejected as exc:
             raise ImageRejected(exc.reason, f"character {index + 1}: {exc.detail}") from None
         centre_x = (width - span) / 2 + slot * (index + 0.5)
@@ -481,12 +480,12 @@ def _place_characters(
     return composed.extract_band(0, n=3)  # the backdrop was opaque, so is the result
 
 
-def _character_card(data: bytes, max_width: int, max_height: int) -> pyvips.Image:
+def _character_card(character: _Picture, max_width: int, max_height: int) -> pyvips.Image:
     """The character as an RGBA layer at most ``max_width`` x ``max_height``: a cut-out if the
     reference has alpha, otherwise a rectangular card with a light border."""
     border = max(1, round(max_height * _CARD_BORDER_SHARE))
     inner_width, inner_height = max(1, max_width - 2 * border), max(1, max_height - 2 * border)
-    image = _load(data, inner_width, inner_height, crop=False)
+    image = _load(character, inner_width, inner_height, crop=False)
     if image.hasalpha():
         return image
     framed = image.embed(

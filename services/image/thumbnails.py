@@ -40,6 +40,7 @@ __all__ = [
     "probe",
     "probe_file",
     "root_cause",
+    "shrunk",
 ]
 
 # Process-wide libvips settings, applied once on import.
@@ -127,6 +128,10 @@ class ImageInfo:
     height: int
     frames: int
     progressive: bool = False  # the header says progressive (JPEG) or interlaced (PNG, GIF)
+    # An embedded ICC profile, so the pixels reach sRGB through it. Without one they are taken
+    # as sRGB already: the transform through libvips' built-in profile would cost a third of a
+    # large conversion and change nothing.
+    profiled: bool = False
 
 
 @dataclass(frozen=True)
@@ -188,20 +193,7 @@ def make_thumbnail(
 
     suffix, content_type, options = saver
     try:
-        # thumbnail loads only the first page (n=1), applies EXIF orientation, and converts
-        # any embedded profile (or CMYK) to sRGB because output_profile is set. Its own fail_on
-        # argument is not forwarded to buffer loaders (libvips issue #5195; a truncated file
-        # silently gives a half-grey thumbnail), so it goes in the loader option string instead.
-        thumb = pyvips.Image.thumbnail_source(
-            pyvips.Source.new_from_memory(data),
-            size,
-            height=size,
-            size="down",
-            output_profile="srgb",
-            option_string=f"fail_on={FAIL_ON}",
-        )
-        if thumb.interpretation != "srgb":  # e.g. greyscale, which has no profile to convert
-            thumb = thumb.colourspace("srgb")
+        thumb = shrunk(pyvips.Source.new_from_memory(data), info, size, size, size="down")
         if fmt == "jpeg" and thumb.hasalpha():  # JPEG has no alpha; libvips would flatten to black
             thumb = thumb.flatten(background=[255, 255, 255])
         out = thumb.write_to_buffer(suffix, **options)
@@ -210,6 +202,34 @@ def make_thumbnail(
             "not_an_image", f"cannot decode {info.format}: {root_cause(exc)}"
         ) from None
     return Thumbnail(data=out, content_type=content_type, width=thumb.width, height=thumb.height)
+
+
+def shrunk(
+    source: pyvips.Source,
+    info: ImageInfo,
+    width: int,
+    height: int,
+    *,
+    size: str = "both",
+    frames: int = 1,
+    crop: str | None = None,
+) -> pyvips.Image:
+    """``source`` (probed as ``info``) decoded to fit ``width`` x ``height``, upright, 8-bit sRGB.
+
+    ``thumbnail`` picks the largest shrink-on-load for the size, applies the EXIF orientation
+    and brings CMYK to sRGB; an embedded profile is converted through only when there is one.
+    Its own fail_on is not passed to loaders (libvips issue #5195: a truncated file would give
+    a half-grey picture), so it goes in the loader's option string.
+    """
+    options = f"fail_on={FAIL_ON}" + (f",n={frames}" if frames > 1 else "")
+    extra: dict[str, str] = {"crop": crop} if crop else {}
+    if info.profiled:
+        extra["output_profile"] = "srgb"
+    image = pyvips.Image.thumbnail_source(
+        source, width, height=height, size=size, option_string=options, **extra
+    )
+    # Greyscale and 16-bit sources have no profile to go through.
+    return image if image.interpretation == "srgb" else image.colourspace("srgb")
 
 
 def _probe(source: pyvips.Source, size: int, limits: ImageLimits) -> ImageInfo:
@@ -247,6 +267,7 @@ def _check_header(header: pyvips.Image, fmt: str, limits: ImageLimits) -> ImageI
     frames = header.get("n-pages") if header.get_typeof("n-pages") else 1
     orientation = header.get("orientation") if header.get_typeof("orientation") else 1
     progressive = bool(header.get("interlaced")) if header.get_typeof("interlaced") else False
+    profiled = bool(header.get_typeof("icc-profile-data"))
 
     if width * height > limits.max_pixels:
         raise ImageRejected(
@@ -266,7 +287,7 @@ def _check_header(header: pyvips.Image, fmt: str, limits: ImageLimits) -> ImageI
         )
     if orientation in (5, 6, 7, 8):  # EXIF orientations that turn the image by 90 degrees
         width, height = height, width
-    return ImageInfo(fmt, width, height, frames, progressive)
+    return ImageInfo(fmt, width, height, frames, progressive, profiled)
 
 
 def root_cause(exc: pyvips.Error) -> str:

@@ -32,13 +32,13 @@ from typing import Any, Final
 import pyvips
 
 from services.image.thumbnails import (
-    FAIL_ON,
     ImageInfo,
     ImageLimits,
     ImageRejected,
     probe,
     probe_file,
     root_cause,
+    shrunk,
 )
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "Resize",
     "Transform",
     "apply",
+    "decoded_size",
     "negotiate_format",
     "parse_options",
 ]
@@ -381,11 +382,16 @@ def apply(
     limits: ImageLimits = _DEFAULT_LIMITS,
     *,
     fmt: str | None = None,
+    working_copy_of: ImageInfo | None = None,
 ) -> Output:
     """Apply ``transform`` to an untrusted image; raise ImageRejected if it breaks a limit.
 
     ``fmt`` is the output format when the transform has none (what ``negotiate_format`` chose).
     Every limit is checked on the header, before a pixel is decoded.
+
+    With ``working_copy_of``, ``source`` is a smaller copy (``working.py``) of the image that
+    header describes: the geometry is the original's, the pixels come from the copy, which
+    must be at least ``decoded_size`` big.
     """
     fmt = fmt or transform.format
     if fmt is None:
@@ -396,7 +402,10 @@ def apply(
         raise ImageRejected("bad_format", f"output format {fmt!r} is not one of {OUTPUT_FORMATS}")
     # A Transform built by hand, or parsed under other limits, passes the same bounds as a URL.
     transform = parse_options(transform.canonical(), limits)
-    info = probe_file(source, limits) if isinstance(source, Path) else probe(source, limits)
+    if working_copy_of is not None:
+        info = working_copy_of
+    else:
+        info = probe_file(source, limits) if isinstance(source, Path) else probe(source, limits)
     frames = _frames(info, transform, limits, fmt)
     plan = _plan(info, transform, limits)
     width, height = plan.target[::-1] if transform.rotate in (90, 270) else plan.target
@@ -409,8 +418,9 @@ def apply(
             )
 
     try:
-        focus = _smart_focus(source, plan) if plan.smart else plan.focus
-        loaded = _load(source, plan.load, frames)
+        focus = _smart_focus(source, info, plan) if plan.smart else plan.focus
+        # Forced to the planned size: the resize and crop after it work from exactly that.
+        loaded = shrunk(_open(source), info, *plan.load, size="force", frames=frames)
         shaped = [_shape(frame, plan, transform, focus) for frame in _split(loaded, frames)]
         data = _encode(_join(shaped), fmt, transform.quality)
     except pyvips.Error as exc:  # e.g. truncated or corrupt pixel data behind a valid header
@@ -418,6 +428,11 @@ def apply(
             "not_an_image", f"cannot decode {info.format}: {root_cause(exc)}"
         ) from None
     return Output(data, _CONTENT_TYPES[fmt], shaped[0].width, shaped[0].height, len(shaped))
+
+
+def decoded_size(info: ImageInfo, transform: Transform, limits: ImageLimits) -> tuple[int, int]:
+    """The size ``apply`` decodes the whole picture at, for the image ``info`` describes."""
+    return _plan(info, transform, limits).load
 
 
 @dataclass(frozen=True)
@@ -492,42 +507,11 @@ def _open(source: bytes | Path) -> pyvips.Source:
     return pyvips.Source.new_from_memory(source)  # no copy: libvips reads the caller's bytes
 
 
-def _load(source: bytes | Path, size: tuple[int, int], frames: int) -> pyvips.Image:
-    """The picture decoded at ``size`` (frames stacked), upright and in sRGB.
-
-    ``thumbnail`` picks the largest shrink-on-load that keeps ``size``, applies the EXIF
-    orientation, and converts through an embedded profile (or from CMYK) to sRGB. Its own
-    fail_on is not passed to loaders (libvips issue #5195), so it goes in the option string.
-    """
-    options = f"fail_on={FAIL_ON}" + (f",n={frames}" if frames > 1 else "")
-    image = pyvips.Image.thumbnail_source(
-        _open(source),
-        size[0],
-        height=size[1],
-        size="force",
-        output_profile="srgb",
-        option_string=options,
-    )
-    return _srgb(image)
-
-
-def _srgb(image: pyvips.Image) -> pyvips.Image:
-    """8-bit sRGB, for images without a profile to convert through (greyscale, 16-bit)."""
-    return image if image.interpretation == "srgb" else image.colourspace("srgb")
-
-
-def _smart_focus(source: bytes | Path, plan: _Plan) -> tuple[float, float]:
+def _smart_focus(source: bytes | Path, info: ImageInfo, plan: _Plan) -> tuple[float, float]:
     """The centre of the most interesting ``plan.smart_box``-sized region (libvips' attention
     strategy: skin, saturation, edges), found on a preview of the first frame."""
-    preview = pyvips.Image.thumbnail_source(
-        _open(source),
-        _PREVIEW_SIDE,
-        height=_PREVIEW_SIDE,
-        size="down",
-        output_profile="srgb",
-        option_string=f"fail_on={FAIL_ON}",
-    )
-    preview = _srgb(preview).copy_memory()  # smartcrop reads it twice; the load is sequential
+    preview = shrunk(_open(source), info, _PREVIEW_SIDE, _PREVIEW_SIDE, size="down")
+    preview = preview.copy_memory()  # smartcrop reads it twice; the load is sequential
     scale = preview.width / plan.source[0]
     box_w, box_h = _scaled(plan.smart_box[0], plan.smart_box[1], scale)
     _, found = preview.smartcrop(
