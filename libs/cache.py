@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, Final
 from urllib.parse import urlparse
 
 from aiocache import RedisCache
@@ -16,6 +17,30 @@ log = get_logger(__name__)
 
 # A cache must never be the slow part: give up quickly and go to the source of truth.
 _TIMEOUT_S = 0.25
+
+# Stamped entries (see ``put_if_newer``): a write or a delete applies only if it is newer than
+# what is cached, so writers and invalidations racing each other never leave a stale entry.
+_PUT_IF_NEWER: Final = """
+local cached = redis.call('GET', KEYS[1])
+if cached then
+  local ok, entry = pcall(cjson.decode, cached)
+  if ok and type(entry) == 'table' and tonumber(entry['stamp'] or 0) >= tonumber(ARGV[2]) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+return 1
+"""
+_DELETE_IF_OLDER: Final = """
+local cached = redis.call('GET', KEYS[1])
+if not cached then return 0 end
+local ok, entry = pcall(cjson.decode, cached)
+if ok and type(entry) == 'table' and tonumber(entry['stamp'] or 0) >= tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('DEL', KEYS[1])
+return 1
+"""
 
 
 class ReadCache:
@@ -53,6 +78,21 @@ class ReadCache:
             await self._cache.delete(key)
         except Exception as exc:
             log.warning("cache.unavailable", op="delete", error=str(exc))
+
+    async def put_if_newer(self, key: str, value: dict[str, Any], stamp: int) -> None:
+        """Cache ``value`` (stored with ``stamp``) unless an entry as new or newer is there."""
+        entry = json.dumps({**value, "stamp": stamp})
+        await self._script(_PUT_IF_NEWER, key, entry, stamp, self._ttl)
+
+    async def delete_if_older(self, key: str, stamp: int) -> None:
+        """Drop the entry unless it is at least as new as ``stamp``."""
+        await self._script(_DELETE_IF_OLDER, key, stamp)
+
+    async def _script(self, script: str, key: str, *args: Any) -> None:
+        try:
+            await self._cache.raw("eval", script, 1, self._cache.build_key(key), *args)
+        except Exception as exc:
+            log.warning("cache.unavailable", op="script", error=str(exc))
 
     async def ping(self) -> bool:
         try:

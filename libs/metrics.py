@@ -20,6 +20,7 @@ from prometheus_client import (
 )
 
 __all__ = [
+    "CANVAS_CACHE",
     "CONTENT_TYPE_LATEST",
     "GRPC_DURATION",
     "GRPC_REQUESTS",
@@ -60,6 +61,11 @@ NATS_MESSAGES = Counter(
 )
 NATS_DURATION = Histogram(
     "shotgraph_nats_handler_duration_seconds", "NATS handler latency.", ["service", "subject"]
+)
+CANVAS_CACHE = Counter(
+    "shotgraph_canvas_cache_reads_total",
+    "Canvas reads, by where they were answered: hit (Redis) or miss (Postgres).",
+    ["result"],
 )
 JOBS = Counter("shotgraph_jobs_total", "Jobs that reached a final state.", ["function", "state"])
 # Sampled by the batch service; with several processes the most recent sample wins.

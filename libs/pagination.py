@@ -11,7 +11,15 @@ from typing import Protocol, TypeVar
 
 from libs.errors import InvalidArgument
 
-__all__ = ["MAX_PAGE_SIZE", "Cursor", "decode_cursor", "encode_cursor", "page_size", "paginate"]
+__all__ = [
+    "MAX_PAGE_SIZE",
+    "Cursor",
+    "decode_cursor",
+    "encode_cursor",
+    "page_size",
+    "paginate",
+    "paginate_numbered",
+]
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
@@ -53,6 +61,14 @@ class _Newest(Protocol):
 Row = TypeVar("Row", bound=_Newest)
 
 
+class _Numbered(Protocol):
+    @property
+    def number(self) -> int: ...
+
+
+NumberedRow = TypeVar("NumberedRow", bound=_Numbered)
+
+
 async def paginate(
     fetch: Callable[[int, Cursor | None], Awaitable[Sequence[Row]]],
     requested_size: int,
@@ -68,3 +84,24 @@ async def paginate(
     page = rows[:limit]
     token = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else ""
     return page, token
+
+
+async def paginate_numbered(
+    fetch: Callable[[int, int | None], Awaitable[Sequence[NumberedRow]]],
+    requested_size: int,
+    page_token: str,
+) -> tuple[list[NumberedRow], str]:
+    """``paginate`` for rows numbered in a sequence (versions), highest first: the cursor is
+    the number of the last row served."""
+    limit = page_size(requested_size)
+    after = None
+    if page_token:
+        try:
+            after = int(base64.urlsafe_b64decode(page_token + "=" * (-len(page_token) % 4)))
+        except ValueError as exc:
+            raise InvalidArgument("page token is not one this API issued") from exc
+    rows = list(await fetch(limit + 1, after))
+    page = rows[:limit]
+    more = len(rows) > limit
+    token = base64.urlsafe_b64encode(str(page[-1].number).encode()).decode().rstrip("=")
+    return page, token if more else ""

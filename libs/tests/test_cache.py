@@ -57,3 +57,21 @@ async def test_down_redis_is_a_quick_miss(cache_without_redis: ReadCache) -> Non
 async def test_down_redis_writes_do_not_raise(cache_without_redis: ReadCache) -> None:
     await asyncio.wait_for(cache_without_redis.set("k", {"v": 1}), 2)
     await asyncio.wait_for(cache_without_redis.delete("k"), 2)
+
+
+async def test_stamped_entries_only_move_forward(cache: ReadCache) -> None:
+    await cache.put_if_newer("c1", {"version": 2}, stamp=20)
+    await cache.put_if_newer("c1", {"version": 1}, stamp=10)  # a slow writer, arriving late
+    assert await cache.get("c1") == {"version": 2, "stamp": 20}
+    await cache.delete_if_older("c1", stamp=20)  # the invalidation of the write it holds
+    assert await cache.get("c1") == {"version": 2, "stamp": 20}
+    await cache.delete_if_older("c1", stamp=30)  # a change it does not hold yet
+    assert await cache.get("c1") is None
+    await cache.put_if_newer("c1", {"version": 3}, stamp=30)
+    assert await cache.get("c1") == {"version": 3, "stamp": 30}
+
+
+async def test_stamped_operations_without_redis_are_no_ops(cache_without_redis: ReadCache) -> None:
+    await cache_without_redis.put_if_newer("c1", {"version": 1}, stamp=1)
+    await cache_without_redis.delete_if_older("c1", stamp=2)
+    assert await cache_without_redis.get("c1") is None

@@ -43,6 +43,7 @@ def batch_summary(batch: BatchRecord) -> dict[str, Any]:
 def _job(change: JobChange) -> dict[str, Any]:
     return {
         "job_id": change.job_id,
+        "key": change.key,
         "function": change.function,
         "state": change.state.value,
         "progress": change.progress,

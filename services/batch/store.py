@@ -98,6 +98,7 @@ class Dispatch:
 class JobChange:
     job_id: str
     batch_id: str
+    key: str  # the submitter's name for the job, unique in its batch
     function: str
     state: JobState
     progress: int
@@ -472,7 +473,8 @@ class BatchStore:
             rows = {
                 r["id"]: dict(r)
                 for r in await conn.fetch(
-                    "SELECT id, batch_id, function, state, dispatches, progress FROM batch.jobs"
+                    "SELECT id, batch_id, key, function, state, dispatches, progress"
+                    " FROM batch.jobs"
                     " WHERE id = ANY($1) ORDER BY id FOR UPDATE",
                     ids,
                 )
@@ -519,6 +521,7 @@ class BatchStore:
                     JobChange(
                         job_id=str(job_id),
                         batch_id=str(row["batch_id"]),
+                        key=row["key"],
                         function=row["function"],
                         state=transition.state,
                         progress=row["progress"],

@@ -1,4 +1,5 @@
-"""Wiring of the canvas service: canvases in Postgres, reads cached in Redis, a gRPC API."""
+"""Wiring of the canvas service: canvases in Postgres, reads cached in Redis and kept fresh by
+``canvas.changed`` events on NATS, a gRPC API."""
 
 from __future__ import annotations
 
@@ -7,12 +8,17 @@ from pathlib import Path
 
 import grpc
 
-from libs.backends import open_cache, open_database
+from libs.backends import open_cache, open_database, open_nats
 from libs.config import Settings
+from libs.rpc import open_channel
 from libs.runner import ServiceParts
 from libs.web import create_app
+from services.canvas.cache import CanvasCache
+from services.canvas.execution import Executions
 from services.canvas.handlers import CanvasServicer
+from services.canvas.results import ResultStore
 from services.canvas.store import CanvasStore
+from shotgraph.batch.v1 import batch_pb2_grpc
 from shotgraph.canvas.v1 import canvas_pb2_grpc
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -20,10 +26,16 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
     pool, database_ready = await open_database(settings, stack, "canvas", MIGRATIONS)
+    nc, js, nats_ready = await open_nats(settings, stack)
+    store = CanvasStore(pool)
     # The cache is an optimisation: its outage degrades reads to Postgres, so it is not a
     # readiness condition (an unready canvas would take the whole feature down instead).
-    cache = open_cache(settings, stack, "canvas")
-    servicer = CanvasServicer(CanvasStore(pool), cache)
+    cache = CanvasCache(open_cache(settings, stack, "canvas"), store, nc)
+    await cache.subscribe()  # ends with the connection, which the stack drains
+    batch = open_channel(settings.batch_addr, settings.grpc_deadline_s)
+    stack.push_async_callback(batch.close)
+    executions = Executions(ResultStore(pool), batch_pb2_grpc.BatchServiceStub(batch), js)
+    servicer = CanvasServicer(store, cache, executions)
 
     def register(server: grpc.aio.Server) -> None:
         canvas_pb2_grpc.add_CanvasServiceServicer_to_server(servicer, server)
@@ -31,6 +43,6 @@ async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
     app = create_app(
         settings.service,
         max_body_bytes=settings.max_body_bytes,
-        readiness={"postgres": database_ready},
+        readiness={"postgres": database_ready, "nats": nats_ready},
     )
     return ServiceParts(app=app, registrars=[register])

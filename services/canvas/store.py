@@ -1,18 +1,40 @@
-"""Canvases in the ``canvas`` schema."""
+"""Canvases, their versions and shares, in the ``canvas`` schema.
+
+Every save is a version. ``canvases.version`` is the newest one's number, and a save names the
+version it was made from: the row lock on the canvas makes two saves from one base take turns,
+and the second one finds its base stale (``StaleBase``) instead of overwriting the first.
+"""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any, Final
 
 import asyncpg
 
 from libs.pagination import Cursor
 
-__all__ = ["CanvasRecord", "CanvasStore"]
+__all__ = [
+    "ACCESS_LEVELS",
+    "CanvasRecord",
+    "CanvasStore",
+    "StaleBase",
+    "VersionRecord",
+]
 
-_COLUMNS = "id, owner_id, name, version, created_at, updated_at"
+EMPTY_GRAPH: Final[dict[str, Any]] = {"nodes": [], "edges": []}
+ACCESS_LEVELS: Final = ("read", "write")
+
+_CANVAS = "c.id, c.owner_id, c.name, c.version, c.created_at, c.updated_at"
+_VERSION = "v.canvas_id, v.number, v.parent, v.author_id, v.message, v.autosave, v.created_at"
+# The caller's access to a canvas: theirs, or shared with them.
+_ACCESS = (
+    "CASE WHEN c.owner_id = $2 THEN 'owner'"
+    " ELSE (SELECT s.access FROM canvas.shares s WHERE s.canvas_id = c.id AND s.user_id = $2)"
+    " END"
+)
 
 
 @dataclass(frozen=True)
@@ -23,10 +45,44 @@ class CanvasRecord:
     version: int
     created_at: datetime
     updated_at: datetime
+    access: str  # the reader's: "owner", "write" or "read"
+    graph: dict[str, Any] | None = None  # the newest version's, where asked for
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> CanvasRecord:
         return cls(**{**dict(row), "id": str(row["id"])})
+
+
+@dataclass(frozen=True)
+class VersionRecord:
+    canvas_id: str
+    number: int
+    parent: int
+    author_id: str
+    message: str
+    autosave: bool
+    created_at: datetime
+    graph: dict[str, Any] | None = None
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> VersionRecord:
+        return cls(**{**dict(row), "canvas_id": str(row["canvas_id"])})
+
+
+class StaleBase(Exception):
+    """The save was made from ``base``, but the newest version is ``current``."""
+
+    def __init__(self, base: int, current: VersionRecord) -> None:
+        super().__init__(f"version {base} is not the newest: {current.number} is")
+        self.base = base
+        self.current = current
+
+
+def _uuid(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
 
 
 class CanvasStore:
@@ -34,39 +90,207 @@ class CanvasStore:
         self._pool = pool
 
     async def create(self, owner_id: str, name: str) -> CanvasRecord:
-        row = await self._pool.fetchrow(
-            f"INSERT INTO canvas.canvases (owner_id, name) VALUES ($1, $2) RETURNING {_COLUMNS}",
-            owner_id,
-            name,
-        )
-        return CanvasRecord.from_row(row)
+        """A canvas with its first version: an empty graph."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "INSERT INTO canvas.canvases AS c (owner_id, name) VALUES ($1, $2)"
+                f" RETURNING {_CANVAS}, 'owner' AS access",
+                owner_id,
+                name,
+            )
+            await conn.execute(
+                "INSERT INTO canvas.versions (canvas_id, number, author_id, message, graph)"
+                " VALUES ($1, $2, $3, 'Created', $4)",
+                row["id"],
+                row["version"],
+                owner_id,
+                EMPTY_GRAPH,
+            )
+        return replace(CanvasRecord.from_row(row), graph=EMPTY_GRAPH)
 
-    async def get(self, owner_id: str, canvas_id: str) -> CanvasRecord | None:
-        try:
-            key = uuid.UUID(canvas_id)
-        except ValueError:
+    async def get(self, user_id: str, canvas_id: str) -> CanvasRecord | None:
+        """The canvas with its newest graph, if ``user_id`` may read it."""
+        key = _uuid(canvas_id)
+        if key is None:
             return None
         row = await self._pool.fetchrow(
-            f"SELECT {_COLUMNS} FROM canvas.canvases WHERE id = $1 AND owner_id = $2", key, owner_id
+            f"SELECT {_CANVAS}, {_ACCESS} AS access, v.graph FROM canvas.canvases c"
+            " JOIN canvas.versions v ON v.canvas_id = c.id AND v.number = c.version"
+            " WHERE c.id = $1",
+            key,
+            user_id,
         )
-        return CanvasRecord.from_row(row) if row else None
+        return CanvasRecord.from_row(row) if row and row["access"] else None
 
-    async def list(self, owner_id: str, limit: int, after: Cursor | None) -> list[CanvasRecord]:
-        """Newest first; ``after`` is the (created_at, id) of the last row already served."""
-        if after is None:
-            rows = await self._pool.fetch(
-                f"SELECT {_COLUMNS} FROM canvas.canvases WHERE owner_id = $1"
-                " ORDER BY created_at DESC, id DESC LIMIT $2",
-                owner_id,
-                limit,
+    async def head(self, canvas_id: str) -> tuple[CanvasRecord, dict[str, str]] | None:
+        """The canvas with its newest graph (access "owner") and who it is shared with."""
+        key = _uuid(canvas_id)
+        if key is None:
+            return None
+        async with self._pool.acquire() as conn, conn.transaction(readonly=True):
+            row = await conn.fetchrow(
+                f"SELECT {_CANVAS}, 'owner' AS access, v.graph FROM canvas.canvases c"
+                " JOIN canvas.versions v ON v.canvas_id = c.id AND v.number = c.version"
+                " WHERE c.id = $1",
+                key,
             )
+            if row is None:
+                return None
+            shares = await conn.fetch(
+                "SELECT user_id, access FROM canvas.shares WHERE canvas_id = $1", key
+            )
+        return CanvasRecord.from_row(row), {r["user_id"]: r["access"] for r in shares}
+
+    async def access(self, user_id: str, canvas_id: str) -> str | None:
+        """``user_id``'s access to the canvas: "owner", "write", "read", or None."""
+        key = _uuid(canvas_id)
+        if key is None:
+            return None
+        access: str | None = await self._pool.fetchval(
+            f"SELECT {_ACCESS} FROM canvas.canvases c WHERE c.id = $1", key, user_id
+        )
+        return access
+
+    async def list_canvases(
+        self, user_id: str, limit: int, after: Cursor | None
+    ) -> list[CanvasRecord]:
+        """Owned or shared, newest first; ``after`` is the (created_at, id) last served."""
+        visible = (
+            "(c.owner_id = $2 OR c.id IN (SELECT canvas_id FROM canvas.shares WHERE user_id = $2))"
+        )
+        select = f"SELECT {_CANVAS}, {_ACCESS} AS access FROM canvas.canvases c WHERE {visible}"
+        order = " ORDER BY c.created_at DESC, c.id DESC LIMIT $1"
+        if after is None:
+            rows = await self._pool.fetch(select + order, limit, user_id)
         else:
             rows = await self._pool.fetch(
-                f"SELECT {_COLUMNS} FROM canvas.canvases WHERE owner_id = $1"
-                " AND (created_at, id) < ($2, $3) ORDER BY created_at DESC, id DESC LIMIT $4",
-                owner_id,
+                select + " AND (c.created_at, c.id) < ($3, $4)" + order,
+                limit,
+                user_id,
                 after[0],
                 uuid.UUID(after[1]),
-                limit,
             )
         return [CanvasRecord.from_row(r) for r in rows]
+
+    async def save(
+        self,
+        canvas_id: str,
+        author_id: str,
+        base: int,
+        graph: dict[str, Any],
+        message: str,
+        *,
+        autosave: bool,
+    ) -> tuple[VersionRecord, bool]:
+        """A new version from ``base``; (the version, whether one was made).
+
+        An autosave identical to the newest graph makes none. An autosave on top of the same
+        author's autosave replaces it (with a new number, so a stale base is still caught), so
+        autosaves never bury named versions. Raises StaleBase; the caller checked access.
+        """
+        async with self._pool.acquire() as conn, conn.transaction():
+            current = await self._lock_head(conn, canvas_id)
+            if current.number != base:
+                raise StaleBase(base, current)
+            if autosave and current.graph == graph:
+                return current, False
+            coalesce = autosave and current.autosave and current.author_id == author_id
+            parent = current.parent if coalesce else current.number
+            if coalesce:
+                await conn.execute(
+                    "DELETE FROM canvas.versions WHERE canvas_id = $1 AND number = $2",
+                    uuid.UUID(canvas_id),
+                    current.number,
+                )
+            made = await self._append(conn, canvas_id, author_id, parent, graph, message, autosave)
+        return made, True
+
+    async def _lock_head(self, conn: asyncpg.Connection, canvas_id: str) -> VersionRecord:
+        # The lock first, then the read: a join locked in one statement would be re-checked
+        # against the old version row after the wait, and find nothing.
+        number = await conn.fetchval(
+            "SELECT version FROM canvas.canvases WHERE id = $1 FOR UPDATE", uuid.UUID(canvas_id)
+        )
+        if number is None:
+            raise LookupError(canvas_id)
+        row = await conn.fetchrow(
+            f"SELECT {_VERSION}, v.graph FROM canvas.versions v"
+            " WHERE v.canvas_id = $1 AND v.number = $2",
+            uuid.UUID(canvas_id),
+            number,
+        )
+        return VersionRecord.from_row(row)
+
+    async def _append(
+        self,
+        conn: asyncpg.Connection,
+        canvas_id: str,
+        author_id: str,
+        parent: int,
+        graph: dict[str, Any],
+        message: str,
+        autosave: bool,
+    ) -> VersionRecord:
+        number = await conn.fetchval(
+            "UPDATE canvas.canvases SET version = version + 1, updated_at = clock_timestamp()"
+            " WHERE id = $1 RETURNING version",
+            uuid.UUID(canvas_id),
+        )
+        row = await conn.fetchrow(
+            "INSERT INTO canvas.versions AS v"
+            " (canvas_id, number, parent, author_id, message, autosave, graph)"
+            f" VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {_VERSION}, v.graph",
+            uuid.UUID(canvas_id),
+            number,
+            parent,
+            author_id,
+            message,
+            autosave,
+            graph,
+        )
+        return VersionRecord.from_row(row)
+
+    async def version(self, canvas_id: str, number: int) -> VersionRecord | None:
+        """One version with its graph; the caller checked access."""
+        row = await self._pool.fetchrow(
+            f"SELECT {_VERSION}, v.graph FROM canvas.versions v"
+            " WHERE v.canvas_id = $1 AND v.number = $2",
+            uuid.UUID(canvas_id),
+            number,
+        )
+        return VersionRecord.from_row(row) if row else None
+
+    async def versions(self, canvas_id: str, limit: int, before: int | None) -> list[VersionRecord]:
+        """Newest first, without graphs; ``before`` is the number last served."""
+        rows = await self._pool.fetch(
+            f"SELECT {_VERSION} FROM canvas.versions v WHERE v.canvas_id = $1"
+            " AND v.number < $2 ORDER BY v.number DESC LIMIT $3",
+            uuid.UUID(canvas_id),
+            before if before is not None else 2**31 - 1,
+            limit,
+        )
+        return [VersionRecord.from_row(r) for r in rows]
+
+    async def share(self, canvas_id: str, user_id: str, access: str | None) -> datetime:
+        """Grant ``access`` ("read" or "write"), or take it away with None; the canvas's new
+        ``updated_at`` (a share changes who may read it, which caches must learn)."""
+        key = uuid.UUID(canvas_id)
+        async with self._pool.acquire() as conn, conn.transaction():
+            updated: datetime = await conn.fetchval(
+                "UPDATE canvas.canvases SET updated_at = clock_timestamp() WHERE id = $1"
+                " RETURNING updated_at",
+                key,
+            )
+            if access is None:
+                await conn.execute(
+                    "DELETE FROM canvas.shares WHERE canvas_id = $1 AND user_id = $2", key, user_id
+                )
+            else:
+                await conn.execute(
+                    "INSERT INTO canvas.shares (canvas_id, user_id, access) VALUES ($1, $2, $3)"
+                    " ON CONFLICT (canvas_id, user_id) DO UPDATE SET access = EXCLUDED.access",
+                    key,
+                    user_id,
+                    access,
+                )
+        return updated

@@ -1,17 +1,28 @@
-"""``/v1/canvases``: answered by the canvas service over gRPC."""
+"""``/v1/canvases``: canvases, their versions, shares and Execute, answered by the canvas
+service over gRPC; ``/v1/canvas-node-types`` and ``/v1/graphs/validate`` for editors."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
 from aiohttp import web
+from google.protobuf.message import Message
+from google.protobuf.struct_pb2 import Struct
 
 from libs.errors import InvalidArgument
 from libs.resilience import Breakers
 from libs.web import read_json
 from services.gateway.auth import IDENTITY
-from services.gateway.protojson import message_response, query_int
+from services.gateway.protojson import message_response, query_int, revalidated_response
 from shotgraph.canvas.v1 import canvas_pb2, canvas_pb2_grpc
 
 __all__ = ["Canvases"]
+
+Reply = TypeVar("Reply", bound=Message)
+# Protobuf refuses to decode a Struct nested about 100 levels deep; a graph needs a handful
+# (graph > nodes > node > properties > a value's own structure).
+MAX_GRAPH_DEPTH = 32
 
 
 class Canvases:
@@ -20,31 +31,192 @@ class Canvases:
         self._breakers = breakers
 
     def add_routes(self, app: web.Application) -> None:
-        app.router.add_post("/v1/canvases", self.create)
-        app.router.add_get("/v1/canvases", self.list)
-        app.router.add_get("/v1/canvases/{canvas_id}", self.get)
+        add = app.router
+        add.add_get("/v1/canvas-node-types", self.node_types)
+        add.add_post("/v1/graphs/validate", self.validate)
+        add.add_post("/v1/canvases", self.create)
+        add.add_get("/v1/canvases", self.list)
+        add.add_get("/v1/canvases/{canvas_id}", self.get)
+        add.add_post("/v1/canvases/{canvas_id}/versions", self.save)
+        add.add_get("/v1/canvases/{canvas_id}/versions", self.versions)
+        add.add_get("/v1/canvases/{canvas_id}/versions/{number}", self.version)
+        add.add_post("/v1/canvases/{canvas_id}/versions/{number}/restore", self.restore)
+        add.add_get("/v1/canvases/{canvas_id}/diff", self.diff)
+        add.add_post("/v1/canvases/{canvas_id}/shares", self.share)
+        add.add_post("/v1/canvases/{canvas_id}/execute", self.execute)
+        add.add_get("/v1/canvases/{canvas_id}/results", self.results)
+
+    async def _call(self, call: Callable[[], Awaitable[Reply]]) -> Reply:
+        return await self._breakers.call("canvas", call)
+
+    async def node_types(self, request: web.Request) -> web.Response:
+        reply = await self._call(
+            lambda: self._canvases.ListNodeTypes(canvas_pb2.ListNodeTypesRequest())
+        )
+        return revalidated_response(request, reply)
+
+    async def validate(self, request: web.Request) -> web.Response:
+        body = await read_json(request)
+        call = canvas_pb2.ValidateGraphRequest(graph=_graph(body))
+        return message_response(await self._call(lambda: self._canvases.ValidateGraph(call)))
 
     async def create(self, request: web.Request) -> web.Response:
         body = await read_json(request)
         name = body.get("name")
         if not isinstance(name, str):
             raise InvalidArgument("'name' must be a string")
-        call = canvas_pb2.CreateCanvasRequest(owner_id=request[IDENTITY].user_id, name=name)
-        canvas = await self._breakers.call("canvas", lambda: self._canvases.CreateCanvas(call))
-        return message_response(canvas, status=201)
+        call = canvas_pb2.CreateCanvasRequest(owner_id=_user(request), name=name)
+        return message_response(await self._call(lambda: self._canvases.CreateCanvas(call)), 201)
 
     async def get(self, request: web.Request) -> web.Response:
-        call = canvas_pb2.GetCanvasRequest(
-            owner_id=request[IDENTITY].user_id, canvas_id=request.match_info["canvas_id"]
+        call = canvas_pb2.GetCanvasRequest(owner_id=_user(request), canvas_id=_canvas(request))
+        return revalidated_response(
+            request, await self._call(lambda: self._canvases.GetCanvas(call))
         )
-        canvas = await self._breakers.call("canvas", lambda: self._canvases.GetCanvas(call))
-        return message_response(canvas)
 
     async def list(self, request: web.Request) -> web.Response:
         call = canvas_pb2.ListCanvasesRequest(
-            owner_id=request[IDENTITY].user_id,
+            owner_id=_user(request),
             page_size=query_int(request, "limit"),
             page_token=request.query.get("cursor", ""),
         )
-        page = await self._breakers.call("canvas", lambda: self._canvases.ListCanvases(call))
-        return message_response(page)
+        return message_response(await self._call(lambda: self._canvases.ListCanvases(call)))
+
+    async def save(self, request: web.Request) -> web.Response:
+        """A new version: ``{"base_version", "graph", "message"?, "autosave"?}``; 201, or 200
+        when an autosave changed nothing."""
+        body = await read_json(request)
+        _known(body, {"base_version", "graph", "message", "autosave"})
+        message, autosave = body.get("message", ""), body.get("autosave", False)
+        if not isinstance(message, str) or not isinstance(autosave, bool):
+            raise InvalidArgument("'message' must be a string and 'autosave' a boolean")
+        call = canvas_pb2.SaveCanvasRequest(
+            user_id=_user(request),
+            canvas_id=_canvas(request),
+            base_version=_version_number(body.get("base_version"), "base_version"),
+            graph=_graph(body),
+            message=message,
+            autosave=autosave,
+        )
+        saved = await self._call(lambda: self._canvases.SaveCanvas(call))
+        return message_response(saved, 200 if saved.unchanged else 201)
+
+    async def versions(self, request: web.Request) -> web.Response:
+        call = canvas_pb2.ListVersionsRequest(
+            user_id=_user(request),
+            canvas_id=_canvas(request),
+            page_size=query_int(request, "limit"),
+            page_token=request.query.get("cursor", ""),
+        )
+        return revalidated_response(
+            request, await self._call(lambda: self._canvases.ListVersions(call))
+        )
+
+    async def version(self, request: web.Request) -> web.Response:
+        call = canvas_pb2.GetVersionRequest(
+            user_id=_user(request),
+            canvas_id=_canvas(request),
+            number=_version_in_url(request.match_info["number"], "version"),
+        )
+        return revalidated_response(
+            request, await self._call(lambda: self._canvases.GetVersion(call))
+        )
+
+    async def restore(self, request: web.Request) -> web.Response:
+        body = await read_json(request)
+        _known(body, {"base_version"})
+        call = canvas_pb2.RestoreVersionRequest(
+            user_id=_user(request),
+            canvas_id=_canvas(request),
+            number=_version_in_url(request.match_info["number"], "version"),
+            base_version=_version_number(body.get("base_version"), "base_version"),
+        )
+        return message_response(await self._call(lambda: self._canvases.RestoreVersion(call)), 201)
+
+    async def diff(self, request: web.Request) -> web.Response:
+        call = canvas_pb2.DiffVersionsRequest(
+            user_id=_user(request),
+            canvas_id=_canvas(request),
+            from_version=_version_in_url(request.query.get("from"), "from"),
+            to_version=_version_in_url(request.query.get("to"), "to"),
+        )
+        return message_response(await self._call(lambda: self._canvases.DiffVersions(call)))
+
+    async def share(self, request: web.Request) -> web.Response:
+        body = await read_json(request)
+        _known(body, {"user_id", "access"})
+        user_id, access = body.get("user_id"), body.get("access")
+        if not isinstance(user_id, str) or not isinstance(access, str):
+            raise InvalidArgument("'user_id' and 'access' must be strings")
+        call = canvas_pb2.ShareCanvasRequest(
+            owner_id=_user(request), canvas_id=_canvas(request), user_id=user_id, access=access
+        )
+        return message_response(await self._call(lambda: self._canvases.ShareCanvas(call)))
+
+    async def execute(self, request: web.Request) -> web.Response:
+        """Run a version (``{"version"}``, else the newest): 202 with every node's state."""
+        body = await read_json(request) if request.body_exists else {}
+        _known(body, {"version"})
+        version = body.get("version")
+        call = canvas_pb2.ExecuteCanvasRequest(
+            user_id=_user(request),
+            canvas_id=_canvas(request),
+            version=0 if version is None else _version_number(version, "version"),
+        )
+        return message_response(await self._call(lambda: self._canvases.ExecuteCanvas(call)), 202)
+
+    async def results(self, request: web.Request) -> web.Response:
+        version = request.query.get("version")
+        call = canvas_pb2.GetNodeResultsRequest(
+            user_id=_user(request),
+            canvas_id=_canvas(request),
+            version=0 if version is None else _version_in_url(version, "version"),
+        )
+        return message_response(await self._call(lambda: self._canvases.GetNodeResults(call)))
+
+
+def _user(request: web.Request) -> str:
+    return str(request[IDENTITY].user_id)
+
+
+def _canvas(request: web.Request) -> str:
+    return request.match_info["canvas_id"]
+
+
+def _known(body: dict[str, Any], fields: set[str]) -> None:
+    unknown = sorted(set(body) - fields)
+    if unknown:
+        raise InvalidArgument(f"unknown fields {unknown}; this request takes {sorted(fields)}")
+
+
+def _version_in_url(text: str | None, name: str) -> int:
+    """A version number from a path or query string: digits."""
+    return _version_number(int(text) if text and text.isdigit() and len(text) <= 9 else 0, name)
+
+
+def _version_number(value: object, name: str) -> int:
+    """A version number from JSON: a positive integer."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value < 2**31:
+        raise InvalidArgument(f"'{name}' must be a version number (a positive integer)")
+    return value
+
+
+def _graph(body: dict[str, Any]) -> Struct:
+    graph = body.get("graph")
+    if not isinstance(graph, dict):
+        raise InvalidArgument('\'graph\' must be an object: {"nodes": [...], "edges": [...]}')
+    if _deeper_than(graph, MAX_GRAPH_DEPTH):
+        raise InvalidArgument(f"'graph' is nested more than {MAX_GRAPH_DEPTH} levels deep")
+    message = Struct()
+    message.update(graph)
+    return message
+
+
+def _deeper_than(value: object, levels: int) -> bool:
+    """Whether JSON ``value`` nests more than ``levels`` objects and arrays deep."""
+    if not isinstance(value, dict | list):
+        return False
+    if levels == 0:
+        return True
+    children = value.values() if isinstance(value, dict) else value
+    return any(_deeper_than(child, levels - 1) for child in children)

@@ -2,20 +2,41 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from typing import Any
+
 from aiohttp import web
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from libs.errors import InvalidArgument
 
-__all__ = ["message_response", "query_int"]
+__all__ = ["message_response", "query_int", "revalidated_response"]
 
 
 def message_response(message: Message, status: int = 200) -> web.Response:
-    body = json_format.MessageToDict(
+    return web.json_response(_as_json(message), status=status)
+
+
+def revalidated_response(request: web.Request, message: Message) -> web.Response:
+    """``message`` with a strong ETag (a hash of the body), or 304 when the client has it.
+
+    The content is private and changes (a canvas, a version list): caches must revalidate
+    every time, and a revalidation that matches costs no body.
+    """
+    body = json.dumps(_as_json(message), separators=(",", ":"), sort_keys=True).encode()
+    etag = hashlib.sha256(body).hexdigest()[:32]
+    headers = {"ETag": f'"{etag}"', "Cache-Control": "private, no-cache"}
+    if any(tag.value in (etag, "*") for tag in request.if_none_match or ()):
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=body, content_type="application/json", headers=headers)
+
+
+def _as_json(message: Message) -> dict[str, Any]:
+    return json_format.MessageToDict(
         message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
     )
-    return web.json_response(body, status=status)
 
 
 def query_int(request: web.Request, name: str) -> int:

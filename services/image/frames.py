@@ -29,6 +29,7 @@ from typing import Final, TypeVar
 
 import pyvips
 
+from libs.storyboard import MAX_CHARACTERS, MAX_DURATION_S, MAX_TITLE_CHARS, MIN_DURATION_S
 from services.image.thumbnails import (
     ImageInfo,
     ImageLimits,
@@ -60,10 +61,6 @@ __all__ = [
 
 MIN_SIDE: Final = 64
 MAX_SIDE: Final = 3840
-MAX_CHARACTERS: Final = 6
-MAX_TITLE_CHARS: Final = 120
-MIN_DURATION_S: Final = 0.1  # shown with one decimal; anything shorter would read "0.0 s"
-MAX_DURATION_S: Final = 3600.0  # an hour-long "shot" is a typo, not a storyboard
 
 _RGB = tuple[float, float, float]
 _Option = TypeVar("_Option")

@@ -32,6 +32,18 @@ DEFAULT_THUMBNAIL_SIZE = 256
 _DIGEST = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 # Where a dependency's output keeps its image, most specific first.
 _IMAGE_FIELDS = ("png", "frame", "image", "thumbnail", "blob")
+# An image given as a blob, or as the image a named dependency made (known only once it ran).
+_IMAGE_REF = {
+    "oneOf": [
+        _DIGEST,
+        {
+            "type": "object",
+            "required": ["from"],
+            "additionalProperties": False,
+            "properties": {"from": {"type": "string", "minLength": 1, "maxLength": 200}},
+        },
+    ]
+}
 
 THUMBNAIL = FunctionSpec(
     name="image.thumbnail",
@@ -67,16 +79,22 @@ TRANSFORM = FunctionSpec(
 FRAME = FunctionSpec(
     name="image.frame",
     description=(
-        "Compose a storyboard frame: a backdrop (a blob, or a dependency's image), characters "
-        "placed by framing and angle, a lighting and mood grade, and a caption band."
+        "Compose a storyboard frame: a backdrop, characters placed by framing and angle, a "
+        "lighting and mood grade, and a caption band. Each image is a blob or "
+        '{"from": key}, the image made by that dependency; without a backdrop, the first '
+        "image of any dependency."
     ),
     input_schema={
         "type": "object",
         "required": ["title", "duration_s"],
         "additionalProperties": False,
         "properties": {
-            "backdrop": _DIGEST,
-            "characters": {"type": "array", "items": _DIGEST, "maxItems": frames.MAX_CHARACTERS},
+            "backdrop": _IMAGE_REF,
+            "characters": {
+                "type": "array",
+                "items": _IMAGE_REF,
+                "maxItems": frames.MAX_CHARACTERS,
+            },
             "framing": {"enum": sorted(frames.FRAMINGS)},
             "angle": {"enum": sorted(frames.ANGLES)},
             "lighting": {"enum": sorted(frames.LIGHTING)},
@@ -106,12 +124,34 @@ FRAME = FunctionSpec(
 def source_blob(job_input: dict[str, Any], field: str = "blob") -> str:
     """The image to work on: ``field`` of the input, or else the first image a dependency made."""
     if field in job_input:
-        return str(job_input[field])
+        return image_ref(job_input, job_input[field])
     for output in (job_input.get("dependencies") or {}).values():
-        for name in _IMAGE_FIELDS:
-            if isinstance(output, dict) and isinstance(output.get(name), str):
-                return str(output[name])
+        image = _image_of(output)
+        if image is not None:
+            return image
     raise PermanentError(f"needs '{field}' or a dependency that produced an image")
+
+
+def image_ref(job_input: dict[str, Any], ref: object) -> str:
+    """The blob ``ref`` names: itself, or for ``{"from": key}`` the image dependency made."""
+    if not isinstance(ref, dict):
+        return str(ref)
+    key = str(ref.get("from"))
+    dependencies = job_input.get("dependencies") or {}
+    if key not in dependencies:
+        raise PermanentError(f"no dependency {key!r} to take an image from")
+    image = _image_of(dependencies[key])
+    if image is None:
+        raise PermanentError(f"dependency {key!r} made no image")
+    return image
+
+
+def _image_of(output: object) -> str | None:
+    if isinstance(output, dict):
+        for name in _IMAGE_FIELDS:
+            if isinstance(output.get(name), str):
+                return str(output[name])
+    return None
 
 
 async def _read(blobs: BlobStore, digest: str) -> bytes:
@@ -169,7 +209,9 @@ def frame_job(blobs: BlobStore, limits: ImageLimits) -> JobFunction:
     async def run(job_input: dict[str, Any], context: JobContext) -> dict[str, Any]:
         await context.check_cancelled()
         backdrop = await _read(blobs, source_blob(job_input, "backdrop"))
-        characters = [await _read(blobs, digest) for digest in job_input.get("characters", [])]
+        characters = [
+            await _read(blobs, image_ref(job_input, ref)) for ref in job_input.get("characters", [])
+        ]
         await context.progress(30, "images read")
         # Whole numbers (the schema says so) that arrive as floats through protobuf Struct.
         width, height = (int(side) for side in job_input.get("size", (1280, 720)))

@@ -6,8 +6,11 @@ to rows of an owner id of its own, deleted afterwards.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+from typing import Any
 
 import asyncpg
 import pytest
@@ -15,7 +18,7 @@ import pytest
 from libs.db import migrate
 from libs.pagination import decode_cursor, encode_cursor
 from services.canvas.app import MIGRATIONS
-from services.canvas.store import CanvasRecord, CanvasStore
+from services.canvas.store import CanvasRecord, CanvasStore, StaleBase
 
 
 @pytest.fixture
@@ -35,6 +38,7 @@ async def new_owner(pg_pool: asyncpg.Pool) -> AsyncIterator[Callable[[], str]]:
 
     yield new_owner
     await pg_pool.execute("DELETE FROM canvas.canvases WHERE owner_id = ANY($1)", owners)
+    await pg_pool.execute("DELETE FROM canvas.shares WHERE user_id = ANY($1)", owners)
 
 
 @pytest.fixture
@@ -78,7 +82,7 @@ async def test_list_pages_newest_first_cover_every_row_once(
     pages: list[list[CanvasRecord]] = []
     token = ""
     while True:
-        page = await store.list(owner, 3, decode_cursor(token))
+        page = await store.list_canvases(owner, 3, decode_cursor(token))
         pages.append(page)
         if len(page) < 3:
             break
@@ -86,11 +90,104 @@ async def test_list_pages_newest_first_cover_every_row_once(
 
     assert [len(p) for p in pages] == [3, 3, 1]
     listed = [record for page in pages for record in page]
-    assert listed == created[::-1]
+    assert listed == [replace(c, graph=None) for c in created[::-1]], "lists leave graphs out"
     assert [(r.created_at, r.id) for r in listed] == sorted(
         ((r.created_at, r.id) for r in listed), reverse=True
     )
 
 
 async def test_list_of_an_owner_without_canvases_is_empty(store: CanvasStore, owner: str) -> None:
-    assert await store.list(owner, 10, None) == []
+    assert await store.list_canvases(owner, 10, None) == []
+
+
+def graph_with(*names: str) -> dict[str, Any]:
+    nodes = [
+        {"id": name, "type": "character", "position": {"x": 0.0, "y": 0.0}, "properties": {}}
+        for name in names
+    ]
+    return {"nodes": nodes, "edges": []}
+
+
+async def test_every_save_is_a_version_made_from_the_newest(store: CanvasStore, owner: str) -> None:
+    canvas = await store.create(owner, "versions")
+    assert canvas.graph == {"nodes": [], "edges": []}
+    first, made = await store.save(canvas.id, owner, 1, graph_with("a"), "Ada", autosave=False)
+    assert made and (first.number, first.parent, first.message) == (2, 1, "Ada")
+    second, _ = await store.save(canvas.id, owner, 2, graph_with("a", "b"), "", autosave=False)
+    assert (second.number, second.parent) == (3, 2)
+    head = await store.get(owner, canvas.id)
+    assert head is not None and head.version == 3 and head.graph == graph_with("a", "b")
+    assert (await store.version(canvas.id, 2)) == first
+
+
+async def test_a_save_from_a_stale_base_changes_nothing(store: CanvasStore, owner: str) -> None:
+    canvas = await store.create(owner, "stale")
+    await store.save(canvas.id, owner, 1, graph_with("a"), "", autosave=False)
+    with pytest.raises(StaleBase) as raised:
+        await store.save(canvas.id, owner, 1, graph_with("x"), "", autosave=False)
+    assert raised.value.current.number == 2 and raised.value.current.graph == graph_with("a")
+    head = await store.get(owner, canvas.id)
+    assert head is not None and head.version == 2 and head.graph == graph_with("a")
+
+
+async def test_two_saves_from_one_base_at_once_one_wins_one_is_stale(
+    store: CanvasStore, owner: str
+) -> None:
+    canvas = await store.create(owner, "race")
+    outcomes = await asyncio.gather(
+        *(store.save(canvas.id, owner, 1, graph_with(n), n, autosave=False) for n in "xy"),
+        return_exceptions=True,
+    )
+    won = [o for o in outcomes if isinstance(o, tuple)]
+    lost = [o for o in outcomes if isinstance(o, StaleBase)]
+    assert len(won) == 1 and len(lost) == 1
+    assert lost[0].current == won[0][0]  # the loser is told what won, to merge with
+    versions = await store.versions(canvas.id, 10, None)
+    assert [v.number for v in versions] == [2, 1]
+
+
+async def test_autosaves_coalesce_without_burying_named_versions(
+    store: CanvasStore, owner: str, new_owner: Callable[[], str]
+) -> None:
+    canvas = await store.create(owner, "autosave")
+    named, _ = await store.save(canvas.id, owner, 1, graph_with("a"), "Named", autosave=False)
+    auto1, _ = await store.save(canvas.id, owner, 2, graph_with("a", "b"), "", autosave=True)
+    auto2, _ = await store.save(canvas.id, owner, 3, graph_with("a", "c"), "", autosave=True)
+    assert (auto2.number, auto2.parent) == (4, 2), "replaces the autosave before it"
+    same, made = await store.save(canvas.id, owner, 4, graph_with("a", "c"), "", autosave=True)
+    assert not made and same == auto2, "nothing changed: no version"
+    # Another author's autosave does not replace this one's.
+    colleague = new_owner()
+    await store.share(canvas.id, colleague, "write")
+    theirs, _ = await store.save(canvas.id, colleague, 4, graph_with("z"), "", autosave=True)
+    assert (theirs.number, theirs.parent) == (5, 4)
+    numbers = [v.number for v in await store.versions(canvas.id, 10, None)]
+    assert numbers == [5, 4, 2, 1]
+    assert await store.version(canvas.id, auto1.number) is None
+    assert (await store.version(canvas.id, named.number)) == named
+
+
+async def test_versions_page_newest_first(store: CanvasStore, owner: str) -> None:
+    canvas = await store.create(owner, "pages")
+    for base in range(1, 6):
+        await store.save(canvas.id, owner, base, graph_with(str(base)), "", autosave=False)
+    first = await store.versions(canvas.id, 4, None)
+    rest = await store.versions(canvas.id, 4, first[-1].number)
+    assert [v.number for v in first + rest] == [6, 5, 4, 3, 2, 1]
+    assert all(v.graph is None for v in first + rest), "lists leave graphs out"
+
+
+async def test_shared_canvases_are_readable_and_listed_until_unshared(
+    store: CanvasStore, owner: str, new_owner: Callable[[], str]
+) -> None:
+    canvas = await store.create(owner, "shared")
+    reader, stranger = new_owner(), new_owner()
+    await store.share(canvas.id, reader, "read")
+    shared = await store.get(reader, canvas.id)
+    assert shared is not None and shared.access == "read"
+    assert await store.access(owner, canvas.id) == "owner"
+    assert [c.id for c in await store.list_canvases(reader, 10, None)] == [canvas.id]
+    assert await store.get(stranger, canvas.id) is None
+    assert await store.access(stranger, canvas.id) is None
+    await store.share(canvas.id, reader, None)
+    assert await store.get(reader, canvas.id) is None

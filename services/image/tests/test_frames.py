@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import pyvips
 
+from libs import storyboard
 from services.image.frames import (
     ANGLES,
     FRAMINGS,
@@ -482,3 +483,11 @@ def disc_alpha(width: int, height: int) -> pyvips.Image:
     dx = (xyz[0] - width / 2) / (width / 2)
     dy = (xyz[1] - height / 2) / (height / 2)
     return ((dx * dx + dy * dy) < 1).ifthenelse(255, 0).cast("uchar")
+
+
+def test_the_drawn_choices_are_the_shared_storyboard_vocabulary() -> None:
+    """The canvas validates shots against libs.storyboard; every name it accepts is drawn."""
+    assert tuple(FRAMINGS) == storyboard.FRAMINGS
+    assert tuple(ANGLES) == storyboard.ANGLES
+    assert tuple(LIGHTING) == storyboard.LIGHTING
+    assert tuple(MOODS) == storyboard.MOODS

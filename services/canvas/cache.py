@@ -1,0 +1,118 @@
+"""Canvas reads through Redis, kept fresh by ``canvas.changed`` events.
+
+An entry is a canvas with its newest graph and its shares, stamped with the canvas's
+``updated_at``. Whoever changes a canvas writes the new entry through and then publishes
+``canvas.changed.<id>`` with the stamp; every replica's subscriber drops entries older than
+it. Both are conditional on the stamp (``ReadCache.put_if_newer``), so a slow writer can never
+put back an older canvas, and a reader right after a save already finds the new one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any, Final
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
+from libs.bus import Envelope, publish
+from libs.bus.envelope import MalformedMessage
+from libs.cache import ReadCache
+from libs.logs import get_logger
+from libs.metrics import CANVAS_CACHE
+from services.canvas.store import CanvasRecord, CanvasStore
+
+__all__ = ["CHANGED_SUBJECT", "CachedCanvas", "CanvasCache"]
+
+log = get_logger(__name__)
+
+CHANGED_SUBJECT: Final = "canvas.changed"
+# One replica's worker per event is enough: the cache is shared.
+_QUEUE_GROUP: Final = "canvas-cache"
+
+CachedCanvas = tuple[CanvasRecord, dict[str, str]]  # the canvas as its owner sees it, shares
+
+
+def stamp_of(moment: datetime) -> int:
+    """A canvas's ``updated_at`` as the cache's ordering stamp (microseconds)."""
+    return int(moment.timestamp() * 1_000_000)
+
+
+class CanvasCache:
+    def __init__(self, cache: ReadCache, store: CanvasStore, nc: Client) -> None:
+        self._cache = cache
+        self._store = store
+        self._nc = nc
+
+    async def get(self, canvas_id: str) -> CachedCanvas | None:
+        """The canvas from Redis, or else from Postgres (and then cached)."""
+        cached = await self._cache.get(canvas_id)
+        if cached is not None:
+            try:
+                entry = _decode(cached)
+            except (KeyError, TypeError, ValueError):
+                log.warning("canvas.cache_entry_unreadable", canvas_id=canvas_id)
+            else:
+                CANVAS_CACHE.labels("hit").inc()
+                return entry
+        CANVAS_CACHE.labels("miss").inc()
+        return await self.refresh(canvas_id)
+
+    async def refresh(self, canvas_id: str) -> CachedCanvas | None:
+        """Read the canvas from Postgres and cache it, unless a newer entry is cached."""
+        head = await self._store.head(canvas_id)
+        if head is not None:
+            record, shares = head
+            await self._cache.put_if_newer(
+                canvas_id, _encode(record, shares), stamp_of(record.updated_at)
+            )
+        return head
+
+    async def changed(self, canvas_id: str) -> None:
+        """After a change is committed: cache the new canvas, and tell every replica."""
+        head = await self.refresh(canvas_id)
+        if head is None:
+            return
+        record = head[0]
+        payload = {
+            "canvas_id": canvas_id,
+            "version": record.version,
+            "stamp": stamp_of(record.updated_at),
+        }
+        try:
+            await publish(
+                self._nc, f"{CHANGED_SUBJECT}.{canvas_id}", Envelope("canvas.changed", payload)
+            )
+        except Exception as exc:  # the entry written through is already the new one
+            log.warning("canvas.changed_not_published", canvas_id=canvas_id, error=repr(exc))
+
+    async def subscribe(self) -> Subscription:
+        """Drop cached canvases older than each ``canvas.changed`` event."""
+        return await self._nc.subscribe(
+            f"{CHANGED_SUBJECT}.*", queue=_QUEUE_GROUP, cb=self._on_changed
+        )
+
+    async def _on_changed(self, msg: Msg) -> None:
+        try:
+            payload = Envelope.decode(msg.data).payload
+            canvas_id, stamp = str(payload["canvas_id"]), int(payload["stamp"])
+        except (MalformedMessage, KeyError, TypeError, ValueError) as exc:
+            log.warning("canvas.changed_malformed", subject=msg.subject, error=str(exc))
+            return
+        await self._cache.delete_if_older(canvas_id, stamp)
+
+
+def _encode(record: CanvasRecord, shares: dict[str, str]) -> dict[str, Any]:
+    fields = asdict(record)
+    fields["created_at"] = record.created_at.isoformat()
+    fields["updated_at"] = record.updated_at.isoformat()
+    return {"canvas": fields, "shares": shares}
+
+
+def _decode(entry: dict[str, Any]) -> CachedCanvas:
+    fields = dict(entry["canvas"])
+    fields["created_at"] = datetime.fromisoformat(fields["created_at"])
+    fields["updated_at"] = datetime.fromisoformat(fields["updated_at"])
+    return CanvasRecord(**fields), dict(entry["shares"])

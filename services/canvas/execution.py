@@ -1,0 +1,228 @@
+"""Execute: a version's graph submitted as one batch, and each node's result collected.
+
+Results are collected from the batch service when they are asked for (Execute, node results):
+every job that succeeded is read back once with its execution, and a node whose jobs all
+succeeded keeps its result under its key. The browser follows the running jobs live through
+the batch's own progress events (a job's key is ``<node id>/<step>``), and learns the cached
+nodes at once from the ``canvas.execution`` event sent when Execute is pressed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
+
+import grpc
+from google.protobuf import json_format
+from nats.js import JetStreamContext
+
+from libs.bus import Envelope, publish
+from libs.logs import get_logger
+from libs.rpc import raise_domain_error, struct
+from services.canvas.compile import Plan, node_keys, node_output, plan
+from services.canvas.graph import Graph
+from services.canvas.results import ExecutionRecord, ResultStore
+from shotgraph.batch.v1 import batch_pb2, batch_pb2_grpc
+from shotgraph.canvas.v1 import canvas_pb2
+
+__all__ = ["Executions"]
+
+log = get_logger(__name__)
+
+_PAGE: Final = 100
+Reply = TypeVar("Reply")
+_FAILED: Final = frozenset({"failed", "cancelled", "skipped"})
+
+
+@dataclass(frozen=True)
+class _JobState:
+    state: str
+    progress: int
+    output: dict[str, Any] | None
+    error: str
+
+
+@dataclass(frozen=True)
+class _Live:
+    """A node still being made (or that failed to be), in one batch."""
+
+    batch_id: str
+    state: str  # "queued", "running" or "failed"
+    progress: int
+    error: str
+
+
+class Executions:
+    def __init__(
+        self, results: ResultStore, batches: batch_pb2_grpc.BatchServiceStub, js: JetStreamContext
+    ) -> None:
+        self._results = results
+        self._batches = batches
+        self._js = js
+
+    async def execute(
+        self, canvas_id: str, version: int, user_id: str, graph: Graph
+    ) -> canvas_pb2.Execution:
+        """Submit what is not made yet; report every node (cached ones at once)."""
+        live = await self.collect(canvas_id)
+        compiled = plan(graph, await self._results.results(node_keys(graph).values()))
+        nodes = {node_id: _node(node_id, compiled, "cached") for node_id in compiled.cached}
+        batch_id = ""
+        if compiled.batch:
+            batch_id = _running_batch(compiled, live) or await self._submit(
+                canvas_id, version, user_id, compiled
+            )
+            for node_id in compiled.jobs:
+                nodes[node_id] = _node(node_id, compiled, "queued")
+        for node_id in compiled.idle:
+            nodes[node_id] = _node(node_id, compiled, "idle")
+        execution = canvas_pb2.Execution(
+            canvas_id=canvas_id,
+            version=version,
+            batch_id=batch_id,
+            nodes=[nodes[node.id] for node in graph.nodes],
+        )
+        await self._announce(user_id, execution)
+        return execution
+
+    async def node_results(
+        self, canvas_id: str, version: int, graph: Graph
+    ) -> canvas_pb2.NodeResults:
+        """What each node of ``graph`` has made, or how far its jobs are."""
+        live = await self.collect(canvas_id)
+        compiled = plan(graph, await self._results.results(node_keys(graph).values()))
+        nodes = []
+        for node in graph.nodes:
+            key = compiled.keys[node.id]
+            if node.id in compiled.cached:
+                nodes.append(_node(node.id, compiled, "succeeded"))
+            elif key in live:
+                reply = _node(node.id, compiled, live[key].state)
+                reply.progress, reply.error = live[key].progress, live[key].error
+                nodes.append(reply)
+            elif node.id in compiled.idle:
+                nodes.append(_node(node.id, compiled, "idle"))
+            else:
+                nodes.append(_node(node.id, compiled, "not_run"))
+        return canvas_pb2.NodeResults(canvas_id=canvas_id, version=version, nodes=nodes)
+
+    async def collect(self, canvas_id: str) -> dict[str, _Live]:
+        """Read back the canvas's unsettled executions: keep the results of nodes whose jobs
+        all succeeded, settle executions that are over. Returns the nodes still being made,
+        or that failed, by node key."""
+        live: dict[str, _Live] = {}
+        for execution in await self._results.unsettled(canvas_id):
+            jobs = await self._jobs(execution)
+            made: dict[str, dict[str, Any]] = {}
+            over = True
+            for node_id, node in execution.nodes.items():
+                states = [jobs.get(key) for key in node["jobs"]]
+                if all(s is not None and s.state == "succeeded" for s in states):
+                    outputs = {k: jobs[k].output or {} for k in node["jobs"]}
+                    made[node["key"]] = node_output(node_id, outputs)
+                    continue
+                live[node["key"]] = _summary(execution.batch_id, states)
+                over = over and live[node["key"]].state == "failed"
+            if made:
+                await self._results.keep(made)
+            if over:
+                await self._results.settle(execution.batch_id)
+        return live
+
+    async def _jobs(self, execution: ExecutionRecord) -> dict[str, _JobState]:
+        jobs: dict[str, _JobState] = {}
+        token = ""
+        while True:
+            page = await _answer(
+                self._batches.ListJobs(
+                    batch_pb2.ListJobsRequest(
+                        owner_id=execution.user_id,
+                        batch_id=execution.batch_id,
+                        page_size=_PAGE,
+                        page_token=token,
+                    )
+                )
+            )
+            for job in page.jobs:
+                output = json_format.MessageToDict(job.output) if job.HasField("output") else None
+                jobs[job.key] = _JobState(job.state, job.progress, output, job.error)
+            token = page.next_page_token
+            if not token:
+                return jobs
+
+    async def _submit(
+        self,
+        canvas_id: str,
+        version: int,
+        user_id: str,
+        compiled: Plan,
+    ) -> str:
+        jobs = [
+            batch_pb2.JobSpec(
+                function=job.function,
+                input=struct(job.input),
+                key=job.key,
+                depends_on=list(job.depends_on),
+            )
+            for job in compiled.batch
+        ]
+        reply = await _answer(
+            self._batches.SubmitBatch(
+                batch_pb2.SubmitBatchRequest(owner_id=user_id, canvas_id=canvas_id, jobs=jobs)
+            )
+        )
+        nodes = {
+            node_id: {"key": compiled.keys[node_id], "jobs": [job.key for job in node_jobs]}
+            for node_id, node_jobs in compiled.jobs.items()
+        }
+        await self._results.record(reply.batch.id, canvas_id, version, user_id, nodes)
+        return reply.batch.id
+
+    async def _announce(self, user_id: str, execution: canvas_pb2.Execution) -> None:
+        payload = json_format.MessageToDict(execution, preserving_proto_field_name=True)
+        try:
+            await publish(self._js, f"events.user.{user_id}", Envelope("canvas.execution", payload))
+        except Exception as exc:  # the reply carries the same; the event is for other tabs
+            log.warning("canvas.execution_not_announced", error=repr(exc))
+
+
+async def _answer(call: Awaitable[Reply]) -> Reply:
+    """The batch service's reply; its errors as the domain errors they stand for."""
+    try:
+        return await call
+    except grpc.aio.AioRpcError as exc:
+        raise_domain_error(exc)
+
+
+def _running_batch(compiled: Plan, live: Mapping[str, _Live]) -> str | None:
+    """The batch already making every node this plan would make, if there is one: pressing
+    Execute again while it runs submits nothing twice."""
+    batches = {
+        live[key].batch_id if key in live and live[key].state != "failed" else None
+        for key in (compiled.keys[node_id] for node_id in compiled.jobs)
+    }
+    return batches.pop() if len(batches) == 1 else None
+
+
+def _summary(batch_id: str, states: list[_JobState | None]) -> _Live:
+    """A node's state from its jobs': failed if one failed, running if one runs, else queued."""
+    known = [s for s in states if s is not None]
+    errors = [s.error for s in known if s.state in _FAILED]
+    if errors:
+        return _Live(batch_id, "failed", 0, errors[0] or "a job failed")
+    progress = round(sum(s.progress for s in known) / max(1, len(states)))
+    if any(s.state in ("running", "succeeded") for s in known):
+        return _Live(batch_id, "running", progress, "")
+    return _Live(batch_id, "queued", progress, "")
+
+
+def _node(node_id: str, compiled: Plan, state: str) -> canvas_pb2.NodeResult:
+    output = compiled.cached.get(node_id)
+    return canvas_pb2.NodeResult(
+        node_id=node_id,
+        key=compiled.keys[node_id],
+        state=state,
+        progress=100 if output is not None else 0,
+        output=struct(dict(output)) if output is not None else None,
+    )
