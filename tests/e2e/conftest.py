@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import shutil
@@ -87,3 +88,26 @@ async def problem(response: aiohttp.ClientResponse, status: int) -> dict[str, An
     body = dict(json.loads(await response.text()))
     assert body["status"] == status and body["title"] and body["detail"], body
     return body
+
+
+async def read_events(
+    response: aiohttp.ClientResponse, events: asyncio.Queue[dict[str, Any]]
+) -> None:
+    """Parse the SSE stream into event dicts (with their SSE id) as they arrive."""
+    fields: dict[str, str] = {}
+    async for raw in response.content:
+        line = raw.decode().rstrip("\r\n")
+        if not line:
+            if "data" in fields:
+                await events.put({**json.loads(fields["data"]), "_sse_id": fields.get("id")})
+            fields = {}
+        elif not line.startswith(":"):
+            name, _, value = line.partition(":")
+            fields[name] = value.removeprefix(" ")
+
+
+async def next_event(events: asyncio.Queue[dict[str, Any]], kind: str) -> dict[str, Any]:
+    while True:
+        event = await asyncio.wait_for(events.get(), timeout=60)
+        if event["type"] == kind:
+            return event

@@ -20,7 +20,7 @@ import pytest
 import pyvips
 
 from libs.launcher import Platform
-from tests.e2e.conftest import problem
+from tests.e2e.conftest import next_event, problem, read_events
 
 pytestmark = pytest.mark.e2e
 
@@ -424,15 +424,32 @@ async def test_execute_makes_frames_and_reruns_only_what_changed(
 
     canvas = await create(http)
     assert (await save(http, canvas["id"], 1, storyboard(reference))).status == 201
-    started = await http.post(f"/v1/canvases/{canvas['id']}/execute")
-    assert started.status == 202, await started.text()
-    execution = await started.json()
-    assert execution["batch_id"]
-    assert {n["node_id"]: n["state"] for n in execution["nodes"]} == {
-        "ada": "queued",
-        "yard": "queued",
-        "s010": "queued",
-    }
+    events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    stream = await http.get("/v1/events", timeout=aiohttp.ClientTimeout(total=180))
+    assert stream.status == 200
+    reader = asyncio.create_task(read_events(stream, events))
+    try:
+        started = await http.post(f"/v1/canvases/{canvas['id']}/execute")
+        assert started.status == 202, await started.text()
+        execution = await started.json()
+        assert execution["batch_id"]
+        assert {n["node_id"]: n["state"] for n in execution["nodes"]} == {
+            "ada": "queued",
+            "yard": "queued",
+            "s010": "queued",
+        }
+        # The browser hears of it through fan-out: the execution, then each node's jobs.
+        announced = await next_event(events, "canvas.execution")
+        assert announced["batch_id"] == execution["batch_id"]
+        finished_nodes: set[str] = set()
+        while finished_nodes != {"ada", "yard", "s010"}:
+            progress = await next_event(events, "batch.progress")
+            for job in progress["jobs"]:
+                if job["state"] == "succeeded":
+                    finished_nodes.add(job["key"].split("/")[0])
+    finally:
+        reader.cancel()
+        stream.close()
 
     done = await results_when_done(http, canvas["id"])
     assert {n: r["state"] for n, r in done.items()} == dict.fromkeys(done, "succeeded"), done

@@ -6,7 +6,6 @@ key -> canvas -> upload -> batch (one render, one thumbnail) -> SSE progress -> 
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 from typing import Any
 
@@ -15,7 +14,7 @@ import pytest
 import pyvips
 
 from libs.launcher import Platform
-from tests.e2e.conftest import traceparent
+from tests.e2e.conftest import next_event, read_events, traceparent
 from tests.e2e.otlp import OtlpReceiver, ReceivedSpan
 
 pytestmark = pytest.mark.e2e
@@ -38,29 +37,6 @@ EXPECTED_EDGES = [
 def _reference_png() -> bytes:
     gradient = pyvips.Image.xyz(320, 200)[0].cast("uchar")
     return bytes(gradient.bandjoin([gradient, gradient]).write_to_buffer(".png"))
-
-
-async def _read_events(
-    response: aiohttp.ClientResponse, events: asyncio.Queue[dict[str, Any]]
-) -> None:
-    """Parse the SSE stream into event dicts (with their SSE id) as they arrive."""
-    fields: dict[str, str] = {}
-    async for raw in response.content:
-        line = raw.decode().rstrip("\r\n")
-        if not line:
-            if "data" in fields:
-                await events.put({**json.loads(fields["data"]), "_sse_id": fields.get("id")})
-            fields = {}
-        elif not line.startswith(":"):
-            name, _, value = line.partition(":")
-            fields[name] = value.removeprefix(" ")
-
-
-async def _next_event(events: asyncio.Queue[dict[str, Any]], kind: str) -> dict[str, Any]:
-    while True:
-        event = await asyncio.wait_for(events.get(), timeout=60)
-        if event["type"] == kind:
-            return event
 
 
 def _by_id(spans: list[ReceivedSpan]) -> dict[str, ReceivedSpan]:
@@ -94,7 +70,7 @@ async def test_thin_path_runs_through_every_service_in_one_trace(
         stream = await http.get("/v1/events", timeout=aiohttp.ClientTimeout(total=120))
         assert stream.status == 200
         assert stream.content_type == "text/event-stream"
-        reader = asyncio.create_task(_read_events(stream, events))
+        reader = asyncio.create_task(read_events(stream, events))
         try:
             canvas = await (await http.post("/v1/canvases", json={"name": "Opening shot"})).json()
             assert canvas["name"] == "Opening shot"
@@ -126,7 +102,7 @@ async def test_thin_path_runs_through_every_service_in_one_trace(
             batch = await submitted.json()
             assert batch["total"] == 2
 
-            done = await _next_event(events, "batch.completed")
+            done = await next_event(events, "batch.completed")
             assert done["batch_id"] == batch["id"]
             assert done["state"] == "succeeded"
         finally:
