@@ -19,7 +19,7 @@ from pathlib import Path
 from libs.devstack import DevStack
 from libs.ports import free_port
 
-__all__ = ["SERVICES", "Platform"]
+__all__ = ["SERVICES", "Platform", "stop_process"]
 
 SERVICES = ("auth", "canvas", "batch", "render", "image", "fanout", "gateway")
 _READY_TIMEOUT_S = 90.0
@@ -129,12 +129,7 @@ class Platform:
         process = self.services[name].process
         if process is None or process.poll() is not None:
             return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_process(process, timeout_s=30)
 
     def stop(self) -> None:
         for name in reversed(list(self.services)):
@@ -165,3 +160,15 @@ def _answers(url: str) -> bool:
             return bool(response.status == 200)
     except (urllib.error.URLError, OSError):
         return False
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout_s: float) -> None:
+    """SIGTERM, a grace period to drain, then SIGKILL for the process's whole group."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()

@@ -84,7 +84,9 @@ class CanvasServicer(canvas_pb2_grpc.CanvasServiceServicer):
             raise InvalidArgument(f"name must be 1-{MAX_NAME_LENGTH} characters")
         if not request.owner_id:
             raise InvalidArgument("owner_id is required")
-        return _canvas(await self._store.create(request.owner_id, name))
+        record = await self._store.create(request.owner_id, name)
+        await self._cache.refresh(record.id)  # a new canvas is opened next, as a rule
+        return _canvas(record)
 
     async def GetCanvas(
         self, request: canvas_pb2.GetCanvasRequest, context: grpc.aio.ServicerContext
