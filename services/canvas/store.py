@@ -108,20 +108,6 @@ class CanvasStore:
             )
         return replace(CanvasRecord.from_row(row), graph=EMPTY_GRAPH)
 
-    async def get(self, user_id: str, canvas_id: str) -> CanvasRecord | None:
-        """The canvas with its newest graph, if ``user_id`` may read it."""
-        key = _uuid(canvas_id)
-        if key is None:
-            return None
-        row = await self._pool.fetchrow(
-            f"SELECT {_CANVAS}, {_ACCESS} AS access, v.graph FROM canvas.canvases c"
-            " JOIN canvas.versions v ON v.canvas_id = c.id AND v.number = c.version"
-            " WHERE c.id = $1",
-            key,
-            user_id,
-        )
-        return CanvasRecord.from_row(row) if row and row["access"] else None
-
     async def head(self, canvas_id: str) -> tuple[CanvasRecord, dict[str, str]] | None:
         """The canvas with its newest graph (access "owner") and who it is shared with."""
         key = _uuid(canvas_id)
@@ -140,16 +126,6 @@ class CanvasStore:
                 "SELECT user_id, access FROM canvas.shares WHERE canvas_id = $1", key
             )
         return CanvasRecord.from_row(row), {r["user_id"]: r["access"] for r in shares}
-
-    async def access(self, user_id: str, canvas_id: str) -> str | None:
-        """``user_id``'s access to the canvas: "owner", "write", "read", or None."""
-        key = _uuid(canvas_id)
-        if key is None:
-            return None
-        access: str | None = await self._pool.fetchval(
-            f"SELECT {_ACCESS} FROM canvas.canvases c WHERE c.id = $1", key, user_id
-        )
-        return access
 
     async def list_canvases(
         self, user_id: str, limit: int, after: Cursor | None
@@ -213,13 +189,9 @@ class CanvasStore:
         )
         if number is None:
             raise LookupError(canvas_id)
-        row = await conn.fetchrow(
-            f"SELECT {_VERSION}, v.graph FROM canvas.versions v"
-            " WHERE v.canvas_id = $1 AND v.number = $2",
-            uuid.UUID(canvas_id),
-            number,
-        )
-        return VersionRecord.from_row(row)
+        head = await _version(conn, canvas_id, number)
+        assert head is not None, "a canvas's newest version is never deleted"
+        return head
 
     async def _append(
         self,
@@ -252,13 +224,7 @@ class CanvasStore:
 
     async def version(self, canvas_id: str, number: int) -> VersionRecord | None:
         """One version with its graph; the caller checked access."""
-        row = await self._pool.fetchrow(
-            f"SELECT {_VERSION}, v.graph FROM canvas.versions v"
-            " WHERE v.canvas_id = $1 AND v.number = $2",
-            uuid.UUID(canvas_id),
-            number,
-        )
-        return VersionRecord.from_row(row) if row else None
+        return await _version(self._pool, canvas_id, number)
 
     async def versions(self, canvas_id: str, limit: int, before: int | None) -> list[VersionRecord]:
         """Newest first, without graphs; ``before`` is the number last served."""
@@ -294,3 +260,15 @@ class CanvasStore:
                     access,
                 )
         return updated
+
+
+async def _version(
+    db: asyncpg.Pool | asyncpg.Connection, canvas_id: str, number: int
+) -> VersionRecord | None:
+    row = await db.fetchrow(
+        f"SELECT {_VERSION}, v.graph FROM canvas.versions v"
+        " WHERE v.canvas_id = $1 AND v.number = $2",
+        uuid.UUID(canvas_id),
+        number,
+    )
+    return VersionRecord.from_row(row) if row else None

@@ -52,25 +52,16 @@ async def test_create_then_get(store: CanvasStore, owner: str) -> None:
     assert uuid.UUID(created.id)
     assert (created.owner_id, created.name, created.version) == (owner, "Shot 010", 1)
     assert created.created_at.tzinfo is not None
-    assert await store.get(owner, created.id) == created
-
-
-async def test_get_as_another_owner_is_none(
-    store: CanvasStore, owner: str, new_owner: Callable[[], str]
-) -> None:
-    created = await store.create(owner, "private")
-    assert await store.get(new_owner(), created.id) is None
+    assert await store.head(created.id) == (created, {}), "shared with nobody yet"
 
 
 @pytest.mark.parametrize("canvas_id", ["", "42", "not-a-uuid", "'; DROP TABLE canvas.canvases"])
-async def test_get_with_a_malformed_id_is_none(
-    store: CanvasStore, owner: str, canvas_id: str
-) -> None:
-    assert await store.get(owner, canvas_id) is None
+async def test_head_of_a_malformed_id_is_none(store: CanvasStore, canvas_id: str) -> None:
+    assert await store.head(canvas_id) is None
 
 
-async def test_get_of_an_unknown_id_is_none(store: CanvasStore, owner: str) -> None:
-    assert await store.get(owner, str(uuid.uuid4())) is None
+async def test_head_of_an_unknown_id_is_none(store: CanvasStore) -> None:
+    assert await store.head(str(uuid.uuid4())) is None
 
 
 async def test_list_pages_newest_first_cover_every_row_once(
@@ -115,8 +106,8 @@ async def test_every_save_is_a_version_made_from_the_newest(store: CanvasStore, 
     assert made and (first.number, first.parent, first.message) == (2, 1, "Ada")
     second, _ = await store.save(canvas.id, owner, 2, graph_with("a", "b"), "", autosave=False)
     assert (second.number, second.parent) == (3, 2)
-    head = await store.get(owner, canvas.id)
-    assert head is not None and head.version == 3 and head.graph == graph_with("a", "b")
+    head = await store.head(canvas.id)
+    assert head is not None and head[0].version == 3 and head[0].graph == graph_with("a", "b")
     assert (await store.version(canvas.id, 2)) == first
 
 
@@ -126,8 +117,8 @@ async def test_a_save_from_a_stale_base_changes_nothing(store: CanvasStore, owne
     with pytest.raises(StaleBase) as raised:
         await store.save(canvas.id, owner, 1, graph_with("x"), "", autosave=False)
     assert raised.value.current.number == 2 and raised.value.current.graph == graph_with("a")
-    head = await store.get(owner, canvas.id)
-    assert head is not None and head.version == 2 and head.graph == graph_with("a")
+    head = await store.head(canvas.id)
+    assert head is not None and head[0].version == 2 and head[0].graph == graph_with("a")
 
 
 async def test_two_saves_from_one_base_at_once_one_wins_one_is_stale(
@@ -177,17 +168,20 @@ async def test_versions_page_newest_first(store: CanvasStore, owner: str) -> Non
     assert all(v.graph is None for v in first + rest), "lists leave graphs out"
 
 
-async def test_shared_canvases_are_readable_and_listed_until_unshared(
+async def test_shares_are_kept_listed_and_taken_back(
     store: CanvasStore, owner: str, new_owner: Callable[[], str]
 ) -> None:
     canvas = await store.create(owner, "shared")
-    reader, stranger = new_owner(), new_owner()
-    await store.share(canvas.id, reader, "read")
-    shared = await store.get(reader, canvas.id)
-    assert shared is not None and shared.access == "read"
-    assert await store.access(owner, canvas.id) == "owner"
-    assert [c.id for c in await store.list_canvases(reader, 10, None)] == [canvas.id]
-    assert await store.get(stranger, canvas.id) is None
-    assert await store.access(stranger, canvas.id) is None
+    reader, writer, stranger = new_owner(), new_owner(), new_owner()
+    changed = await store.share(canvas.id, reader, "read")
+    await store.share(canvas.id, writer, "write")
+    head = await store.head(canvas.id)
+    assert head is not None and head[1] == {reader: "read", writer: "write"}
+    assert head[0].updated_at >= changed > canvas.updated_at, "caches learn of shares"
+    listed = await store.list_canvases(reader, 10, None)
+    assert [(c.id, c.access) for c in listed] == [(canvas.id, "read")]
+    assert await store.list_canvases(stranger, 10, None) == []
     await store.share(canvas.id, reader, None)
-    assert await store.get(reader, canvas.id) is None
+    assert await store.list_canvases(reader, 10, None) == []
+    head = await store.head(canvas.id)
+    assert head is not None and head[1] == {writer: "write"}
