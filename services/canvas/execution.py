@@ -87,24 +87,28 @@ class Executions:
         return execution
 
     async def node_results(
-        self, canvas_id: str, version: int, graph: Graph
+        self, canvas_id: str, version: int, graph: Graph, *, complete: bool
     ) -> canvas_pb2.NodeResults:
-        """What each node of ``graph`` has made, or how far its jobs are."""
+        """What each node of ``graph`` has made, or how far its jobs are. Only a ``complete``
+        graph compiles, which tells the nodes that make nothing ("idle") from the rest."""
         live = await self.collect(canvas_id)
-        compiled = plan(graph, await self._results.results(node_keys(graph).values()))
+        keys = node_keys(graph)
+        results = await self._results.results(keys.values())
+        idle = set(plan(graph, results).idle) if complete else set()
         nodes = []
         for node in graph.nodes:
-            key = compiled.keys[node.id]
-            if node.id in compiled.cached:
-                nodes.append(_node(node.id, compiled, "succeeded"))
+            key = keys[node.id]
+            output = results.get(key)
+            reply = canvas_pb2.NodeResult(node_id=node.id, key=key, state="not_run")
+            if output is not None:
+                reply.state, reply.progress = "succeeded", 100
+                reply.output.update(output)
             elif key in live:
-                reply = _node(node.id, compiled, live[key].state)
-                reply.progress, reply.error = live[key].progress, live[key].error
-                nodes.append(reply)
-            elif node.id in compiled.idle:
-                nodes.append(_node(node.id, compiled, "idle"))
-            else:
-                nodes.append(_node(node.id, compiled, "not_run"))
+                reply.state, reply.progress = live[key].state, live[key].progress
+                reply.error = live[key].error
+            elif node.id in idle:
+                reply.state = "idle"
+            nodes.append(reply)
         return canvas_pb2.NodeResults(canvas_id=canvas_id, version=version, nodes=nodes)
 
     async def collect(self, canvas_id: str) -> dict[str, _Live]:

@@ -223,8 +223,10 @@ class CanvasServicer(canvas_pb2_grpc.CanvasServiceServicer):
     ) -> canvas_pb2.NodeResults:
         record = await self.readable(request.user_id, request.canvas_id)
         version = await self._version(record, request.version or record.version)
-        graph = self._parsed(version.graph)
-        return await self._executions.node_results(record.id, version.number, graph)
+        graph, problems = self._stored(version.graph)
+        return await self._executions.node_results(
+            record.id, version.number, graph, complete=not problems
+        )
 
     # -- the parts ------------------------------------------------------------------------
 
@@ -241,11 +243,14 @@ class CanvasServicer(canvas_pb2_grpc.CanvasServiceServicer):
         return graph.to_json(), problems
 
     def _parsed(self, data: dict[str, Any] | None) -> Graph:
-        """A graph as stored: it passed validation when it was saved."""
-        graph, _ = validate(data, self._registry, self._limits)
+        return self._stored(data)[0]
+
+    def _stored(self, data: dict[str, Any] | None) -> tuple[Graph, list[Problem]]:
+        """A graph as stored, and what it lacks: it had no faults when it was saved."""
+        graph, problems = validate(data, self._registry, self._limits)
         if graph is None:
             raise ValueError("a stored graph no longer parses")
-        return graph
+        return graph, problems
 
     async def _version(self, record: CanvasRecord, number: int) -> VersionRecord:
         found = await self._store.version(record.id, number) if number > 0 else None

@@ -362,6 +362,8 @@ async def test_an_incomplete_graph_saves_with_warnings_but_does_not_execute(
     assert any(w["kind"] == "missing_connection" and w["port"] == "scene" for w in warnings)
     refused = await problem(await http.post(f"/v1/canvases/{canvas['id']}/execute"), 422)
     assert any(p["kind"] == "missing_connection" for p in refused["problems"])
+    results = await (await http.get(f"/v1/canvases/{canvas['id']}/results")).json()
+    assert {n["state"] for n in results["nodes"]} == {"not_run"}
 
 
 # --- ownership -------------------------------------------------------------------------------
