@@ -440,6 +440,10 @@ async def test_execute_makes_frames_and_reruns_only_what_changed(
             "yard": "queued",
             "s010": "queued",
         }
+        # Pressed again while it runs: the same batch, nothing submitted twice (or, had it
+        # already finished, everything cached).
+        twice = await (await http.post(f"/v1/canvases/{canvas['id']}/execute")).json()
+        assert twice["batch_id"] in (execution["batch_id"], "")
         # The browser hears of it through fan-out: the execution, then each node's jobs.
         announced = await next_event(events, "canvas.execution")
         assert announced["batch_id"] == execution["batch_id"]
