@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, TypeAlias
+from typing import Any, Final, TypeAlias
 
 from jsonschema import Draft202012Validator, ValidationError
 
@@ -25,9 +25,7 @@ from libs.storyboard import (
     MIN_DURATION_S,
     MOODS,
 )
-
-if TYPE_CHECKING:
-    from services.canvas.graph import Graph, Node, Problem
+from services.canvas.graph import Graph, Node, Problem
 
 __all__ = [
     "CHARACTER",
@@ -224,9 +222,6 @@ CHARACTER = NodeType(
 
 def _scene_needs_a_set(node: Node, graph: Graph) -> list[Problem]:
     """A scene that feeds a shot must give the shot something to stand in."""
-    # graph.py imports this module for its default registry, so it is imported here, late.
-    from services.canvas.graph import Problem
-
     if "backdrop" in node.properties or "set_piece" in node.properties:
         return []
     targets = (graph.node(edge.target) for edge in graph.edges_from(node.id))

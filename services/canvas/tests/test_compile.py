@@ -6,7 +6,8 @@ import copy
 from typing import Any
 
 from services.canvas.compile import node_keys, node_output, plan
-from services.canvas.graph import Graph, validate
+from services.canvas.graph import Graph
+from services.canvas.validation import validate
 
 REFERENCE = "a" * 64
 BACKDROP = "b" * 64

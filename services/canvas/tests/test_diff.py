@@ -6,8 +6,9 @@ import json
 from typing import Any
 
 from services.canvas.diff import GraphDiff, NodeChange, diff
-from services.canvas.graph import Edge, Graph, Node, validate
+from services.canvas.graph import Edge, Graph, Node
 from services.canvas.nodetypes import DEFAULT_TYPES, NodeType, NodeTypeRegistry, Port
+from services.canvas.validation import validate
 
 ADA = Node("ada", "character", 0.0, 0.0, {"name": "Ada", "description": "A keeper."})
 BO = Node("bo", "character", 0.0, 80.0, {"name": "Bo"})

@@ -16,9 +16,9 @@ from services.canvas.graph import (
     Problem,
     canonical_json,
     topological_order,
-    validate,
 )
 from services.canvas.nodetypes import DEFAULT_TYPES, NodeType, NodeTypeRegistry, Port
+from services.canvas.validation import validate
 
 BLOB = "0123456789abcdef" * 4
 OBJECT: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": {}}
