@@ -32,6 +32,7 @@ __all__ = ["INCOMPLETE", "CanvasServicer"]
 
 MAX_NAME_LENGTH: Final = 200
 MAX_MESSAGE_LENGTH: Final = 500
+MAX_USER_ID_LENGTH: Final = 200
 # Problems of a graph that is not finished yet: saved with a warning, refused by Execute.
 INCOMPLETE: Final = frozenset({"missing_connection", "required_property"})
 _WRITERS: Final = ("owner", "write")
@@ -116,8 +117,10 @@ class CanvasServicer(canvas_pb2_grpc.CanvasServiceServicer):
             raise Forbidden("only the canvas's owner shares it")
         if request.access not in (*ACCESS_LEVELS, "none"):
             raise InvalidArgument(f"access must be one of {[*ACCESS_LEVELS, 'none']}")
-        if not request.user_id or request.user_id == record.owner_id:
-            raise InvalidArgument("user_id must be another user")
+        if not 0 < len(request.user_id) <= MAX_USER_ID_LENGTH:
+            raise InvalidArgument(f"user_id must be 1-{MAX_USER_ID_LENGTH} characters")
+        if request.user_id == record.owner_id:
+            raise InvalidArgument("user_id must be another user: the owner has every access")
         access = None if request.access == "none" else request.access
         await self._store.share(record.id, request.user_id, access)
         await self._cache.changed(record.id)

@@ -385,6 +385,13 @@ async def test_another_users_canvas_is_a_404_until_shared(
     mine = await (await colleague.get("/v1/canvases")).json()
     assert canvas["id"] not in {c["id"] for c in mine["canvases"]}
 
+    for bad in (
+        {"user_id": colleague_id, "access": "admin"},
+        {"user_id": "x" * 201, "access": "read"},
+        {"user_id": "", "access": "read"},
+        {"user_id": canvas["owner_id"], "access": "read"},
+    ):
+        await problem(await http.post(f"{url}/shares", json=bad), 400)
     await http.post(f"{url}/shares", json={"user_id": colleague_id, "access": "read"})
     shared = await colleague.get(url)
     assert shared.status == 200 and (await shared.json())["access"] == "read"
