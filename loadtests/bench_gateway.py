@@ -24,7 +24,7 @@ import urllib.error
 import urllib.request
 from array import array
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -38,12 +38,12 @@ from loadtests.common import (
     cell,
     child,
     drive_connections,
-    p50_p99_ms,
     print_result,
     ratio,
     spawn,
     stopped_at_exit,
 )
+from loadtests.figures import LoadFigures, load_figures
 
 WARMUP_S = 2.0
 MAX_DURATION_S = 60.0
@@ -51,21 +51,6 @@ MAX_CONNECTIONS = 1024
 MAX_REQUESTS = 1_000_000  # per target, warm-up included: bounds run time and memory
 REQUEST_TIMEOUT_S = 10.0
 HOST = "127.0.0.1"
-
-
-@dataclass
-class Measurement:
-    """One target's figures. Rates and latencies count 200 responses only, so that fast
-    failures cannot flatter them; every other outcome is an error, tallied by kind."""
-
-    target: str
-    requests: int
-    errors: int
-    error_kinds: dict[str, int]
-    seconds: float
-    rps: float
-    p50_ms: float | None
-    p99_ms: float | None
 
 
 # --- the baseline: the least an aiohttp server on this machine can do per request ---------------
@@ -109,7 +94,7 @@ def _generate(
 
 async def _drive(
     target: str, url: str, headers: dict[str, str], connections: int, duration: float
-) -> Measurement:
+) -> LoadFigures:
     """``connections`` loops, each with one keep-alive connection, sending back-to-back.
 
     Only requests started after the warm-up count; the clock stops when the last of them is
@@ -138,23 +123,12 @@ async def _drive(
                     errors[outcome] += 1
 
     await drive_connections(loop, connections, REQUEST_TIMEOUT_S)
-    seconds = max(time.perf_counter() - measure_from, 1e-9)
-    p50_ms, p99_ms = p50_p99_ms(latencies)
-    return Measurement(
-        target=target,
-        requests=len(latencies) + errors.total(),
-        errors=errors.total(),
-        error_kinds=dict(errors),
-        seconds=round(seconds, 3),
-        rps=round(len(latencies) / seconds, 1),
-        p50_ms=p50_ms,
-        p99_ms=p99_ms,
-    )
+    return load_figures(target, latencies, errors, measure_from)
 
 
 def measure(
     target: str, url: str, headers: dict[str, str], connections: int, duration: float
-) -> Measurement:
+) -> LoadFigures:
     receiver, sender = spawn.Pipe(duplex=False)
     args = (sender, target, url, headers, connections, duration)
     with child(_generate, args) as generator:
@@ -165,7 +139,7 @@ def measure(
             fields: dict[str, Any] = receiver.recv()
         except EOFError:
             raise RuntimeError(f"the load generator died (exit {generator.exitcode})") from None
-    return Measurement(**fields)
+    return LoadFigures(**fields)
 
 
 # --- plumbing ------------------------------------------------------------------------------------
@@ -202,7 +176,7 @@ def _create_canvas(gateway: str, key: str) -> str:
         return str(json.load(response)["id"])
 
 
-def report(settings: dict[str, Any], gateway: Measurement, baseline: Measurement) -> None:
+def report(settings: dict[str, Any], gateway: LoadFigures, baseline: LoadFigures) -> None:
     ratios = {
         "rps": ratio(gateway.rps, baseline.rps),
         "p50": ratio(gateway.p50_ms, baseline.p50_ms),

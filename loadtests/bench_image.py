@@ -62,6 +62,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from loadtests.figures import LoadFigures, load_figures
+
 if TYPE_CHECKING:
     import pyvips
 
@@ -487,17 +489,9 @@ def measure_core(
 
 
 @dataclass
-class HttpRun:
-    """One target's figures. Rates and latencies count 200 responses only."""
+class HttpRun(LoadFigures):
+    """One target's figures (``LoadFigures``), with what thumbnails add to them."""
 
-    target: str
-    requests: int
-    errors: int
-    error_kinds: dict[str, int]
-    seconds: float
-    rps: float
-    p50_ms: float | None
-    p99_ms: float | None
     mean_bytes: float | None
     content_type: str
     answered: int  # responses of any kind, warm-up included: what CPU time is divided by
@@ -533,7 +527,7 @@ async def _drive(
 
     import aiohttp
 
-    from loadtests.common import drive_connections, p50_p99_ms
+    from loadtests.common import drive_connections
 
     latencies = array("d")
     sizes = array("d")
@@ -575,17 +569,8 @@ async def _drive(
                 warmup_errors += 1
 
     await drive_connections(loop, connections, REQUEST_TIMEOUT_S)
-    seconds = max(time.perf_counter() - measure_from, 1e-9)
-    p50_ms, p99_ms = p50_p99_ms(latencies)
     return HttpRun(
-        target=target,
-        requests=len(latencies) + errors.total(),
-        errors=errors.total(),
-        error_kinds=dict(errors),
-        seconds=round(seconds, 3),
-        rps=round(len(latencies) / seconds, 1),
-        p50_ms=p50_ms,
-        p99_ms=p99_ms,
+        **asdict(load_figures(target, latencies, errors, measure_from)),
         mean_bytes=round(statistics.fmean(sizes)) if sizes else None,
         content_type=kinds.most_common(1)[0][0] if kinds else "",
         answered=answered,

@@ -7,10 +7,9 @@ import contextlib
 import json
 import multiprocessing
 import signal
-import statistics
 import sys
 import textwrap
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +23,6 @@ __all__ = [
     "drive_connections",
     "get_json",
     "met",
-    "p50_p99_ms",
     "print_notes",
     "print_result",
     "ratio",
@@ -119,11 +117,3 @@ async def drive_connections(
     timeout = aiohttp.ClientTimeout(total=timeout_s)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         await asyncio.gather(*(loop(session) for _ in range(connections)))
-
-
-def p50_p99_ms(latencies: Sequence[float]) -> tuple[float | None, float | None]:
-    """The median and 99th percentile of latencies in seconds, as milliseconds."""
-    if len(latencies) < 2:
-        return None, None
-    cuts = statistics.quantiles(latencies, n=100, method="inclusive")
-    return round(cuts[49] * 1000, 2), round(cuts[98] * 1000, 2)
