@@ -97,11 +97,14 @@ def plan(
     graph: Graph,
     results: Mapping[str, Mapping[str, Any]],
     compilers: Mapping[str, NodeCompiler] | None = None,
+    *,
+    keys: Mapping[str, str] | None = None,
 ) -> Plan:
-    """The jobs that make every node not yet made, ``results`` being what is kept by key."""
+    """The jobs that make every node not yet made, ``results`` being what is kept by key
+    (looked up with ``keys``, the graph's ``node_keys``, when the caller has them already)."""
     compilers = COMPILERS if compilers is None else compilers
     nodes = {node.id: node for node in graph.nodes}
-    keys = node_keys(graph)
+    keys = dict(keys) if keys is not None else node_keys(graph)
     cached: dict[str, Mapping[str, Any]] = {}
     jobs: dict[str, tuple[NodeJob, ...]] = {}
     idle: list[str] = []

@@ -66,7 +66,8 @@ class Executions:
     ) -> canvas_pb2.Execution:
         """Submit what is not made yet; report every node (cached ones at once)."""
         live = await self.collect(canvas_id)
-        compiled = plan(graph, await self._results.results(node_keys(graph).values()))
+        keys = node_keys(graph)
+        compiled = plan(graph, await self._results.results(keys.values()), keys=keys)
         nodes = {node_id: _node(node_id, compiled, "cached") for node_id in compiled.cached}
         batch_id = ""
         if compiled.batch:
@@ -94,7 +95,7 @@ class Executions:
         live = await self.collect(canvas_id)
         keys = node_keys(graph)
         results = await self._results.results(keys.values())
-        idle = set(plan(graph, results).idle) if complete else set()
+        idle = set(plan(graph, results, keys=keys).idle) if complete else set()
         nodes = []
         for node in graph.nodes:
             key = keys[node.id]

@@ -25,7 +25,7 @@ from libs.bus.buckets import LazyBucket
 from libs.errors import InvalidArgument
 from services.image.thumbnails import ImageLimits, ImageRejected, probe_file
 from services.image.transforms import Output, Transform, apply, negotiate_format, parse_options
-from services.image.working import WorkingCopies, make_working_copy
+from services.image.working import WorkingCopies, WorkingCopy, make_working_copy
 
 __all__ = ["DerivedImage", "DerivedImages"]
 
@@ -81,9 +81,11 @@ class DerivedImages:
         except (KeyNotFoundError, ValueError, TypeError):
             pass
         try:
-            output = await self._from_working_copy(blob, settled)
-            if output is None:
-                output = await self._from_source(blob, settled)
+            copy = await self._copies.get(blob)
+            if copy is not None and copy.serves(settled, self._limits):
+                output = await self._from_working_copy(copy, settled)
+            else:
+                output = await self._from_source(blob, settled, keep_copy=copy is None)
         except ImageRejected as exc:
             raise InvalidArgument(f"{exc.reason}: {exc.detail}") from exc
         digest = await self._blobs.put(output.data, output.content_type)
@@ -91,29 +93,25 @@ class DerivedImages:
         await kv.put(key, json.dumps(asdict(made)).encode())
         return replace(made, negotiated=negotiated)
 
-    async def _from_working_copy(self, blob: str, transform: Transform) -> Output | None:
-        copy = await self._copies.get(blob)
-        if copy is None or not copy.serves(transform, self._limits):
-            return None
+    async def _from_working_copy(self, copy: WorkingCopy, transform: Transform) -> Output:
         data = (await self._blobs.get(copy.blob)).data
         async with self._processing:
             return await asyncio.to_thread(
                 apply, data, transform, self._limits, working_copy_of=copy.original
             )
 
-    async def _from_source(self, blob: str, transform: Transform) -> Output:
-        """``transform`` made from the source blob; the first time, its working copy too."""
+    async def _from_source(self, blob: str, transform: Transform, *, keep_copy: bool) -> Output:
+        """``transform`` made from the source blob; with ``keep_copy``, its working copy too."""
         folder = Path(tempfile.mkdtemp(prefix="derive-"))
         try:
             source = folder / "source"
             await self._blobs.get_to_file(blob, source)
             async with self._processing:
                 output = await asyncio.to_thread(apply, source, transform, self._limits)
-                if await self._copies.get(blob) is None:
+                copy = None
+                if keep_copy:
                     info = probe_file(source, self._limits)
                     copy = await asyncio.to_thread(make_working_copy, source, info)
-                else:
-                    copy = None
             if copy is not None:
                 data, width, height = copy
                 digest = await self._blobs.put(data, "image/jpeg")
