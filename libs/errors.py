@@ -1,5 +1,10 @@
 """Domain errors, and the one place that maps them onto HTTP problems and gRPC status codes.
 
+Whether an error is worth retrying is a property of the error (``retryable``), as in
+Temporal's SDK: a worker raises the error that says what happened, and the bus decides from
+it whether the job runs again (``is_retryable``). An error of no class of ours (a bug, a lost
+connection) is retried; so is ``Unavailable``; a bad request never is.
+
 An error may carry ``extensions``: extra members of its problem document (RFC 9457), such as
 the line of a model error. Across gRPC they travel as a ``google.rpc.ErrorInfo`` in the rich
 status details, whose ``reason`` is the error's ``type_slug``, so a 422 survives the hop even
@@ -20,16 +25,22 @@ from google.rpc import error_details_pb2, status_pb2
 __all__ = [
     "STATUS_DETAILS_KEY",
     "Conflict",
+    "Deferred",
     "Forbidden",
     "InvalidArgument",
+    "JobCancelled",
+    "MalformedMessage",
+    "NewerVersion",
     "NotFound",
     "PayloadTooLarge",
+    "PermanentError",
     "ShotgraphError",
     "Unauthenticated",
     "Unavailable",
     "Unprocessable",
     "from_grpc_code",
     "from_status_details",
+    "is_retryable",
     "status_details",
 ]
 
@@ -44,14 +55,24 @@ class ShotgraphError(Exception):
     grpc_code: grpc.StatusCode = grpc.StatusCode.INTERNAL
     title: str = "Internal error"
     type_slug: str = "internal"
+    retryable: bool = True  # an internal error may be a passing one
 
-    def __init__(self, detail: str = "", *, extensions: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        detail: str = "",
+        *,
+        extensions: Mapping[str, Any] | None = None,
+        retryable: bool | None = None,
+    ) -> None:
         super().__init__(detail or self.title)
         self.detail = detail or self.title
         self.extensions = dict(extensions or {})  # JSON values: extra problem members
+        if retryable is not None:  # this one case differs from its class
+            self.retryable = retryable
 
 
 class InvalidArgument(ShotgraphError):
+    retryable = False
     status = 400
     grpc_code = grpc.StatusCode.INVALID_ARGUMENT
     title = "Invalid request"
@@ -65,9 +86,11 @@ class Unprocessable(ShotgraphError):
     grpc_code = grpc.StatusCode.INVALID_ARGUMENT  # told apart from 400 by its ErrorInfo
     title = "Unprocessable content"
     type_slug = "unprocessable"
+    retryable = False
 
 
 class Unauthenticated(ShotgraphError):
+    retryable = False
     status = 401
     grpc_code = grpc.StatusCode.UNAUTHENTICATED
     title = "Authentication required"
@@ -75,6 +98,7 @@ class Unauthenticated(ShotgraphError):
 
 
 class Forbidden(ShotgraphError):
+    retryable = False
     status = 403
     grpc_code = grpc.StatusCode.PERMISSION_DENIED
     title = "Forbidden"
@@ -82,6 +106,7 @@ class Forbidden(ShotgraphError):
 
 
 class NotFound(ShotgraphError):
+    retryable = False
     status = 404
     grpc_code = grpc.StatusCode.NOT_FOUND
     title = "Not found"
@@ -89,6 +114,7 @@ class NotFound(ShotgraphError):
 
 
 class Conflict(ShotgraphError):
+    retryable = False
     status = 409
     grpc_code = grpc.StatusCode.ABORTED
     title = "Conflict"
@@ -96,6 +122,7 @@ class Conflict(ShotgraphError):
 
 
 class PayloadTooLarge(ShotgraphError):
+    retryable = False
     status = 413
     grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
     title = "Payload too large"
@@ -110,6 +137,51 @@ class Unavailable(ShotgraphError):
     title = "Service unavailable"
     type_slug = "unavailable"
     retry_after = 5
+    retryable = True
+
+
+class MalformedMessage(InvalidArgument):
+    """Bytes on the bus that are not a message of the type their subject carries."""
+
+    title = "Malformed message"
+
+
+class NewerVersion(ShotgraphError):
+    """A message written by a newer release, in a shape this one cannot read: left for a
+    replica that can (retried), never dropped."""
+
+    title = "Message from a newer release"
+    retryable = True
+
+
+class PermanentError(Unprocessable):
+    """The work can never succeed as asked (a workflow the backend refuses, a model that does
+    not render): fail the job now instead of retrying it."""
+
+
+class JobCancelled(ShotgraphError):
+    """The job's batch was cancelled; the worker stops between steps."""
+
+    status = 409
+    grpc_code = grpc.StatusCode.CANCELLED
+    title = "Cancelled"
+    type_slug = "cancelled"
+    retryable = False
+
+
+class Deferred(Unavailable):
+    """Not now: put the job back in the queue for ``delay_s`` without spending an attempt
+    (a backend is known to be down)."""
+
+    def __init__(self, reason: str, delay_s: float) -> None:
+        super().__init__(reason)
+        self.delay_s = delay_s
+        self.retry_after = max(1, round(delay_s))
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether doing the same work again may succeed: the error says, else assume it may."""
+    return exc.retryable if isinstance(exc, ShotgraphError) else True
 
 
 _BY_GRPC_CODE: dict[grpc.StatusCode, type[ShotgraphError]] = {

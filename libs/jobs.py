@@ -1,103 +1,59 @@
 """The worker side of a job: the functions a worker serves, the context a job runs in, and the
 reports it sends back to batch on ``job.result.<batch_id>``.
 
-A job function is ``async (input, ctx) -> output``. Returning succeeds the job; raising
-``PermanentError`` fails it at once; ``Deferred`` puts it back in the queue for later without
-spending an attempt (a backend is known to be down); any other exception is retried with
-backoff until the consumer's ``max_deliver`` is spent.
+A job function is ``async (input, ctx) -> output``. Returning succeeds the job. Raising an
+error decides the rest by what the error is (``libs.errors``): one not worth retrying (bad
+input, a model that cannot render: ``InvalidArgument``, ``PermanentError``, ...) fails the job
+at once; ``Deferred`` puts it back in the queue for later without spending an attempt (a
+backend is known to be down); any other is retried with backoff until the consumer's
+``max_deliver`` is spent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import socket
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
-from libs.bus import Envelope, PermanentError, publish
-from libs.bus.consumer import Delivery, Handler
+from libs.bus import Delivery, publish
+from libs.bus.consumer import Handler
+from libs.bus.states import ReportedState
+from libs.bus.subjects import result_subject
+from libs.bus.work import MAX_NOTE_CHARS, FunctionSpec, JobMessage, JobReport
+from libs.errors import Deferred, JobCancelled, is_retryable
 from libs.logs import get_logger
 
 __all__ = [
     "CANCELLATIONS_BUCKET",
     "FUNCTIONS_BUCKET",
-    "JOB_MESSAGE",
-    "RESULT_MESSAGE",
     "CancelledBatches",
-    "Deferred",
     "FunctionSpec",
-    "JobCancelled",
     "JobContext",
     "JobFunction",
     "cancellations",
     "job_handler",
     "load_function",
     "register_functions",
-    "result_subject",
     "worker_id",
 ]
 
 log = get_logger(__name__)
 
-JOB_MESSAGE = "job.run"
-RESULT_MESSAGE = "job.result"
 FUNCTIONS_BUCKET = "functions"
 CANCELLATIONS_BUCKET = "cancellations"
 # A worker reports progress at most this often; the final 100 always goes out.
 _PROGRESS_INTERVAL_S = 0.5
 # A job still running after this long is reported as running.
 _RUNNING_AFTER_S = 0.25
-
-
-class Deferred(Exception):
-    """Not now: requeue the job after ``delay_s`` without counting an attempt."""
-
-    def __init__(self, reason: str, delay_s: float) -> None:
-        super().__init__(reason)
-        self.delay_s = delay_s
-
-
-class JobCancelled(Exception):
-    """The job's batch was cancelled; the worker stops between steps."""
-
-
-@dataclass(frozen=True)
-class FunctionSpec:
-    """A function a worker serves: ``<service>.<name>``, with a JSON Schema for its input."""
-
-    name: str
-    input_schema: dict[str, Any] = field(default_factory=lambda: {"type": "object"})
-    description: str = ""
-
-    @property
-    def subject(self) -> str:
-        return f"work.{self.name}"
-
-    def to_json(self) -> bytes:
-        return json.dumps(
-            {"name": self.name, "input_schema": self.input_schema, "description": self.description}
-        ).encode()
-
-    @classmethod
-    def from_json(cls, data: bytes) -> FunctionSpec:
-        raw = json.loads(data)
-        return cls(
-            name=raw["name"], input_schema=raw["input_schema"], description=raw["description"]
-        )
-
-
-def result_subject(batch_id: str) -> str:
-    return f"job.result.{batch_id}"
 
 
 def worker_id() -> str:
@@ -166,7 +122,8 @@ class CancelledBatches:
             await watcher.stop()
 
 
-Report = Callable[..., Awaitable[None]]
+class Report(Protocol):
+    async def __call__(self, state: ReportedState, **fields: Any) -> None: ...
 
 
 class JobContext:
@@ -186,7 +143,11 @@ class JobContext:
         if percent < 100 and now - self._last_progress < _PROGRESS_INTERVAL_S:
             return
         self._last_progress = now
-        await self._report("running", progress=max(0, min(100, int(percent))), note=note[:200])
+        await self._report(
+            ReportedState.RUNNING,
+            progress=max(0, min(100, int(percent))),
+            note=note[:MAX_NOTE_CHARS],
+        )
 
     async def cancelled(self) -> bool:
         return await self._cancelled_batches.contains(self.batch_id)
@@ -200,20 +161,9 @@ class JobContext:
 JobFunction = Callable[[dict[str, Any], JobContext], Awaitable[dict[str, Any]]]
 
 
-def _job_fields(envelope: Envelope) -> tuple[str, str, dict[str, Any]]:
-    payload = envelope.payload
-    job_id, batch_id = payload.get("job_id"), payload.get("batch_id")
-    job_input = payload.get("input")
-    if envelope.type != JOB_MESSAGE or not isinstance(job_id, str) or not isinstance(batch_id, str):
-        raise PermanentError(f"not a job message: type={envelope.type!r}")
-    if not isinstance(job_input, dict):
-        raise PermanentError("job input is not a map")
-    return job_id, batch_id, job_input
-
-
 def job_handler(
     js: JetStreamContext, run: JobFunction, cancelled_batches: CancelledBatches
-) -> Handler:
+) -> Handler[JobMessage]:
     """Adapt a job function to a consumer handler that reports every outcome to batch.
 
     ``running`` is reported once a job has run for ``_RUNNING_AFTER_S``: a job done sooner goes
@@ -221,55 +171,52 @@ def job_handler(
     """
     me = worker_id()
 
-    async def handle(envelope: Envelope, delivery: Delivery) -> None:
-        job_id, batch_id, job_input = _job_fields(envelope)
-        dispatch = envelope.payload.get("dispatch", 0)
-
-        async def report(state: str, **fields: Any) -> None:
-            payload = {
-                "job_id": job_id,
-                "batch_id": batch_id,
-                "attempt": delivery.attempt,
-                "dispatch": dispatch,
-                "state": state,
-                "worker": me,
+    async def handle(job: JobMessage, delivery: Delivery) -> None:
+        async def report(state: ReportedState, **fields: Any) -> None:
+            message = JobReport(
+                job_id=job.job_id,
+                batch_id=job.batch_id,
+                attempt=delivery.attempt,
+                dispatch=job.dispatch,
+                state=state,
+                worker=me,
                 **fields,
-            }
-            await publish(js, result_subject(batch_id), Envelope(RESULT_MESSAGE, payload))
+            )
+            await publish(js, result_subject(job.batch_id), message)
 
-        context = JobContext(report, cancelled_batches, batch_id, delivery.attempt)
+        context = JobContext(report, cancelled_batches, job.batch_id, delivery.attempt)
         if await context.cancelled():
-            await report("cancelled")
+            await report(ReportedState.CANCELLED)
             return
         running = asyncio.create_task(_report_running_after(report, _RUNNING_AFTER_S))
         try:
-            output = await run(job_input, context)
+            output = await run(job.input, context)
         except JobCancelled:
             await _settle(running)
-            await report("cancelled")
+            await report(ReportedState.CANCELLED)
             return
         except Deferred as exc:
             await _settle(running)
-            await report("deferred", delay_s=exc.delay_s, error=str(exc))
+            await report(ReportedState.DEFERRED, delay_s=exc.delay_s, error=str(exc))
             return
-        except PermanentError as exc:
-            await _settle(running)
-            await report("failed", error=str(exc))
-            raise
         except Exception as exc:
             await _settle(running)
-            final = delivery.is_last_attempt
-            await report("failed" if final else "retrying", error=f"{type(exc).__name__}: {exc}")
+            if not is_retryable(exc):
+                await report(ReportedState.FAILED, error=str(exc))
+            elif delivery.is_last_attempt:
+                await report(ReportedState.FAILED, error=f"{type(exc).__name__}: {exc}")
+            else:
+                await report(ReportedState.RETRYING, error=f"{type(exc).__name__}: {exc}")
             raise
         await _settle(running)
-        await report("succeeded", output=output, progress=100)
+        await report(ReportedState.SUCCEEDED, output=output, progress=100)
 
     return handle
 
 
 async def _report_running_after(report: Report, delay_s: float) -> None:
     await asyncio.sleep(delay_s)
-    await report("running", progress=0)
+    await report(ReportedState.RUNNING, progress=0)
 
 
 async def _settle(running: asyncio.Task[None]) -> None:

@@ -43,7 +43,8 @@ import nats
 from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
-from libs.bus import Envelope
+from libs.bus import Envelope, encode
+from libs.bus.work import JobMessage
 from libs.launcher import Platform
 from loadtests.common import (
     child,
@@ -325,15 +326,15 @@ async def measure_platform(
 
 def _job_envelope() -> bytes:
     """About the size of a dispatched job message."""
-    payload = {
-        "job_id": str(uuid.uuid4()),
-        "batch_id": str(uuid.uuid4()),
-        "owner_id": "bench",
-        "function": FUNCTION,
-        "input": {},
-        "dispatch": 1,
-    }
-    return Envelope("job.run", payload).encode()
+    job = JobMessage(
+        job_id=str(uuid.uuid4()),
+        batch_id=str(uuid.uuid4()),
+        owner_id="bench",
+        function=FUNCTION,
+        input={},
+        dispatch=1,
+    )
+    return encode(job)
 
 
 def _publish(out: Connection, url: str, subject: str, count: int) -> None:

@@ -2,8 +2,8 @@
 
 Applying many small reports one by one would serialise on the database; grouping them keeps a
 10,000-job batch moving. Each message still gets its own CONSUMER span (a child of the span
-that published it) so traces stay linked, and a malformed or invalid message is terminated
-alone while the rest of its group goes on.
+that published it) so traces stay linked, and a message that is not of the consumer's type is
+terminated alone (logged with its subject) while the rest of its group goes on.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Generic
 
 import nats.errors
 from nats.aio.msg import Msg
@@ -21,8 +22,9 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from opentelemetry import propagate, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
-from libs.bus.consumer import PermanentError
-from libs.bus.envelope import Envelope, MalformedMessage
+from libs.bus.envelope import Envelope
+from libs.bus.messages import MessageT
+from libs.errors import MalformedMessage, NewerVersion
 from libs.logs import get_logger
 from libs.metrics import NATS_DURATION, NATS_MESSAGES
 
@@ -33,19 +35,19 @@ _tracer = trace.get_tracer(__name__)
 
 
 @dataclass(frozen=True)
-class Received:
-    envelope: Envelope
+class Received(Generic[MessageT]):
+    message: MessageT
     span: Span  # use with trace.use_span() to publish follow-ups in this message's trace
 
 
 @dataclass(frozen=True)
-class BulkConsumer:
+class BulkConsumer(Generic[MessageT]):
     service: str
     stream: str
     durable: str
     filter_subject: str
-    validate: Callable[[Envelope], None]  # raises PermanentError for a message never to retry
-    handler: Callable[[list[Received]], Awaitable[None]]
+    message: type[MessageT]  # what every message on ``filter_subject`` is
+    handler: Callable[[list[Received[MessageT]]], Awaitable[None]]
     max_batch: int = 256
     ack_wait_s: float = 30.0
     max_deliver: int = 20
@@ -85,7 +87,7 @@ class BulkConsumer:
 
     async def _handle(self, messages: list[Msg]) -> None:
         started = time.perf_counter()
-        accepted: list[tuple[Msg, Received]] = []
+        accepted: list[tuple[Msg, Received[MessageT]]] = []
         for msg in messages:
             span = _tracer.start_span(
                 f"{self.filter_subject.split('.')[0]} process",
@@ -99,16 +101,21 @@ class BulkConsumer:
                 },
             )
             try:
-                envelope = Envelope.decode(msg.data)
-                self.validate(envelope)
-            except (MalformedMessage, PermanentError) as exc:
+                message = Envelope.decode(msg.data).open(self.message)
+            except MalformedMessage as exc:
                 log.error("nats.malformed", subject=msg.subject, error=str(exc))
                 span.set_status(Status(StatusCode.ERROR, str(exc)))
                 span.end()
                 await msg.term()
                 self._count("term", started)
                 continue
-            accepted.append((msg, Received(envelope, span)))
+            except NewerVersion as exc:  # a replica of the newer release takes it
+                log.warning("nats.newer_version", subject=msg.subject, error=str(exc))
+                span.end()
+                await msg.nak(delay=self.retry_delay_s)
+                self._count("nak", started)
+                continue
+            accepted.append((msg, Received(message, span)))
         if not accepted:
             return
         try:

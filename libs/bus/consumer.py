@@ -1,8 +1,12 @@
 """Durable JetStream pull consumers with bounded concurrency, traces, metrics and clean draining.
 
-This is the one place that knows the JetStream protocol: a handler that returns acks the message,
-one that raises ``PermanentError`` (or receives a malformed message) terminates it, and any other
-exception naks it with an exponential, jittered delay until ``max_deliver`` is spent.
+This is the one place that knows the JetStream protocol. Each message is opened as the one
+type its consumer takes; one that is not that type is malformed and terminated (logged with
+its subject), and the next goes on. A handler that returns acks the message; one that raises
+an error that is not worth retrying (``libs.errors.is_retryable``) terminates it; any other
+exception naks it with an exponential, jittered delay until ``max_deliver`` is spent. A
+message of a newer schema version that does not fit is naked too: a replica of the newer
+release takes it.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Generic
 
 import nats.errors
 from nats.aio.msg import Msg
@@ -21,11 +26,13 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from libs.bus.envelope import Envelope, MalformedMessage
+from libs.bus.envelope import Envelope
+from libs.bus.messages import MessageT
+from libs.errors import MalformedMessage, NewerVersion, is_retryable
 from libs.logs import get_logger
 from libs.metrics import NATS_DURATION, NATS_MESSAGES
 
-__all__ = ["Consumer", "Delivery", "Handler", "PermanentError"]
+__all__ = ["Consumer", "Delivery", "Handler"]
 
 log = get_logger(__name__)
 _tracer = trace.get_tracer(__name__)
@@ -34,15 +41,12 @@ _tracer = trace.get_tracer(__name__)
 _MAX_ACK_TIMEOUT_S = 600.0
 
 
-class PermanentError(Exception):
-    """The message can never succeed (bad input, unknown function): terminate, don't retry."""
-
-
 @dataclass(frozen=True)
 class Delivery:
     """What a handler may want to know about the delivery it is working on."""
 
     subject: str
+    message_id: str  # the envelope's id
     attempt: int
     max_deliver: int
 
@@ -51,18 +55,19 @@ class Delivery:
         return self.attempt >= self.max_deliver
 
 
-Handler = Callable[[Envelope, Delivery], Awaitable[None]]
+Handler = Callable[[MessageT, Delivery], Awaitable[None]]
 
 
 @dataclass(frozen=True)
-class Consumer:
+class Consumer(Generic[MessageT]):
     """A durable consumer shared by every worker process of every replica of one service."""
 
     service: str
     stream: str
     durable: str
     filter_subject: str
-    handler: Handler
+    message: type[MessageT]  # what every message on ``filter_subject`` is
+    handler: Handler[MessageT]
     concurrency: int = 4
     ack_wait_s: float = 30.0
     max_deliver: int = 5
@@ -146,25 +151,35 @@ class Consumer:
         )
 
     async def _dispatch(self, msg: Msg, attempt: int, span: trace.Span) -> str:
-        delivery = Delivery(subject=msg.subject, attempt=attempt, max_deliver=self.max_deliver)
         try:
             envelope = Envelope.decode(msg.data)
+            message = envelope.open(self.message)
         except MalformedMessage as exc:
             log.error("nats.malformed", subject=msg.subject, error=str(exc))
             span.set_status(Status(StatusCode.ERROR, str(exc)))
             await msg.term()
             return "term"
+        except NewerVersion as exc:
+            delay = self.retry_delay(attempt)
+            log.warning("nats.newer_version", subject=msg.subject, delay=delay, error=str(exc))
+            await msg.nak(delay=delay)
+            return "nak"
+        delivery = Delivery(
+            subject=msg.subject,
+            message_id=envelope.id,
+            attempt=attempt,
+            max_deliver=self.max_deliver,
+        )
         heartbeat = asyncio.create_task(self._keep_alive(msg))
         try:
-            await self.handler(envelope, delivery)
-        except PermanentError as exc:
-            log.warning("nats.rejected", subject=msg.subject, id=envelope.id, error=str(exc))
-            span.set_status(Status(StatusCode.ERROR, str(exc)))
-            await msg.term()
-            return "term"
+            await self.handler(message, delivery)
         except Exception as exc:
             span.record_exception(exc)
             span.set_status(Status(StatusCode.ERROR, str(exc)))
+            if not is_retryable(exc):
+                log.warning("nats.rejected", subject=msg.subject, id=envelope.id, error=str(exc))
+                await msg.term()
+                return "term"
             if delivery.is_last_attempt:
                 log.error("nats.exhausted", subject=msg.subject, id=envelope.id, error=str(exc))
                 await msg.term()

@@ -6,6 +6,8 @@ from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
 
+from libs.bus.subjects import ALL_RESULTS, ALL_USER_EVENTS, ALL_WORK, MAX_DELIVERIES_ADVISORIES
+
 __all__ = ["BLOB_BUCKET", "STREAMS", "ensure_streams"]
 
 BLOB_BUCKET = "blobs"
@@ -14,7 +16,7 @@ STREAMS: tuple[StreamConfig, ...] = (
     # Work to be done: each message is removed once a worker acks it.
     StreamConfig(
         name="WORK",
-        subjects=["work.>"],
+        subjects=[ALL_WORK],
         retention=RetentionPolicy.WORK_QUEUE,
         storage=StorageType.FILE,
         duplicate_window=300.0,
@@ -23,7 +25,7 @@ STREAMS: tuple[StreamConfig, ...] = (
     # Worker results on their way back to the batch service.
     StreamConfig(
         name="RESULTS",
-        subjects=["job.result.>"],
+        subjects=[ALL_RESULTS],
         retention=RetentionPolicy.WORK_QUEUE,
         storage=StorageType.FILE,
         duplicate_window=300.0,
@@ -33,7 +35,7 @@ STREAMS: tuple[StreamConfig, ...] = (
     # captured durably so batch records the dead letter even if it was down at the time.
     StreamConfig(
         name="DEADLETTERS",
-        subjects=["$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.WORK.>"],
+        subjects=[MAX_DELIVERIES_ADVISORIES],
         retention=RetentionPolicy.LIMITS,
         storage=StorageType.FILE,
         max_age=7 * 24 * 3600.0,
@@ -41,7 +43,7 @@ STREAMS: tuple[StreamConfig, ...] = (
     # What users see; kept for an hour so a reconnecting browser resumes without gaps.
     StreamConfig(
         name="EVENTS",
-        subjects=["events.user.>"],
+        subjects=[ALL_USER_EVENTS],
         retention=RetentionPolicy.LIMITS,
         storage=StorageType.FILE,
         max_age=3600.0,

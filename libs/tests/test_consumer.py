@@ -1,4 +1,5 @@
-"""libs.bus.Consumer against a real JetStream: ack, retry, terminate, and trace propagation.
+"""libs.bus.Consumer against a real JetStream: ack, retry, terminate, typed messages (the wrong
+type or shape terminated, a newer version left for a newer reader), and trace propagation.
 
 Each test declares its own work-queue stream, subjects and durable, so nothing is shared.
 """
@@ -11,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgpack
 import pytest
 from nats.js import JetStreamContext
 from nats.js.api import RetentionPolicy, StreamConfig
@@ -19,8 +21,27 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from libs.bus import Consumer, Envelope, PermanentError, publish
-from libs.bus.consumer import Delivery, Handler
+from libs.bus import Consumer, Delivery, Message, publish
+from libs.bus.consumer import Handler
+from libs.errors import InvalidArgument, PermanentError, Unavailable
+
+
+class Task(Message, kw_only=True, frozen=True):
+    """What the test queue carries."""
+
+    TYPE = "test.consumer.task"
+
+    n: int = 0
+    note: str = ""
+
+
+class Stranger(Message, kw_only=True, frozen=True):
+    """A message of another subject, published where Tasks belong."""
+
+    TYPE = "test.consumer.stranger"
+
+    n: int = 0
+
 
 TIMEOUT_S = 10.0
 
@@ -32,7 +53,7 @@ class Queue:
     js: JetStreamContext
     stream: str
     prefix: str
-    seen: list[tuple[dict[str, Any], int]] = field(default_factory=list)
+    seen: list[tuple[Task, int]] = field(default_factory=list)
 
     @property
     def subject(self) -> str:
@@ -71,7 +92,7 @@ async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
 class Running:
     """A consumer run as a task; ``stop`` sets ``stopping`` and waits for in-flight work."""
 
-    def __init__(self, queue: Queue, handler: Handler, **options: Any) -> None:
+    def __init__(self, queue: Queue, handler: Handler[Task], **options: Any) -> None:
         self.queue = queue
         defaults: dict[str, Any] = {
             "concurrency": 2,
@@ -84,6 +105,7 @@ class Running:
             stream=queue.stream,
             durable=f"d{uuid.uuid4().hex}",
             filter_subject=f"{queue.prefix}.>",
+            message=Task,
             handler=handler,
             **(defaults | options),
         )
@@ -107,7 +129,7 @@ class Running:
 async def start(queue: Queue) -> AsyncIterator[Callable[..., Running]]:
     started: list[Running] = []
 
-    def start(handler: Handler, **options: Any) -> Running:
+    def start(handler: Handler[Task], **options: Any) -> Running:
         started.append(Running(queue, handler, **options))
         return started[-1]
 
@@ -119,13 +141,13 @@ async def start(queue: Queue) -> AsyncIterator[Callable[..., Running]]:
 
 def recording(
     queue: Queue, done_after: int, fail: Callable[[int], Exception | None]
-) -> tuple[Handler, asyncio.Event]:
+) -> tuple[Handler[Task], asyncio.Event]:
     """A handler that records each call, raises ``fail(call_number)`` if any, and sets the
     returned event on call number ``done_after``."""
     done = asyncio.Event()
 
-    async def handle(envelope: Envelope, delivery: Delivery) -> None:
-        queue.seen.append((envelope.payload, delivery.attempt))
+    async def handle(task: Task, delivery: Delivery) -> None:
+        queue.seen.append((task, delivery.attempt))
         if len(queue.seen) == done_after:
             done.set()
         error = fail(len(queue.seen))
@@ -141,12 +163,12 @@ async def test_good_message_is_handled_and_acked(
     handler, done = recording(queue, 1, lambda _: None)
     running = start(handler)
 
-    await publish(queue.js, queue.subject, Envelope("test.good", {"n": 1}))
+    await publish(queue.js, queue.subject, Task(n=1))
 
     await asyncio.wait_for(done.wait(), TIMEOUT_S)
     await eventually(queue.is_empty, "the stream is empty")
     await running.stop()
-    assert queue.seen == [({"n": 1}, 1)]
+    assert queue.seen == [(Task(n=1), 1)]
 
 
 async def test_malformed_message_is_terminated_and_the_next_one_handled(
@@ -158,21 +180,25 @@ async def test_malformed_message_is_terminated_and_the_next_one_handled(
     await queue.publish_raw(b"\x00garbage")
     await eventually(running.settled, "the malformed message is resolved")
     await eventually(queue.is_empty, "the malformed message is terminated")
-    await publish(queue.js, queue.subject, Envelope("test.good", {"after": "garbage"}))
+    await publish(queue.js, queue.subject, Task(note="after garbage"))
 
     await asyncio.wait_for(done.wait(), TIMEOUT_S)
     await eventually(queue.is_empty, "the stream is empty")
     await running.stop()
-    assert queue.seen == [({"after": "garbage"}, 1)]
+    assert queue.seen == [(Task(note="after garbage"), 1)]
 
 
-async def test_permanent_error_terminates_without_retry(
-    queue: Queue, start: Callable[..., Running]
+@pytest.mark.parametrize(
+    "error",
+    [PermanentError("the workflow saved no image"), InvalidArgument("'size' must be a number")],
+)
+async def test_an_error_not_worth_retrying_terminates_without_retry(
+    queue: Queue, start: Callable[..., Running], error: Exception
 ) -> None:
-    handler, done = recording(queue, 1, lambda _: PermanentError("unknown function"))
+    handler, done = recording(queue, 1, lambda _: error)
     running = start(handler)
 
-    await publish(queue.js, queue.subject, Envelope("test.bad", {"n": 1}))
+    await publish(queue.js, queue.subject, Task(n=1))
 
     await asyncio.wait_for(done.wait(), TIMEOUT_S)
     await eventually(running.settled, "the message is terminated")
@@ -180,21 +206,22 @@ async def test_permanent_error_terminates_without_retry(
     await running.stop()
     info = await queue.js.consumer_info(queue.stream, running.consumer.durable)
     assert info.num_redelivered == 0
-    assert queue.seen == [({"n": 1}, 1)]
+    assert queue.seen == [(Task(n=1), 1)]
 
 
+@pytest.mark.parametrize("error", [RuntimeError("flaky"), Unavailable("backend down")])
 async def test_transient_errors_are_retried_until_success(
-    queue: Queue, start: Callable[..., Running]
+    queue: Queue, start: Callable[..., Running], error: Exception
 ) -> None:
-    handler, done = recording(queue, 3, lambda call: RuntimeError("flaky") if call < 3 else None)
+    handler, done = recording(queue, 3, lambda call: error if call < 3 else None)
     running = start(handler)
 
-    await publish(queue.js, queue.subject, Envelope("test.flaky", {"n": 1}))
+    await publish(queue.js, queue.subject, Task(n=1))
 
     await asyncio.wait_for(done.wait(), TIMEOUT_S)
     await eventually(queue.is_empty, "the stream is empty")
     await running.stop()
-    assert queue.seen == [({"n": 1}, 1), ({"n": 1}, 2), ({"n": 1}, 3)]
+    assert queue.seen == [(Task(n=1), 1), (Task(n=1), 2), (Task(n=1), 3)]
 
 
 async def test_always_failing_message_is_tried_max_deliver_times(
@@ -203,12 +230,12 @@ async def test_always_failing_message_is_tried_max_deliver_times(
     handler, done = recording(queue, 2, lambda _: RuntimeError("always"))
     running = start(handler, max_deliver=2)
 
-    await publish(queue.js, queue.subject, Envelope("test.doomed", {"n": 1}))
+    await publish(queue.js, queue.subject, Task(n=1))
 
     await asyncio.wait_for(done.wait(), TIMEOUT_S)
     await eventually(running.settled, "the message is given up")
     await running.stop()
-    assert queue.seen == [({"n": 1}, 1), ({"n": 1}, 2)]
+    assert queue.seen == [(Task(n=1), 1), (Task(n=1), 2)]
 
 
 async def test_consumer_span_continues_the_producer_trace(
@@ -219,7 +246,7 @@ async def test_consumer_span_continues_the_producer_trace(
     tracer = trace.get_tracer(__name__)
 
     with tracer.start_as_current_span("test request") as root:
-        await publish(queue.js, queue.subject, Envelope("test.traced", {"n": 1}))
+        await publish(queue.js, queue.subject, Task(n=1))
     await asyncio.wait_for(done.wait(), TIMEOUT_S)
     await running.stop()  # the consumer span has ended once its message is finished
 
@@ -234,3 +261,77 @@ async def test_consumer_span_continues_the_producer_trace(
     assert consumer.parent.is_remote
     assert consumer.attributes is not None
     assert consumer.attributes["messaging.destination.name"] == queue.subject
+
+
+def _envelope(kind: str, payload: object, schema_version: int = 1) -> bytes:
+    return msgpack.packb(
+        {
+            "type": kind,
+            "schema_version": schema_version,
+            "id": uuid.uuid4().hex,
+            "time": 1.0,
+            "payload": payload,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("label", "data"),
+    [
+        ("a message of another type", _envelope("test.consumer.stranger", {"n": 1})),
+        ("a field of the wrong type", _envelope("test.consumer.task", {"n": "one"})),
+        ("a payload that is not a map", _envelope("test.consumer.task", [1, 2])),
+        ("garbage", b"\x00garbage"),
+    ],
+)
+async def test_a_message_of_the_wrong_type_or_shape_is_terminated_and_logged(
+    queue: Queue,
+    start: Callable[..., Running],
+    capsys: pytest.CaptureFixture[str],
+    label: str,
+    data: bytes,
+) -> None:
+    handler, done = recording(queue, 1, lambda _: None)
+    running = start(handler, concurrency=1)
+
+    await queue.publish_raw(data)
+    await publish(queue.js, queue.subject, Task(n=2))
+
+    await asyncio.wait_for(done.wait(), TIMEOUT_S)
+    await eventually(queue.is_empty, "the bad message is terminated and the good one acked")
+    await running.stop()
+    assert queue.seen == [(Task(n=2), 1)]
+    logged = capsys.readouterr().out
+    assert "nats.malformed" in logged and queue.subject in logged
+
+
+async def test_a_newer_version_that_fits_is_handled(
+    queue: Queue, start: Callable[..., Running]
+) -> None:
+    handler, done = recording(queue, 1, lambda _: None)
+    running = start(handler)
+
+    await queue.publish_raw(
+        _envelope("test.consumer.task", {"n": 5, "added_later": [1]}, schema_version=3)
+    )
+
+    await asyncio.wait_for(done.wait(), TIMEOUT_S)
+    await eventually(queue.is_empty, "the stream is empty")
+    await running.stop()
+    assert queue.seen == [(Task(n=5), 1)]
+
+
+async def test_a_newer_version_that_does_not_fit_is_left_for_a_newer_reader(
+    queue: Queue, start: Callable[..., Running]
+) -> None:
+    handler, _ = recording(queue, 1, lambda _: None)
+    running = start(handler, max_deliver=2)
+
+    await queue.publish_raw(_envelope("test.consumer.task", {"n": "five"}, schema_version=2))
+
+    await eventually(running.settled, "both deliveries are naked")
+    await running.stop()
+    info = await queue.js.consumer_info(queue.stream, running.consumer.durable)
+    assert info.num_redelivered == 1  # naked, not terminated: a newer replica may take it
+    assert not await queue.is_empty()  # still in the stream
+    assert queue.seen == []

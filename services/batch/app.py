@@ -9,6 +9,8 @@ import grpc
 
 from libs.backends import open_database, open_nats
 from libs.bus.bulk import BulkConsumer
+from libs.bus.subjects import ALL_RESULTS
+from libs.bus.work import JobReport
 from libs.config import Settings
 from libs.jobs import cancellations
 from libs.runner import ServiceParts
@@ -19,7 +21,7 @@ from services.batch.events import ProgressEvents
 from services.batch.functions import FunctionCatalog
 from services.batch.handlers import BatchServicer
 from services.batch.queues import sample_queues
-from services.batch.results import check_report, results_handler
+from services.batch.results import results_handler
 from services.batch.store import BatchStore
 from shotgraph.batch.v1 import batch_pb2_grpc
 
@@ -39,8 +41,8 @@ async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
         service=settings.service,
         stream="RESULTS",
         durable="batch-results",
-        filter_subject="job.result.>",
-        validate=check_report,
+        filter_subject=ALL_RESULTS,
+        message=JobReport,
         handler=results_handler(store, events, dispatcher.wake),
     )
 

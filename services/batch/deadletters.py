@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 
 import nats.errors
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
 from opentelemetry import trace
 
-from libs.bus import Envelope, MalformedMessage
+from libs.bus import Envelope
+from libs.bus.advisories import MaxDeliveriesAdvisory
+from libs.bus.subjects import MAX_DELIVERIES_ADVISORIES
+from libs.bus.work import JobMessage
+from libs.errors import MalformedMessage
 from libs.logs import get_logger
 from services.batch.events import ProgressEvents
 from services.batch.store import BatchStore
@@ -31,7 +34,7 @@ async def watch_dead_letters(
     js: JetStreamContext, store: BatchStore, events: ProgressEvents, stopping: asyncio.Event
 ) -> None:
     subscription = await js.pull_subscribe(
-        "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.WORK.>",
+        MAX_DELIVERIES_ADVISORIES,
         durable="batch-dead-letters",
         stream="DEADLETTERS",
         config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=30, max_deliver=10),
@@ -46,7 +49,11 @@ async def watch_dead_letters(
                 return
             for advisory in advisories:
                 try:
-                    await _record(js, store, events, json.loads(advisory.data))
+                    await _record(js, store, events, MaxDeliveriesAdvisory.decode(advisory.data))
+                except MalformedMessage as exc:
+                    log.error("nats.malformed", subject=advisory.subject, error=str(exc))
+                    await advisory.term()
+                    continue
                 except Exception as exc:
                     log.warning("deadletter.retry", error=repr(exc))
                     await advisory.nak(delay=2)
@@ -58,18 +65,18 @@ async def watch_dead_letters(
 
 
 async def _record(
-    js: JetStreamContext, store: BatchStore, events: ProgressEvents, advisory: dict[str, object]
+    js: JetStreamContext, store: BatchStore, events: ProgressEvents, advisory: MaxDeliveriesAdvisory
 ) -> None:
-    sequence = int(str(advisory.get("stream_seq", 0)))
-    deliveries = advisory.get("deliveries")
+    sequence, deliveries = advisory.stream_seq, advisory.deliveries
     try:
-        message = await js.get_msg("WORK", sequence)
+        message = await js.get_msg(advisory.stream, sequence)
     except nats.js.errors.NotFoundError:
         return  # already removed: recorded before
+    job_id: str
     try:
-        job_id = str(Envelope.decode(message.data or b"").payload.get("job_id", ""))
+        job_id = Envelope.decode(message.data or b"").open(JobMessage).job_id
     except MalformedMessage:
-        job_id = ""
+        job_id = ""  # garbage ran out of deliveries: nothing to record, only to remove
     if job_id:
         error = f"no result after {deliveries} deliveries: the worker was lost each time"
         outcome = await store.record_exhausted(job_id, error)
@@ -81,4 +88,4 @@ async def _record(
                 trace.get_current_span(),
             )
     with contextlib.suppress(Exception):
-        await js.delete_msg("WORK", sequence)
+        await js.delete_msg(advisory.stream, sequence)

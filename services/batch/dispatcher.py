@@ -14,8 +14,9 @@ from nats.js import JetStreamContext
 from opentelemetry import context as otel_context
 from opentelemetry import propagate
 
-from libs.bus import Envelope, publish
-from libs.jobs import JOB_MESSAGE
+from libs.bus import publish
+from libs.bus.subjects import work_subject
+from libs.bus.work import JobMessage
 from libs.logs import get_logger
 from services.batch.store import BatchStore, Dispatch
 
@@ -58,20 +59,20 @@ class Dispatcher:
             await asyncio.gather(*(self._publish_one(d) for d in dispatches[start : start + 128]))
 
     async def _publish_one(self, job: Dispatch) -> None:
-        payload = {
-            "job_id": job.job_id,
-            "batch_id": job.batch_id,
-            "owner_id": job.owner_id,
-            "function": job.function,
-            "input": job.input,
-            "dispatch": job.dispatch,
-        }
+        message = JobMessage(
+            job_id=job.job_id,
+            batch_id=job.batch_id,
+            owner_id=job.owner_id,
+            function=job.function,
+            input=job.input,
+            dispatch=job.dispatch,
+        )
         token = otel_context.attach(propagate.extract({"traceparent": job.trace_parent}))
         try:
             await publish(
                 self._js,
-                f"work.{job.function}",
-                Envelope(JOB_MESSAGE, payload),
+                work_subject(job.function),
+                message,
                 msg_id=f"{job.job_id}:{job.dispatch}",
             )
         finally:

@@ -6,18 +6,17 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import IntEnum, StrEnum
+from enum import IntEnum
 from typing import Any
 
+from libs.bus.states import FINAL_JOB_STATES, BatchState, JobState, ReportedState
 from libs.errors import InvalidArgument
 
 __all__ = [
     "MAX_DEPENDENCIES",
     "MAX_INPUT_BYTES",
     "MAX_JOBS",
-    "BatchState",
     "JobSpec",
-    "JobState",
     "Priority",
     "Transition",
     "apply_report",
@@ -29,37 +28,6 @@ MAX_JOBS = 10_000
 MAX_DEPENDENCIES = 100
 MAX_INPUT_BYTES = 64 * 1024
 MAX_KEY_LENGTH = 100
-
-
-class JobState(StrEnum):
-    PENDING = "pending"  # waiting for its dependencies
-    QUEUED = "queued"  # ready; in the dispatch queue or on its work subject
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    SKIPPED = "skipped"  # a dependency did not succeed
-
-    @property
-    def is_final(self) -> bool:
-        return self in FINAL_STATES
-
-
-FINAL_STATES = frozenset(
-    {JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.SKIPPED}
-)
-
-
-class BatchState(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    @property
-    def is_final(self) -> bool:
-        return self in (BatchState.SUCCEEDED, BatchState.FAILED, BatchState.CANCELLED)
 
 
 class Priority(IntEnum):
@@ -148,7 +116,9 @@ class Transition:
     attempt_failed: bool = False  # record the attempt's error in the job's history
 
 
-def apply_report(current: JobState, reported: str, delay_s: float = 0.0) -> Transition | None:
+def apply_report(
+    current: JobState, reported: ReportedState, delay_s: float = 0.0
+) -> Transition | None:
     """The transition a report causes, or None when it changes nothing.
 
     Reports can arrive twice (redelivery) or late (after a cancel or another attempt); a final
@@ -157,17 +127,17 @@ def apply_report(current: JobState, reported: str, delay_s: float = 0.0) -> Tran
     if current.is_final:
         return None
     match reported:
-        case "running":
+        case ReportedState.RUNNING:
             return Transition(JobState.RUNNING)
-        case "succeeded":
+        case ReportedState.SUCCEEDED:
             return Transition(JobState.SUCCEEDED)
-        case "failed":
+        case ReportedState.FAILED:
             return Transition(JobState.FAILED, attempt_failed=True)
-        case "retrying":
+        case ReportedState.RETRYING:
             return Transition(JobState.QUEUED, attempt_failed=True)
-        case "cancelled":
+        case ReportedState.CANCELLED:
             return Transition(JobState.CANCELLED)
-        case "deferred":
+        case ReportedState.DEFERRED:
             return Transition(JobState.QUEUED, requeue_after_s=max(0.0, min(delay_s, 3600.0)))
     return None
 
@@ -176,7 +146,7 @@ def roll_up(counts: Mapping[JobState, int] | Iterable[JobState]) -> BatchState:
     """A batch's state from its jobs' states (or their counts)."""
     tally = Counter(counts) if not isinstance(counts, Mapping) else Counter(dict(counts))
     total = sum(tally.values())
-    if total and sum(tally[s] for s in FINAL_STATES) == total:
+    if total and sum(tally[s] for s in FINAL_JOB_STATES) == total:
         if tally[JobState.CANCELLED]:
             return BatchState.CANCELLED
         if tally[JobState.FAILED] or tally[JobState.SKIPPED]:

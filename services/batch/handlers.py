@@ -7,12 +7,13 @@ from google.protobuf import json_format
 from nats.js.kv import KeyValue
 from opentelemetry import propagate
 
+from libs.bus.events import BatchCancelled, BatchSubmitted
 from libs.errors import InvalidArgument, NotFound
 from libs.pagination import page_size, paginate
 from libs.rpc import struct, timestamp
 from services.batch.dispatcher import Dispatcher
 from services.batch.domain import JobSpec, Priority, order_jobs
-from services.batch.events import ProgressEvents, batch_summary
+from services.batch.events import ProgressEvents, summary
 from services.batch.functions import FunctionCatalog
 from services.batch.store import BatchRecord, BatchStore, JobRecord
 from shotgraph.batch.v1 import batch_pb2, batch_pb2_grpc
@@ -111,7 +112,7 @@ class BatchServicer(batch_pb2_grpc.BatchServiceServicer):
         if created:
             self._dispatcher.wake()
             await self._events.send(
-                owner_id, "batch.submitted", batch_summary(record), msg_id=f"{record.id}:submitted"
+                owner_id, summary(BatchSubmitted, record), msg_id=f"{record.id}:submitted"
             )
         return batch_pb2.SubmitBatchResponse(batch=_batch_message(record), created=created)
 
@@ -183,10 +184,7 @@ class BatchServicer(batch_pb2_grpc.BatchServiceServicer):
         # Workers check this between steps; a cancelled job still on its subject is dropped.
         await self._cancelled_batches.put(record.id, b"1")
         await self._events.send(
-            record.owner_id,
-            "batch.cancelled",
-            batch_summary(record),
-            msg_id=f"{record.id}:cancelled",
+            record.owner_id, summary(BatchCancelled, record), msg_id=f"{record.id}:cancelled"
         )
         return _batch_message(record)
 

@@ -6,19 +6,15 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 import asyncpg
 
+from libs.bus.states import BatchState, JobState, ReportedState
+from libs.bus.work import JobReport
 from libs.pagination import Cursor
-from services.batch.domain import (
-    BatchState,
-    JobSpec,
-    JobState,
-    Priority,
-    apply_report,
-    roll_up,
-)
+from services.batch.domain import JobSpec, Priority, apply_report, roll_up
 
 __all__ = [
     "BatchRecord",
@@ -35,6 +31,19 @@ _JOB_COLUMNS = (
 )
 _BATCH_COLUMNS = "id, owner_id, canvas_id, state, priority, created_at, updated_at, finished_at"
 _SKIPPED_ERROR = "skipped: a job it depends on did not succeed"
+_FINAL_BATCH_STATES = tuple(state for state in BatchState if state.is_final)
+# Not final: what the queue view and the dispatch window count (the jobs_active index).
+_ACTIVE_JOB_STATES = (JobState.PENDING, JobState.QUEUED, JobState.RUNNING)
+
+
+def _is(state: StrEnum) -> str:
+    """A state as an SQL literal. Literals, not parameters: the partial indexes (jobs_active,
+    jobs_to_dispatch) serve only predicates the planner can match when it plans."""
+    return f"'{state.value}'"
+
+
+def _in(*states: StrEnum) -> str:
+    return f"({', '.join(_is(state) for state in states)})"
 
 
 @dataclass(frozen=True)
@@ -320,8 +329,9 @@ class BatchStore:
             if not await self._lock_own_batch(conn, owner_id, key):
                 return None
             await conn.execute(
-                "UPDATE batch.jobs SET state = 'cancelled', finished_at = clock_timestamp()"
-                " WHERE batch_id = $1 AND state IN ('pending', 'queued')",
+                f"UPDATE batch.jobs SET state = {_is(JobState.CANCELLED)},"
+                " finished_at = clock_timestamp()"
+                f" WHERE batch_id = $1 AND state IN {_in(JobState.PENDING, JobState.QUEUED)}",
                 key,
             )
             await self._roll_up(conn, [key])
@@ -338,15 +348,15 @@ class BatchStore:
             await conn.execute(
                 "UPDATE batch.jobs j SET"
                 " waiting_on = (SELECT count(*) FROM batch.jobs d"
-                "   WHERE d.id = ANY(j.depends_on) AND d.state <> 'succeeded'),"
-                " state = 'pending', error = '', progress = 0, output = NULL,"
+                f"   WHERE d.id = ANY(j.depends_on) AND d.state <> {_is(JobState.SUCCEEDED)}),"
+                f" state = {_is(JobState.PENDING)}, error = '', progress = 0, output = NULL,"
                 " dispatched_at = NULL, not_before = NULL, finished_at = NULL"
-                " WHERE j.batch_id = $1 AND j.state IN ('failed', 'skipped')",
+                f" WHERE j.batch_id = $1 AND j.state IN {_in(JobState.FAILED, JobState.SKIPPED)}",
                 key,
             )
             await conn.execute(
-                "UPDATE batch.jobs SET state = 'queued'"
-                " WHERE batch_id = $1 AND state = 'pending' AND waiting_on = 0",
+                f"UPDATE batch.jobs SET state = {_is(JobState.QUEUED)}"
+                f" WHERE batch_id = $1 AND state = {_is(JobState.PENDING)} AND waiting_on = 0",
                 key,
             )
             await conn.execute("UPDATE batch.batches SET finished_at = NULL WHERE id = $1", key)
@@ -385,7 +395,8 @@ class BatchStore:
                 r["function"]: r["n"]
                 for r in await conn.fetch(
                     "SELECT function, count(*) AS n FROM batch.jobs"
-                    " WHERE state IN ('queued', 'running') AND dispatched_at IS NOT NULL"
+                    f" WHERE state IN {_in(JobState.QUEUED, JobState.RUNNING)}"
+                    " AND dispatched_at IS NOT NULL"
                     " GROUP BY function"
                 )
             }
@@ -394,7 +405,7 @@ class BatchStore:
                 "SELECT j.id, j.batch_id, b.owner_id, b.trace_parent, j.function, j.input,"
                 " j.depends_on, j.dispatches"
                 " FROM batch.jobs j JOIN batch.batches b ON b.id = j.batch_id"
-                " WHERE j.state = 'queued' AND j.dispatched_at IS NULL"
+                f" WHERE j.state = {_is(JobState.QUEUED)} AND j.dispatched_at IS NULL"
                 " AND (j.not_before IS NULL OR j.not_before <= clock_timestamp())"
                 " AND j.function <> ALL($2::text[])"
                 " ORDER BY j.priority DESC, j.created_at, j.position LIMIT $1"
@@ -452,7 +463,7 @@ class BatchStore:
 
     # -- worker reports -------------------------------------------------------------------
 
-    async def apply_reports(self, reports: Sequence[dict[str, Any]]) -> ReportOutcome:
+    async def apply_reports(self, reports: Sequence[JobReport]) -> ReportOutcome:
         """Apply a group of worker reports in one transaction, in the order they came.
 
         Stale reports (from an earlier dispatch of a deferred job) and duplicates change
@@ -460,7 +471,7 @@ class BatchStore:
         cancellations skip everything downstream.
         """
         outcome = ReportOutcome()
-        ids = sorted({uuid.UUID(str(r["job_id"])) for r in reports})
+        ids = sorted({uuid.UUID(r.job_id) for r in reports})
         async with self._pool.acquire() as conn, conn.transaction():
             # Batch rows first, in id order (as cancel and retry do): two processes applying
             # reports of one batch take turns, so each roll-up counts the other's commits.
@@ -482,27 +493,26 @@ class BatchStore:
             updates: dict[uuid.UUID, tuple[Any, ...]] = {}
             failures: list[tuple[Any, ...]] = []
             for report in reports:
-                job_id = uuid.UUID(str(report["job_id"]))
+                job_id = uuid.UUID(report.job_id)
                 row = rows.get(job_id)
-                if row is None or report.get("dispatch", row["dispatches"]) != row["dispatches"]:
+                # A report of an earlier dispatch (0: the sender did not say) is stale.
+                if row is None or report.dispatch not in (0, row["dispatches"]):
                     continue
-                transition = apply_report(
-                    JobState(row["state"]), str(report["state"]), float(report.get("delay_s", 0))
-                )
+                transition = apply_report(JobState(row["state"]), report.state, report.delay_s)
                 if transition is None:
                     continue
                 row["state"] = transition.state.value
-                if report.get("progress") is not None:
-                    row["progress"] = report["progress"]
+                if report.progress is not None:
+                    row["progress"] = report.progress
                 requeue = transition.requeue_after_s is not None
                 updates[job_id] = (
                     job_id,
                     transition.state.value,
                     row["progress"],
-                    report.get("output"),
-                    report.get("error"),
-                    str(report.get("worker", "")),
-                    int(report.get("attempt", 1)),
+                    report.output,
+                    report.error,
+                    report.worker,
+                    report.attempt,
                     transition.state.is_final,
                     requeue,
                     transition.requeue_after_s or 0.0,
@@ -512,9 +522,9 @@ class BatchStore:
                         (
                             job_id,
                             row["dispatches"],
-                            int(report.get("attempt", 1)),
-                            str(report.get("worker", "")),
-                            str(report.get("error") or "unknown error"),
+                            report.attempt,
+                            report.worker,
+                            report.error or "unknown error",
                         )
                     )
                 outcome.changes.append(
@@ -525,8 +535,8 @@ class BatchStore:
                         function=row["function"],
                         state=transition.state,
                         progress=row["progress"],
-                        output=report.get("output"),
-                        error=str(report.get("error") or ""),
+                        output=report.output,
+                        error=report.error or "",
                     )
                 )
             if not updates:
@@ -569,8 +579,8 @@ class BatchStore:
             "   - (SELECT count(*) FROM unnest(depends_on) AS d WHERE d = ANY($1)),"
             " state = CASE WHEN waiting_on"
             "   - (SELECT count(*) FROM unnest(depends_on) AS d WHERE d = ANY($1)) <= 0"
-            "   THEN 'queued' ELSE state END"
-            " WHERE depends_on && $1 AND state = 'pending' RETURNING state",
+            f"   THEN {_is(JobState.QUEUED)} ELSE state END"
+            f" WHERE depends_on && $1 AND state = {_is(JobState.PENDING)} RETURNING state",
             succeeded,
         )
         return sum(1 for r in released if r["state"] == JobState.QUEUED)
@@ -579,11 +589,12 @@ class BatchStore:
     async def _skip_downstream(conn: asyncpg.Connection, broken: list[uuid.UUID]) -> None:
         await conn.execute(
             "WITH RECURSIVE downstream(id) AS ("
-            "   SELECT id FROM batch.jobs WHERE depends_on && $1 AND state = 'pending'"
+            "   SELECT id FROM batch.jobs"
+            f"   WHERE depends_on && $1 AND state = {_is(JobState.PENDING)}"
             "   UNION"
             "   SELECT j.id FROM batch.jobs j JOIN downstream d ON j.depends_on @> ARRAY[d.id]"
-            "   WHERE j.state = 'pending')"
-            " UPDATE batch.jobs SET state = 'skipped', error = $2,"
+            f"   WHERE j.state = {_is(JobState.PENDING)})"
+            f" UPDATE batch.jobs SET state = {_is(JobState.SKIPPED)}, error = $2,"
             " finished_at = clock_timestamp() WHERE id IN (SELECT id FROM downstream)",
             broken,
             _SKIPPED_ERROR,
@@ -597,7 +608,7 @@ class BatchStore:
         states = [(b, roll_up(counts.get(b, {})).value) for b in batch_ids]
         rows = await conn.fetch(
             "UPDATE batch.batches b SET state = s.state, updated_at = clock_timestamp(),"
-            " finished_at = CASE WHEN s.state IN ('succeeded', 'failed', 'cancelled')"
+            f" finished_at = CASE WHEN s.state IN {_in(*_FINAL_BATCH_STATES)}"
             "   THEN COALESCE(b.finished_at, clock_timestamp()) END"
             " FROM unnest($1::uuid[], $2::text[]) AS s(id, state) WHERE b.id = s.id"
             f" RETURNING {_prefixed('b', _BATCH_COLUMNS)}",
@@ -611,37 +622,40 @@ class BatchStore:
     async def record_exhausted(self, job_id: str, error: str) -> ReportOutcome:
         """A job whose deliveries ran out without a final report (its worker kept dying)."""
         row = await self._pool.fetchrow(
-            "SELECT dispatches, attempts FROM batch.jobs WHERE id = $1", uuid.UUID(job_id)
+            "SELECT batch_id, dispatches, attempts FROM batch.jobs WHERE id = $1",
+            uuid.UUID(job_id),
         )
         if row is None:
             return ReportOutcome()
-        return await self.apply_reports(
-            [
-                {
-                    "job_id": job_id,
-                    "state": "failed",
-                    "dispatch": row["dispatches"],
-                    "attempt": row["attempts"] + 1,
-                    "error": error,
-                }
-            ]
+        report = JobReport(
+            job_id=job_id,
+            batch_id=str(row["batch_id"]),
+            state=ReportedState.FAILED,
+            dispatch=row["dispatches"],
+            attempt=row["attempts"] + 1,
+            error=error,
         )
+        return await self.apply_reports([report])
 
     async def queue_stats(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Jobs not yet finished per function, and running jobs per worker."""
         async with self._pool.acquire() as conn:
             functions = await conn.fetch(
                 "SELECT function,"
-                " count(*) FILTER (WHERE state = 'pending') AS waiting_on_dependencies,"
-                " count(*) FILTER (WHERE state = 'queued' AND dispatched_at IS NULL) AS queued,"
-                " count(*) FILTER (WHERE state = 'queued' AND dispatched_at IS NOT NULL)"
+                f" count(*) FILTER (WHERE state = {_is(JobState.PENDING)})"
+                "   AS waiting_on_dependencies,"
+                f" count(*) FILTER (WHERE state = {_is(JobState.QUEUED)}"
+                "   AND dispatched_at IS NULL) AS queued,"
+                f" count(*) FILTER (WHERE state = {_is(JobState.QUEUED)}"
+                "   AND dispatched_at IS NOT NULL)"
                 "   AS on_subject,"
-                " count(*) FILTER (WHERE state = 'running') AS running"
-                " FROM batch.jobs WHERE state IN ('pending', 'queued', 'running')"
+                f" count(*) FILTER (WHERE state = {_is(JobState.RUNNING)}) AS running"
+                f" FROM batch.jobs WHERE state IN {_in(*_ACTIVE_JOB_STATES)}"
                 " GROUP BY function ORDER BY function"
             )
             workers = await conn.fetch(
                 "SELECT function, worker, count(*) AS running FROM batch.jobs"
-                " WHERE state = 'running' GROUP BY function, worker ORDER BY function, worker"
+                f" WHERE state = {_is(JobState.RUNNING)}"
+                " GROUP BY function, worker ORDER BY function, worker"
             )
         return [dict(r) for r in functions], [dict(r) for r in workers]

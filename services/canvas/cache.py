@@ -18,17 +18,18 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from libs.bus import Envelope, publish
-from libs.bus.envelope import MalformedMessage
+from libs.bus.events import CanvasChanged
+from libs.bus.subjects import ALL_CANVAS_CHANGES, canvas_changed_subject
 from libs.cache import ReadCache
+from libs.errors import MalformedMessage, NewerVersion
 from libs.logs import get_logger
 from libs.metrics import CANVAS_CACHE
 from services.canvas.store import CanvasRecord, CanvasStore
 
-__all__ = ["CHANGED_SUBJECT", "CachedCanvas", "CanvasCache"]
+__all__ = ["CachedCanvas", "CanvasCache"]
 
 log = get_logger(__name__)
 
-CHANGED_SUBJECT: Final = "canvas.changed"
 # One replica's worker per event is enough: the cache is shared.
 _QUEUE_GROUP: Final = "canvas-cache"
 
@@ -76,32 +77,31 @@ class CanvasCache:
         if head is None:
             return
         record = head[0]
-        payload = {
-            "canvas_id": canvas_id,
-            "version": record.version,
-            "stamp": stamp_of(record.updated_at),
-        }
+        event = CanvasChanged(
+            canvas_id=canvas_id, version=record.version, stamp=stamp_of(record.updated_at)
+        )
         try:
-            await publish(
-                self._nc, f"{CHANGED_SUBJECT}.{canvas_id}", Envelope("canvas.changed", payload)
-            )
+            await publish(self._nc, canvas_changed_subject(canvas_id), event)
         except Exception as exc:  # the entry written through is already the new one
             log.warning("canvas.changed_not_published", canvas_id=canvas_id, error=repr(exc))
 
     async def subscribe(self) -> Subscription:
         """Drop cached canvases older than each ``canvas.changed`` event."""
-        return await self._nc.subscribe(
-            f"{CHANGED_SUBJECT}.*", queue=_QUEUE_GROUP, cb=self._on_changed
-        )
+        return await self._nc.subscribe(ALL_CANVAS_CHANGES, queue=_QUEUE_GROUP, cb=self._on_changed)
 
     async def _on_changed(self, msg: Msg) -> None:
         try:
-            payload = Envelope.decode(msg.data).payload
-            canvas_id, stamp = str(payload["canvas_id"]), int(payload["stamp"])
-        except (MalformedMessage, KeyError, TypeError, ValueError) as exc:
-            log.warning("canvas.changed_malformed", subject=msg.subject, error=str(exc))
+            event = Envelope.decode(msg.data).open(CanvasChanged)
+        except NewerVersion as exc:
+            # A newer release's word that this canvas changed, in a shape this one cannot
+            # read: the subject names the canvas, and dropping its entry is always safe.
+            log.warning("nats.newer_version", subject=msg.subject, error=str(exc))
+            await self._cache.delete(msg.subject.rsplit(".", 1)[-1])
             return
-        await self._cache.delete_if_older(canvas_id, stamp)
+        except MalformedMessage as exc:
+            log.error("nats.malformed", subject=msg.subject, error=str(exc))
+            return
+        await self._cache.delete_if_older(event.canvas_id, event.stamp)
 
 
 def _encode(record: CanvasRecord, shares: dict[str, str]) -> dict[str, Any]:

@@ -17,7 +17,10 @@ import grpc
 from google.protobuf import json_format
 from nats.js import JetStreamContext
 
-from libs.bus import Envelope, publish
+from libs.bus import publish
+from libs.bus.events import CanvasExecution, NodeResult
+from libs.bus.states import JobState, NodeState
+from libs.bus.subjects import user_events_subject
 from libs.logs import get_logger
 from libs.rpc import raise_domain_error, struct
 from services.canvas.compile import Plan, node_keys, node_output, plan
@@ -32,12 +35,11 @@ log = get_logger(__name__)
 
 _PAGE: Final = 100
 Reply = TypeVar("Reply")
-_FAILED: Final = frozenset({"failed", "cancelled", "skipped"})
 
 
 @dataclass(frozen=True)
-class _JobState:
-    state: str
+class _Job:
+    state: JobState
     progress: int
     output: dict[str, Any] | None
     error: str
@@ -48,7 +50,7 @@ class _Live:
     """A node still being made (or that failed to be), in one batch."""
 
     batch_id: str
-    state: str  # "queued", "running" or "failed"
+    state: NodeState  # queued, running or failed
     progress: int
     error: str
 
@@ -68,16 +70,16 @@ class Executions:
         live = await self.collect(canvas_id)
         keys = node_keys(graph)
         compiled = plan(graph, await self._results.results(keys.values()), keys=keys)
-        nodes = {node_id: _node(node_id, compiled, "cached") for node_id in compiled.cached}
+        nodes = {node_id: _node(node_id, compiled, NodeState.CACHED) for node_id in compiled.cached}
         batch_id = ""
         if compiled.batch:
             batch_id = _running_batch(compiled, live) or await self._submit(
                 canvas_id, version, user_id, compiled
             )
             for node_id in compiled.jobs:
-                nodes[node_id] = _node(node_id, compiled, "queued")
+                nodes[node_id] = _node(node_id, compiled, NodeState.QUEUED)
         for node_id in compiled.idle:
-            nodes[node_id] = _node(node_id, compiled, "idle")
+            nodes[node_id] = _node(node_id, compiled, NodeState.IDLE)
         execution = canvas_pb2.Execution(
             canvas_id=canvas_id,
             version=version,
@@ -100,15 +102,15 @@ class Executions:
         for node in graph.nodes:
             key = keys[node.id]
             output = results.get(key)
-            reply = canvas_pb2.NodeResult(node_id=node.id, key=key, state="not_run")
+            reply = canvas_pb2.NodeResult(node_id=node.id, key=key, state=NodeState.NOT_RUN)
             if output is not None:
-                reply.state, reply.progress = "succeeded", 100
+                reply.state, reply.progress = NodeState.SUCCEEDED, 100
                 reply.output.update(output)
             elif key in live:
                 reply.state, reply.progress = live[key].state, live[key].progress
                 reply.error = live[key].error
             elif node.id in idle:
-                reply.state = "idle"
+                reply.state = NodeState.IDLE
             nodes.append(reply)
         return canvas_pb2.NodeResults(canvas_id=canvas_id, version=version, nodes=nodes)
 
@@ -123,20 +125,20 @@ class Executions:
             over = True
             for node_id, node in execution.nodes.items():
                 states = [jobs.get(key) for key in node["jobs"]]
-                if all(s is not None and s.state == "succeeded" for s in states):
+                if all(s is not None and s.state is JobState.SUCCEEDED for s in states):
                     outputs = {k: jobs[k].output or {} for k in node["jobs"]}
                     made[node["key"]] = node_output(node_id, outputs)
                     continue
                 live[node["key"]] = _summary(execution.batch_id, states)
-                over = over and live[node["key"]].state == "failed"
+                over = over and live[node["key"]].state is NodeState.FAILED
             if made:
                 await self._results.keep(made)
             if over:
                 await self._results.settle(execution.batch_id)
         return live
 
-    async def _jobs(self, execution: ExecutionRecord) -> dict[str, _JobState]:
-        jobs: dict[str, _JobState] = {}
+    async def _jobs(self, execution: ExecutionRecord) -> dict[str, _Job]:
+        jobs: dict[str, _Job] = {}
         token = ""
         while True:
             page = await _answer(
@@ -151,7 +153,7 @@ class Executions:
             )
             for job in page.jobs:
                 output = json_format.MessageToDict(job.output) if job.HasField("output") else None
-                jobs[job.key] = _JobState(job.state, job.progress, output, job.error)
+                jobs[job.key] = _Job(JobState(job.state), job.progress, output, job.error)
             token = page.next_page_token
             if not token:
                 return jobs
@@ -185,9 +187,26 @@ class Executions:
         return reply.batch.id
 
     async def _announce(self, user_id: str, execution: canvas_pb2.Execution) -> None:
-        payload = json_format.MessageToDict(execution, preserving_proto_field_name=True)
+        event = CanvasExecution(
+            canvas_id=execution.canvas_id,
+            version=execution.version,
+            batch_id=execution.batch_id,
+            nodes=[
+                NodeResult(
+                    node_id=node.node_id,
+                    key=node.key,
+                    state=NodeState(node.state),
+                    progress=node.progress,
+                    output=json_format.MessageToDict(node.output)
+                    if node.HasField("output")
+                    else None,
+                    error=node.error,
+                )
+                for node in execution.nodes
+            ],
+        )
         try:
-            await publish(self._js, f"events.user.{user_id}", Envelope("canvas.execution", payload))
+            await publish(self._js, user_events_subject(user_id), event)
         except Exception as exc:  # the reply carries the same; the event is for other tabs
             log.warning("canvas.execution_not_announced", error=repr(exc))
 
@@ -204,25 +223,25 @@ def _running_batch(compiled: Plan, live: Mapping[str, _Live]) -> str | None:
     """The batch already making every node this plan would make, if there is one: pressing
     Execute again while it runs submits nothing twice."""
     batches = {
-        live[key].batch_id if key in live and live[key].state != "failed" else None
+        live[key].batch_id if key in live and live[key].state is not NodeState.FAILED else None
         for key in (compiled.keys[node_id] for node_id in compiled.jobs)
     }
     return batches.pop() if len(batches) == 1 else None
 
 
-def _summary(batch_id: str, states: list[_JobState | None]) -> _Live:
+def _summary(batch_id: str, states: list[_Job | None]) -> _Live:
     """A node's state from its jobs': failed if one failed, running if one runs, else queued."""
     known = [s for s in states if s is not None]
-    errors = [s.error for s in known if s.state in _FAILED]
+    errors = [s.error for s in known if s.state.is_broken]
     if errors:
-        return _Live(batch_id, "failed", 0, errors[0] or "a job failed")
+        return _Live(batch_id, NodeState.FAILED, 0, errors[0] or "a job failed")
     progress = round(sum(s.progress for s in known) / max(1, len(states)))
-    if any(s.state in ("running", "succeeded") for s in known):
-        return _Live(batch_id, "running", progress, "")
-    return _Live(batch_id, "queued", progress, "")
+    if any(s.state in (JobState.RUNNING, JobState.SUCCEEDED) for s in known):
+        return _Live(batch_id, NodeState.RUNNING, progress, "")
+    return _Live(batch_id, NodeState.QUEUED, progress, "")
 
 
-def _node(node_id: str, compiled: Plan, state: str) -> canvas_pb2.NodeResult:
+def _node(node_id: str, compiled: Plan, state: NodeState) -> canvas_pb2.NodeResult:
     output = compiled.cached.get(node_id)
     return canvas_pb2.NodeResult(
         node_id=node_id,

@@ -2,33 +2,42 @@
 
 Events come from the EVENTS stream (``events.user.<user_id>``); an event's SSE id is its stream
 sequence, so a reconnecting browser asks for everything after the last id it saw.
+
+An event is checked against its declared type and then relayed as it was written, never
+re-encoded: one from a newer release (a newer schema version, or a type this release does not
+know yet) reaches the browser with every field, and the browser ignores what it does not know.
+A message that is not a user event (garbage, or a type that belongs on another subject) is
+logged with its subject and skipped.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 
+import msgspec
 from aiohttp import web
 from aiohttp_sse import sse_response
-from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 
-from libs.bus import Envelope, MalformedMessage
-from libs.errors import InvalidArgument
+from libs.bus import Envelope
+from libs.bus.events import USER_EVENTS
+from libs.bus.messages import MESSAGE_TYPES
+from libs.bus.subjects import user_events_subject
+from libs.errors import InvalidArgument, MalformedMessage, NewerVersion
 from libs.logs import get_logger
 from libs.metrics import SSE_CONNECTIONS
 
-__all__ = ["resume_point", "stream_events"]
+__all__ = ["relayed_event", "resume_point", "stream_events"]
 
 log = get_logger(__name__)
 _tracer = trace.get_tracer(__name__)
 
 _POLL_S = 1.0
 _PING_S = 15.0
+_USER_EVENTS = {kind.TYPE: kind for kind in USER_EVENTS}
 
 
 def resume_point(request: web.Request) -> int | None:
@@ -47,14 +56,33 @@ def _consumer_config(after: int | None) -> ConsumerConfig:
     return ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=after + 1)
 
 
-def _sse_data(msg: Msg) -> tuple[str, str, str] | None:
+def relayed_event(subject: str, data: bytes) -> tuple[str, str] | None:
+    """(type, JSON) of the event the browser gets for ``data``, or None for a message that is
+    no user event. The JSON holds the envelope's fields beside the payload's, as written."""
     try:
-        envelope = Envelope.decode(msg.data)
+        envelope = Envelope.decode(data)
+        kind = _USER_EVENTS.get(envelope.type)
+        if kind is not None:
+            envelope.open(kind)
+        elif envelope.type in MESSAGE_TYPES:
+            raise MalformedMessage(f"a {envelope.type!r} message is no user event")
+        else:
+            log.info("fanout.unknown_event_relayed", subject=subject, type=envelope.type)
+        fields = envelope.fields()
+    except NewerVersion as exc:  # relayed: the browser ignores what it does not know
+        log.info("fanout.newer_event_relayed", subject=subject, detail=str(exc))
+        fields = envelope.fields()
     except MalformedMessage as exc:
-        log.error("fanout.malformed_event", subject=msg.subject, error=str(exc))
+        log.error("nats.malformed", subject=subject, error=str(exc))
         return None
-    body = {"type": envelope.type, "id": envelope.id, "time": envelope.time, **envelope.payload}
-    return str(msg.metadata.sequence.stream), envelope.type, json.dumps(body)
+    body = {
+        "type": envelope.type,
+        "id": envelope.id,
+        "time": envelope.time,
+        "schema_version": envelope.schema_version,
+        **fields,
+    }
+    return envelope.type, msgspec.json.encode(body).decode()
 
 
 async def stream_events(
@@ -62,7 +90,7 @@ async def stream_events(
 ) -> web.StreamResponse:
     after = resume_point(request)
     subscription = await js.subscribe(
-        f"events.user.{user_id}",
+        user_events_subject(user_id),
         stream="EVENTS",
         ordered_consumer=True,
         config=_consumer_config(after),
@@ -86,10 +114,10 @@ async def stream_events(
                         "messaging.destination.name": msg.subject,
                     },
                 ):
-                    event = _sse_data(msg)
+                    event = relayed_event(msg.subject, msg.data)
                     if event is not None:
-                        event_id, kind, data = event
-                        await sse.send(data, id=event_id, event=kind)
+                        kind, data = event
+                        await sse.send(data, id=str(msg.metadata.sequence.stream), event=kind)
             return sse
     finally:
         SSE_CONNECTIONS.labels("fanout").dec()

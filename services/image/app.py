@@ -13,6 +13,7 @@ from nats.js import JetStreamContext
 from libs.backends import open_nats
 from libs.blobs import BlobStore
 from libs.bus import Consumer
+from libs.bus.work import JobMessage
 from libs.config import ConfigError, Settings, cores_per_worker
 from libs.jobs import (
     CancelledBatches,
@@ -44,7 +45,9 @@ IMAGE_ACK_WAIT_S = 30.0
 HOT_BLOB_BYTES = 64 << 20
 
 
-async def _consume(consumer: Consumer, js: JetStreamContext, stopping: asyncio.Event) -> None:
+async def _consume(
+    consumer: Consumer[JobMessage], js: JetStreamContext, stopping: asyncio.Event
+) -> None:
     await consumer.run(js, stopping)
 
 
@@ -90,6 +93,7 @@ async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
             stream="WORK",
             durable=durable,
             filter_subject=spec.subject,
+            message=JobMessage,
             handler=job_handler(js, run, cancelled),
             concurrency=settings.worker_concurrency,
             ack_wait_s=settings.ack_wait_s or IMAGE_ACK_WAIT_S,

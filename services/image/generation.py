@@ -28,8 +28,8 @@ from purgatory.service._async.circuitbreaker import AsyncCircuitBreaker
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from libs.blobs import BlobStore
-from libs.bus import PermanentError
-from libs.jobs import Deferred, FunctionSpec, JobCancelled, JobContext
+from libs.errors import Deferred, JobCancelled, PermanentError
+from libs.jobs import FunctionSpec, JobContext
 from libs.logs import get_logger
 from services.image.thumbnails import ImageLimits, ImageRejected, probe
 

@@ -11,7 +11,7 @@ import asyncio
 from typing import Any
 
 from libs.blobs import BlobStore, check_digest
-from libs.bus import PermanentError
+from libs.errors import PermanentError
 from libs.errors import InvalidArgument, NotFound
 from libs.jobs import FunctionSpec, JobContext, JobFunction
 from services.image import frames

@@ -9,6 +9,8 @@ import grpc
 from libs.backends import open_nats
 from libs.blobs import BlobStore
 from libs.bus import Consumer
+from libs.bus.subjects import service_work
+from libs.bus.work import JobMessage
 from libs.config import Settings
 from libs.jobs import (
     CancelledBatches,
@@ -39,7 +41,8 @@ async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
         service=settings.service,
         stream="WORK",
         durable="render",
-        filter_subject="work.render.>",
+        filter_subject=service_work("render"),
+        message=JobMessage,
         handler=job_handler(js, run, cancelled),
         # One job per openscad slot: more would only queue here, where other replicas can't
         # take them.

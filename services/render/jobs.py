@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from libs.blobs import BlobStore
-from libs.bus import PermanentError
+from libs.errors import PermanentError
 from libs.errors import InvalidArgument
 from libs.jobs import FunctionSpec, JobContext, JobFunction
 from libs.metrics import RENDER_DURATION

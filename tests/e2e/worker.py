@@ -17,6 +17,7 @@ from typing import Any
 
 from libs.backends import open_nats
 from libs.bus import Consumer
+from libs.bus.work import JobMessage
 from libs.config import Settings
 from libs.jobs import (
     CancelledBatches,
@@ -91,6 +92,7 @@ async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
             stream="WORK",
             durable=f"test-{spec.name.split('.')[1]}",
             filter_subject=spec.subject,
+            message=JobMessage,
             handler=job_handler(js, RUN[spec.name], cancelled),
             concurrency=settings.worker_concurrency,
             ack_wait_s=settings.ack_wait_s or 30.0,

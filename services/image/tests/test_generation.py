@@ -14,8 +14,9 @@ from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
 from libs.blobs import BlobStore
-from libs.bus import PermanentError, ensure_streams
-from libs.jobs import CancelledBatches, Deferred, JobCancelled, JobContext
+from libs.bus import ensure_streams
+from libs.errors import Deferred, JobCancelled, PermanentError
+from libs.jobs import CancelledBatches, JobContext
 from services.image.generation import (
     BackendUnavailable,
     GenerationBackend,

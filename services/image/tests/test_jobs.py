@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from libs.jobs import PermanentError
+from libs.errors import PermanentError
 from services.image.jobs import image_ref, source_blob
 
 RENDER, THUMB = "a" * 64, "b" * 64

@@ -8,7 +8,8 @@ import pytest
 from nats.js import JetStreamContext
 
 from libs.blobs import BlobStore
-from libs.bus import PermanentError, ensure_streams
+from libs.bus import ensure_streams
+from libs.errors import PermanentError
 from libs.jobs import CancelledBatches, JobContext, JobFunction
 from services.render.cache import RenderCache
 from services.render.jobs import render_job

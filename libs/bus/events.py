@@ -1,0 +1,121 @@
+"""Events: what users are told on ``events.user.<user_id>``, and what replicas tell each other.
+
+User events are kept in the EVENTS stream and relayed by fan-out to the user's browsers as
+JSON: the envelope's ``type``, ``id``, ``time`` and ``schema_version`` beside the payload's fields
+(``web/src/api/events.ts`` holds their TypeScript types, made from these). ``canvas.changed``
+stays between canvas replicas.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Final
+
+import msgspec
+
+from libs.bus.messages import Message
+from libs.bus.states import BatchState, JobState, NodeState
+from libs.bus.work import Percent, Uuid
+
+__all__ = [
+    "USER_EVENTS",
+    "BatchCancelled",
+    "BatchCompleted",
+    "BatchProgress",
+    "BatchSubmitted",
+    "BatchSummary",
+    "CanvasChanged",
+    "CanvasExecution",
+    "JobProgress",
+    "NodeResult",
+]
+
+
+class BatchSummary(Message, kw_only=True, frozen=True):
+    """A batch as a whole: its rolled-up state and how many of its jobs are in each state."""
+
+    batch_id: Uuid
+    state: BatchState
+    total: Annotated[int, msgspec.Meta(ge=0)]
+    counts: dict[JobState, int]
+
+
+class BatchSubmitted(BatchSummary, kw_only=True, frozen=True):
+    """A batch was accepted; its jobs are queued."""
+
+    TYPE = "batch.submitted"
+
+
+class BatchCompleted(BatchSummary, kw_only=True, frozen=True):
+    """Every job of the batch is final; ``state`` says how it went."""
+
+    TYPE = "batch.completed"
+
+
+class BatchCancelled(BatchSummary, kw_only=True, frozen=True):
+    """The owner cancelled the batch; running jobs stop at their next step."""
+
+    TYPE = "batch.cancelled"
+
+
+class JobProgress(msgspec.Struct, kw_only=True, frozen=True):
+    """One job's latest state, as a progress event carries it."""
+
+    job_id: Uuid
+    key: str  # the submitter's name for the job; a canvas's is "<node id>/<step>"
+    function: str
+    state: JobState
+    progress: Percent
+    output: dict[str, Any] | None = None
+    error: str = ""
+
+
+class BatchProgress(BatchSummary, kw_only=True, frozen=True):
+    """Jobs of a batch moved. Coalesced: at most a few a second per batch, with the newest
+    state of up to ``MAX_JOBS_PER_EVENT`` changed jobs and how many more changed."""
+
+    TYPE = "batch.progress"
+    MAX_JOBS_PER_EVENT: ClassVar[int] = 100
+
+    jobs: list[JobProgress]
+    more_jobs_changed: Annotated[int, msgspec.Meta(ge=0)] = 0
+
+
+class NodeResult(msgspec.Struct, kw_only=True, frozen=True):
+    """One canvas node's state after Execute, and what it made once it has."""
+
+    node_id: str
+    key: str  # SHA-256 of the node's type, properties and inputs' keys
+    state: NodeState
+    progress: Percent = 0
+    output: dict[str, Any] | None = None
+    error: str = ""
+
+
+class CanvasExecution(Message, kw_only=True, frozen=True):
+    """Execute was pressed: every node's state at that moment (cached ones are done)."""
+
+    TYPE = "canvas.execution"
+
+    canvas_id: Uuid
+    version: Annotated[int, msgspec.Meta(ge=1)]  # the canvas version executed
+    batch_id: str = ""  # empty when every node was cached
+    nodes: list[NodeResult]
+
+
+class CanvasChanged(Message, kw_only=True, frozen=True):
+    """A canvas changed (saved, shared, restored); cached copies older than ``stamp`` go."""
+
+    TYPE = "canvas.changed"
+
+    canvas_id: Uuid
+    version: Annotated[int, msgspec.Meta(ge=0)]
+    stamp: Annotated[int, msgspec.Meta(ge=0)]  # its updated_at, in microseconds
+
+
+USER_EVENTS: Final[tuple[type[Message], ...]] = (
+    BatchSubmitted,
+    BatchProgress,
+    BatchCompleted,
+    BatchCancelled,
+    CanvasExecution,
+)
