@@ -14,8 +14,10 @@ SYSTEM_PACKAGES := openscad:openscad xvfb-run:xvfb xauth:xauth bwrap:bubblewrap 
 	/usr/share/openscad/libraries/MCAD:openscad-mcad node:nodejs npm:npm
 # The Khronos glTF validator (from npm) checks every GLB the render tests produce.
 GLTF_VALIDATOR := .tools/node_modules/gltf-validator/package.json
+# web/'s npm packages, from its lockfile: what makes and checks the studio's event types.
+WEB_DEPS := web/node_modules/.package-lock.json
 
-.PHONY: run test lint fmt proto bootstrap system-deps typecheck clean
+.PHONY: run test test-fast lint fmt proto contracts bootstrap system-deps typecheck clean
 
 run: bootstrap
 	$(PY) -m services
@@ -24,6 +26,12 @@ test: bootstrap
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy libs services
 	$(PY) -m pytest
+
+# The quick loop: everything but the end-to-end tests (which start the whole platform).
+test-fast: bootstrap
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy libs services
+	$(PY) -m pytest -m "not e2e"
 
 lint: bootstrap
 	$(VENV)/bin/ruff check .
@@ -38,7 +46,15 @@ typecheck: bootstrap
 
 proto: $(STAMPS)/proto
 
-bootstrap: system-deps $(STAMPS)/deps $(STAMPS)/proto $(GLTF_VALIDATOR)
+# The bus contract, made from libs/bus: the AsyncAPI document and the studio's event types.
+contracts: bootstrap
+	$(PY) -m services.contract asyncapi > proto/asyncapi.yaml.new
+	$(PY) -m services.contract user-events-schema | node web/scripts/event-types.mjs \
+	  > web/src/api/events.ts.new
+	mv proto/asyncapi.yaml.new proto/asyncapi.yaml
+	mv web/src/api/events.ts.new web/src/api/events.ts
+
+bootstrap: system-deps $(STAMPS)/deps $(STAMPS)/proto $(GLTF_VALIDATOR) $(WEB_DEPS)
 
 system-deps:
 	@missing=""; for pair in $(SYSTEM_PACKAGES); do \
@@ -72,5 +88,9 @@ $(STAMPS)/proto: $(PROTOS) $(STAMPS)/deps
 $(GLTF_VALIDATOR):
 	npm install --prefix .tools --no-save --no-audit --no-fund gltf-validator@2.0.0-dev.3.10
 
+$(WEB_DEPS): web/package.json web/package-lock.json
+	npm ci --prefix web --no-audit --no-fund
+	@touch $@
+
 clean:
-	rm -rf $(VENV) gen .devstack .tools
+	rm -rf $(VENV) gen .devstack .tools web/node_modules

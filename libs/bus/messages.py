@@ -16,8 +16,8 @@ How a message may change, so that a rolling deploy loses nothing:
   fails, it does not drop the message: a consumer of work leaves it for a replica that knows
   the version (it is retried, not terminated), and fan-out passes events on unchanged to the
   browser, which ignores what it does not know.
-- Payload fields are never called ``type``, ``id``, ``time`` or ``schema_version``: fan-out sends an
-  event to the browser as the envelope's fields and the payload's side by side.
+- Payload fields are never called ``type``, ``id``, ``time`` or ``schema_version``: fan-out
+  sends an event to the browser as the envelope's fields and the payload's side by side.
 """
 
 from __future__ import annotations

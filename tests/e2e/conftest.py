@@ -1,9 +1,11 @@
-"""The whole platform, started for real on free ports, with traces exported to the test."""
+"""The whole platform, started for real on free ports, with traces exported to the test and
+every message on its bus checked against the contract (``bus_audit.py``)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
 import shutil
 import tempfile
@@ -15,8 +17,26 @@ from typing import Any
 import aiohttp
 import pytest
 
+from libs.devstack import DevStack
 from libs.launcher import Platform
+from tests.e2e.bus_audit import AuditReport, BusAudit
 from tests.e2e.otlp import OtlpReceiver
+
+# What each platform's bus audit saw, printed at the end of the run.
+AUDITS: list[AuditReport] = []
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything in this folder starts the platform: ``-m "not e2e"`` leaves all of it out."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.path).parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for report in AUDITS:
+        terminalreporter.write_line(report.summary())
 
 
 @pytest.fixture(scope="session")
@@ -37,6 +57,11 @@ def running_platform(
     session starting meanwhile resets /tmp/pytest-of-root to 0700, locking that user out.
     """
     root = Path(tempfile.mkdtemp(prefix="shotgraph-e2e-"))
+    # The backends first, so the audit hears the platform from its first message on; the
+    # platform attaches to them.
+    external = all(os.environ.get(f"SHOTGRAPH_{n}_URL") for n in ("NATS", "DATABASE", "REDIS"))
+    stack = None if external else DevStack.attach_or_start(root)
+    audit = BusAudit(stack.nats_url if stack else os.environ["SHOTGRAPH_NATS_URL"])
     platform = Platform(
         root=root,
         env={
@@ -49,11 +74,22 @@ def running_platform(
         },
     )
     try:
-        platform.start()
-        yield platform
+        try:
+            audit.start()
+            platform.start()
+            yield platform
+        finally:
+            report = audit.stop()
+            AUDITS.append(report)
+            platform.stop()
+            if stack is not None:
+                stack.release()
     finally:
-        platform.stop()
         shutil.rmtree(root, ignore_errors=True)
+    problems = report.problems()
+    assert not problems, "messages on the bus that the contract does not describe:\n" + "\n".join(
+        problems
+    )
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ import io
 import json
 
 import aiohttp
-import nats
 import pytest
 
 from libs.launcher import Platform
@@ -113,34 +112,3 @@ async def test_another_users_canvas_is_not_visible(
         base_url=platform.gateway_url, headers={"Authorization": f"Bearer {other_key}"}
     ) as other:
         await problem(await other.get(f"/v1/canvases/{mine['id']}"), 404)
-
-
-async def test_malformed_work_message_is_terminated_and_workers_keep_going(
-    platform: Platform, http: aiohttp.ClientSession
-) -> None:
-    assert platform.stack is not None
-    nc = await nats.connect(platform.stack.nats_url)
-    try:
-        js = nc.jetstream()
-        await js.publish("work.render.scad", b"\x00 not msgpack")
-        await js.publish("work.image.thumbnail", b"\x81\xa4type\xc0")  # a map with a nil type
-        await js.publish("job.result.nope", b"garbage")
-    finally:
-        await nc.close()
-    submitted = await http.post(
-        "/v1/batches",
-        json={"jobs": [{"function": "render.scad", "input": {"source": "sphere(5);"}}]},
-    )
-    batch = await submitted.json()
-    async with http.get("/v1/batches/" + batch["id"]) as response:
-        assert response.status == 200
-    # The same user's event stream reports the batch finishing despite the garbage ahead of it.
-    async with http.get("/v1/events", headers={"Last-Event-ID": "0"}) as stream:
-        async for raw in stream.content:
-            line = raw.decode()
-            if line.startswith("data:") and batch["id"] in line and "batch.completed" in line:
-                assert json.loads(line.removeprefix("data:"))["state"] == "succeeded"
-                break
-    for service in ("render", "image", "batch"):
-        log = platform.services[service].log_path.read_text()
-        assert "nats.malformed" in log or "nats.rejected" in log, service

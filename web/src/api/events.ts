@@ -1,0 +1,167 @@
+/* Made by `make contracts` from the bus contract (libs/bus/events.py): do not edit.
+ * An event as the user's live connection delivers it: the envelope's type, id, time and
+ * schema_version beside the payload's fields. Events of a newer release may carry fields
+ * and types not listed here: ignore what you do not know. */
+
+/**
+ * An event on a user's live connection.
+ */
+export type UserEvent =
+  | BatchSubmittedEvent
+  | BatchProgressEvent
+  | BatchCompletedEvent
+  | BatchCancelledEvent
+  | CanvasExecutionEvent;
+/**
+ * A batch was accepted; its jobs are queued.
+ */
+export type BatchSubmittedEvent = {
+  type: "batch.submitted";
+  id: string;
+  time: number;
+  schema_version: number;
+} & BatchSubmitted;
+/**
+ * A batch's state, rolled up from its jobs'.
+ */
+export type BatchState = "cancelled" | "failed" | "queued" | "running" | "succeeded";
+/**
+ * Jobs of a batch moved. Coalesced: at most a few a second per batch, with the newest state of up to ``MAX_JOBS_PER_EVENT`` changed jobs and how many more changed.
+ */
+export type BatchProgressEvent = {
+  type: "batch.progress";
+  id: string;
+  time: number;
+  schema_version: number;
+} & BatchProgress;
+/**
+ * Where a job of a batch stands.
+ */
+export type JobState =
+  "cancelled" | "failed" | "pending" | "queued" | "running" | "skipped" | "succeeded";
+/**
+ * Every job of the batch is final; ``state`` says how it went.
+ */
+export type BatchCompletedEvent = {
+  type: "batch.completed";
+  id: string;
+  time: number;
+  schema_version: number;
+} & BatchCompleted;
+/**
+ * The owner cancelled the batch; running jobs stop at their next step.
+ */
+export type BatchCancelledEvent = {
+  type: "batch.cancelled";
+  id: string;
+  time: number;
+  schema_version: number;
+} & BatchCancelled;
+/**
+ * Execute was pressed: every node's state at that moment (cached ones are done).
+ */
+export type CanvasExecutionEvent = {
+  type: "canvas.execution";
+  id: string;
+  time: number;
+  schema_version: number;
+} & CanvasExecution;
+/**
+ * Where a canvas node stands after Execute.
+ */
+export type NodeState =
+  "cached" | "failed" | "idle" | "not_run" | "queued" | "running" | "succeeded";
+
+/**
+ * A batch was accepted; its jobs are queued.
+ */
+export interface BatchSubmitted {
+  /**
+   * A UUID in its canonical lower-case form.
+   */
+  batch_id: string;
+  state: BatchState;
+  total: number;
+  counts: Partial<Record<JobState, number>>;
+}
+/**
+ * Jobs of a batch moved. Coalesced: at most a few a second per batch, with the newest
+ * state of up to ``MAX_JOBS_PER_EVENT`` changed jobs and how many more changed.
+ */
+export interface BatchProgress {
+  /**
+   * A UUID in its canonical lower-case form.
+   */
+  batch_id: string;
+  state: BatchState;
+  total: number;
+  counts: Partial<Record<JobState, number>>;
+  jobs: JobProgress[];
+  more_jobs_changed?: number;
+}
+/**
+ * One job's latest state, as a progress event carries it.
+ */
+export interface JobProgress {
+  /**
+   * A UUID in its canonical lower-case form.
+   */
+  job_id: string;
+  key: string;
+  function: string;
+  state: JobState;
+  progress: number;
+  output?: {
+    [k: string]: unknown | undefined;
+  } | null;
+  error?: string;
+}
+/**
+ * Every job of the batch is final; ``state`` says how it went.
+ */
+export interface BatchCompleted {
+  /**
+   * A UUID in its canonical lower-case form.
+   */
+  batch_id: string;
+  state: BatchState;
+  total: number;
+  counts: Partial<Record<JobState, number>>;
+}
+/**
+ * The owner cancelled the batch; running jobs stop at their next step.
+ */
+export interface BatchCancelled {
+  /**
+   * A UUID in its canonical lower-case form.
+   */
+  batch_id: string;
+  state: BatchState;
+  total: number;
+  counts: Partial<Record<JobState, number>>;
+}
+/**
+ * Execute was pressed: every node's state at that moment (cached ones are done).
+ */
+export interface CanvasExecution {
+  /**
+   * A UUID in its canonical lower-case form.
+   */
+  canvas_id: string;
+  version: number;
+  batch_id?: string;
+  nodes: NodeResult[];
+}
+/**
+ * One canvas node's state after Execute, and what it made once it has.
+ */
+export interface NodeResult {
+  node_id: string;
+  key: string;
+  state: NodeState;
+  progress?: number;
+  output?: {
+    [k: string]: unknown | undefined;
+  } | null;
+  error?: string;
+}
