@@ -13,6 +13,7 @@ logged with its subject and skipped.
 from __future__ import annotations
 
 import asyncio
+import re
 
 import msgspec
 from aiohttp import web
@@ -38,6 +39,8 @@ _tracer = trace.get_tracer(__name__)
 _POLL_S = 1.0
 _PING_S = 15.0
 _USER_EVENTS = {kind.TYPE: kind for kind in USER_EVENTS}
+# ASCII digits only: str.isdigit() also passes "²" (which int() refuses) and other scripts' digits.
+_EVENT_ID = re.compile(r"[0-9]{1,19}")
 
 
 def resume_point(request: web.Request) -> int | None:
@@ -45,7 +48,7 @@ def resume_point(request: web.Request) -> int | None:
     raw = request.headers.get("Last-Event-ID") or request.query.get("last_event_id", "")
     if not raw:
         return None
-    if not raw.isdigit() or len(raw) > 19:
+    if not _EVENT_ID.fullmatch(raw):
         raise InvalidArgument("Last-Event-ID must be a non-negative integer event id")
     return int(raw)
 

@@ -229,6 +229,8 @@ GARBAGE_EVENT_IDS: list[tuple[str, dict[str, str], dict[str, str]]] = [
     ("digits then letters in the header", {"Last-Event-ID": "12abc"}, {}),
     ("20 digits in the header", {"Last-Event-ID": "9" * 20}, {}),
     ("letters in the query", {}, {"last_event_id": "abc"}),
+    ("a superscript two in the query", {}, {"last_event_id": "\u00b2"}),
+    ("Arabic-Indic digits in the query", {}, {"last_event_id": "\u0661\u0662"}),
 ]
 
 
