@@ -6,8 +6,9 @@ sequence, so a reconnecting browser asks for everything after the last id it saw
 An event is checked against its declared type and then relayed as it was written, never
 re-encoded: one from a newer release (a newer schema version, or a type this release does not
 know yet) reaches the browser with every field, and the browser ignores what it does not know.
-A message that is not a user event (garbage, or a type that belongs on another subject) is
-logged with its subject and skipped.
+A message that is not a user event (garbage, a type that belongs on another subject, a payload
+with no JSON form) is logged with its subject and skipped: raised, it would end the stream, and
+the browser's reconnect from the same id would meet it again.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 
-from libs.bus import Envelope
+from libs.bus import Envelope, Message
 from libs.bus.events import USER_EVENTS
 from libs.bus.messages import MESSAGE_TYPES
 from libs.bus.subjects import user_events_subject
@@ -65,27 +66,44 @@ def relayed_event(subject: str, data: bytes) -> tuple[str, str] | None:
     try:
         envelope = Envelope.decode(data)
         kind = _USER_EVENTS.get(envelope.type)
-        if kind is not None:
-            envelope.open(kind)
-        elif envelope.type in MESSAGE_TYPES:
+        if kind is None and envelope.type in MESSAGE_TYPES:
             raise MalformedMessage(f"a {envelope.type!r} message is no user event")
-        else:
-            log.info("fanout.unknown_event_relayed", subject=subject, type=envelope.type)
-        fields = envelope.fields()
-    except NewerVersion as exc:  # relayed: the browser ignores what it does not know
-        log.info("fanout.newer_event_relayed", subject=subject, detail=str(exc))
-        fields = envelope.fields()
+        too_new = None if kind is None else _too_new(envelope, kind)
+        relayed = _as_json(envelope)
     except MalformedMessage as exc:
         log.error("nats.malformed", subject=subject, error=str(exc))
         return None
+    # Relayed all the same: the browser ignores what it does not know.
+    if kind is None:
+        log.info("fanout.unknown_event_relayed", subject=subject, type=envelope.type)
+    elif too_new is not None:
+        log.info("fanout.newer_event_relayed", subject=subject, detail=str(too_new))
+    return envelope.type, relayed
+
+
+def _too_new(envelope: Envelope, kind: type[Message]) -> NewerVersion | None:
+    """None when ``envelope`` reads as ``kind``; why not, when it is of a newer version that
+    does not fit; MalformedMessage when it is of this version and does not fit."""
+    try:
+        envelope.open(kind)
+    except NewerVersion as exc:
+        return exc
+    return None
+
+
+def _as_json(envelope: Envelope) -> str:
+    """The event as the browser gets it; MalformedMessage when its payload has no JSON form."""
     body = {
         "type": envelope.type,
         "id": envelope.id,
         "time": envelope.time,
         "schema_version": envelope.schema_version,
-        **fields,
+        **envelope.fields(),
     }
-    return envelope.type, msgspec.json.encode(body).decode()
+    try:
+        return msgspec.json.encode(body).decode()
+    except TypeError as exc:  # a MessagePack extension, or a map keyed by nil or a boolean
+        raise MalformedMessage(f"{envelope.type} has no JSON form: {exc}") from exc
 
 
 async def stream_events(

@@ -68,5 +68,18 @@ NOT_USER_EVENTS: list[tuple[str, bytes]] = [
         encode(CanvasChanged(canvas_id=str(uuid.uuid4()), version=2, stamp=1)),
     ),
     ("an envelope whose payload is a list", envelope("batch.progress", [1, 2, 3])),
+    ("an unknown type whose payload has integer keys", envelope("studio.note", {1: "one"})),
+    (
+        "an unknown type holding a MessagePack extension",
+        envelope("studio.note", {"blob": msgpack.ExtType(42, b"\x01\x02")}),
+    ),
+    (
+        "an unknown type whose payload has a nil key in a nested map",
+        envelope("studio.note", {"by_tag": {None: 1}}),
+    ),
+    (
+        "a newer batch.progress whose payload has integer keys",
+        envelope("batch.progress", {1: "one"}, schema_version=BatchProgress.VERSION + 1),
+    ),
 ]
 """Each is logged as ``nats.malformed`` with its subject and skipped."""
