@@ -6,9 +6,9 @@ sequence, so a reconnecting browser asks for everything after the last id it saw
 An event is checked against its declared type and then relayed as it was written, never
 re-encoded: one from a newer release (a newer schema version, or a type this release does not
 know yet) reaches the browser with every field, and the browser ignores what it does not know.
-A message that is not a user event (garbage, a type that belongs on another subject, a payload
-with no JSON form) is logged with its subject and skipped: raised, it would end the stream, and
-the browser's reconnect from the same id would meet it again.
+A message that is not a user event (garbage, a type that belongs on another subject or cannot
+name an SSE event, a payload with no JSON form) is logged with its subject and skipped: raised,
+it would end the stream, and the browser's reconnect from the same id would meet it again.
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ _PING_S = 15.0
 _USER_EVENTS = {kind.TYPE: kind for kind in USER_EVENTS}
 # ASCII digits only: str.isdigit() also passes "²" (which int() refuses) and other scripts' digits.
 _EVENT_ID = re.compile(r"[0-9]{1,19}")
+# A type is the event's SSE name, so it must not break the line; printable ASCII as declared.
+_EVENT_NAME = re.compile(r"[!-~]{1,200}")
 
 
 def resume_point(request: web.Request) -> int | None:
@@ -65,6 +67,8 @@ def relayed_event(subject: str, data: bytes) -> tuple[str, str] | None:
     no user event. The JSON holds the envelope's fields beside the payload's, as written."""
     try:
         envelope = Envelope.decode(data)
+        if not _EVENT_NAME.fullmatch(envelope.type):
+            raise MalformedMessage(f"{envelope.type!r} cannot name an event")
         kind = _USER_EVENTS.get(envelope.type)
         if kind is None and envelope.type in MESSAGE_TYPES:
             raise MalformedMessage(f"a {envelope.type!r} message is no user event")

@@ -78,6 +78,10 @@ NOT_USER_EVENTS: list[tuple[str, bytes]] = [
         envelope("studio.note", {"by_tag": {None: 1}}),
     ),
     (
+        "an unknown type whose name holds a line break",
+        envelope("studio.note\nevent: batch.progress", {"text": "hi"}),
+    ),
+    (
         "a newer batch.progress whose payload has integer keys",
         envelope("batch.progress", {1: "one"}, schema_version=BatchProgress.VERSION + 1),
     ),
