@@ -7,8 +7,9 @@ An event is checked against its declared type and then relayed as it was written
 re-encoded: one from a newer release (a newer schema version, or a type this release does not
 know yet) reaches the browser with every field, and the browser ignores what it does not know.
 A message that is not a user event (garbage, a type that belongs on another subject or cannot
-name an SSE event, a payload with no JSON form) is logged with its subject and skipped: raised,
-it would end the stream, and the browser's reconnect from the same id would meet it again.
+name an SSE event, a payload with no JSON form or with a field named like the envelope's) is
+logged with its subject and skipped: raised, it would end the stream, and the browser's
+reconnect from the same id would meet it again.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from opentelemetry.trace import SpanKind
 
 from libs.bus import Envelope, Message
 from libs.bus.events import USER_EVENTS
-from libs.bus.messages import MESSAGE_TYPES
+from libs.bus.messages import ENVELOPE_FIELDS, MESSAGE_TYPES
 from libs.bus.subjects import user_events_subject
 from libs.errors import InvalidArgument, MalformedMessage, NewerVersion
 from libs.logs import get_logger
@@ -96,13 +97,20 @@ def _too_new(envelope: Envelope, kind: type[Message]) -> NewerVersion | None:
 
 
 def _as_json(envelope: Envelope) -> str:
-    """The event as the browser gets it; MalformedMessage when its payload has no JSON form."""
+    """The event as the browser gets it; MalformedMessage when its payload has no JSON form
+    or names a field like the envelope's, which would stand in for the event's own."""
+    fields = envelope.fields()
+    clashing = ENVELOPE_FIELDS & fields.keys()
+    if clashing:
+        raise MalformedMessage(
+            f"{envelope.type} has fields named like the envelope's: {sorted(clashing)}"
+        )
     body = {
         "type": envelope.type,
         "id": envelope.id,
         "time": envelope.time,
         "schema_version": envelope.schema_version,
-        **envelope.fields(),
+        **fields,
     }
     try:
         return msgspec.json.encode(body).decode()

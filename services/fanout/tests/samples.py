@@ -82,6 +82,14 @@ NOT_USER_EVENTS: list[tuple[str, bytes]] = [
         envelope("studio.note\nevent: batch.progress", {"text": "hi"}),
     ),
     (
+        "batch.progress whose payload has a field named type",
+        envelope("batch.progress", {**progress_fields(), "type": "batch.completed"}),
+    ),
+    (
+        "an unknown type whose payload has a field named id",
+        envelope("studio.note", {"id": "someone-elses", "text": "hi"}),
+    ),
+    (
         "a newer batch.progress whose payload has integer keys",
         envelope("batch.progress", {1: "one"}, schema_version=BatchProgress.VERSION + 1),
     ),
