@@ -74,8 +74,14 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True):
             raise MalformedMessage(f"{self.type}: {exc}") from exc
 
     def fields(self) -> dict[str, Any]:
-        """The payload as plain data, whatever its type: what a relay passes on."""
-        return msgspec.msgpack.decode(self.payload, type=dict[str, Any])
+        """The payload as plain data, whatever its type: what a relay passes on.
+
+        MalformedMessage when it is no map of named fields, so no message of any type.
+        """
+        try:
+            return msgspec.msgpack.decode(self.payload, type=dict[str, Any])
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise MalformedMessage(f"{self.type}: the payload is no map of fields: {exc}") from exc
 
 
 _envelope_decoder = msgspec.msgpack.Decoder(Envelope)

@@ -109,6 +109,22 @@ def test_unknown_fields_are_ignored_by_readers() -> None:
     assert envelope.fields() == {"text": "hi", "colour": "red"}  # a relay keeps them
 
 
+@pytest.mark.parametrize(
+    ("label", "payload"),
+    [
+        ("integer keys", _packed({1: "one"})),
+        ("a map as a key of a nested map", b"\x81\xa1a\x81\x81\x01\x02\x03"),
+    ],
+    ids=["integer keys", "a map as a key of a nested map"],
+)
+def test_a_payload_that_is_no_map_of_named_fields_has_no_fields(label: str, payload: bytes) -> None:
+    # Put in as bytes, the envelope's last field: msgpack cannot pack a map keyed by a map.
+    head = _packed({**GOOD, "type": "test.envelope.unknown", "payload": None})[:-1]
+    envelope = Envelope.decode(head + payload)
+    with pytest.raises(MalformedMessage, match=r"test\.envelope\.unknown"):
+        envelope.fields()
+
+
 def test_a_newer_version_reads_when_it_fits() -> None:
     newer = {**GOOD, "schema_version": 2, "payload": {"text": "hi", "since": "v2"}}
     assert Envelope.decode(_packed(newer)).open(Note) == Note(text="hi")

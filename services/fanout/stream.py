@@ -6,13 +6,16 @@ sequence, so a reconnecting browser asks for everything after the last id it saw
 An event is checked against its declared type and then relayed as it was written, never
 re-encoded: one from a newer release (a newer schema version, or a type this release does not
 know yet) reaches the browser with every field, and the browser ignores what it does not know.
-A message that is not a user event (garbage, or a type that belongs on another subject) is
-logged with its subject and skipped.
+A message that is not a user event (garbage, a type that belongs on another subject or cannot
+name an SSE event, a payload with no JSON form or with a field named like the envelope's) is
+logged with its subject and skipped: raised, it would end the stream, and the browser's
+reconnect from the same id would meet it again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 
 import msgspec
 from aiohttp import web
@@ -22,9 +25,9 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 
-from libs.bus import Envelope
+from libs.bus import Envelope, Message
 from libs.bus.events import USER_EVENTS
-from libs.bus.messages import MESSAGE_TYPES
+from libs.bus.messages import ENVELOPE_FIELDS, MESSAGE_TYPES
 from libs.bus.subjects import user_events_subject
 from libs.errors import InvalidArgument, MalformedMessage, NewerVersion
 from libs.logs import get_logger
@@ -38,6 +41,10 @@ _tracer = trace.get_tracer(__name__)
 _POLL_S = 1.0
 _PING_S = 15.0
 _USER_EVENTS = {kind.TYPE: kind for kind in USER_EVENTS}
+# ASCII digits only: str.isdigit() also passes "²" (which int() refuses) and other scripts' digits.
+_EVENT_ID = re.compile(r"[0-9]{1,19}")
+# A type is the event's SSE name, so it must not break the line; printable ASCII as declared.
+_EVENT_NAME = re.compile(r"[!-~]{1,200}")
 
 
 def resume_point(request: web.Request) -> int | None:
@@ -45,7 +52,7 @@ def resume_point(request: web.Request) -> int | None:
     raw = request.headers.get("Last-Event-ID") or request.query.get("last_event_id", "")
     if not raw:
         return None
-    if not raw.isdigit() or len(raw) > 19:
+    if not _EVENT_ID.fullmatch(raw):
         raise InvalidArgument("Last-Event-ID must be a non-negative integer event id")
     return int(raw)
 
@@ -61,20 +68,43 @@ def relayed_event(subject: str, data: bytes) -> tuple[str, str] | None:
     no user event. The JSON holds the envelope's fields beside the payload's, as written."""
     try:
         envelope = Envelope.decode(data)
+        if not _EVENT_NAME.fullmatch(envelope.type):
+            raise MalformedMessage(f"{envelope.type!r} cannot name an event")
         kind = _USER_EVENTS.get(envelope.type)
-        if kind is not None:
-            envelope.open(kind)
-        elif envelope.type in MESSAGE_TYPES:
+        if kind is None and envelope.type in MESSAGE_TYPES:
             raise MalformedMessage(f"a {envelope.type!r} message is no user event")
-        else:
-            log.info("fanout.unknown_event_relayed", subject=subject, type=envelope.type)
-        fields = envelope.fields()
-    except NewerVersion as exc:  # relayed: the browser ignores what it does not know
-        log.info("fanout.newer_event_relayed", subject=subject, detail=str(exc))
-        fields = envelope.fields()
+        too_new = None if kind is None else _too_new(envelope, kind)
+        relayed = _as_json(envelope)
     except MalformedMessage as exc:
         log.error("nats.malformed", subject=subject, error=str(exc))
         return None
+    # Relayed all the same: the browser ignores what it does not know.
+    if kind is None:
+        log.info("fanout.unknown_event_relayed", subject=subject, type=envelope.type)
+    elif too_new is not None:
+        log.info("fanout.newer_event_relayed", subject=subject, detail=str(too_new))
+    return envelope.type, relayed
+
+
+def _too_new(envelope: Envelope, kind: type[Message]) -> NewerVersion | None:
+    """None when ``envelope`` reads as ``kind``; why not, when it is of a newer version that
+    does not fit; MalformedMessage when it is of this version and does not fit."""
+    try:
+        envelope.open(kind)
+    except NewerVersion as exc:
+        return exc
+    return None
+
+
+def _as_json(envelope: Envelope) -> str:
+    """The event as the browser gets it; MalformedMessage when its payload has no JSON form
+    or names a field like the envelope's, which would stand in for the event's own."""
+    fields = envelope.fields()
+    clashing = ENVELOPE_FIELDS & fields.keys()
+    if clashing:
+        raise MalformedMessage(
+            f"{envelope.type} has fields named like the envelope's: {sorted(clashing)}"
+        )
     body = {
         "type": envelope.type,
         "id": envelope.id,
@@ -82,7 +112,10 @@ def relayed_event(subject: str, data: bytes) -> tuple[str, str] | None:
         "schema_version": envelope.schema_version,
         **fields,
     }
-    return envelope.type, msgspec.json.encode(body).decode()
+    try:
+        return msgspec.json.encode(body).decode()
+    except TypeError as exc:  # a MessagePack extension, or a map keyed by nil or a boolean
+        raise MalformedMessage(f"{envelope.type} has no JSON form: {exc}") from exc
 
 
 async def stream_events(
