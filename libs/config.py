@@ -1,24 +1,44 @@
-"""Typed settings read once from ``SHOTGRAPH_*`` environment variables, then frozen."""
+"""Typed settings read once from ``SHOTGRAPH_*`` environment variables, then frozen.
+
+Each service declares its own class on ``Settings`` (in ``services/<name>/settings.py``) with
+only the fields it reads. Every field names its parser beside it, ``setting(default=...,
+parse=...)``; a field declared without one is refused when the class is read, so no value ever
+reaches a service unparsed.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Final, Self, TypeVar, dataclass_transform, overload
 
 __all__ = [
+    "LOCAL_ADDRESSES",
+    "MAX_UPLOAD_BYTES",
     "ConfigError",
+    "RpcClientSettings",
     "Settings",
+    "WorkerSettings",
+    "address",
     "available_cores",
     "cores_per_worker",
     "default_workers",
+    "on_off",
+    "port",
+    "positive_float",
+    "positive_int",
+    "setting",
+    "url",
+    "variable",
 ]
+
+T = TypeVar("T")
 
 
 class ConfigError(ValueError):
-    """A setting is missing or malformed; the message names the variable."""
+    """A setting is missing or malformed, or declared without a parser; the message names it."""
 
 
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
@@ -52,34 +72,43 @@ def default_workers() -> int:
     return min(4, available_cores())
 
 
-def _port(raw: str) -> int:
-    port = int(raw)
-    if not 0 <= port <= 65535:
+# --- parsers: each takes the stripped text and raises ValueError saying what it must be -------
+
+
+def port(raw: str) -> int:
+    """A TCP port, 0 (any free one) to 65535."""
+    value = int(raw)
+    if not 0 <= value <= 65535:
         raise ValueError("must be between 0 and 65535")
-    return port
+    return value
 
 
-def _positive_int(raw: str) -> int:
+def positive_int(raw: str) -> int:
+    """A count or size above zero."""
     value = int(raw)
     if value <= 0:
         raise ValueError("must be a positive integer")
     return value
 
 
-def _positive_float(raw: str) -> float:
+def positive_float(raw: str) -> float:
+    """A duration or ratio above zero."""
     value = float(raw)
     if value <= 0:
         raise ValueError("must be a positive number")
     return value
 
 
-def _on_off(raw: str) -> bool:
+def on_off(raw: str) -> bool:
+    """A switch spelled ``on`` or ``off``, in any case."""
     if raw.lower() not in ("on", "off"):
         raise ValueError("must be 'on' or 'off'")
     return raw.lower() == "on"
 
 
-def _url(*schemes: str) -> Callable[[str], str]:
+def url(*schemes: str) -> Callable[[str], str]:
+    """A parser of URLs that start with one of ``schemes``."""
+
     def parse(raw: str) -> str:
         if not any(raw.startswith(f"{scheme}://") for scheme in schemes):
             raise ValueError(f"must start with one of {', '.join(s + '://' for s in schemes)}")
@@ -88,77 +117,96 @@ def _url(*schemes: str) -> Callable[[str], str]:
     return parse
 
 
-def _hex_keys(raw: str) -> str:
-    for key in raw.split(","):
-        try:
-            size = len(bytes.fromhex(key.strip()))
-        except ValueError:
-            raise ValueError("must be comma-separated hex keys") from None
-        if size < 32:
-            raise ValueError("each key must be at least 32 bytes (64 hex digits)")
-    return raw
-
-
-def _address(raw: str) -> str:
-    host, sep, port = raw.rpartition(":")
+def address(raw: str) -> str:
+    """A gRPC ``host:port``."""
+    host, sep, number = raw.rpartition(":")
     if not sep or not host:
         raise ValueError("must be host:port")
-    _port(port)
+    port(number)
     return raw
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Everything a service reads from its environment. Empty URLs mean "use the dev stack"."""
+# --- declaring and reading settings ------------------------------------------------------------
 
-    service: str
-    http_host: str = "0.0.0.0"
-    http_port: int = 8080
-    grpc_port: int = 50051
-    nats_url: str = ""
-    database_url: str = ""
-    redis_url: str = ""
-    auth_addr: str = "127.0.0.1:50051"
-    canvas_addr: str = "127.0.0.1:50052"
-    batch_addr: str = "127.0.0.1:50053"
-    image_addr: str = "127.0.0.1:50054"
-    render_addr: str = "127.0.0.1:50055"
-    fanout_url: str = "http://127.0.0.1:8086"
-    max_body_bytes: int = 1 << 20
-    max_upload_bytes: int = 50 << 20
-    # What an image may be before a pixel is decoded (imgproxy's careful defaults).
-    image_max_pixels: int = 50_000_000  # of one frame
-    image_max_frames: int = 1  # frames processed unless the animation is asked for
-    image_max_animation_frames: int = 100  # more than this declared: refused outright
-    image_max_progressive_pixels: int = 20_000_000  # progressive JPEGs decode whole
-    # HMAC keys for image URLs, hex, comma-separated; the first signs, all verify (rotation).
-    image_url_keys: str = ""
-    grpc_deadline_s: float = 5.0
-    worker_concurrency: int = 4
-    ack_wait_s: float = 0.0  # 0: each worker's own default
-    max_deliver: int = 5
-    shutdown_grace_s: float = 20.0
-    log_level: str = "info"
-    render_sandbox: bool = True
-    # External generation services, "name=url,name=url" (ComfyUI-style queue APIs).
-    generation_backends: str = ""
-    dispatch_window: int = 2000
-    devstack_dir: Path = Path(".devstack")
+_PARSE: Final = "shotgraph.parse"  # where a field keeps its parser, in its metadata
+
+# Defaults of fields that several services declare. Each service's gRPC address on a development
+# machine; the launcher and the manifests set the real ones.
+LOCAL_ADDRESSES: Final = {
+    "auth": "127.0.0.1:50051",
+    "canvas": "127.0.0.1:50052",
+    "batch": "127.0.0.1:50053",
+    "image": "127.0.0.1:50054",
+    "render": "127.0.0.1:50055",
+}
+MAX_UPLOAD_BYTES: Final = 50 << 20
+
+
+@overload
+def setting(*, default: T, parse: Callable[[str], T]) -> T: ...
+@overload
+def setting(*, parse: Callable[[str], T]) -> T: ...
+def setting(*, default: Any = MISSING, parse: Callable[[str], Any]) -> Any:
+    """A settings field read from ``SHOTGRAPH_<NAME>`` by ``parse``; without a default, required."""
+    return field(default=default, metadata={_PARSE: parse})
+
+
+def variable(name: str) -> str:
+    """The environment variable of the field ``name``."""
+    return f"SHOTGRAPH_{name.upper()}"
+
+
+def _parsers(cls: type[Settings]) -> list[tuple[Field[Any], Callable[[str], Any]]]:
+    """Every field of ``cls`` with its parser; a field declared without one is refused."""
+    for spec in fields(cls):
+        if _PARSE not in spec.metadata:
+            raise ConfigError(
+                f"Settings field '{cls.__name__}.{spec.name}' ({variable(spec.name)}) has no"
+                " parser: declare it with setting(parse=...)."
+            )
+    return [(spec, spec.metadata[_PARSE]) for spec in fields(cls)]
+
+
+@dataclass_transform(kw_only_default=True, frozen_default=True, field_specifiers=(setting,))
+class _Declared:
+    """Makes each subclass a frozen, keyword-only dataclass: no class can forget the decorator
+    and leave its fields unread."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        dataclass(frozen=True, kw_only=True)(cls)
+
+
+class Settings(_Declared):
+    """What every service reads. Empty backend URLs mean "use the dev stack"."""
+
+    service: ClassVar[str]  # each service's class names it; logs, metrics and errors use it
+
+    http_host: str = setting(default="0.0.0.0", parse=str)
+    http_port: int = setting(default=8080, parse=port)
+    grpc_port: int = setting(default=50051, parse=port)
+    nats_url: str = setting(default="", parse=url("nats", "tls"))
+    database_url: str = setting(default="", parse=url("postgresql", "postgres"))
+    redis_url: str = setting(default="", parse=url("redis", "rediss", "unix"))
+    max_body_bytes: int = setting(default=1 << 20, parse=positive_int)
+    shutdown_grace_s: float = setting(default=20.0, parse=positive_float)
+    log_level: str = setting(default="info", parse=str)
+    devstack_dir: Path = setting(default=Path(".devstack"), parse=Path)
 
     @classmethod
-    def from_env(cls, service: str, environ: Mapping[str, str] | None = None) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
         """Read ``SHOTGRAPH_<FIELD>`` for every field; a bad value raises ConfigError naming it."""
         env = os.environ if environ is None else environ
-        values: dict[str, Any] = {"service": service}
-        for field in fields(cls):
-            if field.name == "service":
-                continue
-            name = f"SHOTGRAPH_{field.name.upper()}"
+        values: dict[str, Any] = {}
+        for spec, parse in _parsers(cls):
+            name = variable(spec.name)
             raw = env.get(name)
             if raw is None or raw == "":
+                if spec.default is MISSING:
+                    raise ConfigError(f"Config '{name}' is missing, and has no default.")
                 continue
             try:
-                values[field.name] = _PARSERS.get(field.name, str)(raw.strip())
+                values[spec.name] = parse(raw.strip())
             except ValueError as exc:
                 raise ConfigError(f"Config '{name}' has an invalid value {raw!r}: {exc}.") from exc
         return cls(**values)
@@ -168,31 +216,14 @@ class Settings:
         return not (self.nats_url and self.database_url and self.redis_url)
 
 
-_PARSERS: dict[str, Callable[[str], Any]] = {
-    "http_port": _port,
-    "grpc_port": _port,
-    "nats_url": _url("nats", "tls"),
-    "database_url": _url("postgresql", "postgres"),
-    "redis_url": _url("redis", "rediss", "unix"),
-    "auth_addr": _address,
-    "canvas_addr": _address,
-    "batch_addr": _address,
-    "image_addr": _address,
-    "render_addr": _address,
-    "fanout_url": _url("http", "https"),
-    "max_body_bytes": _positive_int,
-    "max_upload_bytes": _positive_int,
-    "image_max_pixels": _positive_int,
-    "image_max_frames": _positive_int,
-    "image_max_animation_frames": _positive_int,
-    "image_max_progressive_pixels": _positive_int,
-    "image_url_keys": _hex_keys,
-    "grpc_deadline_s": _positive_float,
-    "worker_concurrency": _positive_int,
-    "ack_wait_s": _positive_float,
-    "max_deliver": _positive_int,
-    "shutdown_grace_s": _positive_float,
-    "devstack_dir": Path,
-    "render_sandbox": _on_off,
-    "dispatch_window": _positive_int,
-}
+class RpcClientSettings(Settings):
+    """What a service that calls others over gRPC reads, beside their addresses."""
+
+    grpc_deadline_s: float = setting(default=5.0, parse=positive_float)
+
+
+class WorkerSettings(Settings):
+    """What a service taking jobs from JetStream work subjects reads."""
+
+    ack_wait_s: float = setting(default=0.0, parse=positive_float)  # 0: each worker's own
+    max_deliver: int = setting(default=5, parse=positive_int)

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -43,32 +43,46 @@ class ServiceParts:
     background: Sequence[Background] = field(default_factory=list)
 
 
-Build = Callable[[Settings, AsyncExitStack], Awaitable[ServiceParts]]
+S = TypeVar("S", bound=Settings)
+Build = Callable[[S, AsyncExitStack], Awaitable[ServiceParts]]
 
 
-def main(service: str, build_target: str, argv: Sequence[str] | None = None) -> None:
+def main(
+    settings_class: type[Settings], build_target: str, argv: Sequence[str] | None = None
+) -> None:
     """Parse ``--workers``, prepare ports and the dev stack, then supervise the workers.
 
-    ``build_target`` is ``"module:function"`` naming the service's ``Build``; workers import it.
+    ``settings_class`` is the service's own settings (``services/<name>/settings.py``), which
+    names the service; every worker reads it and hands it to its ``Build``. ``build_target``
+    is ``"module:function"`` naming that ``Build``: only workers import it, so this supervising
+    process stays free of the service's heavy imports.
     """
+    service = settings_class.service
     parser = argparse.ArgumentParser(prog=f"python -m services.{service}")
     parser.add_argument("--workers", type=int, default=default_workers(), help="worker processes")
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
     try:
-        settings = Settings.from_env(service)
+        # What every service reads decides the dev stack and the ports; the service's own fields
+        # are read once the stack's variables are in place (the gateway needs its URL keys).
+        base = Settings.from_env()
     except ConfigError as exc:
         sys.exit(f"{service}: {exc}")
 
     with contextlib.ExitStack() as cleanup:
-        if settings.uses_devstack:
+        if base.uses_devstack:
             from libs.devstack import DevStack
 
-            stack = DevStack.attach_or_start(settings.devstack_dir)
+            stack = DevStack.attach_or_start(base.devstack_dir)
             cleanup.callback(stack.release)
             os.environ.update(stack.environment())
-        for name, port in (("HTTP_PORT", settings.http_port), ("GRPC_PORT", settings.grpc_port)):
+        try:
+            # Refused here, a bad setting stops the replica once, not each worker in a loop.
+            settings_class.from_env()
+        except ConfigError as exc:
+            sys.exit(f"{service}: {exc}")
+        for name, port in (("HTTP_PORT", base.http_port), ("GRPC_PORT", base.grpc_port)):
             if port == 0:  # all workers must share one concrete port
                 os.environ[f"SHOTGRAPH_{name}"] = str(free_port())
         metrics_dir = tempfile.mkdtemp(prefix=f"shotgraph-{service}-metrics-")
@@ -76,10 +90,13 @@ def main(service: str, build_target: str, argv: Sequence[str] | None = None) -> 
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
         # Each worker's share of the replica's cores follows from how many siblings it has.
         os.environ["SHOTGRAPH_WORKER_COUNT"] = str(args.workers)
-        sys.exit(_supervise(service, build_target, args.workers, settings.shutdown_grace_s))
+        sys.exit(_supervise(settings_class, build_target, args.workers, base.shutdown_grace_s))
 
 
-def _supervise(service: str, build_target: str, workers: int, grace_s: float) -> int:
+def _supervise(
+    settings_class: type[Settings], build_target: str, workers: int, grace_s: float
+) -> int:
+    service = settings_class.service
     context = multiprocessing.get_context("spawn")
     stopping = False
 
@@ -92,7 +109,9 @@ def _supervise(service: str, build_target: str, workers: int, grace_s: float) ->
 
     def spawn(index: int) -> BaseProcess:
         process = context.Process(
-            target=_worker_main, args=(service, build_target, index), name=f"{service}-{index}"
+            target=_worker_main,
+            args=(settings_class, build_target, index),
+            name=f"{service}-{index}",
         )
         process.start()
         return process
@@ -124,22 +143,22 @@ def _supervise(service: str, build_target: str, workers: int, grace_s: float) ->
     return 1 if restarts > 10 * workers else 0
 
 
-def _worker_main(service: str, build_target: str, index: int) -> None:
+def _worker_main(settings_class: type[Settings], build_target: str, index: int) -> None:
     from libs.logs import configure_logging
     from libs.tracing import configure_tracing, shutdown_tracing
 
-    settings = Settings.from_env(service)
-    configure_logging(service, settings.log_level)
-    configure_tracing(service)
+    settings = settings_class.from_env()
+    configure_logging(settings.service, settings.log_level)
+    configure_tracing(settings.service)
     module_name, _, function = build_target.partition(":")
-    build: Build = getattr(importlib.import_module(module_name), function)
+    build: Build[Settings] = getattr(importlib.import_module(module_name), function)
     try:
         asyncio.run(_serve(settings, build, index))
     finally:
         shutdown_tracing()
 
 
-async def _serve(settings: Settings, build: Build, index: int) -> None:
+async def _serve(settings: Settings, build: Build[Settings], index: int) -> None:
     from libs.logs import get_logger
     from libs.rpc import create_server
 

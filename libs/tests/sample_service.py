@@ -15,7 +15,19 @@ from libs.web import create_app
 SLOW_S = 1.5
 
 
-async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
+class SampleSettings(Settings):
+    """The sample service reads only what every service does."""
+
+    service = "sample"
+
+
+class UnparsedSettings(SampleSettings):
+    """A field declared without a parser: the runner must refuse to start with it."""
+
+    colour: str = "red"
+
+
+async def build(settings: SampleSettings, stack: AsyncExitStack) -> ServiceParts:
     app = create_app(settings.service, max_body_bytes=settings.max_body_bytes)
 
     async def pid(_: web.Request) -> web.Response:

@@ -94,7 +94,8 @@ def start_service(
         }
         code = (
             "from libs.runner import main; "
-            f"main('sample', 'libs.tests.sample_service:build', ['--workers', '{WORKERS}'])"
+            "from libs.tests.sample_service import SampleSettings; "
+            f"main(SampleSettings, 'libs.tests.sample_service:build', ['--workers', '{WORKERS}'])"
         )
         with open(log, "wb") as out:
             process = subprocess.Popen(
@@ -197,3 +198,33 @@ def test_sigterm_lets_the_request_in_flight_finish(
     assert service.process.wait(timeout=GRACE_S) == 0
     assert time.monotonic() - sent_at < GRACE_S
     assert sorted(e["worker"] for e in service.events("service.stopped")) == list(range(WORKERS))
+
+
+def test_a_settings_field_without_a_parser_stops_the_service() -> None:
+    """Refused by the supervising process itself, before any worker starts."""
+    code = (
+        "from libs.runner import main; "
+        "from libs.tests.sample_service import UnparsedSettings; "
+        "main(UnparsedSettings, 'libs.tests.sample_service:build', ['--workers', '1'])"
+    )
+    environ = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("SHOTGRAPH_")},
+        # Never contacted; given so that no dev stack is started for a service that won't run.
+        "SHOTGRAPH_NATS_URL": "nats://127.0.0.1:1",
+        "SHOTGRAPH_DATABASE_URL": "postgresql://u@127.0.0.1:1/db",
+        "SHOTGRAPH_REDIS_URL": "redis://127.0.0.1:1/0",
+    }
+    started = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert started.returncode == 1
+    assert started.stderr.strip() == (
+        "sample: Settings field 'UnparsedSettings.colour' (SHOTGRAPH_COLOUR) has no parser:"
+        " declare it with setting(parse=...)."
+    )
+    assert started.stdout == ""  # no worker logged a start

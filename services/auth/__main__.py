@@ -8,8 +8,8 @@ import os
 import sys
 from contextlib import AsyncExitStack
 
-from libs.config import Settings
 from libs.runner import main
+from services.auth.settings import AuthSettings
 
 
 async def _create_key(user: str, key_name: str) -> str:
@@ -18,7 +18,7 @@ async def _create_key(user: str, key_name: str) -> str:
     from services.auth.keys import check_user_name, hash_key, new_key
     from services.auth.store import AuthStore
 
-    settings = Settings.from_env("auth")
+    settings = AuthSettings.from_env()
     async with AsyncExitStack() as stack:
         pool, _ = await open_database(settings, stack, "auth", MIGRATIONS)
         key = new_key()
@@ -31,7 +31,7 @@ def _create_key_command(argv: list[str]) -> None:
     parser.add_argument("--user", required=True, help="user name; created on first use")
     parser.add_argument("--name", default="cli", help="a label for the key")
     args = parser.parse_args(argv)
-    settings = Settings.from_env("auth")
+    settings = AuthSettings.from_env()
     if not settings.uses_devstack:
         print(asyncio.run(_create_key(args.user, args.name)))
         return
@@ -49,4 +49,4 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["create-key"]:
         _create_key_command(sys.argv[2:])
     else:
-        main("auth", "services.auth.app:build")
+        main(AuthSettings, "services.auth.app:build")

@@ -8,17 +8,17 @@ from pathlib import Path
 import grpc
 
 from libs.backends import open_database
-from libs.config import Settings
 from libs.runner import ServiceParts
 from libs.web import create_app
 from services.auth.handlers import AuthServicer
+from services.auth.settings import AuthSettings
 from services.auth.store import AuthStore
 from shotgraph.auth.v1 import auth_pb2_grpc
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
+async def build(settings: AuthSettings, stack: AsyncExitStack) -> ServiceParts:
     pool, database_ready = await open_database(settings, stack, "auth", MIGRATIONS)
     servicer = AuthServicer(AuthStore(pool))
 

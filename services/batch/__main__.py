@@ -1,4 +1,5 @@
 from libs.runner import main
+from services.batch.settings import BatchSettings
 
 if __name__ == "__main__":
-    main("batch", "services.batch.app:build")
+    main(BatchSettings, "services.batch.app:build")

@@ -11,7 +11,6 @@ from libs.backends import open_database, open_nats
 from libs.bus.bulk import BulkConsumer
 from libs.bus.subjects import ALL_RESULTS
 from libs.bus.work import JobReport
-from libs.config import Settings
 from libs.jobs import cancellations
 from libs.runner import ServiceParts
 from libs.web import create_app
@@ -22,13 +21,14 @@ from services.batch.functions import FunctionCatalog
 from services.batch.handlers import BatchServicer
 from services.batch.queues import sample_queues
 from services.batch.results import results_handler
+from services.batch.settings import BatchSettings
 from services.batch.store import BatchStore
 from shotgraph.batch.v1 import batch_pb2_grpc
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
+async def build(settings: BatchSettings, stack: AsyncExitStack) -> ServiceParts:
     pool, database_ready = await open_database(settings, stack, "batch", MIGRATIONS)
     _, js, nats_ready = await open_nats(settings, stack)
     store = BatchStore(pool)

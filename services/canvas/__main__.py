@@ -1,4 +1,5 @@
 from libs.runner import main
+from services.canvas.settings import CanvasSettings
 
 if __name__ == "__main__":
-    main("canvas", "services.canvas.app:build")
+    main(CanvasSettings, "services.canvas.app:build")

@@ -9,7 +9,6 @@ from pathlib import Path
 import grpc
 
 from libs.backends import open_cache, open_database, open_nats
-from libs.config import Settings
 from libs.rpc import open_channel
 from libs.runner import ServiceParts
 from libs.web import create_app
@@ -17,6 +16,7 @@ from services.canvas.cache import CanvasCache
 from services.canvas.execution import Executions
 from services.canvas.handlers import CanvasServicer
 from services.canvas.results import ResultStore
+from services.canvas.settings import CanvasSettings
 from services.canvas.store import CanvasStore
 from shotgraph.batch.v1 import batch_pb2_grpc
 from shotgraph.canvas.v1 import canvas_pb2_grpc
@@ -28,7 +28,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 CACHE_TTL_S = 600
 
 
-async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
+async def build(settings: CanvasSettings, stack: AsyncExitStack) -> ServiceParts:
     pool, database_ready = await open_database(settings, stack, "canvas", MIGRATIONS)
     nc, js, nats_ready = await open_nats(settings, stack)
     store = CanvasStore(pool)

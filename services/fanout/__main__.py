@@ -1,4 +1,5 @@
 from libs.runner import main
+from services.fanout.settings import FanoutSettings
 
 if __name__ == "__main__":
-    main("fanout", "services.fanout.app:build")
+    main(FanoutSettings, "services.fanout.app:build")

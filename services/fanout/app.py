@@ -8,15 +8,15 @@ from contextlib import AsyncExitStack
 from aiohttp import web
 
 from libs.backends import open_nats
-from libs.config import Settings
 from libs.identity import KeyVerifier, presented_key
 from libs.resilience import Breakers
 from libs.runner import ServiceParts
 from libs.web import create_app
+from services.fanout.settings import FanoutSettings
 from services.fanout.stream import stream_events
 
 
-async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
+async def build(settings: FanoutSettings, stack: AsyncExitStack) -> ServiceParts:
     _, js, nats_ready = await open_nats(settings, stack)
     verifier = KeyVerifier(settings.auth_addr, settings.grpc_deadline_s, Breakers())
     stack.push_async_callback(verifier.close)

@@ -1,4 +1,5 @@
 from libs.runner import main
+from services.gateway.settings import GatewaySettings
 
 if __name__ == "__main__":
-    main("gateway", "services.gateway.app:build")
+    main(GatewaySettings, "services.gateway.app:build")

@@ -6,7 +6,6 @@ from contextlib import AsyncExitStack
 
 from libs.backends import open_nats
 from libs.blobs import BlobStore
-from libs.config import ConfigError, Settings
 from libs.identity import KeyVerifier
 from libs.resilience import Breakers
 from libs.rpc import open_channel
@@ -19,6 +18,7 @@ from services.gateway.canvases import Canvases
 from services.gateway.events import EventsRelay
 from services.gateway.images import Images
 from services.gateway.renders import Renders
+from services.gateway.settings import GatewaySettings
 from shotgraph.batch.v1 import batch_pb2_grpc
 from shotgraph.canvas.v1 import canvas_pb2_grpc
 from shotgraph.image.v1 import image_pb2_grpc
@@ -28,15 +28,8 @@ from shotgraph.render.v1 import render_pb2_grpc
 HOT_BLOB_BYTES = 64 << 20
 
 
-def url_keys(settings: Settings) -> list[bytes]:
-    """The HMAC keys of image URLs; the gateway cannot serve images safely without one."""
-    if not settings.image_url_keys:
-        raise ConfigError("Config 'SHOTGRAPH_IMAGE_URL_KEYS' must be set: image URLs are signed")
-    return [bytes.fromhex(key.strip()) for key in settings.image_url_keys.split(",")]
-
-
-async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
-    keys = url_keys(settings)
+async def build(settings: GatewaySettings, stack: AsyncExitStack) -> ServiceParts:
+    keys = settings.image_url_keys
     _, js, nats_ready = await open_nats(settings, stack)
     breakers = Breakers()
     verifier = KeyVerifier(settings.auth_addr, settings.grpc_deadline_s, breakers)

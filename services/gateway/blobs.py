@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from aiohttp import web
 from google.protobuf import json_format
@@ -33,7 +33,7 @@ class Blobs:
         images: image_pb2_grpc.ImageServiceStub,
         breakers: Breakers,
         max_upload_bytes: int,
-        url_keys: list[bytes],
+        url_keys: Sequence[bytes],
     ) -> None:
         self._store = store
         self._images = images

@@ -11,6 +11,7 @@ negotiated.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 
 from aiohttp import web
 
@@ -30,7 +31,7 @@ MAX_OPTIONS = 512  # characters of processing options in one URL
 MAX_REMEMBERED = 10_000
 
 
-def signed_url(keys: list[bytes], blob: str, options: str = "") -> str:
+def signed_url(keys: Sequence[bytes], blob: str, options: str = "") -> str:
     """The public URL of ``blob`` processed by ``options``, signed with the first key."""
     tail = f"/{options}/{blob}" if options else f"/{blob}"
     return f"/images/{sign(keys, tail)}{tail}"
@@ -42,7 +43,7 @@ class Images:
         images: image_pb2_grpc.ImageServiceStub,
         store: BlobStore,
         breakers: Breakers,
-        keys: list[bytes],
+        keys: Sequence[bytes],
     ) -> None:
         self._images = images
         self._store = store

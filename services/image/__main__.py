@@ -1,4 +1,5 @@
 from libs.runner import main
+from services.image.settings import ImageSettings
 
 if __name__ == "__main__":
-    main("image", "services.image.app:build")
+    main(ImageSettings, "services.image.app:build")

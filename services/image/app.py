@@ -14,7 +14,7 @@ from libs.backends import open_nats
 from libs.blobs import BlobStore
 from libs.bus import Consumer
 from libs.bus.work import JobMessage
-from libs.config import ConfigError, Settings, cores_per_worker
+from libs.config import cores_per_worker
 from libs.jobs import (
     CancelledBatches,
     FunctionSpec,
@@ -26,7 +26,7 @@ from libs.jobs import (
 from libs.runner import Background, ServiceParts
 from libs.web import create_app
 from services.image.derived import DerivedImages
-from services.image.generation import GENERATE, GenerationFunction, parse_backends
+from services.image.generation import GENERATE, GenerationFunction
 from services.image.handlers import ImageServicer
 from services.image.jobs import (
     FRAME,
@@ -36,6 +36,7 @@ from services.image.jobs import (
     thumbnail_job,
     transform_job,
 )
+from services.image.settings import ImageSettings
 from services.image.thumbnails import ImageLimits
 from services.image.uploads import UploadIndex, Uploads
 from shotgraph.image.v1 import image_pb2_grpc
@@ -51,7 +52,7 @@ async def _consume(
     await consumer.run(js, stopping)
 
 
-def image_limits(settings: Settings) -> ImageLimits:
+def image_limits(settings: ImageSettings) -> ImageLimits:
     """The limits every image passes before a pixel is decoded, as configured."""
     return ImageLimits(
         max_bytes=settings.max_upload_bytes,
@@ -62,13 +63,9 @@ def image_limits(settings: Settings) -> ImageLimits:
     )
 
 
-async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
+async def build(settings: ImageSettings, stack: AsyncExitStack) -> ServiceParts:
     _, js, nats_ready = await open_nats(settings, stack)
     blobs = BlobStore(js, hot_bytes=HOT_BLOB_BYTES)  # working copies, reused for every size
-    try:
-        backends = parse_backends(settings.generation_backends)
-    except ValueError as exc:
-        raise ConfigError(f"Config 'SHOTGRAPH_GENERATION_BACKENDS' is invalid: {exc}") from exc
     limits = image_limits(settings)
     # libvips threads per operation, and decodes at once: this worker's share of the cores.
     cores = cores_per_worker()
@@ -80,8 +77,8 @@ async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
         (TRANSFORM, "image-transform", transform_job(derived)),
         (FRAME, "image-frame", frame_job(blobs, limits)),
     ]
-    if backends:
-        generate = GenerationFunction(backends, blobs)
+    if settings.generation_backends:
+        generate = GenerationFunction(settings.generation_backends, blobs)
         stack.push_async_callback(generate.close)
         functions.append((GENERATE, "image-generate", generate))
     await register_functions(js, [spec for spec, _, _ in functions])

@@ -13,13 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import aiohttp
 from purgatory import AsyncCircuitBreakerFactory
@@ -31,14 +28,13 @@ from libs.blobs import BlobStore
 from libs.errors import Deferred, JobCancelled, PermanentError
 from libs.jobs import FunctionSpec, JobContext
 from libs.logs import get_logger
+from services.image.settings import GenerationBackend
 from services.image.thumbnails import ImageLimits, ImageRejected, probe
 
 __all__ = [
     "GENERATE",
     "BackendUnavailable",
-    "GenerationBackend",
     "GenerationFunction",
-    "parse_backends",
 ]
 
 T = TypeVar("T")
@@ -59,7 +55,6 @@ GENERATE = FunctionSpec(
     description="Run a ComfyUI-style workflow graph on a generation backend; store its images.",
 )
 
-_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _ATTEMPTS = 3  # per HTTP call, before what is left counts as one failure for the breaker
 _BACKOFF = wait_random_exponential(multiplier=0.2, max=2.0)  # "full jitter"
 _FINISHED = ("execution_success", "execution_error", "execution_interrupted")
@@ -68,37 +63,6 @@ _MAX_ERROR_CHARS = 500
 
 class BackendUnavailable(RuntimeError):
     """The backend is down (connection error, timeout, 5xx) even after retries; retryable."""
-
-
-@dataclass(frozen=True)
-class GenerationBackend:
-    """One generation server, with how long to wait for it and how soon to give up on it."""
-
-    name: str
-    url: str
-    poll_interval_s: float = 0.5
-    timeout_s: float = 600.0  # a whole generation
-    request_timeout_s: float = 10.0  # one HTTP call
-    breaker_threshold: int = 3  # consecutive outages that open the breaker
-    breaker_ttl_s: float = 15.0  # how long it stays open
-
-
-def parse_backends(raw: str) -> dict[str, GenerationBackend]:
-    """Read ``name=url,name=url`` (empty: none); a malformed part raises ValueError naming it."""
-    backends: dict[str, GenerationBackend] = {}
-    for part in filter(None, (p.strip() for p in raw.split(","))):
-        name, _, url = (s.strip() for s in part.partition("="))
-        address = urlsplit(url)
-        if (
-            not _NAME.fullmatch(name)
-            or address.scheme not in ("http", "https")
-            or not address.netloc
-        ):
-            raise ValueError(f"generation backend {part!r} is not name=http(s)://host[:port]")
-        if name in backends:
-            raise ValueError(f"generation backend {name!r} is listed twice")
-        backends[name] = GenerationBackend(name=name, url=url.rstrip("/"))
-    return backends
 
 
 def _is_outage(exc: BaseException) -> bool:
@@ -125,13 +89,13 @@ class GenerationFunction:
 
     def __init__(
         self,
-        backends: Mapping[str, GenerationBackend],
+        backends: Iterable[GenerationBackend],
         blobs: BlobStore,
         *,
         max_image_bytes: int = 50 << 20,
         max_images: int = 64,
     ) -> None:
-        self._backends = dict(backends)
+        self._backends = {backend.name: backend for backend in backends}
         self._blobs = blobs
         self._limits = ImageLimits(max_bytes=max_image_bytes)
         self._max_images = max_images

@@ -1,4 +1,5 @@
 from libs.runner import main
+from services.render.settings import RenderSettings
 
 if __name__ == "__main__":
-    main("render", "services.render.app:build")
+    main(RenderSettings, "services.render.app:build")

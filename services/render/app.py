@@ -11,7 +11,6 @@ from libs.blobs import BlobStore
 from libs.bus import Consumer
 from libs.bus.subjects import service_work
 from libs.bus.work import JobMessage
-from libs.config import Settings
 from libs.jobs import (
     CancelledBatches,
     cancellations,
@@ -24,13 +23,14 @@ from services.render.cache import RenderCache
 from services.render.handlers import RenderServicer
 from services.render.jobs import RENDER_SCAD, render_job
 from services.render.scad import RenderLimits, parallelism
+from services.render.settings import RenderSettings
 from shotgraph.render.v1 import render_pb2_grpc
 
 # OpenSCAD is CPU-bound: a long render keeps its message alive with progress acks meanwhile.
 RENDER_ACK_WAIT_S = 30.0
 
 
-async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
+async def build(settings: RenderSettings, stack: AsyncExitStack) -> ServiceParts:
     _, js, nats_ready = await open_nats(settings, stack)
     await register_functions(js, [RENDER_SCAD])
     limits = RenderLimits()

@@ -18,7 +18,7 @@ from typing import Any
 from libs.backends import open_nats
 from libs.bus import Consumer
 from libs.bus.work import JobMessage
-from libs.config import Settings
+from libs.config import WorkerSettings, positive_int, setting
 from libs.jobs import (
     CancelledBatches,
     FunctionSpec,
@@ -72,6 +72,15 @@ async def crash(job_input: dict[str, Any], context: JobContext) -> dict[str, Any
     os._exit(70)  # a worker lost mid-job: no report, no ack; the supervisor starts another
 
 
+class ControlledWorkerSettings(WorkerSettings):
+    """The test worker's settings: a JetStream worker's, with jobs at once as the image
+    service has them."""
+
+    service = "testworker"
+
+    worker_concurrency: int = setting(default=4, parse=positive_int)
+
+
 RUN: dict[str, JobFunction] = {
     "test.noop": noop,
     "test.echo": echo,
@@ -81,7 +90,7 @@ RUN: dict[str, JobFunction] = {
 }
 
 
-async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
+async def build(settings: ControlledWorkerSettings, stack: AsyncExitStack) -> ServiceParts:
     _, js, nats_ready = await open_nats(settings, stack)
     await register_functions(js, FUNCTIONS)
     cancelled = CancelledBatches(await cancellations(js))
@@ -114,4 +123,4 @@ async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
 
 
 if __name__ == "__main__":
-    main("testworker", "tests.e2e.worker:build")
+    main(ControlledWorkerSettings, "tests.e2e.worker:build")

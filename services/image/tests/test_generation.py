@@ -17,12 +17,8 @@ from libs.blobs import BlobStore
 from libs.bus import ensure_streams
 from libs.errors import Deferred, JobCancelled, PermanentError
 from libs.jobs import CancelledBatches, JobContext
-from services.image.generation import (
-    BackendUnavailable,
-    GenerationBackend,
-    GenerationFunction,
-    parse_backends,
-)
+from services.image.generation import BackendUnavailable, GenerationFunction
+from services.image.settings import GenerationBackend
 
 from .fake_generation_server import FakeGenerationServer
 
@@ -84,7 +80,7 @@ async def make_generation(
         }
         comfy = GenerationBackend(name="comfy", url=fake.url, **settings)
         function = GenerationFunction(
-            {"comfy": comfy}, blobs, max_image_bytes=max_image_bytes, max_images=max_images
+            [comfy], blobs, max_image_bytes=max_image_bytes, max_images=max_images
         )
         made.append(function)
         return function
@@ -316,32 +312,3 @@ async def test_more_images_than_allowed_are_refused(
     with pytest.raises(PermanentError, match="saved 2 images; at most 1"):
         await run(make_generation(max_images=1), job_context())
     assert fake.calls["/view"] == 0
-
-
-# --- configuration -----------------------------------------------------------------------------
-
-
-def test_parse_backends_reads_names_and_urls() -> None:
-    backends = parse_backends(" comfy=http://127.0.0.1:8188/ , sdxl=https://gpu-2:8188,")
-
-    assert list(backends) == ["comfy", "sdxl"]
-    assert backends["comfy"].url == "http://127.0.0.1:8188"
-    assert backends["sdxl"] == GenerationBackend(name="sdxl", url="https://gpu-2:8188")
-    assert parse_backends("") == {}
-
-
-@pytest.mark.parametrize(
-    ("raw", "bad_part"),
-    [
-        ("comfy", "comfy"),
-        ("comfy=", "comfy="),
-        ("=http://gpu:8188", "=http://gpu:8188"),
-        ("comfy=gpu:8188", "comfy=gpu:8188"),
-        ("comfy=ftp://gpu", "comfy=ftp://gpu"),
-        ("ok=http://a:1,Bad Name=http://b:2", "Bad Name=http://b:2"),
-        ("a=http://a:1,a=http://b:2", "'a' is listed twice"),
-    ],
-)
-def test_parse_backends_names_the_malformed_part(raw: str, bad_part: str) -> None:
-    with pytest.raises(ValueError, match=bad_part):
-        parse_backends(raw)

@@ -1,0 +1,49 @@
+"""What the gateway reads beside what every service does: where the services behind it listen,
+how large an upload may be, and the keys that sign image URLs."""
+
+from __future__ import annotations
+
+from libs.config import (
+    LOCAL_ADDRESSES,
+    MAX_UPLOAD_BYTES,
+    RpcClientSettings,
+    address,
+    positive_int,
+    setting,
+    url,
+)
+
+__all__ = ["GatewaySettings", "url_keys"]
+
+MIN_KEY_BYTES = 32
+
+
+def url_keys(raw: str) -> tuple[bytes, ...]:
+    """HMAC keys, hex, comma-separated, each long enough to be a secret."""
+    keys = []
+    for key in raw.split(","):
+        try:
+            keys.append(bytes.fromhex(key.strip()))
+        except ValueError:
+            raise ValueError("must be comma-separated hex keys") from None
+        if len(keys[-1]) < MIN_KEY_BYTES:
+            raise ValueError(
+                f"each key must be at least {MIN_KEY_BYTES} bytes ({2 * MIN_KEY_BYTES} hex digits)"
+            )
+    return tuple(keys)
+
+
+class GatewaySettings(RpcClientSettings):
+    """The gateway's settings."""
+
+    service = "gateway"
+
+    auth_addr: str = setting(default=LOCAL_ADDRESSES["auth"], parse=address)
+    canvas_addr: str = setting(default=LOCAL_ADDRESSES["canvas"], parse=address)
+    batch_addr: str = setting(default=LOCAL_ADDRESSES["batch"], parse=address)
+    image_addr: str = setting(default=LOCAL_ADDRESSES["image"], parse=address)
+    render_addr: str = setting(default=LOCAL_ADDRESSES["render"], parse=address)
+    fanout_url: str = setting(default="http://127.0.0.1:8086", parse=url("http", "https"))
+    max_upload_bytes: int = setting(default=MAX_UPLOAD_BYTES, parse=positive_int)
+    # The first key signs, all verify (rotation). No default: image URLs are always signed.
+    image_url_keys: tuple[bytes, ...] = setting(parse=url_keys)
