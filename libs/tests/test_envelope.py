@@ -3,6 +3,8 @@ with MalformedMessage, and a newer version that does not fit with NewerVersion."
 
 from __future__ import annotations
 
+import re
+
 import msgpack
 import pytest
 
@@ -93,13 +95,13 @@ def test_a_payload_that_does_not_fit_its_type_is_malformed(
     label: str, payload: dict[str, object]
 ) -> None:
     envelope = Envelope.decode(_packed({**GOOD, "payload": payload}))
-    with pytest.raises(MalformedMessage, match="test.envelope.note"):
+    with pytest.raises(MalformedMessage, match=re.escape("test.envelope.note")):
         envelope.open(Note)
 
 
 def test_a_message_of_another_type_is_malformed_where_one_type_belongs() -> None:
     envelope = Envelope.decode(encode(Other(text="x")))
-    with pytest.raises(MalformedMessage, match="'test.envelope.other' message where"):
+    with pytest.raises(MalformedMessage, match=re.escape("'test.envelope.other' message where")):
         envelope.open(Note)
 
 
