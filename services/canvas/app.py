@@ -10,7 +10,8 @@ import grpc
 
 from libs.backends import open_cache, open_database, open_nats
 from libs.config import Settings
-from libs.rpc import open_channel
+from libs.downstream import Downstream
+from libs.resilience import Breakers
 from libs.runner import ServiceParts
 from libs.web import create_app
 from services.canvas.cache import CanvasCache
@@ -36,9 +37,15 @@ async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
     # readiness condition (an unready canvas would take the whole feature down instead).
     cache = CanvasCache(open_cache(settings, stack, "canvas", CACHE_TTL_S), store, nc)
     await cache.subscribe()  # ends with the connection, which the stack drains
-    batch = open_channel(settings.batch_addr, settings.grpc_deadline_s)
+    batch = Downstream(
+        "batch",
+        settings.batch_addr,
+        batch_pb2_grpc.BatchServiceStub,
+        deadline_s=settings.grpc_deadline_s,
+        breakers=Breakers(),
+    )
     stack.push_async_callback(batch.close)
-    executions = Executions(ResultStore(pool), batch_pb2_grpc.BatchServiceStub(batch), js)
+    executions = Executions(ResultStore(pool), batch, js)
     servicer = CanvasServicer(store, cache, executions)
 
     def register(server: grpc.aio.Server) -> None:

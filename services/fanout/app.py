@@ -9,17 +9,26 @@ from aiohttp import web
 
 from libs.backends import open_nats
 from libs.config import Settings
+from libs.downstream import Downstream
 from libs.identity import KeyVerifier, presented_key
 from libs.resilience import Breakers
 from libs.runner import ServiceParts
 from libs.web import create_app
 from services.fanout.stream import stream_events
+from shotgraph.auth.v1 import auth_pb2_grpc
 
 
 async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
     _, js, nats_ready = await open_nats(settings, stack)
-    verifier = KeyVerifier(settings.auth_addr, settings.grpc_deadline_s, Breakers())
-    stack.push_async_callback(verifier.close)
+    auth = Downstream(
+        "auth",
+        settings.auth_addr,
+        auth_pb2_grpc.AuthServiceStub,
+        deadline_s=settings.grpc_deadline_s,
+        breakers=Breakers(),
+    )
+    stack.push_async_callback(auth.close)
+    verifier = KeyVerifier(auth)
     closing = asyncio.Event()
 
     async def events(request: web.Request) -> web.StreamResponse:

@@ -13,8 +13,8 @@ from aiohttp import web
 from google.protobuf import json_format
 
 from libs.blobs import BlobStore
+from libs.downstream import Downstream
 from libs.errors import Conflict, InvalidArgument, NotFound, Unprocessable
-from libs.resilience import Breakers
 from libs.web import read_json
 from services.gateway.auth import IDENTITY
 from services.gateway.downloads import blob_response
@@ -80,15 +80,13 @@ def _render_view(job: batch_pb2.Job) -> dict[str, Any]:
 class Renders:
     def __init__(
         self,
-        renders: render_pb2_grpc.RenderServiceStub,
-        batches: batch_pb2_grpc.BatchServiceStub,
+        render: Downstream[render_pb2_grpc.RenderServiceStub],
+        batch: Downstream[batch_pb2_grpc.BatchServiceStub],
         store: BlobStore,
-        breakers: Breakers,
     ) -> None:
-        self._renders = renders
-        self._batches = batches
+        self._render = render
+        self._batch = batch
         self._store = store
-        self._breakers = breakers
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/render/parameters", self.parameters)
@@ -100,14 +98,14 @@ class Renders:
     async def parameters(self, request: web.Request) -> web.Response:
         """The customizer form of ``{"source": "<OpenSCAD>"}``."""
         call = render_pb2.GetParametersRequest(source=_source(await read_json(request)))
-        reply = await self._breakers.call("render", lambda: self._renders.GetParameters(call))
+        reply = await self._render.call(self._render.stub.GetParameters, call)
         return message_response(reply)
 
     async def preview(self, request: web.Request) -> web.Response:
         """OpenSCAD's preview of the model as a PNG, while the caller waits."""
         spec = _render_spec(await read_json(request))
-        reply = await self._breakers.call(
-            "render", lambda: self._renders.Preview(spec, timeout=PREVIEW_DEADLINE_S)
+        reply: render_pb2.RenderedBlob = await self._render.call(
+            self._render.stub.Preview, spec, deadline_s=PREVIEW_DEADLINE_S
         )
         response = await blob_response(request, self._store, reply.blob)
         response.headers["X-Render-Cache"] = "hit" if reply.cached else "miss"
@@ -116,8 +114,8 @@ class Renders:
     async def start(self, request: web.Request) -> web.Response:
         """Check the render, then queue it: 202 with where to follow it."""
         spec = _render_spec(await read_json(request))
-        checked = await self._breakers.call(
-            "render", lambda: self._renders.CheckRender(spec, timeout=CHECK_DEADLINE_S)
+        checked: render_pb2.CheckRenderResponse = await self._render.call(
+            self._render.stub.CheckRender, spec, deadline_s=CHECK_DEADLINE_S
         )
         job = batch_pb2.JobSpec(function=RENDER_FUNCTION, key="render")
         job.input.CopyFrom(checked.input)
@@ -127,11 +125,11 @@ class Renders:
             idempotency_key=request.headers.get("Idempotency-Key", ""),
             priority="urgent",  # someone is looking at the screen, waiting for it
         )
-        submitted = await self._breakers.call("batch", lambda: self._batches.SubmitBatch(call))
+        submitted = await self._batch.call(self._batch.stub.SubmitBatch, call)
         listed = batch_pb2.ListJobsRequest(
             owner_id=call.owner_id, batch_id=submitted.batch.id, page_size=1
         )
-        jobs = await self._breakers.call("batch", lambda: self._batches.ListJobs(listed))
+        jobs = await self._batch.call(self._batch.stub.ListJobs, listed)
         render = _render_view(jobs.jobs[0])
         location = f"/v1/renders/{render['id']}"
         return web.json_response(
@@ -160,7 +158,7 @@ class Renders:
         """The render's job; another user's, or a job that is no render, is not found."""
         render_id = request.match_info["render_id"]
         call = batch_pb2.GetJobRequest(owner_id=request[IDENTITY].user_id, job_id=render_id)
-        job = await self._breakers.call("batch", lambda: self._batches.GetJob(call))
+        job: batch_pb2.Job = await self._batch.call(self._batch.stub.GetJob, call)
         if job.function != RENDER_FUNCTION:
             raise NotFound(f"no render {render_id!r}")
         return job
