@@ -71,6 +71,6 @@ async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
     store = BlobStore(js, hot_bytes=HOT_BLOB_BYTES)
     Blobs(store, image, settings.max_upload_bytes, keys).add_routes(app)
     Images(image, store, keys).add_routes(app)
-    Renders(render, batch, store).add_routes(app)
+    Renders(render, store).add_routes(app)
     EventsRelay(settings.fanout_url).add_routes(app)
     return ServiceParts(app=app)

@@ -12,18 +12,21 @@ from libs.bus import Consumer
 from libs.bus.subjects import service_work
 from libs.bus.work import JobMessage
 from libs.config import Settings
+from libs.downstream import Downstream
 from libs.jobs import (
     CancelledBatches,
     cancellations,
     job_handler,
     register_functions,
 )
+from libs.resilience import Breakers
 from libs.runner import ServiceParts
 from libs.web import create_app
 from services.render.cache import RenderCache
 from services.render.handlers import RenderServicer
 from services.render.jobs import RENDER_SCAD, render_job
 from services.render.scad import RenderLimits, parallelism
+from shotgraph.batch.v1 import batch_pb2_grpc
 from shotgraph.render.v1 import render_pb2_grpc
 
 # OpenSCAD is CPU-bound: a long render keeps its message alive with progress acks meanwhile.
@@ -50,7 +53,16 @@ async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
         ack_wait_s=settings.ack_wait_s or RENDER_ACK_WAIT_S,
         max_deliver=settings.max_deliver,
     )
-    servicer = RenderServicer(limits, blobs, cache, sandboxed=settings.render_sandbox)
+    # Renders are jobs of the batch service: StartRender submits one, GetRender reads it.
+    batch = Downstream(
+        "batch",
+        settings.batch_addr,
+        batch_pb2_grpc.BatchServiceStub,
+        deadline_s=settings.grpc_deadline_s,
+        breakers=Breakers(),
+    )
+    stack.push_async_callback(batch.close)
+    servicer = RenderServicer(limits, blobs, cache, batch, sandboxed=settings.render_sandbox)
 
     def register(server: grpc.aio.Server) -> None:
         render_pb2_grpc.add_RenderServiceServicer_to_server(servicer, server)
