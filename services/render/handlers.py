@@ -16,7 +16,7 @@ from libs.errors import InvalidArgument, Unavailable, Unprocessable
 from libs.metrics import RENDER_DURATION
 from services.render.cache import CachedRender, RenderCache, engine_version
 from services.render.parameters import extract_parameters
-from services.render.renders import URGENT, render_job, render_of
+from services.render.renders import URGENT, render_job_spec, render_of
 from services.render.scad import (
     RenderLimits,
     ScadError,
@@ -111,7 +111,7 @@ class RenderServicer(render_pb2_grpc.RenderServiceServicer):
             self._batch.stub.SubmitBatch,
             batch_pb2.SubmitBatchRequest(
                 owner_id=request.owner_id,
-                jobs=[render_job(plan)],
+                jobs=[render_job_spec(plan)],
                 idempotency_key=request.idempotency_key,
                 priority=URGENT,
             ),

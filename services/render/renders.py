@@ -15,14 +15,14 @@ from services.render.spec import DEFAULT_FORMATS, RenderPlan
 from shotgraph.batch.v1 import batch_pb2
 from shotgraph.render.v1 import render_pb2
 
-__all__ = ["URGENT", "render_job", "render_of"]
+__all__ = ["URGENT", "render_job_spec", "render_of"]
 
 # Someone is looking at the screen, waiting for it: ahead of normal batches in every queue.
 URGENT = "urgent"
 _JOB_KEY = "render"
 
 
-def render_job(plan: RenderPlan) -> batch_pb2.JobSpec:
+def render_job_spec(plan: RenderPlan) -> batch_pb2.JobSpec:
     """The one job of a render's batch: a checked plan as its ``render.scad`` input."""
     job = batch_pb2.JobSpec(function=RENDER_SCAD.name, key=_JOB_KEY)
     job.input.update(plan.job_input())
