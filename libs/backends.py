@@ -1,22 +1,29 @@
-"""Connections to NATS, Postgres and Redis opened at start, closed on exit, checked by /readyz."""
+"""Connections opened at start and closed on exit: NATS, Postgres and Redis (checked by
+/readyz), and the other services a service calls."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import TypeVar
 
 import asyncpg
+import grpc
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from libs.bus import connect, ensure_streams
 from libs.cache import ReadCache
-from libs.config import Settings
+from libs.config import RpcClientSettings, Settings
 from libs.db import create_pool, migrate
-from libs.resilience import retry_until_ready
+from libs.downstream import Downstream
+from libs.resilience import Breakers, retry_until_ready
 from libs.web import ReadinessCheck
 
-__all__ = ["open_cache", "open_database", "open_nats"]
+__all__ = ["open_cache", "open_database", "open_downstream", "open_nats"]
+
+Stub = TypeVar("Stub")
 
 
 async def open_nats(
@@ -54,3 +61,24 @@ def open_cache(
     cache = ReadCache(settings.redis_url, namespace, ttl_s)
     stack.push_async_callback(cache.close)
     return cache
+
+
+def open_downstream(
+    settings: RpcClientSettings,
+    stack: AsyncExitStack,
+    name: str,
+    address: str,
+    stub: Callable[[grpc.aio.Channel], Stub],
+    breakers: Breakers | None = None,
+) -> Downstream[Stub]:
+    """Another service to call, with the configured deadline; its channel closes at exit.
+    Services called from one process share ``breakers`` (one breaker per peer within it)."""
+    service = Downstream(
+        name,
+        address,
+        stub,
+        deadline_s=settings.grpc_deadline_s,
+        breakers=breakers or Breakers(),
+    )
+    stack.push_async_callback(service.close)
+    return service

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from aiocache import SimpleMemoryCache
 from aiohttp import web
 
+from libs.downstream import Downstream
 from libs.errors import Unauthenticated
-from libs.resilience import Breakers
-from libs.rpc import open_channel
 from shotgraph.auth.v1 import auth_pb2, auth_pb2_grpc
 
 __all__ = ["Identity", "KeyVerifier", "presented_key"]
@@ -39,24 +38,17 @@ def presented_key(request: web.Request) -> str:
 class KeyVerifier:
     """Verified keys are remembered for ``ttl_s`` so a busy client costs auth one call per TTL."""
 
-    def __init__(
-        self, auth_addr: str, deadline_s: float, breakers: Breakers, ttl_s: int = 10
-    ) -> None:
-        self._channel = open_channel(auth_addr, deadline_s)
-        self._stub = auth_pb2_grpc.AuthServiceStub(self._channel)
-        self._breakers = breakers
+    def __init__(self, auth: Downstream[auth_pb2_grpc.AuthServiceStub], ttl_s: int = 10) -> None:
+        self._auth = auth
         self._cache = SimpleMemoryCache(ttl=ttl_s)
 
     async def verify(self, key: str) -> Identity:
         cached = await self._cache.get(key)
         if cached is not None:
             return cached  # type: ignore[no-any-return]
-        reply = await self._breakers.call(
-            "auth", lambda: self._stub.VerifyApiKey(auth_pb2.VerifyApiKeyRequest(key=key))
+        reply: auth_pb2.VerifyApiKeyResponse = await self._auth.call(
+            self._auth.stub.VerifyApiKey, auth_pb2.VerifyApiKeyRequest(key=key)
         )
         identity = Identity(user_id=reply.user_id, key_id=reply.key_id, user_name=reply.user_name)
         await self._cache.set(key, identity)
         return identity
-
-    async def close(self) -> None:
-        await self._channel.close()

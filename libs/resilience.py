@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-import grpc
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 from tenacity import (
@@ -17,7 +16,7 @@ from tenacity import (
 
 from libs.errors import Unavailable
 from libs.logs import get_logger
-from libs.rpc import is_outage, raise_domain_error
+from libs.rpc import is_outage
 
 __all__ = ["Breakers", "retry_until_ready"]
 
@@ -56,13 +55,14 @@ class Breakers:
         )
 
     async def call(self, downstream: str, call: Callable[[], Awaitable[T]]) -> T:
-        """Call ``downstream``; its gRPC failures surface as the domain errors they stand for."""
+        """Call ``downstream`` through its breaker; while it is open, Unavailable at once.
+
+        What ``call`` raises passes through unchanged (``libs.downstream`` maps gRPC errors).
+        """
         breaker = await self._factory.get_breaker(downstream)
         try:
             async with breaker:
                 return await call()
-        except grpc.aio.AioRpcError as exc:
-            raise_domain_error(exc)
         except OpenedState as exc:
             error = Unavailable(f"{downstream} is unavailable; retry shortly")
             error.retry_after = max(1, round(self._ttl_s))

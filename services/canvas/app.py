@@ -8,8 +8,7 @@ from pathlib import Path
 
 import grpc
 
-from libs.backends import open_cache, open_database, open_nats
-from libs.rpc import open_channel
+from libs.backends import open_cache, open_database, open_downstream, open_nats
 from libs.runner import ServiceParts
 from libs.web import create_app
 from services.canvas.cache import CanvasCache
@@ -36,9 +35,10 @@ async def build(settings: CanvasSettings, stack: AsyncExitStack) -> ServiceParts
     # readiness condition (an unready canvas would take the whole feature down instead).
     cache = CanvasCache(open_cache(settings, stack, "canvas", CACHE_TTL_S), store, nc)
     await cache.subscribe()  # ends with the connection, which the stack drains
-    batch = open_channel(settings.batch_addr, settings.grpc_deadline_s)
-    stack.push_async_callback(batch.close)
-    executions = Executions(ResultStore(pool), batch_pb2_grpc.BatchServiceStub(batch), js)
+    batch = open_downstream(
+        settings, stack, "batch", settings.batch_addr, batch_pb2_grpc.BatchServiceStub
+    )
+    executions = Executions(ResultStore(pool), batch, js)
     servicer = CanvasServicer(store, cache, executions)
 
     def register(server: grpc.aio.Server) -> None:

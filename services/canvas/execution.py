@@ -9,11 +9,10 @@ nodes at once from the ``canvas.execution`` event sent when Execute is pressed.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
-import grpc
 from google.protobuf import json_format
 from nats.js import JetStreamContext
 
@@ -21,8 +20,9 @@ from libs.bus import publish
 from libs.bus.events import CanvasExecution, NodeResult
 from libs.bus.states import JobState, NodeState
 from libs.bus.subjects import user_events_subject
+from libs.downstream import Downstream
 from libs.logs import get_logger
-from libs.rpc import raise_domain_error, struct
+from libs.rpc import struct
 from services.canvas.compile import Plan, node_keys, node_output, plan
 from services.canvas.graph import Graph
 from services.canvas.results import ExecutionRecord, ResultStore
@@ -34,7 +34,6 @@ __all__ = ["Executions"]
 log = get_logger(__name__)
 
 _PAGE: Final = 100
-Reply = TypeVar("Reply")
 
 
 @dataclass(frozen=True)
@@ -57,10 +56,13 @@ class _Live:
 
 class Executions:
     def __init__(
-        self, results: ResultStore, batches: batch_pb2_grpc.BatchServiceStub, js: JetStreamContext
+        self,
+        results: ResultStore,
+        batch: Downstream[batch_pb2_grpc.BatchServiceStub],
+        js: JetStreamContext,
     ) -> None:
         self._results = results
-        self._batches = batches
+        self._batch = batch
         self._js = js
 
     async def execute(
@@ -141,15 +143,14 @@ class Executions:
         jobs: dict[str, _Job] = {}
         token = ""
         while True:
-            page = await _answer(
-                self._batches.ListJobs(
-                    batch_pb2.ListJobsRequest(
-                        owner_id=execution.user_id,
-                        batch_id=execution.batch_id,
-                        page_size=_PAGE,
-                        page_token=token,
-                    )
-                )
+            page: batch_pb2.ListJobsResponse = await self._batch.call(
+                self._batch.stub.ListJobs,
+                batch_pb2.ListJobsRequest(
+                    owner_id=execution.user_id,
+                    batch_id=execution.batch_id,
+                    page_size=_PAGE,
+                    page_token=token,
+                ),
             )
             for job in page.jobs:
                 output = json_format.MessageToDict(job.output) if job.HasField("output") else None
@@ -174,10 +175,9 @@ class Executions:
             )
             for job in compiled.batch
         ]
-        reply = await _answer(
-            self._batches.SubmitBatch(
-                batch_pb2.SubmitBatchRequest(owner_id=user_id, canvas_id=canvas_id, jobs=jobs)
-            )
+        reply: batch_pb2.SubmitBatchResponse = await self._batch.call(
+            self._batch.stub.SubmitBatch,
+            batch_pb2.SubmitBatchRequest(owner_id=user_id, canvas_id=canvas_id, jobs=jobs),
         )
         nodes = {
             node_id: {"key": compiled.keys[node_id], "jobs": [job.key for job in node_jobs]}
@@ -209,14 +209,6 @@ class Executions:
             await publish(self._js, user_events_subject(user_id), event)
         except Exception as exc:  # the reply carries the same; the event is for other tabs
             log.warning("canvas.execution_not_announced", error=repr(exc))
-
-
-async def _answer(call: Awaitable[Reply]) -> Reply:
-    """The batch service's reply; its errors as the domain errors they stand for."""
-    try:
-        return await call
-    except grpc.aio.AioRpcError as exc:
-        raise_domain_error(exc)
 
 
 def _running_batch(compiled: Plan, live: Mapping[str, _Live]) -> str | None:

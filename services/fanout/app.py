@@ -7,19 +7,21 @@ from contextlib import AsyncExitStack
 
 from aiohttp import web
 
-from libs.backends import open_nats
+from libs.backends import open_downstream, open_nats
 from libs.identity import KeyVerifier, presented_key
-from libs.resilience import Breakers
 from libs.runner import ServiceParts
 from libs.web import create_app
 from services.fanout.settings import FanoutSettings
 from services.fanout.stream import stream_events
+from shotgraph.auth.v1 import auth_pb2_grpc
 
 
 async def build(settings: FanoutSettings, stack: AsyncExitStack) -> ServiceParts:
     _, js, nats_ready = await open_nats(settings, stack)
-    verifier = KeyVerifier(settings.auth_addr, settings.grpc_deadline_s, Breakers())
-    stack.push_async_callback(verifier.close)
+    auth = open_downstream(
+        settings, stack, "auth", settings.auth_addr, auth_pb2_grpc.AuthServiceStub
+    )
+    verifier = KeyVerifier(auth)
     closing = asyncio.Event()
 
     async def events(request: web.Request) -> web.StreamResponse:

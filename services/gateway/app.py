@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AsyncExitStack
+from typing import TypeVar
 
-from libs.backends import open_nats
+import grpc
+
+from libs.backends import open_downstream, open_nats
 from libs.blobs import BlobStore
+from libs.downstream import Downstream
 from libs.identity import KeyVerifier
 from libs.resilience import Breakers
-from libs.rpc import open_channel
 from libs.runner import ServiceParts
 from libs.web import create_app
 from services.gateway.auth import require_api_key
@@ -19,10 +23,13 @@ from services.gateway.events import EventsRelay
 from services.gateway.images import Images
 from services.gateway.renders import Renders
 from services.gateway.settings import GatewaySettings
+from shotgraph.auth.v1 import auth_pb2_grpc
 from shotgraph.batch.v1 import batch_pb2_grpc
 from shotgraph.canvas.v1 import canvas_pb2_grpc
 from shotgraph.image.v1 import image_pb2_grpc
 from shotgraph.render.v1 import render_pb2_grpc
+
+Stub = TypeVar("Stub")
 
 # Recently served small blobs (thumbnails, previews) kept in each gateway worker's memory.
 HOT_BLOB_BYTES = 64 << 20
@@ -32,35 +39,27 @@ async def build(settings: GatewaySettings, stack: AsyncExitStack) -> ServicePart
     keys = settings.image_url_keys
     _, js, nats_ready = await open_nats(settings, stack)
     breakers = Breakers()
-    verifier = KeyVerifier(settings.auth_addr, settings.grpc_deadline_s, breakers)
-    stack.push_async_callback(verifier.close)
-    channels = {
-        name: open_channel(address, settings.grpc_deadline_s)
-        for name, address in (
-            ("canvas", settings.canvas_addr),
-            ("batch", settings.batch_addr),
-            ("image", settings.image_addr),
-            ("render", settings.render_addr),
-        )
-    }
-    for channel in channels.values():
-        stack.push_async_callback(channel.close)
+
+    def downstream(
+        name: str, address: str, stub: Callable[[grpc.aio.Channel], Stub]
+    ) -> Downstream[Stub]:
+        return open_downstream(settings, stack, name, address, stub, breakers)
+
+    auth = downstream("auth", settings.auth_addr, auth_pb2_grpc.AuthServiceStub)
+    canvas = downstream("canvas", settings.canvas_addr, canvas_pb2_grpc.CanvasServiceStub)
+    batch = downstream("batch", settings.batch_addr, batch_pb2_grpc.BatchServiceStub)
+    image = downstream("image", settings.image_addr, image_pb2_grpc.ImageServiceStub)
+    render = downstream("render", settings.render_addr, render_pb2_grpc.RenderServiceStub)
 
     app = create_app(
         settings.service, max_body_bytes=settings.max_body_bytes, readiness={"nats": nats_ready}
     )
-    app.middlewares.append(require_api_key(verifier=verifier))
-    Canvases(canvas_pb2_grpc.CanvasServiceStub(channels["canvas"]), breakers).add_routes(app)
-    Batches(batch_pb2_grpc.BatchServiceStub(channels["batch"]), breakers).add_routes(app)
+    app.middlewares.append(require_api_key(verifier=KeyVerifier(auth)))
+    Canvases(canvas).add_routes(app)
+    Batches(batch).add_routes(app)
     store = BlobStore(js, hot_bytes=HOT_BLOB_BYTES)
-    images = image_pb2_grpc.ImageServiceStub(channels["image"])
-    Blobs(store, images, breakers, settings.max_upload_bytes, keys).add_routes(app)
-    Images(images, store, breakers, keys).add_routes(app)
-    Renders(
-        render_pb2_grpc.RenderServiceStub(channels["render"]),
-        batch_pb2_grpc.BatchServiceStub(channels["batch"]),
-        store,
-        breakers,
-    ).add_routes(app)
+    Blobs(store, image, settings.max_upload_bytes, keys).add_routes(app)
+    Images(image, store, keys).add_routes(app)
+    Renders(render, store).add_routes(app)
     EventsRelay(settings.fanout_url).add_routes(app)
     return ServiceParts(app=app)

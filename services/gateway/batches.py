@@ -6,8 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
+from libs.downstream import Downstream
 from libs.errors import InvalidArgument
-from libs.resilience import Breakers
 from libs.web import read_json
 from services.gateway.auth import IDENTITY
 from services.gateway.protojson import message_response, query_int
@@ -47,9 +47,8 @@ def _job_specs(body: dict[str, Any]) -> list[batch_pb2.JobSpec]:
 
 
 class Batches:
-    def __init__(self, batches: batch_pb2_grpc.BatchServiceStub, breakers: Breakers) -> None:
-        self._batches = batches
-        self._breakers = breakers
+    def __init__(self, batch: Downstream[batch_pb2_grpc.BatchServiceStub]) -> None:
+        self._batch = batch
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/batches", self.submit)
@@ -60,9 +59,6 @@ class Batches:
         app.router.add_post("/v1/batches/{batch_id}/retry", self.retry)
         app.router.add_get("/v1/jobs/{job_id}", self.job)
         app.router.add_get("/v1/queues", self.queues)
-
-    async def _call(self, method: Any, request: Any) -> Any:
-        return await self._breakers.call("batch", lambda: method(request))
 
     async def submit(self, request: web.Request) -> web.Response:
         """202 for a new batch; 200 with the first batch when the Idempotency-Key was seen."""
@@ -79,14 +75,14 @@ class Batches:
             idempotency_key=key,
             priority=priority,
         )
-        reply = await self._call(self._batches.SubmitBatch, call)
+        reply = await self._batch.call(self._batch.stub.SubmitBatch, call)
         return message_response(reply.batch, status=202 if reply.created else 200)
 
     async def get(self, request: web.Request) -> web.Response:
         call = batch_pb2.GetBatchRequest(
             owner_id=request[IDENTITY].user_id, batch_id=request.match_info["batch_id"]
         )
-        return message_response(await self._call(self._batches.GetBatch, call))
+        return message_response(await self._batch.call(self._batch.stub.GetBatch, call))
 
     async def list(self, request: web.Request) -> web.Response:
         call = batch_pb2.ListBatchesRequest(
@@ -94,7 +90,7 @@ class Batches:
             page_size=query_int(request, "limit"),
             page_token=request.query.get("cursor", ""),
         )
-        return message_response(await self._call(self._batches.ListBatches, call))
+        return message_response(await self._batch.call(self._batch.stub.ListBatches, call))
 
     async def jobs(self, request: web.Request) -> web.Response:
         call = batch_pb2.ListJobsRequest(
@@ -103,27 +99,27 @@ class Batches:
             page_size=query_int(request, "limit"),
             page_token=request.query.get("cursor", ""),
         )
-        return message_response(await self._call(self._batches.ListJobs, call))
+        return message_response(await self._batch.call(self._batch.stub.ListJobs, call))
 
     async def job(self, request: web.Request) -> web.Response:
         call = batch_pb2.GetJobRequest(
             owner_id=request[IDENTITY].user_id, job_id=request.match_info["job_id"]
         )
-        return message_response(await self._call(self._batches.GetJob, call))
+        return message_response(await self._batch.call(self._batch.stub.GetJob, call))
 
     async def cancel(self, request: web.Request) -> web.Response:
         call = batch_pb2.CancelBatchRequest(
             owner_id=request[IDENTITY].user_id, batch_id=request.match_info["batch_id"]
         )
-        return message_response(await self._call(self._batches.CancelBatch, call))
+        return message_response(await self._batch.call(self._batch.stub.CancelBatch, call))
 
     async def retry(self, request: web.Request) -> web.Response:
         call = batch_pb2.RetryBatchRequest(
             owner_id=request[IDENTITY].user_id, batch_id=request.match_info["batch_id"]
         )
-        return message_response(await self._call(self._batches.RetryBatch, call))
+        return message_response(await self._batch.call(self._batch.stub.RetryBatch, call))
 
     async def queues(self, request: web.Request) -> web.Response:
         return message_response(
-            await self._call(self._batches.GetQueues, batch_pb2.GetQueuesRequest())
+            await self._batch.call(self._batch.stub.GetQueues, batch_pb2.GetQueuesRequest())
         )

@@ -8,8 +8,8 @@ from aiohttp import web
 from google.protobuf import json_format
 
 from libs.blobs import BlobStore
+from libs.downstream import Downstream
 from libs.errors import PayloadTooLarge
-from libs.resilience import Breakers
 from services.gateway.auth import IDENTITY
 from services.gateway.downloads import blob_response
 from services.gateway.images import signed_url
@@ -30,14 +30,12 @@ class Blobs:
     def __init__(
         self,
         store: BlobStore,
-        images: image_pb2_grpc.ImageServiceStub,
-        breakers: Breakers,
+        image: Downstream[image_pb2_grpc.ImageServiceStub],
         max_upload_bytes: int,
         url_keys: Sequence[bytes],
     ) -> None:
         self._store = store
-        self._images = images
-        self._breakers = breakers
+        self._image = image
         self._max_upload_bytes = max_upload_bytes
         self._url_keys = url_keys
 
@@ -59,8 +57,8 @@ class Blobs:
                     raise PayloadTooLarge(f"uploads are limited to {self._max_upload_bytes} bytes")
                 yield image_pb2.UploadChunk(owner_id=owner_id, filename=filename, data=data)
 
-        blob = await self._breakers.call(
-            "image", lambda: self._images.Upload(chunks(), timeout=UPLOAD_DEADLINE_S)
+        blob: image_pb2.Blob = await self._image.call(
+            self._image.stub.Upload, chunks(), deadline_s=UPLOAD_DEADLINE_S
         )
         body = json_format.MessageToDict(
             blob, preserving_proto_field_name=True, always_print_fields_with_no_presence=True

@@ -3,15 +3,13 @@ service over gRPC; ``/v1/canvas-node-types`` and ``/v1/graphs/validate`` for edi
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from aiohttp import web
-from google.protobuf.message import Message
 from google.protobuf.struct_pb2 import Struct
 
+from libs.downstream import Downstream
 from libs.errors import InvalidArgument
-from libs.resilience import Breakers
 from libs.web import read_json
 from services.gateway.auth import IDENTITY
 from services.gateway.protojson import message_response, query_int, revalidated_response
@@ -19,16 +17,14 @@ from shotgraph.canvas.v1 import canvas_pb2, canvas_pb2_grpc
 
 __all__ = ["Canvases"]
 
-Reply = TypeVar("Reply", bound=Message)
 # Protobuf refuses to decode a Struct nested about 100 levels deep; a graph needs a handful
 # (graph > nodes > node > properties > a value's own structure).
 MAX_GRAPH_DEPTH = 32
 
 
 class Canvases:
-    def __init__(self, canvases: canvas_pb2_grpc.CanvasServiceStub, breakers: Breakers) -> None:
-        self._canvases = canvases
-        self._breakers = breakers
+    def __init__(self, canvas: Downstream[canvas_pb2_grpc.CanvasServiceStub]) -> None:
+        self._canvas = canvas
 
     def add_routes(self, app: web.Application) -> None:
         add = app.router
@@ -46,19 +42,16 @@ class Canvases:
         add.add_post("/v1/canvases/{canvas_id}/execute", self.execute)
         add.add_get("/v1/canvases/{canvas_id}/results", self.results)
 
-    async def _call(self, call: Callable[[], Awaitable[Reply]]) -> Reply:
-        return await self._breakers.call("canvas", call)
-
     async def node_types(self, request: web.Request) -> web.Response:
-        reply = await self._call(
-            lambda: self._canvases.ListNodeTypes(canvas_pb2.ListNodeTypesRequest())
+        reply = await self._canvas.call(
+            self._canvas.stub.ListNodeTypes, canvas_pb2.ListNodeTypesRequest()
         )
         return revalidated_response(request, reply)
 
     async def validate(self, request: web.Request) -> web.Response:
         body = await read_json(request)
         call = canvas_pb2.ValidateGraphRequest(graph=_graph(body))
-        return message_response(await self._call(lambda: self._canvases.ValidateGraph(call)))
+        return message_response(await self._canvas.call(self._canvas.stub.ValidateGraph, call))
 
     async def create(self, request: web.Request) -> web.Response:
         body = await read_json(request)
@@ -66,12 +59,12 @@ class Canvases:
         if not isinstance(name, str):
             raise InvalidArgument("'name' must be a string")
         call = canvas_pb2.CreateCanvasRequest(owner_id=_user(request), name=name)
-        return message_response(await self._call(lambda: self._canvases.CreateCanvas(call)), 201)
+        return message_response(await self._canvas.call(self._canvas.stub.CreateCanvas, call), 201)
 
     async def get(self, request: web.Request) -> web.Response:
         call = canvas_pb2.GetCanvasRequest(owner_id=_user(request), canvas_id=_canvas(request))
         return revalidated_response(
-            request, await self._call(lambda: self._canvases.GetCanvas(call))
+            request, await self._canvas.call(self._canvas.stub.GetCanvas, call)
         )
 
     async def list(self, request: web.Request) -> web.Response:
@@ -80,7 +73,7 @@ class Canvases:
             page_size=query_int(request, "limit"),
             page_token=request.query.get("cursor", ""),
         )
-        return message_response(await self._call(lambda: self._canvases.ListCanvases(call)))
+        return message_response(await self._canvas.call(self._canvas.stub.ListCanvases, call))
 
     async def save(self, request: web.Request) -> web.Response:
         """A new version: ``{"base_version", "graph", "message"?, "autosave"?}``; 201, or 200
@@ -98,7 +91,7 @@ class Canvases:
             message=message,
             autosave=autosave,
         )
-        saved = await self._call(lambda: self._canvases.SaveCanvas(call))
+        saved = await self._canvas.call(self._canvas.stub.SaveCanvas, call)
         return message_response(saved, 200 if saved.unchanged else 201)
 
     async def versions(self, request: web.Request) -> web.Response:
@@ -109,7 +102,7 @@ class Canvases:
             page_token=request.query.get("cursor", ""),
         )
         return revalidated_response(
-            request, await self._call(lambda: self._canvases.ListVersions(call))
+            request, await self._canvas.call(self._canvas.stub.ListVersions, call)
         )
 
     async def version(self, request: web.Request) -> web.Response:
@@ -119,7 +112,7 @@ class Canvases:
             number=_version_in_url(request.match_info["number"], "version"),
         )
         return revalidated_response(
-            request, await self._call(lambda: self._canvases.GetVersion(call))
+            request, await self._canvas.call(self._canvas.stub.GetVersion, call)
         )
 
     async def restore(self, request: web.Request) -> web.Response:
@@ -131,7 +124,9 @@ class Canvases:
             number=_version_in_url(request.match_info["number"], "version"),
             base_version=_version_number(body.get("base_version"), "base_version"),
         )
-        return message_response(await self._call(lambda: self._canvases.RestoreVersion(call)), 201)
+        return message_response(
+            await self._canvas.call(self._canvas.stub.RestoreVersion, call), 201
+        )
 
     async def diff(self, request: web.Request) -> web.Response:
         call = canvas_pb2.DiffVersionsRequest(
@@ -140,7 +135,7 @@ class Canvases:
             from_version=_version_in_url(request.query.get("from"), "from"),
             to_version=_version_in_url(request.query.get("to"), "to"),
         )
-        return message_response(await self._call(lambda: self._canvases.DiffVersions(call)))
+        return message_response(await self._canvas.call(self._canvas.stub.DiffVersions, call))
 
     async def share(self, request: web.Request) -> web.Response:
         body = await read_json(request)
@@ -151,7 +146,7 @@ class Canvases:
         call = canvas_pb2.ShareCanvasRequest(
             owner_id=_user(request), canvas_id=_canvas(request), user_id=user_id, access=access
         )
-        return message_response(await self._call(lambda: self._canvases.ShareCanvas(call)))
+        return message_response(await self._canvas.call(self._canvas.stub.ShareCanvas, call))
 
     async def execute(self, request: web.Request) -> web.Response:
         """Run a version (``{"version"}``, else the newest): 202 with every node's state."""
@@ -163,7 +158,7 @@ class Canvases:
             canvas_id=_canvas(request),
             version=0 if version is None else _version_number(version, "version"),
         )
-        return message_response(await self._call(lambda: self._canvases.ExecuteCanvas(call)), 202)
+        return message_response(await self._canvas.call(self._canvas.stub.ExecuteCanvas, call), 202)
 
     async def results(self, request: web.Request) -> web.Response:
         version = request.query.get("version")
@@ -172,7 +167,7 @@ class Canvases:
             canvas_id=_canvas(request),
             version=0 if version is None else _version_in_url(version, "version"),
         )
-        return message_response(await self._call(lambda: self._canvases.GetNodeResults(call)))
+        return message_response(await self._canvas.call(self._canvas.stub.GetNodeResults, call))
 
 
 def _user(request: web.Request) -> str:

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from libs.blobs import BlobStore, check_digest
+from libs.downstream import Downstream
 from libs.errors import Forbidden, InvalidArgument
-from libs.resilience import Breakers
 from libs.urlsigning import sign, verify
 from libs.web import read_json
 from services.gateway.downloads import blob_response
@@ -40,14 +40,12 @@ def signed_url(keys: Sequence[bytes], blob: str, options: str = "") -> str:
 class Images:
     def __init__(
         self,
-        images: image_pb2_grpc.ImageServiceStub,
+        image: Downstream[image_pb2_grpc.ImageServiceStub],
         store: BlobStore,
-        breakers: Breakers,
         keys: Sequence[bytes],
     ) -> None:
-        self._images = images
+        self._image = image
         self._store = store
-        self._breakers = breakers
         self._keys = keys
         self._made: OrderedDict[tuple[str, str], image_pb2.TransformedImage] = OrderedDict()
 
@@ -72,9 +70,7 @@ class Images:
             return remembered
         options, _, blob = tail.rpartition("/")
         call = image_pb2.TransformRequest(blob=check_digest(blob), options=options, accept=accept)
-        made: image_pb2.TransformedImage = await self._breakers.call(
-            "image", lambda: self._images.Transform(call)
-        )
+        made: image_pb2.TransformedImage = await self._image.call(self._image.stub.Transform, call)
         self._made[(tail, accept)] = made
         if len(self._made) > MAX_REMEMBERED:
             self._made.popitem(last=False)

@@ -1,8 +1,8 @@
 """``/v1/render/...`` and ``/v1/renders``: OpenSCAD models, their previews and their renders.
 
-A render is one ``render.scad`` job in a batch of its own: the render service checks the
-request first (values, formats, view, syntax), so a bad one is a 400 or 422 at once, not a
-failed job later. Its id is the job's id; its outputs are blobs, served here by format.
+The render service owns what a render is: it checks a request (a bad one is a 400 or 422 at
+once, not a failed job later), queues it and answers its state. Here a ``Render`` becomes the
+API's JSON, and its outputs, blobs, are served by format.
 """
 
 from __future__ import annotations
@@ -13,25 +13,23 @@ from aiohttp import web
 from google.protobuf import json_format
 
 from libs.blobs import BlobStore
+from libs.bus.states import JobState
+from libs.downstream import Downstream
 from libs.errors import Conflict, InvalidArgument, NotFound, Unprocessable
-from libs.resilience import Breakers
 from libs.web import read_json
 from services.gateway.auth import IDENTITY
 from services.gateway.downloads import blob_response
 from services.gateway.protojson import message_response
-from shotgraph.batch.v1 import batch_pb2, batch_pb2_grpc
 from shotgraph.render.v1 import render_pb2, render_pb2_grpc
 
-__all__ = ["Renders"]
+__all__ = ["Renders", "render_json"]
 
-RENDER_FUNCTION = "render.scad"
 # A quick preview renders while the browser waits, but not forever: the render service cuts
 # OpenSCAD's wall clock to fit inside this.
 PREVIEW_DEADLINE_S = 20.0
-# The syntax check is bounded at a few seconds on the render service.
-CHECK_DEADLINE_S = 10.0
+# Starting a render checks its syntax (bounded at a few seconds) and queues its job.
+START_DEADLINE_S = 15.0
 _FORMATS = ("png", "glb", "3mf", "stl")
-_DONE_STATES = frozenset({"succeeded", "failed", "cancelled", "skipped"})
 
 
 def _source(body: dict[str, Any]) -> str:
@@ -50,45 +48,36 @@ def _render_spec(body: dict[str, Any]) -> render_pb2.RenderSpec:
         raise InvalidArgument(f"not a render request: {exc}") from exc
 
 
-def _render_view(job: batch_pb2.Job) -> dict[str, Any]:
-    """A render.scad job as the API shows a render."""
-    job_input = json_format.MessageToDict(job.input)
-    output = json_format.MessageToDict(job.output)
-    formats = job_input.get("formats") or ["png", "stl"]
-    render: dict[str, Any] = {
-        "id": job.id,
-        "batch_id": job.batch_id,
-        "state": job.state,
-        "progress": job.progress,
-        "formats": formats,
-        "parameters": job_input.get("parameters", {}),
-        "view": job_input.get("view", {}),
+def render_json(render: render_pb2.Render) -> dict[str, Any]:
+    """A render as the API shows it; outputs, colours and cached only once it succeeded."""
+    body: dict[str, Any] = {
+        "id": render.id,
+        "batch_id": render.batch_id,
+        "state": render.state,
+        "progress": render.progress,
+        "formats": list(render.formats),
+        "parameters": json_format.MessageToDict(render.parameters),
+        "view": json_format.MessageToDict(render.view, preserving_proto_field_name=True),
     }
-    if job.state == "succeeded":
-        render["outputs"] = {
-            fmt: {"blob": output[fmt], "url": f"/v1/renders/{job.id}/{fmt}"}
-            for fmt in formats
-            if isinstance(output.get(fmt), str)
+    if JobState(render.state) is JobState.SUCCEEDED:
+        body["outputs"] = {
+            fmt: {"blob": render.outputs[fmt], "url": f"/v1/renders/{render.id}/{fmt}"}
+            for fmt in render.formats
+            if fmt in render.outputs
         }
-        render["colours"] = output.get("colours", [])
-        render["cached"] = output.get("cached", [])
-    if job.error:
-        render["error"] = job.error
-    return render
+        body["colours"] = list(render.colours)
+        body["cached"] = list(render.cached)
+    if render.error:
+        body["error"] = render.error
+    return body
 
 
 class Renders:
     def __init__(
-        self,
-        renders: render_pb2_grpc.RenderServiceStub,
-        batches: batch_pb2_grpc.BatchServiceStub,
-        store: BlobStore,
-        breakers: Breakers,
+        self, render: Downstream[render_pb2_grpc.RenderServiceStub], store: BlobStore
     ) -> None:
-        self._renders = renders
-        self._batches = batches
+        self._render = render
         self._store = store
-        self._breakers = breakers
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/render/parameters", self.parameters)
@@ -100,67 +89,58 @@ class Renders:
     async def parameters(self, request: web.Request) -> web.Response:
         """The customizer form of ``{"source": "<OpenSCAD>"}``."""
         call = render_pb2.GetParametersRequest(source=_source(await read_json(request)))
-        reply = await self._breakers.call("render", lambda: self._renders.GetParameters(call))
-        return message_response(reply)
+        return message_response(await self._render.call(self._render.stub.GetParameters, call))
 
     async def preview(self, request: web.Request) -> web.Response:
         """OpenSCAD's preview of the model as a PNG, while the caller waits."""
         spec = _render_spec(await read_json(request))
-        reply = await self._breakers.call(
-            "render", lambda: self._renders.Preview(spec, timeout=PREVIEW_DEADLINE_S)
+        reply: render_pb2.RenderedBlob = await self._render.call(
+            self._render.stub.Preview, spec, deadline_s=PREVIEW_DEADLINE_S
         )
         response = await blob_response(request, self._store, reply.blob)
         response.headers["X-Render-Cache"] = "hit" if reply.cached else "miss"
         return response
 
     async def start(self, request: web.Request) -> web.Response:
-        """Check the render, then queue it: 202 with where to follow it."""
-        spec = _render_spec(await read_json(request))
-        checked = await self._breakers.call(
-            "render", lambda: self._renders.CheckRender(spec, timeout=CHECK_DEADLINE_S)
-        )
-        job = batch_pb2.JobSpec(function=RENDER_FUNCTION, key="render")
-        job.input.CopyFrom(checked.input)
-        call = batch_pb2.SubmitBatchRequest(
+        """Queue a render: 202 with where to follow it; 200 for a repeated Idempotency-Key."""
+        call = render_pb2.StartRenderRequest(
             owner_id=request[IDENTITY].user_id,
-            jobs=[job],
+            spec=_render_spec(await read_json(request)),
             idempotency_key=request.headers.get("Idempotency-Key", ""),
-            priority="urgent",  # someone is looking at the screen, waiting for it
         )
-        submitted = await self._breakers.call("batch", lambda: self._batches.SubmitBatch(call))
-        listed = batch_pb2.ListJobsRequest(
-            owner_id=call.owner_id, batch_id=submitted.batch.id, page_size=1
+        started: render_pb2.StartRenderResponse = await self._render.call(
+            self._render.stub.StartRender, call, deadline_s=START_DEADLINE_S
         )
-        jobs = await self._breakers.call("batch", lambda: self._batches.ListJobs(listed))
-        render = _render_view(jobs.jobs[0])
-        location = f"/v1/renders/{render['id']}"
         return web.json_response(
-            render, status=202 if submitted.created else 200, headers={"Location": location}
+            render_json(started.render),
+            status=202 if started.created else 200,
+            headers={"Location": f"/v1/renders/{started.render.id}"},
         )
 
     async def get(self, request: web.Request) -> web.Response:
-        return web.json_response(_render_view(await self._job(request)))
+        return web.json_response(render_json(await self._get(request)))
 
     async def output(self, request: web.Request) -> web.Response:
         """One output file: 409 while the render runs, 422 when the model failed to render."""
         fmt = request.match_info["format"]
         if fmt not in _FORMATS:
             raise NotFound(f"no such format {fmt!r}; renders come as {', '.join(_FORMATS)}")
-        render = _render_view(await self._job(request))
-        if render["state"] not in _DONE_STATES:
-            raise Conflict(f"the render is {render['state']} ({render['progress']}%); try later")
-        if render["state"] != "succeeded":
-            raise Unprocessable(render.get("error") or f"the render was {render['state']}")
-        if fmt not in render["outputs"]:
-            raise NotFound(f"this render was not asked for {fmt}; it made {render['formats']}")
-        digest = render["outputs"][fmt]["blob"]
-        return await blob_response(request, self._store, digest, filename=f"render.{fmt}")
+        render = await self._get(request)
+        state = JobState(render.state)
+        if not state.is_final:
+            raise Conflict(f"the render is {state} ({render.progress}%); try later")
+        if state is not JobState.SUCCEEDED:
+            raise Unprocessable(render.error or f"the render was {state}")
+        if fmt not in render.outputs:
+            raise NotFound(f"this render was not asked for {fmt}; it made {list(render.formats)}")
+        return await blob_response(
+            request, self._store, render.outputs[fmt], filename=f"render.{fmt}"
+        )
 
-    async def _job(self, request: web.Request) -> batch_pb2.Job:
-        """The render's job; another user's, or a job that is no render, is not found."""
-        render_id = request.match_info["render_id"]
-        call = batch_pb2.GetJobRequest(owner_id=request[IDENTITY].user_id, job_id=render_id)
-        job = await self._breakers.call("batch", lambda: self._batches.GetJob(call))
-        if job.function != RENDER_FUNCTION:
-            raise NotFound(f"no render {render_id!r}")
-        return job
+    async def _get(self, request: web.Request) -> render_pb2.Render:
+        """The caller's render; another user's is not found."""
+        call = render_pb2.GetRenderRequest(
+            owner_id=request[IDENTITY].user_id, render_id=request.match_info["render_id"]
+        )
+        render: render_pb2.Render = await self._render.call(self._render.stub.GetRender, call)
+        return render

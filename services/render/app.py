@@ -6,7 +6,7 @@ from contextlib import AsyncExitStack
 
 import grpc
 
-from libs.backends import open_nats
+from libs.backends import open_downstream, open_nats
 from libs.blobs import BlobStore
 from libs.bus import Consumer
 from libs.bus.subjects import service_work
@@ -24,6 +24,7 @@ from services.render.handlers import RenderServicer
 from services.render.jobs import RENDER_SCAD, render_job
 from services.render.scad import RenderLimits, parallelism
 from services.render.settings import RenderSettings
+from shotgraph.batch.v1 import batch_pb2_grpc
 from shotgraph.render.v1 import render_pb2_grpc
 
 # OpenSCAD is CPU-bound: a long render keeps its message alive with progress acks meanwhile.
@@ -50,7 +51,11 @@ async def build(settings: RenderSettings, stack: AsyncExitStack) -> ServiceParts
         ack_wait_s=settings.ack_wait_s or RENDER_ACK_WAIT_S,
         max_deliver=settings.max_deliver,
     )
-    servicer = RenderServicer(limits, blobs, cache, sandboxed=settings.render_sandbox)
+    # Renders are jobs of the batch service: StartRender submits one, GetRender reads it.
+    batch = open_downstream(
+        settings, stack, "batch", settings.batch_addr, batch_pb2_grpc.BatchServiceStub
+    )
+    servicer = RenderServicer(limits, blobs, cache, batch, sandboxed=settings.render_sandbox)
 
     def register(server: grpc.aio.Server) -> None:
         render_pb2_grpc.add_RenderServiceServicer_to_server(servicer, server)

@@ -1,4 +1,5 @@
-"""The RenderService gRPC API: customizer parameters, quick previews, checks of renders."""
+"""The RenderService gRPC API: customizer parameters, quick previews, and renders, which run
+as jobs of the batch service."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import grpc
 from google.protobuf import json_format
 
 from libs.blobs import BlobStore
-from libs.errors import Unavailable, Unprocessable
+from libs.downstream import Downstream
+from libs.errors import InvalidArgument, Unavailable, Unprocessable
 from libs.metrics import RENDER_DURATION
 from services.render.cache import CachedRender, RenderCache, engine_version
 from services.render.parameters import extract_parameters
+from services.render.renders import URGENT, render_job_spec, render_of
 from services.render.scad import (
     RenderLimits,
     ScadError,
@@ -21,6 +24,7 @@ from services.render.scad import (
     preview_scad,
 )
 from services.render.spec import RenderPlan, check_size, plan_render, spec_input
+from shotgraph.batch.v1 import batch_pb2, batch_pb2_grpc
 from shotgraph.render.v1 import render_pb2, render_pb2_grpc
 
 __all__ = ["RenderServicer", "unprocessable"]
@@ -38,11 +42,18 @@ def unprocessable(exc: ScadError) -> Unprocessable:
 
 class RenderServicer(render_pb2_grpc.RenderServiceServicer):
     def __init__(
-        self, limits: RenderLimits, blobs: BlobStore, cache: RenderCache, *, sandboxed: bool
+        self,
+        limits: RenderLimits,
+        blobs: BlobStore,
+        cache: RenderCache,
+        batch: Downstream[batch_pb2_grpc.BatchServiceStub],
+        *,
+        sandboxed: bool,
     ) -> None:
         self._limits = limits
         self._blobs = blobs
         self._cache = cache
+        self._batch = batch
         self._sandboxed = sandboxed
 
     async def GetParameters(
@@ -85,17 +96,44 @@ class RenderServicer(render_pb2_grpc.RenderServiceServicer):
         await self._cache.put(key, CachedRender(blob, PNG, seconds))
         return render_pb2.RenderedBlob(blob=blob, content_type=PNG, seconds=seconds)
 
-    async def CheckRender(
-        self, request: render_pb2.RenderSpec, context: grpc.aio.ServicerContext
-    ) -> render_pb2.CheckRenderResponse:
-        plan = await self._plan(request)
+    async def StartRender(
+        self, request: render_pb2.StartRenderRequest, context: grpc.aio.ServicerContext
+    ) -> render_pb2.StartRenderResponse:
+        if not request.owner_id:
+            raise InvalidArgument("owner_id is required")
+        # A bad request is a 400 or 422 now, not a failed job later.
+        plan = await self._plan(request.spec)
         try:
             await check_syntax(plan.source, limits=self._limits, sandboxed=self._sandboxed)
         except ScadError as exc:
             raise unprocessable(exc) from exc
-        reply = render_pb2.CheckRenderResponse()
-        reply.input.update(plan.job_input())
-        return reply
+        submitted: batch_pb2.SubmitBatchResponse = await self._batch.call(
+            self._batch.stub.SubmitBatch,
+            batch_pb2.SubmitBatchRequest(
+                owner_id=request.owner_id,
+                jobs=[render_job_spec(plan)],
+                idempotency_key=request.idempotency_key,
+                priority=URGENT,
+            ),
+        )
+        listed: batch_pb2.ListJobsResponse = await self._batch.call(
+            self._batch.stub.ListJobs,
+            batch_pb2.ListJobsRequest(
+                owner_id=request.owner_id, batch_id=submitted.batch.id, page_size=1
+            ),
+        )
+        return render_pb2.StartRenderResponse(
+            render=render_of(listed.jobs[0]), created=submitted.created
+        )
+
+    async def GetRender(
+        self, request: render_pb2.GetRenderRequest, context: grpc.aio.ServicerContext
+    ) -> render_pb2.Render:
+        job: batch_pb2.Job = await self._batch.call(
+            self._batch.stub.GetJob,
+            batch_pb2.GetJobRequest(owner_id=request.owner_id, job_id=request.render_id),
+        )
+        return render_of(job)
 
     async def _plan(self, request: render_pb2.RenderSpec) -> RenderPlan:
         return await plan_render(spec_input(request), self._limits)

@@ -1,0 +1,94 @@
+"""The gateway's pieces on real peers: gRPC servers on free ports, the real auth service with a
+key of the test's own, and the gateway's routes behind aiohttp's test server."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import TypeVar
+
+import asyncpg
+import grpc
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from libs.db import migrate
+from libs.downstream import Downstream
+from libs.ports import free_port
+from libs.resilience import Breakers
+from libs.rpc import Registrar, create_server
+from services.auth.app import MIGRATIONS as AUTH_MIGRATIONS
+from services.auth.handlers import AuthServicer
+from services.auth.store import AuthStore
+from shotgraph.auth.v1 import auth_pb2, auth_pb2_grpc
+
+Stub = TypeVar("Stub")
+GatewayClient = TestClient[web.Request, web.Application]
+
+
+@pytest.fixture
+async def stack() -> AsyncIterator[AsyncExitStack]:
+    """Servers, channels and clients a test opens, closed after it in reverse order."""
+    async with AsyncExitStack() as stack:
+        yield stack
+
+
+async def serve(stack: AsyncExitStack, register: Registrar, port: int = 0) -> str:
+    """A real gRPC server (the platform's own, with its error mapping); its address."""
+    port = port or free_port()
+    server, _ = await create_server("peer", port, [register])
+    stack.push_async_callback(server.stop, None)
+    return f"127.0.0.1:{port}"
+
+
+def downstream(
+    stack: AsyncExitStack,
+    name: str,
+    address: str,
+    stub: Callable[[grpc.aio.Channel], Stub],
+    *,
+    breakers: Breakers | None = None,
+    deadline_s: float = 5.0,
+) -> Downstream[Stub]:
+    service = Downstream(
+        name, address, stub, deadline_s=deadline_s, breakers=breakers or Breakers()
+    )
+    stack.push_async_callback(service.close)
+    return service
+
+
+async def client_of(stack: AsyncExitStack, app: web.Application) -> GatewayClient:
+    """An HTTP client of ``app``, served on a free port."""
+    client: GatewayClient = TestClient(TestServer(app))
+    await stack.enter_async_context(client)
+    return client
+
+
+@dataclass(frozen=True)
+class Auth:
+    address: str
+    key: str  # a key of this test's own user
+    user_id: str
+
+
+@pytest.fixture
+async def auth(stack: AsyncExitStack, pg_pool: asyncpg.Pool) -> AsyncIterator[Auth]:
+    """The real auth service, and a key it issued to a user of this test."""
+    await migrate(pg_pool, "auth", AUTH_MIGRATIONS)
+    servicer = AuthServicer(AuthStore(pg_pool))
+    address = await serve(
+        stack, lambda server: auth_pb2_grpc.add_AuthServiceServicer_to_server(servicer, server)
+    )
+    user_name = f"gateway-test-{uuid.uuid4().hex[:12]}"
+    auth_client = downstream(stack, "auth", address, auth_pb2_grpc.AuthServiceStub)
+    created: auth_pb2.CreateApiKeyResponse = await auth_client.call(
+        auth_client.stub.CreateApiKey, auth_pb2.CreateApiKeyRequest(user_name=user_name)
+    )
+    yield Auth(address, created.key, created.user_id)
+    await pg_pool.execute(
+        "DELETE FROM auth.api_keys WHERE user_id = $1", uuid.UUID(created.user_id)
+    )
+    await pg_pool.execute("DELETE FROM auth.users WHERE id = $1", uuid.UUID(created.user_id))

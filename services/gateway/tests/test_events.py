@@ -1,0 +1,144 @@
+"""The SSE relay against a real HTTP peer standing in for fan-out: what the browser sent goes
+up, what fan-out answers comes back byte for byte, and a fan-out that cannot be reached is a
+problem the browser retries."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Mapping
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from libs.ports import free_port
+from libs.web import create_app, problem_response
+from services.gateway.events import EventsRelay
+from services.gateway.tests.conftest import GatewayClient, client_of
+
+# An SSE stream as fan-out writes it, in the pieces it flushes: the relay must not join,
+# split or re-encode anything (ids, comments, multi-line data, UTF-8 across a piece's end).
+STREAM = (
+    b": connected\n\n",
+    b'id: 41\nevent: batch.progress\ndata: {"progress": 40}\n\n',
+    b'id: 42\nevent: canvas.execution\ndata: {"name": "Sc\xc3',
+    b'\xa8ne 1"}\ndata: second line\n\n',
+    b"retry: 2000\n\n",
+)
+
+
+@dataclass
+class FanOut:
+    """A peer answering ``/v1/events`` as fan-out does; remembers what it was sent."""
+
+    answer: str = "stream"  # or "unavailable", "unauthenticated"
+    headers: list[Mapping[str, str]] = field(default_factory=list)
+    queries: list[Mapping[str, str]] = field(default_factory=list)
+
+    async def events(self, request: web.Request) -> web.StreamResponse:
+        self.headers.append(dict(request.headers))
+        self.queries.append(dict(request.query))
+        if self.answer == "unavailable":
+            return problem_response(
+                503,
+                "Service unavailable",
+                "the event stream is unavailable",
+                type_slug="unavailable",
+                headers={"Retry-After": "7"},
+            )
+        if self.answer == "unauthenticated":
+            return problem_response(
+                401, "Authentication required", "API key is unknown", type_slug="unauthenticated"
+            )
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        for piece in STREAM:
+            await response.write(piece)
+        return response
+
+
+@pytest.fixture
+def fanout() -> FanOut:
+    return FanOut()
+
+
+async def relay_to(stack: AsyncExitStack, fanout_url: str) -> GatewayClient:
+    app = create_app("gateway", max_body_bytes=1 << 20)
+    EventsRelay(fanout_url).add_routes(app)
+    return await client_of(stack, app)
+
+
+@pytest.fixture
+async def http(stack: AsyncExitStack, fanout: FanOut) -> GatewayClient:
+    """The gateway's relay in front of the running peer."""
+    peer = web.Application()
+    peer.router.add_get("/v1/events", fanout.events)
+    server = TestServer(peer)
+    await stack.enter_async_context(server)
+    return await relay_to(stack, str(server.make_url("/")))
+
+
+async def test_a_stream_passes_through_byte_for_byte(http: GatewayClient) -> None:
+    response = await http.get("/v1/events")
+    assert response.status == 200
+    assert response.headers["Content-Type"] == "text/event-stream"
+    assert response.headers["Cache-Control"] == "no-cache"
+    assert response.headers["X-Accel-Buffering"] == "no", "no proxy may buffer it either"
+    assert await response.read() == b"".join(STREAM)
+
+
+async def test_what_the_browser_sent_goes_up(
+    http: GatewayClient, fanout: FanOut, span_exporter: InMemorySpanExporter
+) -> None:
+    trace_id = secrets.token_hex(16)
+    sent = {
+        "Authorization": "Bearer sg_" + "k" * 43,
+        "Last-Event-ID": "41",
+        "Accept": "text/event-stream",
+        "traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01",
+        "Cookie": "session=not-for-fanout",
+    }
+    response = await http.get("/v1/events", headers=sent, params={"topics": "canvas:c-1"})
+    await response.read()
+    [received] = fanout.headers
+    for name in ("Authorization", "Last-Event-ID", "Accept"):
+        assert received[name] == sent[name]
+    assert received["traceparent"].split("-")[1] == trace_id, "one trace, continued upstream"
+    assert "Cookie" not in received, "only what fan-out needs is forwarded"
+    assert fanout.queries == [{"topics": "canvas:c-1"}]
+
+
+async def test_the_other_key_header_goes_up_too(http: GatewayClient, fanout: FanOut) -> None:
+    await (await http.get("/v1/events", headers={"X-API-Key": "sg_" + "k" * 43})).read()
+    assert fanout.headers[0]["X-API-Key"] == "sg_" + "k" * 43
+
+
+@pytest.mark.parametrize(
+    ("answer", "status", "retry_after"),
+    [("unavailable", 503, "7"), ("unauthenticated", 401, None)],
+)
+async def test_a_fanout_problem_passes_through_as_it_is(
+    http: GatewayClient, fanout: FanOut, answer: str, status: int, retry_after: str | None
+) -> None:
+    fanout.answer = answer
+    response = await http.get("/v1/events")
+    assert response.status == status
+    assert response.content_type == "application/problem+json"
+    assert response.headers.get("Retry-After") == retry_after
+    body = json.loads(await response.read())
+    assert body["status"] == status
+    assert body["type"] == f"https://shotgraph.dev/problems/{answer}"
+
+
+async def test_a_fanout_that_cannot_be_reached_is_a_503_to_retry(stack: AsyncExitStack) -> None:
+    http = await relay_to(stack, f"http://127.0.0.1:{free_port()}")
+    response = await http.get("/v1/events")
+    assert response.status == 503
+    assert int(response.headers["Retry-After"]) > 0
+    body = json.loads(await response.read())
+    assert body["type"] == "https://shotgraph.dev/problems/unavailable"
+    assert body["detail"] == "live events are unavailable right now"
