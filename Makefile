@@ -25,7 +25,7 @@ run: bootstrap
 test: bootstrap
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy libs services
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=25
 
 # The quick loop: everything but the end-to-end tests (which start the whole platform).
 test-fast: bootstrap
