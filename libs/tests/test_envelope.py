@@ -93,13 +93,13 @@ def test_a_payload_that_does_not_fit_its_type_is_malformed(
     label: str, payload: dict[str, object]
 ) -> None:
     envelope = Envelope.decode(_packed({**GOOD, "payload": payload}))
-    with pytest.raises(MalformedMessage, match="test.envelope.note"):
+    with pytest.raises(MalformedMessage, match=r"test\.envelope\.note"):
         envelope.open(Note)
 
 
 def test_a_message_of_another_type_is_malformed_where_one_type_belongs() -> None:
     envelope = Envelope.decode(encode(Other(text="x")))
-    with pytest.raises(MalformedMessage, match="'test.envelope.other' message where"):
+    with pytest.raises(MalformedMessage, match=r"'test\.envelope\.other' message where"):
         envelope.open(Note)
 
 

@@ -11,8 +11,7 @@ import asyncio
 from typing import Any
 
 from libs.blobs import BlobStore, check_digest
-from libs.errors import PermanentError
-from libs.errors import InvalidArgument, NotFound
+from libs.errors import InvalidArgument, NotFound, PermanentError
 from libs.jobs import FunctionSpec, JobContext, JobFunction
 from services.image import frames
 from services.image.derived import DerivedImages

@@ -12,8 +12,7 @@ import time
 from typing import Any
 
 from libs.blobs import BlobStore
-from libs.errors import PermanentError
-from libs.errors import InvalidArgument
+from libs.errors import InvalidArgument, PermanentError
 from libs.jobs import FunctionSpec, JobContext, JobFunction
 from libs.metrics import RENDER_DURATION
 from services.render.cache import CachedRender, RenderCache, engine_version
