@@ -3,7 +3,8 @@
 Input: the render spec (`services.render.spec`): ``source``, optional ``parameters`` (values
 or OpenSCAD's customizer file) with ``parameter_set``, ``formats`` (any of png, glb, 3mf, stl;
 png and stl by default) and the ``view`` of the PNG. Output: the blob id of each format, the
-model's colours, and which formats came from the cache. Progress follows the parts.
+model's colours, which formats came from the cache and, when a PNG was made, that PNG as the
+job's declared image (``libs.jobs.IMAGE_FIELD``). Progress follows the parts.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from libs.blobs import BlobStore
 from libs.errors import InvalidArgument, PermanentError
-from libs.jobs import FunctionSpec, JobContext, JobFunction
+from libs.jobs import IMAGE_FIELD, FunctionSpec, JobContext, JobFunction
 from libs.metrics import RENDER_DURATION
 from services.render.cache import CachedRender, RenderCache, engine_version
 from services.render.coloured import CONTENT_TYPES, render_coloured
@@ -124,6 +125,7 @@ def render_job(
                 outputs[fmt] = await blobs.put(data, CONTENT_TYPES[fmt])
                 entry = CachedRender(outputs[fmt], CONTENT_TYPES[fmt], seconds, colours)
                 await cache.put(keys[fmt], entry)
-        return {**outputs, "colours": list(colours), "cached": cached}
+        image = {IMAGE_FIELD: outputs["png"]} if "png" in outputs else {}
+        return {**outputs, "colours": list(colours), "cached": cached, **image}
 
     return run

@@ -10,7 +10,7 @@ from nats.js import JetStreamContext
 from libs.blobs import BlobStore
 from libs.bus import ensure_streams
 from libs.errors import PermanentError
-from libs.jobs import CancelledBatches, JobContext, JobFunction
+from libs.jobs import CancelledBatches, JobContext, JobFunction, output_image
 from services.render.cache import RenderCache
 from services.render.jobs import render_job
 from services.render.scad import RenderLimits
@@ -79,6 +79,13 @@ async def test_only_the_picture_is_rendered_again_for_another_view(
     )
     assert turned["cached"] == ["glb"]
     assert turned["glb"] == first["glb"] and turned["png"] != first["png"]
+    assert output_image(turned) == turned["png"], "the PNG is the image it declares"
+
+
+async def test_a_render_without_a_png_declares_no_image(
+    run: JobFunction, context: JobContext
+) -> None:
+    assert output_image(await run({"source": MODEL, "formats": ["stl"]}, context)) is None
 
 
 async def test_other_values_are_another_render(run: JobFunction, context: JobContext) -> None:
