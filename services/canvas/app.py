@@ -16,6 +16,7 @@ from libs.web import create_app
 from services.canvas.cache import CanvasCache
 from services.canvas.execution import Executions
 from services.canvas.handlers import CanvasServicer
+from services.canvas.kinds import DEFAULT_TYPES
 from services.canvas.results import ResultStore
 from services.canvas.store import CanvasStore
 from shotgraph.batch.v1 import batch_pb2_grpc
@@ -38,8 +39,11 @@ async def build(settings: Settings, stack: AsyncExitStack) -> ServiceParts:
     await cache.subscribe()  # ends with the connection, which the stack drains
     batch = open_channel(settings.batch_addr, settings.grpc_deadline_s)
     stack.push_async_callback(batch.close)
-    executions = Executions(ResultStore(pool), batch_pb2_grpc.BatchServiceStub(batch), js)
-    servicer = CanvasServicer(store, cache, executions)
+    registry = DEFAULT_TYPES
+    executions = Executions(
+        ResultStore(pool), batch_pb2_grpc.BatchServiceStub(batch), js, registry=registry
+    )
+    servicer = CanvasServicer(store, cache, executions, registry=registry)
 
     def register(server: grpc.aio.Server) -> None:
         canvas_pb2_grpc.add_CanvasServiceServicer_to_server(servicer, server)

@@ -17,7 +17,8 @@ from services.canvas.graph import (
     canonical_json,
     topological_order,
 )
-from services.canvas.nodetypes import DEFAULT_TYPES, NodeType, NodeTypeRegistry, Port
+from services.canvas.kinds import DEFAULT_TYPES
+from services.canvas.nodetypes import NodeType, NodeTypeRegistry, Port
 from services.canvas.validation import validate
 
 BLOB = "0123456789abcdef" * 4
