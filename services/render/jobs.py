@@ -16,6 +16,7 @@ from libs.blobs import BlobStore
 from libs.errors import InvalidArgument, PermanentError
 from libs.jobs import IMAGE_FIELD, FunctionSpec, JobContext, JobFunction
 from libs.metrics import RENDER_DURATION
+from libs.setpieces import MAX_SOURCE_BYTES
 from services.render.cache import CachedRender, RenderCache, engine_version
 from services.render.coloured import CONTENT_TYPES, render_coloured
 from services.render.scad import RenderLimits, ScadError
@@ -42,7 +43,8 @@ RENDER_SCAD = FunctionSpec(
             "source": {
                 "type": "string",
                 "minLength": 1,
-                "maxLength": RenderLimits().max_source_bytes,
+                # Characters: a loose bound for forms. The job counts the bytes (spec.check_size).
+                "maxLength": MAX_SOURCE_BYTES,
             },
             "parameters": {"type": "object"},
             "parameter_set": {"type": "string"},
@@ -84,7 +86,7 @@ def render_job(
 ) -> JobFunction:
     async def run(job_input: dict[str, Any], context: JobContext) -> dict[str, Any]:
         try:
-            plan = await plan_render(job_input, limits)
+            plan = await plan_render(job_input)
         except InvalidArgument as exc:
             raise PermanentError(exc.detail) from exc
         engine = await engine_version()

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from libs.jobs import IMAGE_FIELD
+from libs.setpieces import MAX_SOURCE_BYTES, source_too_large
 from libs.storyboard import LIGHTING, MOODS
 from services.canvas.graph import Graph, Node, Problem
 from services.canvas.kinds.schema import blob_id, choice, object_of, text
@@ -32,6 +33,26 @@ def _needs_a_set(node: Node, graph: Graph) -> list[Problem]:
             message="a scene that feeds a shot needs a backdrop image or a set piece",
             node=node.id,
             field="backdrop",
+        )
+    ]
+
+
+def _set_piece_fits(node: Node, graph: Graph) -> list[Problem]:
+    """The set piece's source is within the renderer's limit, counted in bytes as it will be.
+
+    A source of more characters than the limit already breaks the schema's ``maxLength`` (and
+    is reported once, there); this catches one whose multi-byte characters take it over.
+    """
+    set_piece = node.properties.get("set_piece")
+    source = set_piece.get("source") if isinstance(set_piece, dict) else None
+    if not isinstance(source, str) or len(source) > MAX_SOURCE_BYTES:
+        return []
+    too_large = source_too_large(source)
+    if too_large is None:
+        return []
+    return [
+        Problem(
+            "invalid_property", f"set_piece.source: {too_large}", node.id, field="set_piece.source"
         )
     ]
 
@@ -76,7 +97,12 @@ SCENE = NodeType(
             "set_piece": object_of(
                 "A 3D set, as an OpenSCAD program rendered behind the characters.",
                 {
-                    "source": text("The OpenSCAD program.", 262_144, min_length=1),
+                    # In characters, a bound for forms; the limit is in bytes (_set_piece_fits).
+                    "source": text(
+                        f"The OpenSCAD program, at most {MAX_SOURCE_BYTES} bytes of UTF-8.",
+                        MAX_SOURCE_BYTES,
+                        min_length=1,
+                    ),
                     "values": {
                         "type": "object",
                         "description": "Customizer values, by parameter name.",
@@ -98,7 +124,7 @@ SCENE = NodeType(
         required=["location"],
     ),
     outputs=(Port("scene", "scene"),),
-    rules=(_needs_a_set,),
+    rules=(_needs_a_set, _set_piece_fits),
     compile=_compile,
     result=_result,
 )
