@@ -7,6 +7,11 @@ input, a model that cannot render: ``InvalidArgument``, ``PermanentError``, ...)
 at once; ``Deferred`` puts it back in the queue for later without spending an attempt (a
 backend is known to be down); any other is retried with backoff until the consumer's
 ``max_deliver`` is spent.
+
+An output that makes an image names it in one declared member, ``IMAGE_FIELD`` (a blob id), next
+to whatever else it holds; whoever reads the image a job made (a ``{"from": <job key>}`` image
+reference, a canvas node's result) reads that member through ``output_image`` and never guesses
+from the other fields.
 """
 
 from __future__ import annotations
@@ -16,8 +21,8 @@ import contextlib
 import os
 import socket
 import time
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, Final, Protocol
 
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig
@@ -35,6 +40,7 @@ from libs.logs import get_logger
 __all__ = [
     "CANCELLATIONS_BUCKET",
     "FUNCTIONS_BUCKET",
+    "IMAGE_FIELD",
     "CancelledBatches",
     "FunctionSpec",
     "JobContext",
@@ -42,6 +48,7 @@ __all__ = [
     "cancellations",
     "job_handler",
     "load_function",
+    "output_image",
     "register_functions",
     "worker_id",
 ]
@@ -54,6 +61,19 @@ CANCELLATIONS_BUCKET = "cancellations"
 _PROGRESS_INTERVAL_S = 0.5
 # A job still running after this long is reported as running.
 _RUNNING_AFTER_S = 0.25
+
+
+# The member of a job's output that names the image the job made, when it made one.
+IMAGE_FIELD: Final = "image"
+
+
+def output_image(output: object) -> str | None:
+    """The blob id of the image ``output`` declares it made, or None if it declares none."""
+    if isinstance(output, Mapping):
+        image = output.get(IMAGE_FIELD)
+        if isinstance(image, str):
+            return image
+    return None
 
 
 def worker_id() -> str:

@@ -14,6 +14,7 @@ from libs.web import create_app
 from services.canvas.cache import CanvasCache
 from services.canvas.execution import Executions
 from services.canvas.handlers import CanvasServicer
+from services.canvas.kinds import DEFAULT_TYPES
 from services.canvas.results import ResultStore
 from services.canvas.settings import CanvasSettings
 from services.canvas.store import CanvasStore
@@ -38,8 +39,9 @@ async def build(settings: CanvasSettings, stack: AsyncExitStack) -> ServiceParts
     batch = open_downstream(
         settings, stack, "batch", settings.batch_addr, batch_pb2_grpc.BatchServiceStub
     )
-    executions = Executions(ResultStore(pool), batch, js)
-    servicer = CanvasServicer(store, cache, executions)
+    registry = DEFAULT_TYPES
+    executions = Executions(ResultStore(pool), batch, js, registry=registry)
+    servicer = CanvasServicer(store, cache, executions, registry=registry)
 
     def register(server: grpc.aio.Server) -> None:
         canvas_pb2_grpc.add_CanvasServiceServicer_to_server(servicer, server)

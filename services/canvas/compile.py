@@ -5,62 +5,23 @@ the nodes wired into it. A node's result is kept under its key, so a node whose 
 result is "cached" and makes no job, and a change anywhere upstream changes the keys downstream
 and re-runs exactly those nodes.
 
-What a node type makes is its ``NodeCompiler``: the jobs for one node, given what its inputs
-made or will make. The engine (``plan``) knows no node type by name; a type without a
-compiler makes nothing ("idle"), and a new type is one more entry in ``COMPILERS``.
+What a node makes is its type's to say (``NodeType.compile`` and ``NodeType.result``, see
+nodetypes.py); the engine here knows no type by name and asks the registry. A node whose type
+compiles to no job makes nothing ("idle").
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 
-from services.canvas.graph import Graph, Node, canonical_json, topological_order
+from services.canvas.graph import Graph, canonical_json, topological_order
+from services.canvas.kinds import DEFAULT_TYPES
+from services.canvas.nodetypes import Made, NodeJob, NodeType, NodeTypeRegistry
 
-__all__ = [
-    "COMPILERS",
-    "FRAME_SIZE",
-    "Made",
-    "NodeJob",
-    "Plan",
-    "node_keys",
-    "node_output",
-    "plan",
-]
-
-THUMBNAIL_SIZE: Final = 512  # character cards are drawn at most about this big
-FRAME_SIZE: Final = (1280, 720)
-RENDER_VIEW: Final = {"width": 1280, "height": 720}
-
-
-@dataclass(frozen=True)
-class Made:
-    """What an input node made or will make, as a compiler sees it."""
-
-    node: Node
-    output: Mapping[str, Any] | None  # its result, when it is cached
-    jobs: tuple[str, ...]  # else the keys of the jobs making it, in this batch
-
-    def image(self, *names: str) -> str | dict[str, str] | None:
-        """The node's image: a blob, ``{"from": job}`` until made, or None if it makes none."""
-        if self.output is not None:
-            for name in names:
-                if isinstance(self.output.get(name), str):
-                    return str(self.output[name])
-            return None
-        return {"from": self.jobs[0]} if self.jobs else None
-
-
-@dataclass(frozen=True)
-class NodeJob:
-    """One job of a node: a batch ``JobSpec`` whose key is ``<node id>/<step>``."""
-
-    key: str
-    function: str
-    input: dict[str, Any]
-    depends_on: tuple[str, ...] = ()
+__all__ = ["Plan", "node_keys", "node_output", "plan"]
 
 
 @dataclass(frozen=True)
@@ -73,9 +34,6 @@ class Plan:
     @property
     def batch(self) -> list[NodeJob]:
         return [job for jobs in self.jobs.values() for job in jobs]
-
-
-NodeCompiler = Callable[[Node, Mapping[str, list[Made]]], list[NodeJob]]
 
 
 def node_keys(graph: Graph) -> dict[str, str]:
@@ -96,13 +54,12 @@ def node_keys(graph: Graph) -> dict[str, str]:
 def plan(
     graph: Graph,
     results: Mapping[str, Mapping[str, Any]],
-    compilers: Mapping[str, NodeCompiler] | None = None,
+    registry: NodeTypeRegistry = DEFAULT_TYPES,
     *,
     keys: Mapping[str, str] | None = None,
 ) -> Plan:
     """The jobs that make every node not yet made, ``results`` being what is kept by key
     (looked up with ``keys``, the graph's ``node_keys``, when the caller has them already)."""
-    compilers = COMPILERS if compilers is None else compilers
     nodes = {node.id: node for node in graph.nodes}
     keys = dict(keys) if keys is not None else node_keys(graph)
     cached: dict[str, Mapping[str, Any]] = {}
@@ -120,8 +77,12 @@ def plan(
             ]
             for port, sources in graph.inputs_of(node_id).items()
         }
-        compiler = compilers.get(node.type)
-        made_jobs = tuple(compiler(node, inputs)) if compiler else ()
+        node_type = registry.get(node.type)
+        compiler = node_type.compile if node_type is not None else None
+        made_jobs = tuple(compiler(node, inputs)) if compiler is not None else ()
+        strays = [job.key for job in made_jobs if not job.key.startswith(f"{node_id}/")]
+        if strays:  # a type's bug: its result could not be assembled from its jobs
+            raise ValueError(f"{node.type} {node_id!r} compiled jobs of another node: {strays}")
         if made_jobs:
             jobs[node_id] = made_jobs
         else:
@@ -129,94 +90,15 @@ def plan(
     return Plan(keys=keys, cached=cached, jobs=jobs, idle=tuple(idle))
 
 
-def node_output(node_id: str, outputs: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """A node's result from its jobs' outputs (by job key), once every one has succeeded."""
+def node_output(
+    node_type: NodeType, node_id: str, outputs: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Any]:
+    """A node's result from its jobs' outputs (by job key), once every one has succeeded;
+    MissingOutput when an output lacks what the result is made of."""
+    if node_type.result is None:
+        return {}
     prefix = f"{node_id}/"
     steps = {
         key.removeprefix(prefix): out for key, out in outputs.items() if key.startswith(prefix)
     }
-    combined: dict[str, Any] = {}
-    if "render" in steps:
-        combined["render"] = dict(steps["render"])
-        if isinstance(steps["render"].get("png"), str):
-            combined["image"] = steps["render"]["png"]
-    thumbnails = [
-        steps[step]["thumbnail"]
-        for step in sorted((s for s in steps if s.startswith("thumbnail/")), key=_step_number)
-    ]
-    if thumbnails:
-        combined["thumbnails"] = thumbnails
-        combined["image"] = thumbnails[0]
-    if "frame" in steps:
-        combined["frame"] = steps["frame"]["frame"]
-        combined["image"] = steps["frame"]["frame"]
-    return combined
-
-
-def _step_number(step: str) -> int:
-    return int(step.rsplit("/", 1)[1])
-
-
-# --- the node types' compilers -----------------------------------------------------------------
-
-
-def _character(node: Node, inputs: Mapping[str, list[Made]]) -> list[NodeJob]:
-    """Each reference image thumbnailed; the first one is the character's card in frames."""
-    return [
-        NodeJob(
-            f"{node.id}/thumbnail/{index}",
-            "image.thumbnail",
-            {"blob": blob, "size": THUMBNAIL_SIZE, "format": "png"},
-        )
-        for index, blob in enumerate(node.properties.get("reference_images", []))
-    ]
-
-
-def _scene(node: Node, inputs: Mapping[str, list[Made]]) -> list[NodeJob]:
-    """The set piece rendered with its colours: a PNG to stage shots in, and a GLB to view."""
-    set_piece = node.properties.get("set_piece")
-    if not set_piece:
-        return []
-    job_input: dict[str, Any] = {
-        "source": set_piece["source"],
-        "parameters": set_piece.get("values", {}),
-        "formats": ["png", "glb"],
-        "view": RENDER_VIEW,
-    }
-    if set_piece.get("parameter_set"):
-        job_input["parameter_set"] = set_piece["parameter_set"]
-    return [NodeJob(f"{node.id}/render", "render.scad", job_input)]
-
-
-def _shot(node: Node, inputs: Mapping[str, list[Made]]) -> list[NodeJob]:
-    """The storyboard frame: the scene's backdrop (its image, else its set piece's render),
-    each character's card, graded by the scene's lighting and mood."""
-    scenes = inputs.get("scene", [])
-    if not scenes:
-        return []
-    scene = scenes[0]
-    backdrop = scene.node.properties.get("backdrop") or scene.image("image")
-    if backdrop is None:
-        return []
-    characters = [c.image("image") for c in inputs.get("characters", [])]
-    refs = [image for image in characters if image is not None]
-    job_input = {
-        "backdrop": backdrop,
-        "characters": refs,
-        "framing": node.properties["framing"],
-        "angle": node.properties.get("camera_angle", "eye-level"),
-        "lighting": scene.node.properties.get("lighting", "day"),
-        "mood": scene.node.properties.get("mood", "neutral"),
-        "title": node.properties["name"],
-        "duration_s": node.properties["duration_s"],
-        "size": list(FRAME_SIZE),
-    }
-    depends_on = tuple(ref["from"] for ref in (backdrop, *refs) if isinstance(ref, dict))
-    return [NodeJob(f"{node.id}/frame", "image.frame", job_input, depends_on)]
-
-
-COMPILERS: Final[Mapping[str, NodeCompiler]] = {
-    "character": _character,
-    "scene": _scene,
-    "shot": _shot,
-}
+    return node_type.result(steps)

@@ -2,9 +2,10 @@
 
 Results are collected from the batch service when they are asked for (Execute, node results):
 every job that succeeded is read back once with its execution, and a node whose jobs all
-succeeded keeps its result under its key. The browser follows the running jobs live through
-the batch's own progress events (a job's key is ``<node id>/<step>``), and learns the cached
-nodes at once from the ``canvas.execution`` event sent when Execute is pressed.
+succeeded keeps its result, assembled by its type, under its key. The browser follows the
+running jobs live through the batch's own progress events (a job's key is
+``<node id>/<step>``), and learns the cached nodes at once from the ``canvas.execution``
+event sent when Execute is pressed.
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ from libs.logs import get_logger
 from libs.rpc import struct
 from services.canvas.compile import Plan, node_keys, node_output, plan
 from services.canvas.graph import Graph
+from services.canvas.kinds import DEFAULT_TYPES
+from services.canvas.nodetypes import MissingOutput, NodeTypeRegistry
 from services.canvas.results import ExecutionRecord, ResultStore
 from shotgraph.batch.v1 import batch_pb2, batch_pb2_grpc
 from shotgraph.canvas.v1 import canvas_pb2
 
-__all__ = ["Executions"]
+__all__ = ["Executions", "JobStatus", "NodeProgress", "ReadBack", "read_back"]
 
 log = get_logger(__name__)
 
@@ -37,7 +40,9 @@ _PAGE: Final = 100
 
 
 @dataclass(frozen=True)
-class _Job:
+class JobStatus:
+    """One job of an execution, as the batch service reports it."""
+
     state: JobState
     progress: int
     output: dict[str, Any] | None
@@ -45,7 +50,7 @@ class _Job:
 
 
 @dataclass(frozen=True)
-class _Live:
+class NodeProgress:
     """A node still being made (or that failed to be), in one batch."""
 
     batch_id: str
@@ -54,29 +59,79 @@ class _Live:
     error: str
 
 
+@dataclass(frozen=True)
+class ReadBack:
+    """What one execution's jobs have made so far."""
+
+    made: dict[str, dict[str, Any]]  # node key -> its result
+    live: dict[str, NodeProgress]  # node key -> how far it is, for the nodes not made
+    # node id -> why no result could be assembled although its jobs succeeded; none is kept,
+    # so the next Execute makes the node again
+    unassembled: dict[str, str]
+
+    @property
+    def over(self) -> bool:
+        """Every node made or failed: nothing more will come of this execution."""
+        return all(node.state is NodeState.FAILED for node in self.live.values())
+
+
+def read_back(
+    execution: ExecutionRecord,
+    jobs: Mapping[str, JobStatus],
+    registry: NodeTypeRegistry,
+    types: Mapping[str, str],
+) -> ReadBack:
+    """Each node of ``execution``: its result, assembled by its type, once its jobs all
+    succeeded; else how far they are. ``types`` (node key -> type) is the graph at hand, for
+    executions recorded before each node's type was."""
+    read = ReadBack(made={}, live={}, unassembled={})
+    for node_id, node in execution.nodes.items():
+        states = [jobs.get(key) for key in node["jobs"]]
+        if not all(s is not None and s.state is JobState.SUCCEEDED for s in states):
+            read.live[node["key"]] = _summary(execution.batch_id, states)
+            continue
+        # A key is a hash over the node's type, so a graph holding the key knows the type.
+        type_name = node.get("type") or types.get(node["key"])
+        node_type = registry.get(type_name) if type_name else None
+        if node_type is None:
+            known = f"type {type_name!r} is not registered" if type_name else "type is unknown"
+            read.unassembled[node_id] = f"its {known}"
+            continue
+        outputs = {key: jobs[key].output or {} for key in node["jobs"]}
+        try:
+            read.made[node["key"]] = node_output(node_type, node_id, outputs)
+        except MissingOutput as exc:
+            read.unassembled[node_id] = str(exc)
+    return read
+
+
 class Executions:
     def __init__(
         self,
         results: ResultStore,
         batch: Downstream[batch_pb2_grpc.BatchServiceStub],
         js: JetStreamContext,
+        *,
+        registry: NodeTypeRegistry = DEFAULT_TYPES,
     ) -> None:
         self._results = results
         self._batch = batch
         self._js = js
+        self._registry = registry
 
     async def execute(
         self, canvas_id: str, version: int, user_id: str, graph: Graph
     ) -> canvas_pb2.Execution:
         """Submit what is not made yet; report every node (cached ones at once)."""
-        live = await self.collect(canvas_id)
         keys = node_keys(graph)
-        compiled = plan(graph, await self._results.results(keys.values()), keys=keys)
+        live = await self.collect(canvas_id, _types(graph, keys))
+        results = await self._results.results(keys.values())
+        compiled = plan(graph, results, self._registry, keys=keys)
         nodes = {node_id: _node(node_id, compiled, NodeState.CACHED) for node_id in compiled.cached}
         batch_id = ""
         if compiled.batch:
             batch_id = _running_batch(compiled, live) or await self._submit(
-                canvas_id, version, user_id, compiled
+                canvas_id, version, user_id, graph, compiled
             )
             for node_id in compiled.jobs:
                 nodes[node_id] = _node(node_id, compiled, NodeState.QUEUED)
@@ -96,10 +151,10 @@ class Executions:
     ) -> canvas_pb2.NodeResults:
         """What each node of ``graph`` has made, or how far its jobs are. Only a ``complete``
         graph compiles, which tells the nodes that make nothing ("idle") from the rest."""
-        live = await self.collect(canvas_id)
         keys = node_keys(graph)
+        live = await self.collect(canvas_id, _types(graph, keys))
         results = await self._results.results(keys.values())
-        idle = set(plan(graph, results, keys=keys).idle) if complete else set()
+        idle = set(plan(graph, results, self._registry, keys=keys).idle) if complete else set()
         nodes = []
         for node in graph.nodes:
             key = keys[node.id]
@@ -116,31 +171,29 @@ class Executions:
             nodes.append(reply)
         return canvas_pb2.NodeResults(canvas_id=canvas_id, version=version, nodes=nodes)
 
-    async def collect(self, canvas_id: str) -> dict[str, _Live]:
+    async def collect(self, canvas_id: str, types: Mapping[str, str]) -> dict[str, NodeProgress]:
         """Read back the canvas's unsettled executions: keep the results of nodes whose jobs
         all succeeded, settle executions that are over. Returns the nodes still being made,
-        or that failed, by node key."""
-        live: dict[str, _Live] = {}
+        or that failed, by node key. ``types`` (node key -> type) is the graph at hand."""
+        live: dict[str, NodeProgress] = {}
         for execution in await self._results.unsettled(canvas_id):
-            jobs = await self._jobs(execution)
-            made: dict[str, dict[str, Any]] = {}
-            over = True
-            for node_id, node in execution.nodes.items():
-                states = [jobs.get(key) for key in node["jobs"]]
-                if all(s is not None and s.state is JobState.SUCCEEDED for s in states):
-                    outputs = {k: jobs[k].output or {} for k in node["jobs"]}
-                    made[node["key"]] = node_output(node_id, outputs)
-                    continue
-                live[node["key"]] = _summary(execution.batch_id, states)
-                over = over and live[node["key"]].state is NodeState.FAILED
-            if made:
-                await self._results.keep(made)
-            if over:
+            read = read_back(execution, await self._jobs(execution), self._registry, types)
+            for node_id, why in read.unassembled.items():
+                log.warning(
+                    "canvas.result_not_assembled",
+                    batch_id=execution.batch_id,
+                    node_id=node_id,
+                    reason=why,
+                )
+            live.update(read.live)
+            if read.made:
+                await self._results.keep(read.made)
+            if read.over:
                 await self._results.settle(execution.batch_id)
         return live
 
-    async def _jobs(self, execution: ExecutionRecord) -> dict[str, _Job]:
-        jobs: dict[str, _Job] = {}
+    async def _jobs(self, execution: ExecutionRecord) -> dict[str, JobStatus]:
+        jobs: dict[str, JobStatus] = {}
         token = ""
         while True:
             page: batch_pb2.ListJobsResponse = await self._batch.call(
@@ -154,7 +207,7 @@ class Executions:
             )
             for job in page.jobs:
                 output = json_format.MessageToDict(job.output) if job.HasField("output") else None
-                jobs[job.key] = _Job(JobState(job.state), job.progress, output, job.error)
+                jobs[job.key] = JobStatus(JobState(job.state), job.progress, output, job.error)
             token = page.next_page_token
             if not token:
                 return jobs
@@ -164,6 +217,7 @@ class Executions:
         canvas_id: str,
         version: int,
         user_id: str,
+        graph: Graph,
         compiled: Plan,
     ) -> str:
         jobs = [
@@ -179,8 +233,13 @@ class Executions:
             self._batch.stub.SubmitBatch,
             batch_pb2.SubmitBatchRequest(owner_id=user_id, canvas_id=canvas_id, jobs=jobs),
         )
+        types = {node.id: node.type for node in graph.nodes}
         nodes = {
-            node_id: {"key": compiled.keys[node_id], "jobs": [job.key for job in node_jobs]}
+            node_id: {
+                "key": compiled.keys[node_id],
+                "type": types[node_id],  # which type assembles the node's result
+                "jobs": [job.key for job in node_jobs],
+            }
             for node_id, node_jobs in compiled.jobs.items()
         }
         await self._results.record(reply.batch.id, canvas_id, version, user_id, nodes)
@@ -211,7 +270,12 @@ class Executions:
             log.warning("canvas.execution_not_announced", error=repr(exc))
 
 
-def _running_batch(compiled: Plan, live: Mapping[str, _Live]) -> str | None:
+def _types(graph: Graph, keys: Mapping[str, str]) -> dict[str, str]:
+    """Each node's type by the node's key."""
+    return {keys[node.id]: node.type for node in graph.nodes}
+
+
+def _running_batch(compiled: Plan, live: Mapping[str, NodeProgress]) -> str | None:
     """The batch already making every node this plan would make, if there is one: pressing
     Execute again while it runs submits nothing twice."""
     batches = {
@@ -221,16 +285,16 @@ def _running_batch(compiled: Plan, live: Mapping[str, _Live]) -> str | None:
     return batches.pop() if len(batches) == 1 else None
 
 
-def _summary(batch_id: str, states: list[_Job | None]) -> _Live:
+def _summary(batch_id: str, states: list[JobStatus | None]) -> NodeProgress:
     """A node's state from its jobs': failed if one failed, running if one runs, else queued."""
     known = [s for s in states if s is not None]
     errors = [s.error for s in known if s.state.is_broken]
     if errors:
-        return _Live(batch_id, NodeState.FAILED, 0, errors[0] or "a job failed")
+        return NodeProgress(batch_id, NodeState.FAILED, 0, errors[0] or "a job failed")
     progress = round(sum(s.progress for s in known) / max(1, len(states)))
     if any(s.state in (JobState.RUNNING, JobState.SUCCEEDED) for s in known):
-        return _Live(batch_id, NodeState.RUNNING, progress, "")
-    return _Live(batch_id, NodeState.QUEUED, progress, "")
+        return NodeProgress(batch_id, NodeState.RUNNING, progress, "")
+    return NodeProgress(batch_id, NodeState.QUEUED, progress, "")
 
 
 def _node(node_id: str, compiled: Plan, state: NodeState) -> canvas_pb2.NodeResult:

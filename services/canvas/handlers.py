@@ -23,7 +23,8 @@ from services.canvas.cache import CanvasCache
 from services.canvas.diff import GraphDiff, diff
 from services.canvas.execution import Executions
 from services.canvas.graph import Graph, GraphLimits, Problem
-from services.canvas.nodetypes import DEFAULT_TYPES, NodeTypeRegistry
+from services.canvas.kinds import DEFAULT_TYPES
+from services.canvas.nodetypes import NodeTypeRegistry
 from services.canvas.store import ACCESS_LEVELS, CanvasRecord, CanvasStore, StaleBase, VersionRecord
 from services.canvas.validation import validate
 from shotgraph.canvas.v1 import canvas_pb2, canvas_pb2_grpc

@@ -19,7 +19,9 @@ class ExecutionRecord:
     canvas_id: str
     version: int
     user_id: str
-    nodes: dict[str, dict[str, Any]]  # node id -> {"key": node key, "jobs": [job keys]}
+    # node id -> {"key": node key, "type": node type, "jobs": [job keys]}; executions recorded
+    # before the type was have none (execution.read_back finds it by the key)
+    nodes: dict[str, dict[str, Any]]
     settled: bool
 
     @classmethod

@@ -26,7 +26,8 @@ from services.canvas.graph import (
     cycle_path,
     cycles,
 )
-from services.canvas.nodetypes import DEFAULT_TYPES, NodeType, NodeTypeRegistry
+from services.canvas.kinds import DEFAULT_TYPES
+from services.canvas.nodetypes import NodeType, NodeTypeRegistry
 
 __all__ = ["validate"]
 

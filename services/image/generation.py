@@ -26,7 +26,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from libs.blobs import BlobStore
 from libs.errors import Deferred, JobCancelled, PermanentError
-from libs.jobs import FunctionSpec, JobContext
+from libs.jobs import IMAGE_FIELD, FunctionSpec, JobContext
 from libs.logs import get_logger
 from services.image.settings import GenerationBackend
 from services.image.thumbnails import ImageLimits, ImageRejected, probe
@@ -144,7 +144,13 @@ class GenerationFunction:
                 await stream.close()
         images = [await self._store(backend, ref, ctx) for ref in self._outputs(backend, record)]
         await ctx.progress(100, f"{len(images)} image(s) stored")
-        return {"backend": backend.name, "prompt_id": prompt_id, "images": images}
+        # The first saved image stands for the run where one image is read ({"from": job}).
+        return {
+            "backend": backend.name,
+            "prompt_id": prompt_id,
+            "images": images,
+            IMAGE_FIELD: images[0]["blob"],
+        }
 
     async def _wait(
         self, backend: GenerationBackend, prompt_id: str, stream: Stream | None, ctx: JobContext

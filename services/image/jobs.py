@@ -1,8 +1,10 @@
 """The image service's batch functions: ``image.thumbnail``, ``image.transform``, ``image.frame``.
 
-Each reads its images from the blob store (a ``blob`` given, or what a dependency produced:
-a render's PNG, an upload, another thumbnail), does the work in a thread (libvips releases
-the GIL), and stores the result as a blob. Bad input is a PermanentError: no retry fixes it.
+Each reads its images from the blob store (a ``blob`` given, or the image a dependency's output
+declares: a render's PNG, another thumbnail, a frame), does the work in a thread (libvips
+releases the GIL), and stores the result as a blob, declared as its output's image
+(``libs.jobs.IMAGE_FIELD``) beside the fields it has always had. Bad input is a
+PermanentError: no retry fixes it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 
 from libs.blobs import BlobStore, check_digest
 from libs.errors import InvalidArgument, NotFound, PermanentError
-from libs.jobs import FunctionSpec, JobContext, JobFunction
+from libs.jobs import IMAGE_FIELD, FunctionSpec, JobContext, JobFunction, output_image
 from services.image import frames
 from services.image.derived import DerivedImages
 from services.image.thumbnails import ImageLimits, ImageRejected, make_thumbnail
@@ -29,8 +31,6 @@ __all__ = [
 
 DEFAULT_THUMBNAIL_SIZE = 256
 _DIGEST = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
-# Where a dependency's output keeps its image, most specific first.
-_IMAGE_FIELDS = ("png", "frame", "image", "thumbnail", "blob")
 # An image given as a blob, or as the image a named dependency made (known only once it ran).
 _IMAGE_REF = {
     "oneOf": [
@@ -46,7 +46,7 @@ _IMAGE_REF = {
 
 THUMBNAIL = FunctionSpec(
     name="image.thumbnail",
-    description="Thumbnail an image blob (or a dependency's PNG) within size x size.",
+    description="Thumbnail an image blob (or the image a dependency made) within size x size.",
     input_schema={
         "type": "object",
         "properties": {
@@ -125,32 +125,27 @@ def source_blob(job_input: dict[str, Any], field: str = "blob") -> str:
     if field in job_input:
         return image_ref(job_input, job_input[field])
     for output in (job_input.get("dependencies") or {}).values():
-        image = _image_of(output)
+        image = output_image(output)
         if image is not None:
             return image
     raise PermanentError(f"needs '{field}' or a dependency that produced an image")
 
 
 def image_ref(job_input: dict[str, Any], ref: object) -> str:
-    """The blob ``ref`` names: itself, or for ``{"from": key}`` the image dependency made."""
+    """The blob ``ref`` names: itself, or for ``{"from": key}`` the image that dependency's
+    output declares."""
     if not isinstance(ref, dict):
         return str(ref)
     key = str(ref.get("from"))
     dependencies = job_input.get("dependencies") or {}
     if key not in dependencies:
         raise PermanentError(f"no dependency {key!r} to take an image from")
-    image = _image_of(dependencies[key])
+    image = output_image(dependencies[key])
     if image is None:
-        raise PermanentError(f"dependency {key!r} made no image")
+        raise PermanentError(
+            f"dependency {key!r} made no image (its output has no {IMAGE_FIELD!r})"
+        )
     return image
-
-
-def _image_of(output: object) -> str | None:
-    if isinstance(output, dict):
-        for name in _IMAGE_FIELDS:
-            if isinstance(output.get(name), str):
-                return str(output[name])
-    return None
 
 
 async def _read(blobs: BlobStore, digest: str) -> bytes:
@@ -175,8 +170,10 @@ def thumbnail_job(blobs: BlobStore, limits: ImageLimits) -> JobFunction:
             )
         except ImageRejected as exc:
             raise PermanentError(f"{exc.reason}: {exc.detail}") from exc
+        blob = await blobs.put(thumb.data, thumb.content_type)
         return {
-            "thumbnail": await blobs.put(thumb.data, thumb.content_type),
+            "thumbnail": blob,
+            IMAGE_FIELD: blob,
             "width": thumb.width,
             "height": thumb.height,
             "content_type": thumb.content_type,
@@ -194,7 +191,7 @@ def transform_job(derived: DerivedImages) -> JobFunction:
         except (InvalidArgument, NotFound) as exc:
             raise PermanentError(exc.detail) from exc
         return {
-            "image": made.blob,
+            IMAGE_FIELD: made.blob,
             "width": made.width,
             "height": made.height,
             "content_type": made.content_type,
@@ -229,8 +226,10 @@ def frame_job(blobs: BlobStore, limits: ImageLimits) -> JobFunction:
             frame = await asyncio.to_thread(frames.compose_frame, spec, limits)
         except ImageRejected as exc:
             raise PermanentError(f"{exc.reason}: {exc.detail}") from exc
+        blob = await blobs.put(frame.data, "image/png")
         return {
-            "frame": await blobs.put(frame.data, "image/png"),
+            "frame": blob,
+            IMAGE_FIELD: blob,
             "width": frame.width,
             "height": frame.height,
             "content_type": "image/png",

@@ -75,7 +75,7 @@ async def render_coloured(
     worker has openscad slots (`services.render.scad.parallelism`).
     """
     wanted = _checked_formats(formats)
-    with job_directory(source, limits, workdir) as job_dir:
+    with job_directory(source, workdir) as job_dir:
         log = await run_openscad(
             job_dir, [*defines, "-o", "model.csg", "model.scad"], limits=limits, sandboxed=sandboxed
         )

@@ -59,7 +59,7 @@ class RenderServicer(render_pb2_grpc.RenderServiceServicer):
     async def GetParameters(
         self, request: render_pb2.GetParametersRequest, context: grpc.aio.ServicerContext
     ) -> render_pb2.GetParametersResponse:
-        check_size(request.source, self._limits)
+        check_size(request.source)
         # Tokenizing a large model takes a while: keep it off the event loop.
         parameters = await asyncio.to_thread(extract_parameters, request.source)
         return render_pb2.GetParametersResponse(
@@ -136,7 +136,7 @@ class RenderServicer(render_pb2_grpc.RenderServiceServicer):
         return render_of(job)
 
     async def _plan(self, request: render_pb2.RenderSpec) -> RenderPlan:
-        return await plan_render(spec_input(request), self._limits)
+        return await plan_render(spec_input(request))
 
     def _within_deadline(self, context: grpc.aio.ServicerContext) -> RenderLimits:
         """The render limits, with the wall clock cut to what the caller will wait for."""

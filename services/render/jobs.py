@@ -3,7 +3,8 @@
 Input: the render spec (`services.render.spec`): ``source``, optional ``parameters`` (values
 or OpenSCAD's customizer file) with ``parameter_set``, ``formats`` (any of png, glb, 3mf, stl;
 png and stl by default) and the ``view`` of the PNG. Output: the blob id of each format, the
-model's colours, and which formats came from the cache. Progress follows the parts.
+model's colours, which formats came from the cache and, when a PNG was made, that PNG as the
+job's declared image (``libs.jobs.IMAGE_FIELD``). Progress follows the parts.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from typing import Any
 
 from libs.blobs import BlobStore
 from libs.errors import InvalidArgument, PermanentError
-from libs.jobs import FunctionSpec, JobContext, JobFunction
+from libs.jobs import IMAGE_FIELD, FunctionSpec, JobContext, JobFunction
 from libs.metrics import RENDER_DURATION
+from libs.setpieces import MAX_SOURCE_BYTES
 from services.render.cache import CachedRender, RenderCache, engine_version
 from services.render.coloured import CONTENT_TYPES, render_coloured
 from services.render.scad import RenderLimits, ScadError
@@ -41,7 +43,8 @@ RENDER_SCAD = FunctionSpec(
             "source": {
                 "type": "string",
                 "minLength": 1,
-                "maxLength": RenderLimits().max_source_bytes,
+                # Characters: a loose bound for forms. The job counts the bytes (spec.check_size).
+                "maxLength": MAX_SOURCE_BYTES,
             },
             "parameters": {"type": "object"},
             "parameter_set": {"type": "string"},
@@ -83,7 +86,7 @@ def render_job(
 ) -> JobFunction:
     async def run(job_input: dict[str, Any], context: JobContext) -> dict[str, Any]:
         try:
-            plan = await plan_render(job_input, limits)
+            plan = await plan_render(job_input)
         except InvalidArgument as exc:
             raise PermanentError(exc.detail) from exc
         engine = await engine_version()
@@ -124,6 +127,7 @@ def render_job(
                 outputs[fmt] = await blobs.put(data, CONTENT_TYPES[fmt])
                 entry = CachedRender(outputs[fmt], CONTENT_TYPES[fmt], seconds, colours)
                 await cache.put(keys[fmt], entry)
-        return {**outputs, "colours": list(colours), "cached": cached}
+        image = {IMAGE_FIELD: outputs["png"]} if "png" in outputs else {}
+        return {**outputs, "colours": list(colours), "cached": cached, **image}
 
     return run

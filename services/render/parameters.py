@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
 from libs.errors import InvalidArgument
+from libs.setpieces import source_too_large
 from services.render.colours import normalise_colour
 
 __all__ = [
     "MAX_PARAMETERS",
-    "MAX_SOURCE_BYTES",
     "Choice",
     "Parameter",
     "ParameterType",
@@ -39,7 +39,6 @@ __all__ = [
     "validate_values",
 ]
 
-MAX_SOURCE_BYTES = 1 << 20
 MAX_PARAMETERS = 500
 MAX_DEFINE_BYTES = 32 * 1024  # one argv string; Linux refuses any over 128 KiB
 MAX_VECTOR_LENGTH = 4  # OpenSCAD's customizer offers vectors of 1 to 4 numbers
@@ -47,7 +46,6 @@ DEFAULT_GROUP = "Parameters"
 HIDDEN_GROUP = "Hidden"
 
 MSG_SOURCE_TYPE = "OpenSCAD source must be a string"
-MSG_SOURCE_TOO_LARGE = "OpenSCAD source is {size} bytes; the limit is {limit}"
 MSG_TOO_MANY_PARAMETERS = "model declares more than {limit} parameters"
 MSG_UNTERMINATED_STRING = "unterminated string starting on line {line}"
 MSG_VALUES_TYPE = "parameter values must be a JSON object"
@@ -587,9 +585,9 @@ def extract_parameters(source: str) -> list[Parameter]:
     """The customizer parameters of an OpenSCAD model, in the order the source declares them."""
     if not isinstance(source, str):
         raise InvalidArgument(MSG_SOURCE_TYPE)
-    size = len(source.encode("utf-8", "surrogatepass"))
-    if size > MAX_SOURCE_BYTES:
-        raise InvalidArgument(MSG_SOURCE_TOO_LARGE.format(size=size, limit=MAX_SOURCE_BYTES))
+    too_large = source_too_large(source)
+    if too_large:
+        raise InvalidArgument(too_large)
     tokens = _tokenize(source)
     code = [t for t in tokens if t.kind not in ("line_comment", "block_comment")]
     trailing_comments: dict[int, _Token] = {}

@@ -31,6 +31,7 @@ from typing import IO
 
 from libs.config import cores_per_worker
 from libs.metrics import OPENSCAD_RUNS
+from libs.setpieces import source_too_large
 from services.render.view import DEFAULT_VIEW, View
 
 __all__ = [
@@ -52,7 +53,6 @@ MSG_NO_SANDBOX = (
     "bubblewrap cannot create a sandbox on this host; refusing to render untrusted "
     "OpenSCAD unsandboxed (set SHOTGRAPH_RENDER_SANDBOX=off only on a dev machine)"
 )
-MSG_SOURCE_TOO_LARGE = "OpenSCAD source is {size} bytes; the limit is {limit}"
 MSG_SOURCE_NUL = "OpenSCAD source contains a NUL byte"
 MSG_NO_GEOMETRY = "model produced no 3D geometry"
 MSG_OUTPUT_TOO_LARGE = "rendered {name} exceeds {limit} bytes"
@@ -89,7 +89,6 @@ class RenderLimits:
     timeout_s: float = 60.0
     cpu_seconds: int = 120  # CPU time of the openscad process (wall-clock is timeout_s)
     memory_bytes: int = 1 << 30  # address-space cap for the openscad process
-    max_source_bytes: int = 256 * 1024
     max_output_bytes: int = 64 << 20  # per output file
 
 
@@ -236,22 +235,21 @@ async def _run(argv: list[str], cwd: Path, timeout_s: float) -> tuple[int, str]:
         return code, _head_and_tail(err, STDERR_KEEP)
 
 
-def check_source(source: str, limits: RenderLimits) -> bytes:
+def check_source(source: str) -> bytes:
     """The source as UTF-8, refused before anything runs when too large or holding a NUL."""
+    too_large = source_too_large(source)
+    if too_large:
+        raise ScadError(too_large)
     encoded = source.encode("utf-8")
-    if len(encoded) > limits.max_source_bytes:
-        raise ScadError(
-            MSG_SOURCE_TOO_LARGE.format(size=len(encoded), limit=limits.max_source_bytes)
-        )
     if b"\0" in encoded:
         raise ScadError(MSG_SOURCE_NUL)
     return encoded
 
 
 @contextlib.contextmanager
-def job_directory(source: str, limits: RenderLimits, workdir: Path | None = None) -> Iterator[Path]:
+def job_directory(source: str, workdir: Path | None = None) -> Iterator[Path]:
     """A fresh directory holding the checked source as ``model.scad``, removed afterwards."""
-    encoded = check_source(source, limits)
+    encoded = check_source(source)
     job_dir = Path(tempfile.mkdtemp(prefix="scad-", dir=workdir))
     try:
         (job_dir / "model.scad").write_bytes(encoded)
@@ -362,7 +360,7 @@ async def check_syntax(source: str, *, limits: RenderLimits, sandboxed: bool = T
     going after ``SYNTAX_CHECK_S`` has parsed; the evaluation is the render's business.
     """
     quick = dataclasses.replace(limits, timeout_s=min(limits.timeout_s, SYNTAX_CHECK_S))
-    with job_directory(source, limits) as job_dir:
+    with job_directory(source) as job_dir:
         try:
             await run_openscad(
                 job_dir, ["-o", "model.ast", "model.scad"], limits=quick, sandboxed=sandboxed
@@ -384,7 +382,7 @@ async def preview_scad(
 
     ``sandboxed=False`` (``SHOTGRAPH_RENDER_SANDBOX=off``) is for development machines only.
     """
-    with job_directory(source, limits, workdir) as job_dir:
+    with job_directory(source, workdir) as job_dir:
         return await draw_preview(job_dir, "model.scad", defines, view, limits, sandboxed)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from google.protobuf import json_format
 
 from libs.errors import InvalidArgument
+from libs.setpieces import source_too_large
 from services.render.cache import cache_key
 from services.render.coloured import CONTENT_TYPES
 from services.render.parameters import (
@@ -23,7 +24,6 @@ from services.render.parameters import (
     load_parameter_set,
     to_openscad_defines,
 )
-from services.render.scad import RenderLimits
 from services.render.view import View
 from shotgraph.render.v1 import render_pb2
 
@@ -66,11 +66,12 @@ class RenderPlan:
         return cache_key(self.source, self.values, fmt, engine, view=view)
 
 
-def check_size(source: str, limits: RenderLimits) -> None:
-    """A source over the size limit is a bad request, refused before it is even tokenized."""
-    size = len(source.encode())
-    if size > limits.max_source_bytes:
-        raise InvalidArgument(f"source is {size} bytes; the limit is {limits.max_source_bytes}")
+def check_size(source: str) -> None:
+    """A source over the size limit (in bytes) is a bad request, refused before it is even
+    tokenized."""
+    too_large = source_too_large(source)
+    if too_large:
+        raise InvalidArgument(too_large)
 
 
 def spec_input(spec: render_pb2.RenderSpec) -> dict[str, Any]:
@@ -78,7 +79,7 @@ def spec_input(spec: render_pb2.RenderSpec) -> dict[str, Any]:
     return json_format.MessageToDict(spec, preserving_proto_field_name=True)
 
 
-async def plan_render(raw: Mapping[str, Any], limits: RenderLimits) -> RenderPlan:
+async def plan_render(raw: Mapping[str, Any]) -> RenderPlan:
     """Check a request (job input, RenderSpec or HTTP body) into a plan; InvalidArgument if bad."""
     unknown = sorted(set(raw) - FIELDS)
     if unknown:
@@ -86,7 +87,7 @@ async def plan_render(raw: Mapping[str, Any], limits: RenderLimits) -> RenderPla
     source = raw.get("source")
     if not isinstance(source, str) or not source.strip():
         raise InvalidArgument("'source' must be a non-empty string of OpenSCAD")
-    check_size(source, limits)
+    check_size(source)
     formats = raw.get("formats") or list(DEFAULT_FORMATS)
     if not isinstance(formats, list) or not all(isinstance(f, str) for f in formats):
         raise InvalidArgument("'formats' must be a list of format names")

@@ -20,6 +20,7 @@ import pytest
 import pyvips
 
 from libs.launcher import Platform
+from libs.setpieces import MAX_SOURCE_BYTES
 from tests.e2e.conftest import next_event, problem, read_events
 
 pytestmark = pytest.mark.e2e
@@ -213,6 +214,40 @@ async def test_a_bad_graph_is_a_422_naming_each_fault_and_saves_nothing(
     assert (await head(http, canvas["id"]))["version"] == 1, "nothing saved"
     checked = await http.post("/v1/graphs/validate", json={"graph": graph})
     assert checked.status == 200 and not (await checked.json())["executable"]
+
+
+def set_piece_of(size: int, pad: str) -> dict[str, Any]:
+    """The storyboard with its set piece padded by a comment of ``pad`` characters (topped up
+    with "x") to exactly ``size`` bytes of UTF-8."""
+    room = size - len(SET_PIECE.encode()) - len("//")
+    width = len(pad.encode())
+    source = SET_PIECE + "//" + pad * (room // width) + "x" * (room % width)
+    assert len(source.encode()) == size
+    return _with(lambda g: g["nodes"][1]["properties"]["set_piece"].update(source=source))
+
+
+@pytest.mark.parametrize(
+    ("graph", "says"),
+    [
+        (set_piece_of(MAX_SOURCE_BYTES, "é"), None),
+        (set_piece_of(MAX_SOURCE_BYTES + 1, "x"), "at most 262144 characters"),
+        (set_piece_of(MAX_SOURCE_BYTES + 1, "é"), "the limit is 262144 bytes (256 KiB)"),
+    ],
+    ids=["exactly-the-limit", "one-byte-over", "under-in-characters-over-in-bytes"],
+)
+async def test_a_set_piece_is_held_to_the_renderers_limit_in_bytes(
+    http: aiohttp.ClientSession, graph: dict[str, Any], says: str | None
+) -> None:
+    canvas = await create(http)
+    response = await save(http, canvas["id"], 1, graph)
+    if says is None:
+        assert response.status == 201, await response.text()
+        return
+    body = await problem(response, 422)
+    assert [(p["kind"], p["node"], p["field"]) for p in body["problems"]] == [
+        ("invalid_property", "yard", "set_piece.source")
+    ]
+    assert says in body["problems"][0]["message"]
 
 
 async def test_every_fault_is_listed_not_only_the_first(http: aiohttp.ClientSession) -> None:

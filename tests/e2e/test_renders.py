@@ -20,6 +20,7 @@ import pytest
 import pyvips
 
 from libs.launcher import Platform
+from libs.setpieces import MAX_SOURCE_BYTES
 from services.render.tests.validators import read_3mf, validate_gltf
 from shotgraph.render.v1 import render_pb2, render_pb2_grpc
 from tests.e2e.conftest import problem
@@ -39,6 +40,15 @@ TWO_COLOURS = (
 )
 FINAL = frozenset({"succeeded", "failed", "cancelled", "skipped"})
 RENDER_TIMEOUT_S = 90.0
+RENDER_ROUTES = ("/v1/render/parameters", "/v1/render/preview", "/v1/renders")
+
+
+def cube_of(size: int, pad: str = "x") -> str:
+    """A cube and a comment of ``pad`` characters (topped up with "x"): exactly ``size`` bytes
+    of UTF-8."""
+    room = size - len("cube(1);//")
+    width = len(pad.encode())
+    return "cube(1);//" + pad * (room // width) + "x" * (room % width)
 
 
 async def start(http: aiohttp.ClientSession, body: dict[str, Any]) -> dict[str, Any]:
@@ -297,3 +307,46 @@ async def test_a_bad_render_request_is_a_400(
     for path in ("/v1/renders", "/v1/render/preview"):
         problem_body = await problem(await http.post(path, json=body), 400)
         assert detail in problem_body["detail"], (path, problem_body)
+
+
+AT_LIMIT = cube_of(MAX_SOURCE_BYTES, pad="é")  # 131,077 characters, 262,144 bytes
+
+
+async def test_a_source_of_exactly_the_limit_in_bytes_is_taken_by_every_check(
+    http: aiohttp.ClientSession, platform: Platform
+) -> None:
+    assert len(AT_LIMIT.encode()) == MAX_SOURCE_BYTES
+    for path in ("/v1/render/parameters", "/v1/render/preview"):
+        response = await http.post(path, json={"source": AT_LIMIT})
+        assert response.status == 200, (path, await response.text())
+    address = f"127.0.0.1:{platform.services['render'].grpc_port}"
+    async with grpc.aio.insecure_channel(address) as channel:
+        checked = await render_pb2_grpc.RenderServiceStub(channel).CheckRender(
+            render_pb2.RenderSpec(source=AT_LIMIT, formats=["stl"]), timeout=10
+        )
+    assert checked.input["source"] == AT_LIMIT, "the render check passes it on whole"
+
+
+@pytest.mark.xfail(
+    reason="batch refuses a job input over 64 KiB of ASCII-escaped JSON "
+    "(services/batch/domain.py MAX_INPUT_BYTES), below the source limit",
+    strict=True,
+)
+async def test_a_render_of_a_source_of_exactly_the_limit_is_queued(
+    http: aiohttp.ClientSession,
+) -> None:
+    response = await http.post("/v1/renders", json={"source": AT_LIMIT, "formats": ["stl"]})
+    assert response.status == 202, await response.text()
+
+
+@pytest.mark.parametrize(
+    "source",
+    [cube_of(MAX_SOURCE_BYTES + 1), cube_of(MAX_SOURCE_BYTES + 1, pad="é")],
+    ids=["one-byte-over", "under-in-characters-over-in-bytes"],
+)
+async def test_a_source_one_byte_over_the_limit_is_a_400_naming_it_at_every_route(
+    http: aiohttp.ClientSession, source: str
+) -> None:
+    for path in RENDER_ROUTES:
+        body = await problem(await http.post(path, json={"source": source}), 400)
+        assert "the limit is 262144 bytes (256 KiB)" in body["detail"], (path, body)

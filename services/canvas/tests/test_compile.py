@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
+import pytest
+
 from services.canvas.compile import node_keys, node_output, plan
-from services.canvas.graph import Graph
+from services.canvas.graph import Graph, Node
+from services.canvas.kinds import CHARACTER, DEFAULT_TYPES, SCENE, SHOT
+from services.canvas.nodetypes import (
+    Made,
+    MissingOutput,
+    NodeJob,
+    NodeType,
+    NodeTypeRegistry,
+    Port,
+)
 from services.canvas.validation import validate
 
 REFERENCE = "a" * 64
 BACKDROP = "b" * 64
 
 
-def graph_of(data: dict[str, Any]) -> Graph:
-    graph, problems = validate(data)
+def graph_of(data: dict[str, Any], registry: NodeTypeRegistry = DEFAULT_TYPES) -> Graph:
+    graph, problems = validate(data, registry)
     assert graph is not None and not problems, problems
     return graph
 
@@ -105,16 +117,126 @@ def test_a_scene_backdrop_needs_no_render() -> None:
     assert frame.input["backdrop"] == BACKDROP
 
 
-def test_a_nodes_result_is_assembled_from_its_jobs() -> None:
+def test_a_nodes_result_is_assembled_from_its_jobs_by_its_type() -> None:
     outputs = {
-        "ada/thumbnail/1": {"thumbnail": "2" * 64},
-        "ada/thumbnail/0": {"thumbnail": "1" * 64},
-        "adam/thumbnail/0": {"thumbnail": "9" * 64},  # another node's job
+        "ada/thumbnail/1": {"thumbnail": "2" * 64, "image": "2" * 64},
+        "ada/thumbnail/0": {"thumbnail": "1" * 64, "image": "1" * 64},
+        "adam/thumbnail/0": {"thumbnail": "9" * 64, "image": "9" * 64},  # another node's job
     }
-    assert node_output("ada", outputs) == {"thumbnails": ["1" * 64, "2" * 64], "image": "1" * 64}
-    render = {"png": "3" * 64, "glb": "4" * 64}
-    assert node_output("yard", {"yard/render": render}) == {"render": render, "image": "3" * 64}
-    assert node_output("s010", {"s010/frame": {"frame": "5" * 64}}) == {
+    assert node_output(CHARACTER, "ada", outputs) == {
+        "thumbnails": ["1" * 64, "2" * 64],
+        "image": "1" * 64,
+    }
+    render = {"png": "3" * 64, "glb": "4" * 64, "colours": ["#ff0000ff"], "cached": []}
+    assert node_output(SCENE, "yard", {"yard/render": {**render, "image": "3" * 64}}) == {
+        "render": render,  # as the API has always shown it: the image is the scene's own
+        "image": "3" * 64,
+    }
+    frame = {"frame": "5" * 64, "image": "5" * 64, "width": 1280, "height": 720}
+    assert node_output(SHOT, "s010", {"s010/frame": frame}) == {
         "frame": "5" * 64,
         "image": "5" * 64,
     }
+
+
+@pytest.mark.parametrize(
+    ("node_type", "node_id", "outputs"),
+    [
+        (CHARACTER, "ada", {"ada/thumbnail/0": {"thumbnail": "1" * 64}}),
+        (SCENE, "yard", {"yard/render": {"png": "3" * 64, "glb": "4" * 64}}),
+        (SHOT, "s010", {"s010/frame": {"frame": "5" * 64}}),
+    ],
+    ids=["thumbnail-declaring-no-image", "render-declaring-no-image", "frame-declaring-no-image"],
+)
+def test_a_result_is_never_guessed_from_an_output_that_declares_no_image(
+    node_type: NodeType, node_id: str, outputs: dict[str, dict[str, Any]]
+) -> None:
+    with pytest.raises(MissingOutput, match="declared no 'image'"):
+        node_output(node_type, node_id, outputs)
+
+
+# --- a new kind of node: one entry, and the engine as it is ------------------------------------
+
+
+def _mix(node: Node, inputs: Mapping[str, list[Made]]) -> list[NodeJob]:
+    """The track laid under the frames wired into the node."""
+    frames = [made.image() for made in inputs.get("frames", [])]
+    depends_on = tuple(frame["from"] for frame in frames if isinstance(frame, dict))
+    job_input = {"track": node.properties["track"], "frames": frames}
+    return [NodeJob(f"{node.id}/mix", "audio.mix", job_input, depends_on)]
+
+
+AUDIO = NodeType(
+    "audio",
+    "Audio",
+    "Sound laid under frames.",
+    {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["track"],
+        "properties": {"track": {"type": "string", "maxLength": 64}},
+    },
+    inputs=(Port("frames", "image", min=1),),
+    compile=_mix,
+    result=lambda steps: {"mix": steps["mix"]["audio"], "image": steps["mix"]["waveform"]},
+)
+WITH_AUDIO = NodeTypeRegistry([*DEFAULT_TYPES, AUDIO])
+
+
+def scored(**shot: Any) -> dict[str, Any]:
+    """The storyboard with its shot's frame scored."""
+    data = storyboard(**shot)
+    score = {"track": "theme"}
+    data["nodes"].append(
+        {"id": "score", "type": "audio", "position": {"x": 600, "y": 0}, "properties": score}
+    )
+    data["edges"].append(
+        {"source": "s010", "source_port": "frame", "target": "score", "target_port": "frames"}
+    )
+    return data
+
+
+def test_a_new_kind_compiles_and_assembles_its_result_from_its_own_entry() -> None:
+    graph = graph_of(scored(), WITH_AUDIO)
+
+    first = plan(graph, {}, WITH_AUDIO)
+    (mix,) = first.jobs["score"]
+    assert (mix.key, mix.function) == ("score/mix", "audio.mix")
+    assert mix.input == {"track": "theme", "frames": [{"from": "s010/frame"}]}
+    assert mix.depends_on == ("s010/frame",), "it waits for the frame it is laid under"
+
+    keys = node_keys(graph)
+    made = {keys["s010"]: {"frame": "e" * 64, "image": "e" * 64}}
+    assert plan(graph, made, WITH_AUDIO).jobs["score"][0].input["frames"] == ["e" * 64]
+
+    outputs = {"score/mix": {"audio": "f" * 64, "waveform": "0" * 64}}
+    assert node_output(AUDIO, "score", outputs) == {"mix": "f" * 64, "image": "0" * 64}
+
+
+def test_a_kind_without_a_compiler_makes_nothing() -> None:
+    silent = NodeType("audio", "Audio", "", AUDIO.properties, inputs=AUDIO.inputs)
+    graph = graph_of(scored(), NodeTypeRegistry([*DEFAULT_TYPES, silent]))
+
+    made = plan(graph, {}, NodeTypeRegistry([*DEFAULT_TYPES, silent]))
+
+    assert "score" in made.idle and "score" not in made.jobs
+    assert node_output(silent, "score", {}) == {}
+
+
+def test_a_compiler_making_another_nodes_jobs_is_a_bug_caught_at_once() -> None:
+    def stray(node: Node, inputs: Mapping[str, list[Made]]) -> list[NodeJob]:
+        return [NodeJob("s010/mix", "audio.mix", {})]
+
+    wrong = NodeType(
+        "audio",
+        "Audio",
+        "",
+        AUDIO.properties,
+        inputs=AUDIO.inputs,
+        compile=stray,
+        result=lambda steps: {},
+    )
+    registry = NodeTypeRegistry([*DEFAULT_TYPES, wrong])
+
+    with pytest.raises(ValueError, match="compiled jobs of another node"):
+        plan(graph_of(scored(), registry), {}, registry)

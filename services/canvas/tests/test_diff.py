@@ -7,7 +7,8 @@ from typing import Any
 
 from services.canvas.diff import GraphDiff, NodeChange, diff
 from services.canvas.graph import Edge, Graph, Node
-from services.canvas.nodetypes import DEFAULT_TYPES, NodeType, NodeTypeRegistry, Port
+from services.canvas.kinds import DEFAULT_TYPES
+from services.canvas.nodetypes import NodeType, NodeTypeRegistry, Port
 from services.canvas.validation import validate
 
 ADA = Node("ada", "character", 0.0, 0.0, {"name": "Ada", "description": "A keeper."})

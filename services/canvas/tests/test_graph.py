@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from libs.setpieces import MAX_SOURCE_BYTES
 from services.canvas.graph import (
     Edge,
     Graph,
@@ -17,7 +18,8 @@ from services.canvas.graph import (
     canonical_json,
     topological_order,
 )
-from services.canvas.nodetypes import DEFAULT_TYPES, NodeType, NodeTypeRegistry, Port
+from services.canvas.kinds import DEFAULT_TYPES
+from services.canvas.nodetypes import NodeType, NodeTypeRegistry, Port
 from services.canvas.validation import validate
 
 BLOB = "0123456789abcdef" * 4
@@ -544,6 +546,50 @@ def test_a_scene_that_feeds_a_shot_needs_a_backdrop_or_a_set_piece() -> None:
         ("required_property", "sea", "backdrop")
     ]
     assert "backdrop image or a set piece" in problems[0].message
+
+
+def set_piece_of(size: int, pad: str = "x") -> dict[str, Any]:
+    """The smallest graph with a scene whose set piece is exactly ``size`` bytes of UTF-8: a
+    cube and a comment of ``pad`` characters, topped up with "x"."""
+    room = size - len("cube(1);//")
+    width = len(pad.encode())
+    source = "cube(1);//" + pad * (room // width) + "x" * (room % width)
+    assert len(source.encode()) == size
+    scene = node("yard", "scene", location="Yard", set_piece={"source": source})
+    return {"nodes": [scene], "edges": []}
+
+
+@pytest.mark.parametrize("pad", ["x", "é", "€"], ids=["ascii", "two-byte", "three-byte"])
+def test_a_set_piece_of_exactly_the_byte_limit_is_fine(pad: str) -> None:
+    graph, problems = validate(set_piece_of(MAX_SOURCE_BYTES, pad))
+
+    assert graph is not None and problems == []
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        (set_piece_of(MAX_SOURCE_BYTES + 1), "must be at most 262144 characters"),
+        (
+            set_piece_of(MAX_SOURCE_BYTES + 1, "é"),
+            "262145 bytes of UTF-8; the limit is 262144 bytes",
+        ),
+        (
+            set_piece_of(MAX_SOURCE_BYTES + 1, "€"),
+            "262145 bytes of UTF-8; the limit is 262144 bytes",
+        ),
+    ],
+    ids=["one-ascii-byte-over", "two-byte-characters-one-byte-over", "euro-signs-one-byte-over"],
+)
+def test_a_set_piece_over_the_byte_limit_is_one_problem_naming_the_limit(
+    data: dict[str, Any], says: str
+) -> None:
+    _, problems = validate(data)
+
+    assert [(p.kind, p.node, p.field) for p in problems] == [
+        ("invalid_property", "yard", "set_piece.source")
+    ]
+    assert says in problems[0].message
 
 
 @pytest.mark.parametrize(

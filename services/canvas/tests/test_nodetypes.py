@@ -10,15 +10,8 @@ import pytest
 from jsonschema.exceptions import SchemaError
 
 from libs.storyboard import MAX_CHARACTERS
-from services.canvas.nodetypes import (
-    CHARACTER,
-    DEFAULT_TYPES,
-    SCENE,
-    SHOT,
-    NodeType,
-    NodeTypeRegistry,
-    Port,
-)
+from services.canvas.kinds import CHARACTER, DEFAULT_TYPES, SCENE, SHOT
+from services.canvas.nodetypes import NodeType, NodeTypeRegistry, Port
 
 OBJECT: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": {}}
 
@@ -98,6 +91,16 @@ def test_a_new_type_joins_a_copy_of_the_defaults_without_changing_them() -> None
     assert registry.names() == ("character", "scene", "shot", "audio")
     assert DEFAULT_TYPES.get("audio") is None
     assert json.dumps(registry.describe())
+
+
+@pytest.mark.parametrize(
+    "made",
+    [{"compile": lambda node, inputs: []}, {"result": lambda steps: {}}],
+    ids=["compile-without-result", "result-without-compile"],
+)
+def test_a_type_that_makes_jobs_says_how_their_result_is_assembled(made: Any) -> None:
+    with pytest.raises(ValueError, match="says how its result is assembled"):
+        NodeType("audio", "Audio", "", OBJECT, **made)
 
 
 def test_a_type_with_a_broken_schema_fails_when_defined() -> None:

@@ -16,7 +16,7 @@ from nats.js.kv import KeyValue
 from libs.blobs import BlobStore
 from libs.bus import ensure_streams
 from libs.errors import Deferred, JobCancelled, PermanentError
-from libs.jobs import CancelledBatches, JobContext
+from libs.jobs import CancelledBatches, JobContext, output_image
 from services.image.generation import BackendUnavailable, GenerationFunction
 from services.image.settings import GenerationBackend
 
@@ -143,6 +143,7 @@ async def test_success_stores_every_image_as_png(
         decoded = pyvips.Image.new_from_buffer(blob.data, "", fail_on="error")
         assert decoded.get("vips-loader") == "pngload_buffer"
         assert (decoded.width, decoded.height) == (8 + index, 8)
+    assert output_image(output) == output["images"][0]["blob"], "the first stands for the run"
     assert context[1].progress[-1] == 100
     assert fake.calls["/prompt"] == 1 and fake.calls["/view"] == 2
 

@@ -10,7 +10,8 @@ from nats.js import JetStreamContext
 from libs.blobs import BlobStore
 from libs.bus import ensure_streams
 from libs.errors import PermanentError
-from libs.jobs import CancelledBatches, JobContext, JobFunction
+from libs.jobs import CancelledBatches, JobContext, JobFunction, output_image
+from libs.setpieces import MAX_SOURCE_BYTES
 from services.render.cache import RenderCache
 from services.render.jobs import render_job
 from services.render.scad import RenderLimits
@@ -79,6 +80,22 @@ async def test_only_the_picture_is_rendered_again_for_another_view(
     )
     assert turned["cached"] == ["glb"]
     assert turned["glb"] == first["glb"] and turned["png"] != first["png"]
+    assert output_image(turned) == turned["png"], "the PNG is the image it declares"
+
+
+async def test_a_render_without_a_png_declares_no_image(
+    run: JobFunction, context: JobContext
+) -> None:
+    assert output_image(await run({"source": MODEL, "formats": ["stl"]}, context)) is None
+
+
+async def test_a_source_of_exactly_the_limit_in_bytes_renders(
+    run: JobFunction, context: JobContext
+) -> None:
+    source = MODEL + "//" + "é" * ((MAX_SOURCE_BYTES - len(MODEL) - 2) // 2)
+    assert len(source.encode()) == MAX_SOURCE_BYTES
+
+    assert (await run({"source": source, "formats": ["stl"]}, context))["stl"]
 
 
 async def test_other_values_are_another_render(run: JobFunction, context: JobContext) -> None:
@@ -97,6 +114,8 @@ async def test_other_values_are_another_render(run: JobFunction, context: JobCon
         ({"source": "sphere(1, $fn=1e7);"}, "MiB of memory"),
         ({"source": 'echo("hi");'}, "no 3D geometry"),
         ({"source": MODEL, "formats": ["obj"]}, "unsupported format"),
+        ({"source": MODEL + "//" + "x" * (MAX_SOURCE_BYTES - len(MODEL) - 1)}, "262144 bytes"),
+        ({"source": MODEL + "//" + "é" * (MAX_SOURCE_BYTES // 2)}, "262144 bytes"),
     ],
     ids=[
         "out-of-range",
@@ -106,6 +125,8 @@ async def test_other_values_are_another_render(run: JobFunction, context: JobCon
         "memory-limit",
         "empty",
         "unsupported-format",
+        "source-one-byte-over",
+        "source-under-in-characters-over-in-bytes",
     ],
 )
 async def test_bad_input_fails_the_job_permanently(

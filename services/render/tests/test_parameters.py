@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from libs.errors import InvalidArgument
+from libs.setpieces import MAX_SOURCE_BYTES
 from services.render.colours import CSS_COLOURS, normalise_colour
 from services.render.parameters import (
     MAX_PARAMETERS,
-    MAX_SOURCE_BYTES,
     Choice,
     Parameter,
     extract_parameters,
@@ -653,11 +653,25 @@ def test_values_openscad_cannot_take_safely_are_rejected(
 # --- limits and malformed sources --------------------------------------------------------------
 
 
-def test_oversized_source_is_invalid() -> None:
-    source = "a = 1;\n" + "//" + "x" * MAX_SOURCE_BYTES + "\n"
+def commented(size: int, pad: str = "x") -> str:
+    """One parameter and a comment of ``pad`` (topped up with "x"): exactly ``size`` bytes."""
+    head = "a = 1; // [0:10]\n//"
+    room = size - len(head)
+    return head + pad * (room // len(pad.encode())) + "x" * (room % len(pad.encode()))
 
-    with pytest.raises(InvalidArgument, match="limit is 1048576"):
+
+@pytest.mark.parametrize(
+    "source",
+    [commented(MAX_SOURCE_BYTES + 1), commented(MAX_SOURCE_BYTES + 1, pad="€")],
+    ids=["one-byte-over", "under-in-characters-over-in-bytes"],
+)
+def test_a_source_over_the_byte_limit_is_invalid_naming_it(source: str) -> None:
+    with pytest.raises(InvalidArgument, match=f"{MAX_SOURCE_BYTES + 1} bytes of UTF-8; the limit"):
         extract_parameters(source)
+
+
+def test_a_source_of_exactly_the_limit_in_bytes_is_read() -> None:
+    assert by_name(commented(MAX_SOURCE_BYTES, pad="€"))["a"].maximum == 10
 
 
 def test_source_at_the_size_limit_is_read_quickly() -> None:

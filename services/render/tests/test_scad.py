@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import pyvips
 
+from libs.setpieces import MAX_SOURCE_BYTES
 from services.render import scad
 from services.render.scad import (
     EmptyModel,
@@ -43,7 +44,7 @@ def export_stl(
     sandboxed: bool = True,
 ) -> tuple[bytes, str]:
     """The STL of ``source`` and OpenSCAD's log, from a job dir that is removed afterwards."""
-    with job_directory(source, limits, workdir) as job_dir:
+    with job_directory(source, workdir) as job_dir:
         log = asyncio.run(
             run_openscad(
                 job_dir, ["-o", "model.stl", "model.scad"], limits=limits, sandboxed=sandboxed
@@ -160,11 +161,17 @@ def test_2d_model_has_no_3d_export() -> None:
 
 
 @pytest.mark.parametrize(
-    ("source", "message"), [("cube(1);" + " " * 2000, "limit is 1024"), ("cube(1);\0", "NUL byte")]
+    ("source", "message"),
+    [
+        ("cube(1);" + " " * (MAX_SOURCE_BYTES - 7), "the limit is 262144 bytes"),
+        ("cube(1);" + "é" * (MAX_SOURCE_BYTES // 2), "the limit is 262144 bytes"),
+        ("cube(1);\0", "NUL byte"),
+    ],
+    ids=["one-byte-over", "over-in-bytes-not-characters", "nul"],
 )
 def test_bad_source_is_rejected_before_running(source: str, message: str, tmp_path: Path) -> None:
     with pytest.raises(ScadError, match=message):
-        preview(source, limits=RenderLimits(max_source_bytes=1024), workdir=tmp_path)
+        preview(source, workdir=tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -8,20 +8,27 @@ from typing import Any
 import pytest
 
 from libs.errors import InvalidArgument
-from services.render.scad import RenderLimits
+from libs.setpieces import MAX_SOURCE_BYTES
 from services.render.spec import RenderPlan, plan_render, spec_input
 from shotgraph.render.v1 import render_pb2
 
 MODEL = 'size = 5; // [1:20]\nbody = "red";\ncolor(body) cube(size);\n'
-DEFAULT_LIMITS = RenderLimits()
 SETS = {
     "parameterSets": {"Big": {"size": "18", "body": "#0000ff"}, "Small": {"size": "2"}},
     "fileFormatVersion": "1",
 }
 
 
-def plan(raw: dict[str, Any], limits: RenderLimits = DEFAULT_LIMITS) -> RenderPlan:
-    return asyncio.run(plan_render(raw, limits))
+def plan(raw: dict[str, Any]) -> RenderPlan:
+    return asyncio.run(plan_render(raw))
+
+
+def padded(size: int, pad: str = "x") -> str:
+    """MODEL with a comment of ``pad`` characters (topped up with "x") making it exactly
+    ``size`` bytes of UTF-8."""
+    room = size - len(MODEL.encode()) - len("//")
+    width = len(pad.encode())
+    return MODEL + "//" + pad * (room // width) + "x" * (room % width)
 
 
 def test_defaults_fill_in_what_the_request_leaves_out() -> None:
@@ -72,7 +79,7 @@ def test_only_pictures_depend_on_the_view_in_the_cache() -> None:
         ({}, "'source'"),
         ({"source": "   "}, "'source'"),
         ({"source": 7}, "'source'"),
-        ({"source": MODEL + " " * 2048}, "the limit is 1024"),
+        ({"source": padded(MAX_SOURCE_BYTES + 1)}, "the limit is 262144 bytes"),
         ({"source": MODEL, "formats": ["obj"]}, "unsupported format"),
         ({"source": MODEL, "formats": "png"}, "list of format names"),
         ({"source": MODEL, "parameters": {"size": "big"}}, "size"),
@@ -87,4 +94,22 @@ def test_only_pictures_depend_on_the_view_in_the_cache() -> None:
 )
 def test_a_bad_request_is_refused_before_anything_runs(raw: dict[str, Any], detail: str) -> None:
     with pytest.raises(InvalidArgument, match=detail):
-        plan(raw, RenderLimits(max_source_bytes=1024))
+        plan(raw)
+
+
+def test_a_source_of_exactly_the_limit_in_bytes_is_planned() -> None:
+    source = padded(MAX_SOURCE_BYTES)
+    assert len(source.encode()) == MAX_SOURCE_BYTES
+
+    assert plan({"source": source}).values == {"size": 5, "body": "#ff0000"}
+
+
+@pytest.mark.parametrize(
+    "source",
+    [padded(MAX_SOURCE_BYTES + 1), padded(MAX_SOURCE_BYTES + 1, pad="é")],
+    ids=["one-byte-over", "under-in-characters-over-in-bytes"],
+)
+def test_a_source_one_byte_over_the_limit_is_refused_naming_it(source: str) -> None:
+    assert len(source.encode()) == MAX_SOURCE_BYTES + 1
+    with pytest.raises(InvalidArgument, match=r"the limit is 262144 bytes \(256 KiB\)"):
+        plan({"source": source})
