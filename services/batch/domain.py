@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
+from libs.bus.envelope import MAX_MESSAGE_BYTES
 from libs.bus.states import FINAL_JOB_STATES, BatchState, JobState, ReportedState
 from libs.errors import InvalidArgument
 
@@ -26,7 +27,8 @@ __all__ = [
 
 MAX_JOBS = 10_000
 MAX_DEPENDENCIES = 100
-MAX_INPUT_BYTES = 64 * 1024
+# A job's input travels in one work message, with its dependencies' outputs beside it.
+MAX_INPUT_BYTES = MAX_MESSAGE_BYTES * 3 // 4
 MAX_KEY_LENGTH = 100
 
 
@@ -68,7 +70,7 @@ def order_jobs(specs: Sequence[JobSpec]) -> list[JobSpec]:
         if spec.key in keys:
             raise InvalidArgument(f"jobs[{index}]: key {spec.key!r} is used twice")
         keys[spec.key] = index
-        if len(json.dumps(spec.input)) > MAX_INPUT_BYTES:
+        if _json_bytes(spec.input) > MAX_INPUT_BYTES:
             raise InvalidArgument(f"jobs[{index}]: input is larger than {MAX_INPUT_BYTES} bytes")
         if len(spec.depends_on) > MAX_DEPENDENCIES:
             raise InvalidArgument(f"jobs[{index}]: at most {MAX_DEPENDENCIES} dependencies")
@@ -82,6 +84,12 @@ def order_jobs(specs: Sequence[JobSpec]) -> list[JobSpec]:
                 )
     _reject_cycles(keyed)
     return keyed
+
+
+def _json_bytes(value: Any) -> int:
+    """Bytes of ``value`` as compact UTF-8 JSON: what it weighs, whatever its alphabet."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def _with_key(spec: JobSpec, key: str) -> JobSpec:

@@ -3,8 +3,9 @@
 Each reads its images from the blob store (a ``blob`` given, or the image a dependency's output
 declares: a render's PNG, another thumbnail, a frame), does the work in a thread (libvips
 releases the GIL), and stores the result as a blob, declared as its output's image
-(``libs.jobs.IMAGE_FIELD``) beside the fields it has always had. Bad input is a
-PermanentError: no retry fixes it.
+(``libs.jobs.IMAGE_FIELD``) beside the fields it has always had. Bad input (a malformed or
+missing blob, an image over a limit, options that do not parse) is an error that is not worth
+retrying (``libs.errors``), so the job fails at once.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ import asyncio
 from typing import Any
 
 from libs.blobs import BlobStore, check_digest
-from libs.errors import InvalidArgument, NotFound, PermanentError
+from libs.errors import PermanentError
 from libs.jobs import IMAGE_FIELD, FunctionSpec, JobContext, JobFunction, output_image
 from services.image import frames
 from services.image.derived import DerivedImages
-from services.image.thumbnails import ImageLimits, ImageRejected, make_thumbnail
+from services.image.thumbnails import ImageLimits, make_thumbnail
 
 __all__ = [
     "FRAME",
@@ -149,10 +150,8 @@ def image_ref(job_input: dict[str, Any], ref: object) -> str:
 
 
 async def _read(blobs: BlobStore, digest: str) -> bytes:
-    try:
-        return (await blobs.get(check_digest(digest))).data
-    except (InvalidArgument, NotFound) as exc:
-        raise PermanentError(exc.detail) from exc
+    """The blob's bytes; a malformed digest or a missing blob fails the job (no retry)."""
+    return (await blobs.get(check_digest(digest))).data
 
 
 def thumbnail_job(blobs: BlobStore, limits: ImageLimits) -> JobFunction:
@@ -164,12 +163,7 @@ def thumbnail_job(blobs: BlobStore, limits: ImageLimits) -> JobFunction:
         await context.check_cancelled()
         source = await _read(blobs, source_blob(job_input))
         await context.progress(40, "source read")
-        try:
-            thumb = await asyncio.to_thread(
-                make_thumbnail, source, int(size), fmt=fmt, limits=limits
-            )
-        except ImageRejected as exc:
-            raise PermanentError(f"{exc.reason}: {exc.detail}") from exc
+        thumb = await asyncio.to_thread(make_thumbnail, source, int(size), fmt=fmt, limits=limits)
         blob = await blobs.put(thumb.data, thumb.content_type)
         return {
             "thumbnail": blob,
@@ -186,10 +180,7 @@ def transform_job(derived: DerivedImages) -> JobFunction:
     async def run(job_input: dict[str, Any], context: JobContext) -> dict[str, Any]:
         await context.check_cancelled()
         await context.progress(10, "transforming")
-        try:
-            made = await derived.derive(source_blob(job_input), job_input["options"], None)
-        except (InvalidArgument, NotFound) as exc:
-            raise PermanentError(exc.detail) from exc
+        made = await derived.derive(source_blob(job_input), job_input["options"], None)
         return {
             IMAGE_FIELD: made.blob,
             "width": made.width,
@@ -222,10 +213,7 @@ def frame_job(blobs: BlobStore, limits: ImageLimits) -> JobFunction:
             duration_s=job_input["duration_s"],
             size=(width, height),
         )
-        try:
-            frame = await asyncio.to_thread(frames.compose_frame, spec, limits)
-        except ImageRejected as exc:
-            raise PermanentError(f"{exc.reason}: {exc.detail}") from exc
+        frame = await asyncio.to_thread(frames.compose_frame, spec, limits)
         blob = await blobs.put(frame.data, "image/png")
         return {
             "frame": blob,

@@ -31,6 +31,8 @@ from typing import Any, Final
 
 import pyvips
 
+from libs.errors import InvalidArgument
+
 __all__ = [
     "FAIL_ON",
     "ImageInfo",
@@ -156,18 +158,18 @@ class Thumbnail:
     height: int
 
 
-class ImageRejected(Exception):
-    """Bad input; permanent, retrying will not help.
+class ImageRejected(InvalidArgument):
+    """Bad input: an invalid argument, so a job that meets it fails without a retry.
 
     ``reason`` is a short machine code: "too_large", "too_many_pixels", "too_many_frames",
     "not_an_image", "bad_size", "bad_format" or "bad_options"; ``detail`` is for humans.
     """
 
     def __init__(self, reason: str, detail: str) -> None:
-        # Both go to args so the exception survives pickling (e.g. across a process pool).
-        super().__init__(reason, detail)
+        super().__init__(detail)
         self.reason = reason
-        self.detail = detail
+        # Both in args so the exception survives pickling (e.g. across a process pool).
+        self.args = (reason, detail)
 
     def __str__(self) -> str:
         return f"{self.reason}: {self.detail}"

@@ -12,14 +12,13 @@ from google.protobuf import json_format
 
 from libs.blobs import BlobStore
 from libs.downstream import Downstream
-from libs.errors import InvalidArgument, Unavailable, Unprocessable
+from libs.errors import InvalidArgument, Unavailable
 from libs.metrics import RENDER_DURATION
 from services.render.cache import CachedRender, RenderCache, engine_version
 from services.render.parameters import extract_parameters
 from services.render.renders import URGENT, render_job_spec, render_of
 from services.render.scad import (
     RenderLimits,
-    ScadError,
     check_syntax,
     preview_scad,
 )
@@ -27,17 +26,11 @@ from services.render.spec import RenderPlan, check_size, plan_render, spec_input
 from shotgraph.batch.v1 import batch_pb2, batch_pb2_grpc
 from shotgraph.render.v1 import render_pb2, render_pb2_grpc
 
-__all__ = ["RenderServicer", "unprocessable"]
+__all__ = ["RenderServicer"]
 
 PNG = "image/png"
 # Kept back from the caller's deadline to store the PNG and answer before it expires.
 DEADLINE_MARGIN_S = 0.5
-
-
-def unprocessable(exc: ScadError) -> Unprocessable:
-    """A model that does not render, as the 422 problem the caller sees (with its line)."""
-    extensions = {"line": exc.line} if exc.line is not None else {}
-    return Unprocessable(exc.message, extensions=extensions)
 
 
 class RenderServicer(render_pb2_grpc.RenderServiceServicer):
@@ -80,16 +73,14 @@ class RenderServicer(render_pb2_grpc.RenderServiceServicer):
             )
         limits = self._within_deadline(context)
         started = time.perf_counter()
-        try:
-            png = await preview_scad(
-                plan.source,
-                defines=plan.defines(),
-                view=plan.view,
-                limits=limits,
-                sandboxed=self._sandboxed,
-            )
-        except ScadError as exc:
-            raise unprocessable(exc) from exc
+        # A model that does not render is a ScadError: the 422 the caller sees, with its line.
+        png = await preview_scad(
+            plan.source,
+            defines=plan.defines(),
+            view=plan.view,
+            limits=limits,
+            sandboxed=self._sandboxed,
+        )
         seconds = time.perf_counter() - started
         RENDER_DURATION.labels("preview").observe(seconds)
         blob = await self._blobs.put(png, PNG)
@@ -103,10 +94,7 @@ class RenderServicer(render_pb2_grpc.RenderServiceServicer):
             raise InvalidArgument("owner_id is required")
         # A bad request is a 400 or 422 now, not a failed job later.
         plan = await self._plan(request.spec)
-        try:
-            await check_syntax(plan.source, limits=self._limits, sandboxed=self._sandboxed)
-        except ScadError as exc:
-            raise unprocessable(exc) from exc
+        await check_syntax(plan.source, limits=self._limits, sandboxed=self._sandboxed)
         submitted: batch_pb2.SubmitBatchResponse = await self._batch.call(
             self._batch.stub.SubmitBatch,
             batch_pb2.SubmitBatchRequest(

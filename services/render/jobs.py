@@ -13,13 +13,12 @@ import time
 from typing import Any
 
 from libs.blobs import BlobStore
-from libs.errors import InvalidArgument, PermanentError
 from libs.jobs import IMAGE_FIELD, FunctionSpec, JobContext, JobFunction
 from libs.metrics import RENDER_DURATION
 from libs.setpieces import MAX_SOURCE_BYTES
 from services.render.cache import CachedRender, RenderCache, engine_version
 from services.render.coloured import CONTENT_TYPES, render_coloured
-from services.render.scad import RenderLimits, ScadError
+from services.render.scad import RenderLimits
 from services.render.spec import plan_render
 from services.render.view import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE
 
@@ -85,10 +84,7 @@ def render_job(
     blobs: BlobStore, cache: RenderCache, limits: RenderLimits, *, sandboxed: bool
 ) -> JobFunction:
     async def run(job_input: dict[str, Any], context: JobContext) -> dict[str, Any]:
-        try:
-            plan = await plan_render(job_input)
-        except InvalidArgument as exc:
-            raise PermanentError(exc.detail) from exc
+        plan = await plan_render(job_input)  # bad input fails the job: no retry fixes it
         engine = await engine_version()
         keys = {fmt: plan.cache_key(fmt, engine) for fmt in plan.formats}
         outputs: dict[str, str] = {}
@@ -108,18 +104,17 @@ def render_job(
                 await context.progress(percent, f"{done} of {total} colours rendered")
 
             started = time.perf_counter()
-            try:
-                result = await render_coloured(
-                    plan.source,
-                    missing,
-                    defines=plan.defines(),
-                    view=plan.view,
-                    limits=limits,
-                    sandboxed=sandboxed,
-                    progress=parts_done,
-                )
-            except ScadError as exc:  # the model itself: every retry would fail the same way
-                raise PermanentError(str(exc)) from exc
+            # A ScadError is the model itself (every retry would fail the same way): the job
+            # fails at once. A RenderFailed (the sandbox, a crash) is retried.
+            result = await render_coloured(
+                plan.source,
+                missing,
+                defines=plan.defines(),
+                view=plan.view,
+                limits=limits,
+                sandboxed=sandboxed,
+                progress=parts_done,
+            )
             seconds = time.perf_counter() - started
             RENDER_DURATION.labels("coloured").observe(seconds)
             colours = tuple(result.colours) or colours

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import IO
 
 from libs.config import cores_per_worker
+from libs.errors import Unprocessable
 from libs.metrics import OPENSCAD_RUNS
 from libs.setpieces import source_too_large
 from services.render.view import DEFAULT_VIEW, View
@@ -92,15 +93,16 @@ class RenderLimits:
     max_output_bytes: int = 64 << 20  # per output file
 
 
-class ScadError(Exception):
-    """The model cannot be rendered (syntax error, no geometry, over a limit); retrying won't
-    help. ``line`` is where OpenSCAD placed the problem in the model, when it said."""
+class ScadError(Unprocessable):
+    """The model cannot be rendered (syntax error, no geometry, over a limit): a 422 to the
+    caller, a failed job without a retry. ``line`` is where OpenSCAD placed the problem in the
+    model, when it said; it travels as the problem's ``line`` member."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
         found = _MODEL_LINE.search(message)
         self.line = int(found.group(1)) if found else None
+        super().__init__(message, extensions={"line": self.line} if self.line else None)
+        self.message = message
 
 
 class EmptyModel(ScadError):

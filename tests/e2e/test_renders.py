@@ -312,29 +312,14 @@ async def test_a_bad_render_request_is_a_400(
 AT_LIMIT = cube_of(MAX_SOURCE_BYTES, pad="é")  # 131,077 characters, 262,144 bytes
 
 
-async def test_a_source_of_exactly_the_limit_in_bytes_is_taken_by_every_check(
-    http: aiohttp.ClientSession, platform: Platform
+async def test_a_source_of_exactly_the_limit_in_bytes_is_taken_by_every_route(
+    http: aiohttp.ClientSession,
 ) -> None:
     assert len(AT_LIMIT.encode()) == MAX_SOURCE_BYTES
     for path in ("/v1/render/parameters", "/v1/render/preview"):
         response = await http.post(path, json={"source": AT_LIMIT})
         assert response.status == 200, (path, await response.text())
-    address = f"127.0.0.1:{platform.services['render'].grpc_port}"
-    async with grpc.aio.insecure_channel(address) as channel:
-        checked = await render_pb2_grpc.RenderServiceStub(channel).CheckRender(
-            render_pb2.RenderSpec(source=AT_LIMIT, formats=["stl"]), timeout=10
-        )
-    assert checked.input["source"] == AT_LIMIT, "the render check passes it on whole"
-
-
-@pytest.mark.xfail(
-    reason="batch refuses a job input over 64 KiB of ASCII-escaped JSON "
-    "(services/batch/domain.py MAX_INPUT_BYTES), below the source limit",
-    strict=True,
-)
-async def test_a_render_of_a_source_of_exactly_the_limit_is_queued(
-    http: aiohttp.ClientSession,
-) -> None:
+    # Checked, then queued: the job's input holds it whole.
     response = await http.post("/v1/renders", json={"source": AT_LIMIT, "formats": ["stl"]})
     assert response.status == 202, await response.text()
 

@@ -66,6 +66,16 @@ def test_oversized_input_names_the_limit() -> None:
         order_jobs([big])
 
 
+def test_input_is_weighed_in_utf8_bytes_not_escapes() -> None:
+    """A set piece of the largest source the render service takes fits, in any alphabet."""
+    wrapper = len('{"source":""}')
+    fits = JobSpec(function="render.scad", input={"source": "é" * 262_144})  # 512 KiB
+    over = JobSpec(function="render.scad", input={"source": "é" * (MAX_INPUT_BYTES - wrapper)})
+    order_jobs([fits])
+    with pytest.raises(InvalidArgument, match=str(MAX_INPUT_BYTES)):
+        order_jobs([over])
+
+
 @pytest.mark.parametrize("final", [s for s in JobState if s.is_final])
 @pytest.mark.parametrize("report", list(ReportedState))
 def test_a_final_state_is_never_left(final: JobState, report: ReportedState) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import pyvips
 
+from libs.errors import is_retryable
 from services.image.thumbnails import (
     ImageInfo,
     ImageLimits,
@@ -286,6 +287,7 @@ def test_rejection_carries_reason_and_detail_and_pickles() -> None:
     assert str(exc) == "too_large: 60 MB, limit is 50 MB"
     copy = pickle.loads(pickle.dumps(exc))
     assert (copy.reason, copy.detail) == (exc.reason, exc.detail)
+    assert not is_retryable(copy), "bad input: a job that meets it fails without a retry"
 
 
 def test_untrusted_loaders_are_blocked_process_wide() -> None:

@@ -9,7 +9,7 @@ from nats.js import JetStreamContext
 
 from libs.blobs import BlobStore
 from libs.bus import ensure_streams
-from libs.errors import PermanentError
+from libs.errors import ShotgraphError, is_retryable
 from libs.jobs import CancelledBatches, JobContext, JobFunction, output_image
 from libs.setpieces import MAX_SOURCE_BYTES
 from services.render.cache import RenderCache
@@ -132,5 +132,6 @@ async def test_other_values_are_another_render(run: JobFunction, context: JobCon
 async def test_bad_input_fails_the_job_permanently(
     run: JobFunction, context: JobContext, job: dict[str, Any], detail: str
 ) -> None:
-    with pytest.raises(PermanentError, match=detail):
+    with pytest.raises(ShotgraphError, match=detail) as raised:
         await run(job, context)
+    assert not is_retryable(raised.value), "the consumer terminates it: no retry fixes it"

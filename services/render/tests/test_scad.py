@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import pyvips
 
+from libs.errors import is_retryable
 from libs.setpieces import MAX_SOURCE_BYTES
 from services.render import scad
 from services.render.scad import (
@@ -305,3 +306,10 @@ def test_mcad_library_is_usable_read_only_from_the_sandbox() -> None:
     stl, _ = export_stl("use <MCAD/boxes.scad>\nroundedBox([10, 10, 10], 2, true);")
     assert stl.startswith(b"solid")
     assert facet_count(stl) > 12  # rounded, so more than a plain cube's 12
+
+
+def test_a_model_error_is_a_422_with_its_line_and_never_retried() -> None:
+    error = ScadError("ERROR: Parser error in file model.scad, line 3: syntax error")
+    assert (error.status, error.line, error.extensions) == (422, 3, {"line": 3})
+    assert not is_retryable(error)
+    assert ScadError("no geometry").extensions == {}
