@@ -2,7 +2,8 @@
 
 The servers (NATS with JetStream, PostgreSQL, Redis) are started once in a temporary folder.
 What a test changes on them is its own: every ``pg_pool`` test gets a fresh schema, and NATS
-tests name their streams, subjects and durables uniquely (a uuid in each name).
+tests name their streams, subjects and durables uniquely (a uuid in each name). On them, a
+test of a service that calls the batch service gets one in its own process: ``batch_service``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from libs.db import create_pool
 from libs.devstack import DevStack
 from libs.jobs import CancelledBatches, cancellations
+from tests.batch_service import BatchService, serve_batch
 
 # Schema names must match libs.db.migrate's ``[a-z_]+``, so hex digits are spelled as letters.
 _DIGITS_AS_LETTERS = str.maketrans("0123456789", "ghijklmnop")
@@ -93,6 +95,16 @@ async def pg_pool(devstack: DevStack, pg_schema: str) -> AsyncIterator[asyncpg.P
         await pool.execute(f"DROP SCHEMA IF EXISTS {pg_schema} CASCADE")
     finally:
         await pool.close()
+
+
+@pytest.fixture
+async def batch_service(
+    pg_pool: asyncpg.Pool, nats_js: JetStreamContext
+) -> AsyncIterator[BatchService]:
+    """The batch service in this process (``tests/batch_service.py``): no dispatcher runs, so
+    its jobs wait for the test to apply workers' reports."""
+    async with serve_batch(pg_pool, nats_js) as service:
+        yield service
 
 
 @pytest.fixture

@@ -1,26 +1,42 @@
-"""Execute and results, in process: what is recorded of an execution, and how each node's result
-is read back from its jobs, by its type, also for executions recorded before types were."""
+"""Execute and results: what is recorded of an execution, and how each node's result is read
+back from its jobs, by its type, also for executions recorded before types were.
+
+``read_back`` is pure and tested alone. ``Executions`` is tested with what it talks to running
+for real: its ResultStore on Postgres (the service's own migrations; the canvas, its user and
+its node keys are the test's own, and their rows are deleted after it), the batch service in
+this process (``tests/batch_service.py``), whose jobs the test runs as their workers would by
+reporting on each queued one, and JetStream, where the user's browsers hear of Execute.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
-from typing import Any, cast
+from collections.abc import AsyncIterator
+from typing import Any
 
+import asyncpg
 import pytest
 from google.protobuf import json_format
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 
-from libs.bus.states import JobState, NodeState
-from libs.downstream import Downstream
-from libs.rpc import struct
+from libs.bus import Envelope
+from libs.bus.events import CanvasExecution
+from libs.bus.states import JobState, NodeState, ReportedState
+from libs.bus.subjects import user_events_subject
+from libs.bus.work import FunctionSpec, JobReport
+from libs.db import migrate
+from libs.jobs import register_functions
+from services.canvas.app import MIGRATIONS
 from services.canvas.compile import node_keys
 from services.canvas.execution import Executions, JobStatus, read_back
 from services.canvas.graph import Graph
 from services.canvas.kinds import DEFAULT_TYPES
 from services.canvas.results import ExecutionRecord, ResultStore
+from services.canvas.store import CanvasRecord, CanvasStore
 from services.canvas.tests.test_compile import WITH_AUDIO, graph_of, scored, storyboard
-from shotgraph.batch.v1 import batch_pb2, batch_pb2_grpc
+from shotgraph.batch.v1 import batch_pb2
+from tests.batch_service import BatchService
 
 THUMB, RENDER, FRAME = "1" * 64, "2" * 64, "3" * 64
 # What each function's worker returns, its image declared.
@@ -103,127 +119,221 @@ def test_a_result_that_cannot_be_assembled_is_not_kept_and_the_execution_settles
     assert why in read.unassembled["s010"]
 
 
-# --- Executions with the batch service and the stores faked --------------------------------------
+# --- Executions, with its stores, the batch service and the bus running ---------------------------
+
+# The function the test's audio kind compiles to, announced as its worker would.
+AUDIO_MIX = FunctionSpec(
+    name="audio.mix",
+    input_schema={
+        "type": "object",
+        "required": ["track", "frames"],
+        "additionalProperties": False,
+        "properties": {"track": {"type": "string"}, "frames": {"type": "array"}},
+    },
+)
 
 
-class FakeResults:
-    def __init__(self) -> None:
-        self.kept: dict[str, dict[str, Any]] = {}
-        self.executions: dict[str, ExecutionRecord] = {}
-
-    async def results(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
-        return {key: self.kept[key] for key in keys if key in self.kept}
-
-    async def keep(self, results: Mapping[str, Mapping[str, Any]]) -> None:
-        for key, output in results.items():
-            self.kept.setdefault(key, dict(output))
-
-    async def record(
-        self, batch_id: str, canvas_id: str, version: int, user_id: str, nodes: dict[str, Any]
-    ) -> None:
-        self.executions[batch_id] = ExecutionRecord(
-            batch_id, canvas_id, version, user_id, nodes, False
-        )
-
-    async def unsettled(self, canvas_id: str) -> list[ExecutionRecord]:
-        return [e for e in self.executions.values() if e.canvas_id == canvas_id and not e.settled]
-
-    async def settle(self, batch_id: str) -> None:
-        execution = self.executions[batch_id]
-        self.executions[batch_id] = ExecutionRecord(
-            execution.batch_id,
-            execution.canvas_id,
-            execution.version,
-            execution.user_id,
-            execution.nodes,
-            True,
-        )
+@pytest.fixture
+async def results(pg_pool: asyncpg.Pool) -> ResultStore:
+    await migrate(pg_pool, "canvas", MIGRATIONS)
+    return ResultStore(pg_pool)
 
 
-class FakeBatches:
-    """Jobs submitted are queued until ``finish`` runs them as their workers would."""
-
-    def __init__(self) -> None:
-        self.jobs: dict[str, list[batch_pb2.Job]] = {}
-
-    async def SubmitBatch(self, request: batch_pb2.SubmitBatchRequest) -> Any:
-        batch_id = str(uuid.uuid4())
-        self.jobs[batch_id] = [
-            batch_pb2.Job(key=spec.key, function=spec.function, state="queued", batch_id=batch_id)
-            for spec in request.jobs
-        ]
-        return batch_pb2.SubmitBatchResponse(batch=batch_pb2.Batch(id=batch_id), created=True)
-
-    async def ListJobs(self, request: batch_pb2.ListJobsRequest) -> Any:
-        return batch_pb2.ListJobsResponse(jobs=self.jobs[request.batch_id])
-
-    @property
-    def stub(self) -> FakeBatches:
-        return self
-
-    async def call(self, method: Any, request: Any, *, deadline_s: float | None = None) -> Any:
-        return await method(request)
-
-    def finish(self) -> None:
-        for jobs in self.jobs.values():
-            for job in jobs:
-                job.state, job.progress = "succeeded", 100
-                job.output.CopyFrom(struct(OUTPUTS[job.function]))
-
-
-class FakeBus:
-    async def publish(self, subject: str, payload: bytes, headers: dict[str, str]) -> None:
-        return None
-
-
-def executions(results: FakeResults, batches: FakeBatches, registry: Any) -> Executions:
-    return Executions(
-        cast(ResultStore, results),
-        cast(Downstream[batch_pb2_grpc.BatchServiceStub], batches),
-        cast(JetStreamContext, FakeBus()),
-        registry=registry,
+@pytest.fixture
+async def canvas(pg_pool: asyncpg.Pool, results: ResultStore) -> AsyncIterator[CanvasRecord]:
+    """A canvas of a user of this test's own (``results`` has migrated its schema). After the
+    test, the results its executions kept, the canvas with its executions and the user's
+    batches are deleted."""
+    record = await CanvasStore(pg_pool).create(f"user-{uuid.uuid4().hex}", "Execute")
+    yield record
+    canvas_id = uuid.UUID(record.id)
+    await pg_pool.execute(
+        "DELETE FROM canvas.node_results WHERE key IN (SELECT node->>'key'"
+        " FROM canvas.executions, jsonb_each(nodes) AS n(id, node) WHERE canvas_id = $1)",
+        canvas_id,
     )
+    await pg_pool.execute("DELETE FROM canvas.canvases WHERE id = $1", canvas_id)
+    await pg_pool.execute("DELETE FROM batch.batches WHERE owner_id = $1", record.owner_id)
 
 
-async def outputs(runs: Executions, canvas_id: str, graph: Graph) -> dict[str, Any]:
+def own(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with each node's name made this test's own, and so its key: the results kept
+    under the keys are this test's rows alone."""
+    tag = uuid.uuid4().hex[:8]
+    for node in data["nodes"]:
+        properties = node["properties"]
+        for name in ("name", "location", "track"):
+            if name in properties:
+                properties[name] = f"{properties[name]} {tag}"
+    return data
+
+
+async def jobs_of(batch: BatchService, owner_id: str, batch_id: str) -> list[batch_pb2.Job]:
+    listed: batch_pb2.ListJobsResponse = await batch.client.call(
+        batch.client.stub.ListJobs,
+        batch_pb2.ListJobsRequest(owner_id=owner_id, batch_id=batch_id),
+    )
+    assert not listed.next_page_token
+    return list(listed.jobs)
+
+
+async def run_queued(batch: BatchService, owner_id: str, batch_id: str) -> set[str]:
+    """What the workers do with the batch's queued jobs: each succeeds with its function's
+    output, which releases the jobs depending on it. The keys of the jobs run."""
+    queued = [
+        job
+        for job in await jobs_of(batch, owner_id, batch_id)
+        if JobState(job.state) is JobState.QUEUED
+    ]
+    await batch.store.apply_reports(
+        [
+            JobReport(
+                job_id=job.id,
+                batch_id=batch_id,
+                state=ReportedState.SUCCEEDED,
+                progress=100,
+                output=OUTPUTS[job.function],
+            )
+            for job in queued
+        ]
+    )
+    return {job.key for job in queued}
+
+
+async def events_to(js: JetStreamContext, user_id: str) -> list[Envelope]:
+    """What the user's browsers are told, oldest first: every event the EVENTS stream keeps on
+    the user's subject."""
+    subject, seq = user_events_subject(user_id), 1
+    events: list[Envelope] = []
+    while True:
+        try:
+            kept = await js.get_msg("EVENTS", seq, subject=subject, next=True)
+        except NotFoundError:
+            return events
+        events.append(Envelope.decode(kept.data or b""))
+        seq = (kept.seq or seq) + 1
+
+
+async def node_results(
+    runs: Executions, canvas_id: str, graph: Graph
+) -> dict[str, tuple[NodeState, dict[str, Any]]]:
+    """Each node's state and result, as the studio asks for them."""
     reply = await runs.node_results(canvas_id, 1, graph, complete=True)
-    return {n.node_id: json_format.MessageToDict(n.output) for n in reply.nodes}
-
-
-async def test_execute_records_each_nodes_type_and_a_new_kinds_result_is_assembled_by_it() -> None:
-    results, batches = FakeResults(), FakeBatches()
-    runs = executions(results, batches, WITH_AUDIO)
-    graph, canvas_id = graph_of(scored(), WITH_AUDIO), str(uuid.uuid4())
-
-    started = await runs.execute(canvas_id, 1, "ada", graph)
-
-    (execution,) = results.executions.values()
-    assert {n: node["type"] for n, node in execution.nodes.items()} == {
-        "ada": "character",
-        "yard": "scene",
-        "s010": "shot",
-        "score": "audio",
+    return {
+        n.node_id: (NodeState(n.state), json_format.MessageToDict(n.output)) for n in reply.nodes
     }
-    assert {n.node_id: n.state for n in started.nodes}["score"] == NodeState.QUEUED
-    batches.finish()
-    made = await outputs(runs, canvas_id, graph)
-    assert made["score"] == {"mix": "5" * 64, "image": "6" * 64}
-    assert made["s010"] == {"frame": FRAME, "image": FRAME}
-    assert made["ada"] == {"thumbnails": [THUMB], "image": THUMB}
 
 
-async def test_an_execution_recorded_before_types_is_still_read_back() -> None:
-    results, batches = FakeResults(), FakeBatches()
-    runs = executions(results, batches, DEFAULT_TYPES)
-    graph, canvas_id = graph_of(storyboard()), str(uuid.uuid4())
-    await runs.execute(canvas_id, 1, "ada", graph)
-    for execution in results.executions.values():  # as an older canvas service wrote it
-        for node in execution.nodes.values():
-            del node["type"]
-    batches.finish()
+async def test_execute_records_each_nodes_type_and_a_new_kinds_result_is_assembled_by_it(
+    results: ResultStore,
+    batch_service: BatchService,
+    nats_js: JetStreamContext,
+    canvas: CanvasRecord,
+) -> None:
+    await register_functions(nats_js, [AUDIO_MIX])
+    runs = Executions(results, batch_service.client, nats_js, registry=WITH_AUDIO)
+    graph, user = graph_of(own(scored()), WITH_AUDIO), canvas.owner_id
+    keys = node_keys(graph)
 
-    made = await outputs(runs, canvas_id, graph)
+    started = await runs.execute(canvas.id, 1, user, graph)
 
-    assert made["yard"]["image"] == RENDER and made["s010"]["frame"] == FRAME
-    assert all(e.settled for e in results.executions.values())
-    assert set(results.kept) == {node_keys(graph)[n] for n in ("ada", "yard", "s010")}
+    (execution,) = await results.unsettled(canvas.id)
+    assert (execution.batch_id, execution.version, execution.user_id) == (
+        started.batch_id,
+        1,
+        user,
+    )
+    assert execution.nodes == {
+        "ada": {"key": keys["ada"], "type": "character", "jobs": ["ada/thumbnail/0"]},
+        "yard": {"key": keys["yard"], "type": "scene", "jobs": ["yard/render"]},
+        "s010": {"key": keys["s010"], "type": "shot", "jobs": ["s010/frame"]},
+        "score": {"key": keys["score"], "type": "audio", "jobs": ["score/mix"]},
+    }
+    assert {n.node_id: (n.key, n.state) for n in started.nodes} == {
+        "ada": (keys["ada"], NodeState.QUEUED),
+        "bo": (keys["bo"], NodeState.IDLE),
+        "yard": (keys["yard"], NodeState.QUEUED),
+        "s010": (keys["s010"], NodeState.QUEUED),
+        "score": (keys["score"], NodeState.QUEUED),
+    }
+    # The batch service took the graph's jobs as one batch, each waiting on its inputs.
+    jobs = await jobs_of(batch_service, user, started.batch_id)
+    assert {job.key: (job.function, JobState(job.state)) for job in jobs} == {
+        "ada/thumbnail/0": ("image.thumbnail", JobState.QUEUED),
+        "yard/render": ("render.scad", JobState.QUEUED),
+        "s010/frame": ("image.frame", JobState.PENDING),
+        "score/mix": ("audio.mix", JobState.PENDING),
+    }
+    # The browser hears of the batch, then of Execute with every node's state.
+    events = await events_to(nats_js, user)
+    assert [event.type for event in events] == ["batch.submitted", "canvas.execution"]
+    announced = events[-1].open(CanvasExecution)
+    assert (announced.canvas_id, announced.version, announced.batch_id) == (
+        canvas.id,
+        1,
+        started.batch_id,
+    )
+    assert {n.node_id: (n.key, n.state) for n in announced.nodes} == {
+        n.node_id: (n.key, n.state) for n in started.nodes
+    }
+
+    assert await run_queued(batch_service, user, started.batch_id) == {
+        "ada/thumbnail/0",
+        "yard/render",
+    }
+    partway = await node_results(runs, canvas.id, graph)
+    assert {node_id: state for node_id, (state, _) in partway.items()} == {
+        "ada": NodeState.SUCCEEDED,
+        "bo": NodeState.IDLE,
+        "yard": NodeState.SUCCEEDED,
+        "s010": NodeState.QUEUED,  # its frame, released, waits for a worker
+        "score": NodeState.QUEUED,
+    }
+    assert [e.batch_id for e in await results.unsettled(canvas.id)] == [started.batch_id]
+    assert await run_queued(batch_service, user, started.batch_id) == {"s010/frame"}
+    assert await run_queued(batch_service, user, started.batch_id) == {"score/mix"}
+    made = await node_results(runs, canvas.id, graph)
+
+    assert made["score"] == (NodeState.SUCCEEDED, {"mix": "5" * 64, "image": "6" * 64})
+    assert made["s010"] == (NodeState.SUCCEEDED, {"frame": FRAME, "image": FRAME})
+    assert made["ada"] == (NodeState.SUCCEEDED, {"thumbnails": [THUMB], "image": THUMB})
+    assert made["bo"] == (NodeState.IDLE, {})
+    assert await results.unsettled(canvas.id) == [], "every node made: settled"
+
+
+async def test_an_execution_recorded_before_types_is_still_read_back(
+    pg_pool: asyncpg.Pool,
+    results: ResultStore,
+    batch_service: BatchService,
+    nats_js: JetStreamContext,
+    canvas: CanvasRecord,
+) -> None:
+    runs = Executions(results, batch_service.client, nats_js)
+    graph, user = graph_of(own(storyboard())), canvas.owner_id
+    started = await runs.execute(canvas.id, 1, user, graph)
+    batch_id = uuid.UUID(started.batch_id)
+    # As an older canvas service wrote it: which job makes which node, and no type.
+    nodes = await pg_pool.fetchval(
+        "SELECT nodes FROM canvas.executions WHERE batch_id = $1", batch_id
+    )
+    for node in nodes.values():
+        del node["type"]
+    await pg_pool.execute(
+        "UPDATE canvas.executions SET nodes = $2 WHERE batch_id = $1", batch_id, nodes
+    )
+    assert await run_queued(batch_service, user, started.batch_id) == {
+        "ada/thumbnail/0",
+        "yard/render",
+    }
+    assert await run_queued(batch_service, user, started.batch_id) == {"s010/frame"}
+
+    made = await node_results(runs, canvas.id, graph)
+
+    files = {"png": RENDER, "glb": "4" * 64, "colours": [], "cached": []}
+    assert made["yard"] == (NodeState.SUCCEEDED, {"render": files, "image": RENDER})
+    assert made["s010"] == (NodeState.SUCCEEDED, {"frame": FRAME, "image": FRAME})
+    settled = "SELECT settled FROM canvas.executions WHERE batch_id = $1"
+    assert await pg_pool.fetchval(settled, batch_id) is True
+    keys = node_keys(graph)
+    kept = await results.results(keys.values())
+    assert set(kept) == {keys[n] for n in ("ada", "yard", "s010")}

@@ -1,9 +1,6 @@
-"""StartRender and GetRender over gRPC, against the real batch service run in this process.
-
-The batch service is its own servicer, store (Postgres, migrated with its own migrations),
-function catalog and events (NATS), served on a free port; only its dispatcher does not run,
-so a render's job stays queued until the test reports on it the way a worker's results are
-applied (``BatchStore.apply_reports``).
+"""StartRender and GetRender over gRPC, against the real batch service run in this process
+(``tests/batch_service.py``): no dispatcher runs there, so a render's job stays queued until
+the test reports on it the way a worker's results are applied (``BatchStore.apply_reports``).
 """
 
 from __future__ import annotations
@@ -12,30 +9,19 @@ import hashlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
-import grpc
 import pytest
 from nats.js import JetStreamContext
 
 from libs.blobs import BlobStore
-from libs.bus import ensure_streams
 from libs.bus.states import JobState, ReportedState
 from libs.bus.work import JobReport
-from libs.db import migrate
 from libs.downstream import Downstream
 from libs.errors import InvalidArgument, NotFound, ShotgraphError, Unavailable, Unprocessable
-from libs.jobs import cancellations, register_functions
 from libs.ports import free_port
-from libs.resilience import Breakers
 from libs.rpc import create_server
-from services.batch.app import MIGRATIONS as BATCH_MIGRATIONS
-from services.batch.dispatcher import Dispatcher
-from services.batch.events import ProgressEvents
-from services.batch.functions import FunctionCatalog
-from services.batch.handlers import BatchServicer
 from services.batch.store import BatchStore
 from services.image.jobs import THUMBNAIL
 from services.render.cache import RenderCache
@@ -44,43 +30,12 @@ from services.render.jobs import RENDER_SCAD
 from services.render.scad import RenderLimits
 from shotgraph.batch.v1 import batch_pb2, batch_pb2_grpc
 from shotgraph.render.v1 import render_pb2, render_pb2_grpc
+from tests.batch_service import BatchClient, BatchService, downstream
 
 MODEL = '// [Colours]\nbody = "red";\nsize = 10; // [2:40]\ncolor(body) cube(size);\n'
 DIGESTS = {fmt: hashlib.sha256(fmt.encode()).hexdigest() for fmt in ("png", "stl", "glb")}
 
-Stub = TypeVar("Stub")
 RenderClient = Downstream[render_pb2_grpc.RenderServiceStub]
-BatchClient = Downstream[batch_pb2_grpc.BatchServiceStub]
-
-
-@dataclass(frozen=True)
-class BatchService:
-    address: str
-    store: BatchStore
-
-
-@pytest.fixture
-async def batch_service(
-    pg_pool: asyncpg.Pool, nats_js: JetStreamContext
-) -> AsyncIterator[BatchService]:
-    await ensure_streams(nats_js)
-    await migrate(pg_pool, "batch", BATCH_MIGRATIONS)
-    # What the render and image workers announce when they start.
-    await register_functions(nats_js, [RENDER_SCAD, THUMBNAIL])
-    store = BatchStore(pg_pool)
-    servicer = BatchServicer(
-        store,
-        FunctionCatalog(nats_js),
-        Dispatcher(store, nats_js),
-        ProgressEvents(nats_js),
-        await cancellations(nats_js),
-    )
-    port = free_port()
-    server, _ = await create_server(
-        "batch", port, [lambda s: batch_pb2_grpc.add_BatchServiceServicer_to_server(servicer, s)]
-    )
-    yield BatchService(f"127.0.0.1:{port}", store)
-    await server.stop(None)
 
 
 @pytest.fixture
@@ -88,14 +43,6 @@ async def stack() -> AsyncIterator[AsyncExitStack]:
     """What a test opens (servers, channels), closed after it."""
     async with AsyncExitStack() as stack:
         yield stack
-
-
-def downstream(
-    stack: AsyncExitStack, name: str, address: str, stub: Callable[[grpc.aio.Channel], Stub]
-) -> Downstream[Stub]:
-    client = Downstream(name, address, stub, deadline_s=15.0, breakers=Breakers())
-    stack.push_async_callback(client.close)
-    return client
 
 
 async def serve_renders(
@@ -122,9 +69,9 @@ async def renders(
 
 
 @pytest.fixture
-def batch(stack: AsyncExitStack, batch_service: BatchService) -> BatchClient:
+def batch(batch_service: BatchService) -> BatchClient:
     """The batch service, as the test asks it what the render service made."""
-    return downstream(stack, "batch", batch_service.address, batch_pb2_grpc.BatchServiceStub)
+    return batch_service.client
 
 
 @pytest.fixture

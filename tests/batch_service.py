@@ -1,0 +1,87 @@
+"""The batch service run in this process, for the tests of the services that call it.
+
+It is the real thing: its servicer, store (Postgres, migrated with its own migrations), function
+catalog and events (NATS), served on a free port. Only its dispatcher does not run, so a job
+stays queued (or pending on its dependencies) until the test reports on it the way a worker's
+results are applied: ``BatchStore.apply_reports``, as the batch service's results handler does.
+The ``batch_service`` fixture (root ``conftest.py``) serves one per test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import TypeVar
+
+import asyncpg
+import grpc
+from nats.js import JetStreamContext
+
+from libs.bus import ensure_streams
+from libs.db import migrate
+from libs.downstream import Downstream
+from libs.jobs import cancellations, register_functions
+from libs.ports import free_port
+from libs.resilience import Breakers
+from libs.rpc import create_server
+from services.batch.app import MIGRATIONS
+from services.batch.dispatcher import Dispatcher
+from services.batch.events import ProgressEvents
+from services.batch.functions import FunctionCatalog
+from services.batch.handlers import BatchServicer
+from services.batch.store import BatchStore
+from services.image.jobs import FRAME, THUMBNAIL, TRANSFORM
+from services.render.jobs import RENDER_SCAD
+from shotgraph.batch.v1 import batch_pb2_grpc
+
+__all__ = ["WORKER_FUNCTIONS", "BatchClient", "BatchService", "downstream", "serve_batch"]
+
+Stub = TypeVar("Stub")
+BatchClient = Downstream[batch_pb2_grpc.BatchServiceStub]
+
+# What the render and image workers announce when they start (image.generate only with a
+# generation backend configured).
+WORKER_FUNCTIONS = (RENDER_SCAD, THUMBNAIL, TRANSFORM, FRAME)
+
+
+@dataclass(frozen=True)
+class BatchService:
+    address: str
+    store: BatchStore  # where the test applies workers' reports
+    client: BatchClient  # as a service calling batch has one
+
+
+def downstream(
+    stack: AsyncExitStack, name: str, address: str, stub: Callable[[grpc.aio.Channel], Stub]
+) -> Downstream[Stub]:
+    """A client of the service at ``address``, closed with ``stack``."""
+    client = Downstream(name, address, stub, deadline_s=15.0, breakers=Breakers())
+    stack.push_async_callback(client.close)
+    return client
+
+
+@asynccontextmanager
+async def serve_batch(pool: asyncpg.Pool, js: JetStreamContext) -> AsyncIterator[BatchService]:
+    """The batch service on ``pool`` and ``js``, stopped on leaving."""
+    await ensure_streams(js)
+    await migrate(pool, "batch", MIGRATIONS)
+    await register_functions(js, WORKER_FUNCTIONS)
+    store = BatchStore(pool)
+    servicer = BatchServicer(
+        store,
+        FunctionCatalog(js),
+        Dispatcher(store, js),
+        ProgressEvents(js),
+        await cancellations(js),
+    )
+    port = free_port()
+    server, _ = await create_server(
+        "batch", port, [lambda s: batch_pb2_grpc.add_BatchServiceServicer_to_server(servicer, s)]
+    )
+    async with AsyncExitStack() as stack:
+        stack.push_async_callback(server.stop, None)
+        address = f"127.0.0.1:{port}"
+        yield BatchService(
+            address, store, downstream(stack, "batch", address, batch_pb2_grpc.BatchServiceStub)
+        )
