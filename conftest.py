@@ -13,6 +13,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import asyncpg
@@ -28,7 +29,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from libs.db import create_pool
 from libs.devstack import DevStack
 from libs.jobs import CancelledBatches, cancellations
-from tests.batch_service import BatchService, serve_batch
+from tests.in_process import BatchService, serve_batch
 
 # Schema names must match libs.db.migrate's ``[a-z_]+``, so hex digits are spelled as letters.
 _DIGITS_AS_LETTERS = str.maketrans("0123456789", "ghijklmnop")
@@ -98,10 +99,17 @@ async def pg_pool(devstack: DevStack, pg_schema: str) -> AsyncIterator[asyncpg.P
 
 
 @pytest.fixture
+async def stack() -> AsyncIterator[AsyncExitStack]:
+    """Servers, channels and clients a test opens, closed after it in reverse order."""
+    async with AsyncExitStack() as stack:
+        yield stack
+
+
+@pytest.fixture
 async def batch_service(
     pg_pool: asyncpg.Pool, nats_js: JetStreamContext
 ) -> AsyncIterator[BatchService]:
-    """The batch service in this process (``tests/batch_service.py``): no dispatcher runs, so
+    """The batch service in this process (``tests/in_process.py``): no dispatcher runs, so
     its jobs wait for the test to apply workers' reports."""
     async with serve_batch(pg_pool, nats_js) as service:
         yield service

@@ -4,7 +4,7 @@ back from its jobs, by its type, also for executions recorded before types were.
 ``read_back`` is pure and tested alone. ``Executions`` is tested with what it talks to running
 for real: its ResultStore on Postgres (the service's own migrations; the canvas, its user and
 its node keys are the test's own, and their rows are deleted after it), the batch service in
-this process (``tests/batch_service.py``), whose jobs the test runs as their workers would by
+this process (``tests/in_process.py``), whose jobs the test runs as their workers would by
 reporting on each queued one, and JetStream, where the user's browsers hear of Execute.
 """
 
@@ -36,7 +36,7 @@ from services.canvas.results import ExecutionRecord, ResultStore
 from services.canvas.store import CanvasRecord, CanvasStore
 from services.canvas.tests.test_compile import WITH_AUDIO, graph_of, scored, storyboard
 from shotgraph.batch.v1 import batch_pb2
-from tests.batch_service import BatchService
+from tests.in_process import BatchService
 
 THUMB, RENDER, FRAME = "1" * 64, "2" * 64, "3" * 64
 # What each function's worker returns, its image declared.

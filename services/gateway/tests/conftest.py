@@ -4,60 +4,25 @@ key of the test's own, and the gateway's routes behind aiohttp's test server."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import TypeVar
 
 import asyncpg
-import grpc
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from libs.db import migrate
-from libs.downstream import Downstream
-from libs.ports import free_port
-from libs.resilience import Breakers
-from libs.rpc import Registrar, create_server
 from services.auth.app import MIGRATIONS as AUTH_MIGRATIONS
 from services.auth.handlers import AuthServicer
 from services.auth.store import AuthStore
 from shotgraph.auth.v1 import auth_pb2, auth_pb2_grpc
+from tests.in_process import downstream, serve
 
 Stub = TypeVar("Stub")
 GatewayClient = TestClient[web.Request, web.Application]
-
-
-@pytest.fixture
-async def stack() -> AsyncIterator[AsyncExitStack]:
-    """Servers, channels and clients a test opens, closed after it in reverse order."""
-    async with AsyncExitStack() as stack:
-        yield stack
-
-
-async def serve(stack: AsyncExitStack, register: Registrar, port: int = 0) -> str:
-    """A real gRPC server (the platform's own, with its error mapping); its address."""
-    port = port or free_port()
-    server, _ = await create_server("peer", port, [register])
-    stack.push_async_callback(server.stop, None)
-    return f"127.0.0.1:{port}"
-
-
-def downstream(
-    stack: AsyncExitStack,
-    name: str,
-    address: str,
-    stub: Callable[[grpc.aio.Channel], Stub],
-    *,
-    breakers: Breakers | None = None,
-    deadline_s: float = 5.0,
-) -> Downstream[Stub]:
-    service = Downstream(
-        name, address, stub, deadline_s=deadline_s, breakers=breakers or Breakers()
-    )
-    stack.push_async_callback(service.close)
-    return service
 
 
 async def client_of(stack: AsyncExitStack, app: web.Application) -> GatewayClient:

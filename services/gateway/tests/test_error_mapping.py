@@ -32,9 +32,10 @@ from libs.resilience import Breakers
 from libs.web import create_app
 from services.gateway.auth import require_api_key
 from services.gateway.batches import Batches
-from services.gateway.tests.conftest import Auth, GatewayClient, client_of, downstream, serve
+from services.gateway.tests.conftest import Auth, GatewayClient, client_of
 from shotgraph.auth.v1 import auth_pb2_grpc
 from shotgraph.batch.v1 import batch_pb2, batch_pb2_grpc
+from tests.in_process import downstream, serve
 
 PROBLEM = "application/problem+json"
 ANSWERS: dict[str, ShotgraphError] = {

@@ -22,9 +22,10 @@ from libs.identity import KeyVerifier
 from libs.web import create_app
 from services.gateway.auth import require_api_key
 from services.gateway.renders import Renders
-from services.gateway.tests.conftest import Auth, GatewayClient, client_of, downstream, serve
+from services.gateway.tests.conftest import Auth, GatewayClient, client_of
 from shotgraph.auth.v1 import auth_pb2_grpc
 from shotgraph.render.v1 import render_pb2, render_pb2_grpc
+from tests.in_process import downstream, serve
 
 PROBLEM = "application/problem+json"
 STL = b"solid cube\nendsolid cube\n"

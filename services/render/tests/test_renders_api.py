@@ -1,5 +1,5 @@
 """StartRender and GetRender over gRPC, against the real batch service run in this process
-(``tests/batch_service.py``): no dispatcher runs there, so a render's job stays queued until
+(``tests/in_process.py``): no dispatcher runs there, so a render's job stays queued until
 the test reports on it the way a worker's results are applied (``BatchStore.apply_reports``).
 """
 
@@ -30,19 +30,12 @@ from services.render.jobs import RENDER_SCAD
 from services.render.scad import RenderLimits
 from shotgraph.batch.v1 import batch_pb2, batch_pb2_grpc
 from shotgraph.render.v1 import render_pb2, render_pb2_grpc
-from tests.batch_service import BatchClient, BatchService, downstream
+from tests.in_process import BatchClient, BatchService, downstream
 
 MODEL = '// [Colours]\nbody = "red";\nsize = 10; // [2:40]\ncolor(body) cube(size);\n'
 DIGESTS = {fmt: hashlib.sha256(fmt.encode()).hexdigest() for fmt in ("png", "stl", "glb")}
 
 RenderClient = Downstream[render_pb2_grpc.RenderServiceStub]
-
-
-@pytest.fixture
-async def stack() -> AsyncIterator[AsyncExitStack]:
-    """What a test opens (servers, channels), closed after it."""
-    async with AsyncExitStack() as stack:
-        yield stack
 
 
 async def serve_renders(

@@ -1,10 +1,12 @@
-"""The batch service run in this process, for the tests of the services that call it.
+"""Real services served in the test's own process, and clients of them.
 
-It is the real thing: its servicer, store (Postgres, migrated with its own migrations), function
-catalog and events (NATS), served on a free port. Only its dispatcher does not run, so a job
-stays queued (or pending on its dependencies) until the test reports on it the way a worker's
-results are applied: ``BatchStore.apply_reports``, as the batch service's results handler does.
-The ``batch_service`` fixture (root ``conftest.py``) serves one per test.
+``serve`` puts a servicer on a gRPC server of the platform's own (error mapping included) on a
+free port; ``downstream`` is a client as a calling service has one. ``serve_batch`` runs the
+real batch service for the tests of the services that call it: its servicer, store (Postgres,
+migrated with its own migrations), function catalog and events (NATS). Only its dispatcher does
+not run, so a job stays queued (or pending on its dependencies) until the test reports on it
+the way a worker's results are applied: ``BatchStore.apply_reports``, as the batch service's
+results handler does. The ``batch_service`` fixture (root ``conftest.py``) serves one per test.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from libs.downstream import Downstream
 from libs.jobs import cancellations, register_functions
 from libs.ports import free_port
 from libs.resilience import Breakers
-from libs.rpc import create_server
+from libs.rpc import Registrar, create_server
 from services.batch.app import MIGRATIONS
 from services.batch.dispatcher import Dispatcher
 from services.batch.events import ProgressEvents
@@ -35,7 +37,14 @@ from services.image.jobs import FRAME, THUMBNAIL, TRANSFORM
 from services.render.jobs import RENDER_SCAD
 from shotgraph.batch.v1 import batch_pb2_grpc
 
-__all__ = ["WORKER_FUNCTIONS", "BatchClient", "BatchService", "downstream", "serve_batch"]
+__all__ = [
+    "WORKER_FUNCTIONS",
+    "BatchClient",
+    "BatchService",
+    "downstream",
+    "serve",
+    "serve_batch",
+]
 
 Stub = TypeVar("Stub")
 BatchClient = Downstream[batch_pb2_grpc.BatchServiceStub]
@@ -52,11 +61,25 @@ class BatchService:
     client: BatchClient  # as a service calling batch has one
 
 
+async def serve(stack: AsyncExitStack, register: Registrar, port: int = 0) -> str:
+    """A real gRPC server (the platform's own, with its error mapping); its address."""
+    port = port or free_port()
+    server, _ = await create_server("peer", port, [register])
+    stack.push_async_callback(server.stop, None)
+    return f"127.0.0.1:{port}"
+
+
 def downstream(
-    stack: AsyncExitStack, name: str, address: str, stub: Callable[[grpc.aio.Channel], Stub]
+    stack: AsyncExitStack,
+    name: str,
+    address: str,
+    stub: Callable[[grpc.aio.Channel], Stub],
+    *,
+    breakers: Breakers | None = None,
+    deadline_s: float = 15.0,
 ) -> Downstream[Stub]:
     """A client of the service at ``address``, closed with ``stack``."""
-    client = Downstream(name, address, stub, deadline_s=15.0, breakers=Breakers())
+    client = Downstream(name, address, stub, deadline_s=deadline_s, breakers=breakers or Breakers())
     stack.push_async_callback(client.close)
     return client
 
@@ -75,13 +98,10 @@ async def serve_batch(pool: asyncpg.Pool, js: JetStreamContext) -> AsyncIterator
         ProgressEvents(js),
         await cancellations(js),
     )
-    port = free_port()
-    server, _ = await create_server(
-        "batch", port, [lambda s: batch_pb2_grpc.add_BatchServiceServicer_to_server(servicer, s)]
-    )
     async with AsyncExitStack() as stack:
-        stack.push_async_callback(server.stop, None)
-        address = f"127.0.0.1:{port}"
+        address = await serve(
+            stack, lambda s: batch_pb2_grpc.add_BatchServiceServicer_to_server(servicer, s)
+        )
         yield BatchService(
             address, store, downstream(stack, "batch", address, batch_pb2_grpc.BatchServiceStub)
         )
