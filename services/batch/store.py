@@ -549,11 +549,12 @@ class BatchStore:
 
     @staticmethod
     async def _release_dependents(conn: asyncpg.Connection, succeeded: list[uuid.UUID]) -> int:
+        # waiting_on counts distinct dependencies: one named twice is still one to wait for.
         released = await conn.fetch(
             "UPDATE batch.jobs SET waiting_on = waiting_on"
-            "   - (SELECT count(*) FROM unnest(depends_on) AS d WHERE d = ANY($1)),"
+            "   - (SELECT count(DISTINCT d) FROM unnest(depends_on) AS d WHERE d = ANY($1)),"
             " state = CASE WHEN waiting_on"
-            "   - (SELECT count(*) FROM unnest(depends_on) AS d WHERE d = ANY($1)) <= 0"
+            "   - (SELECT count(DISTINCT d) FROM unnest(depends_on) AS d WHERE d = ANY($1)) <= 0"
             f"   THEN {_is(JobState.QUEUED)} ELSE state END"
             f" WHERE depends_on && $1 AND state = {_is(JobState.PENDING)} RETURNING state",
             succeeded,

@@ -426,6 +426,18 @@ async def test_a_dependant_is_released_when_all_its_dependencies_succeeded(
     assert c.input == {"dependencies": {"a": {"a": 1}, "b": {"b": 2}}}
 
 
+async def test_a_dependency_named_twice_is_waited_for_once(store: BatchStore) -> None:
+    batch = await submit(store, spec("a"), spec("b"), spec("c", "a", "a", "b"))
+    sent = await dispatched(store, batch)
+
+    await store.apply_reports([report(sent["a"], ReportedState.SUCCEEDED)])
+
+    assert (await states_of(store, batch))["c"] == JobState.PENDING, "b has not succeeded"
+    released = await store.apply_reports([report(sent["b"], ReportedState.SUCCEEDED)])
+    assert released.released == 1
+    assert (await states_of(store, batch))["c"] == JobState.QUEUED
+
+
 async def test_a_failure_skips_everything_downstream(store: BatchStore) -> None:
     batch = await submit(
         store,
