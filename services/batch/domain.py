@@ -230,9 +230,10 @@ class ReportDecision:
 def decide_reports(jobs: Iterable[JobStanding], reports: Iterable[JobReport]) -> ReportDecision:
     """Apply ``reports`` in arrival order to the ``jobs`` they are about; decide what changes.
 
-    A report about none of ``jobs``, of another dispatch than the job's latest (stale), about a
-    job already final, or that would leave its job exactly as it stands (a duplicate) changes
-    nothing. Several reports about one job fold into one update, as if applied one by one.
+    A report about none of ``jobs``, of another dispatch than the job's latest or of one taken
+    back (stale), about a job already final, or that would leave its job exactly as it stands
+    (a duplicate) changes nothing. Several reports about one job fold into one update, as if
+    applied one by one.
     """
     before = {job.id: job for job in jobs}
     now = dict(before)
@@ -311,8 +312,11 @@ def decide_reports(jobs: Iterable[JobStanding], reports: Iterable[JobReport]) ->
 
 
 def _is_current(job: JobStanding, report: JobReport) -> bool:
-    """Whether ``report`` is of the job's latest dispatch (0: the sender did not say)."""
-    return report.dispatch in (0, job.dispatches)
+    """Whether ``report`` is of the job's latest dispatch (0: the sender did not say), and
+    that dispatch is still out: once a deferral or a retry of the batch has taken it back,
+    whatever of it still arrives (a redelivered report) is stale, or it would revive the job
+    with no message left to run it."""
+    return job.on_subject and report.dispatch in (0, job.dispatches)
 
 
 def roll_up(counts: Mapping[JobState, int] | Iterable[JobState]) -> BatchState:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+import msgspec
 import pytest
 
 from libs.bus.states import BatchState, JobState, ReportedState
@@ -271,6 +272,26 @@ def test_a_report_of_an_earlier_dispatch_is_stale() -> None:
 
     assert decide_reports([redispatched], [report(ReportedState.SUCCEEDED, dispatch=1)]) == NOTHING
     assert decide_reports([redispatched], [report(ReportedState.SUCCEEDED, dispatch=2)]).updates
+
+
+@pytest.mark.parametrize("late", EVERY_KIND, ids=KIND_IDS)
+@pytest.mark.parametrize("state", [JobState.QUEUED, JobState.PENDING])
+def test_a_report_of_a_dispatch_taken_back_is_stale(state: JobState, late: JobReport) -> None:
+    """Deferred (queued) or retried with the batch (queued or pending): no message is out."""
+    taken_back = standing(state=state, dispatches=1, on_subject=False)
+
+    assert decide_reports([taken_back], [late]) == NOTHING
+    assert decide_reports([taken_back], [msgspec.structs.replace(late, dispatch=0)]) == NOTHING
+
+
+def test_reports_after_a_deferral_in_the_same_group_are_stale() -> None:
+    decision = decide_reports(
+        [standing(state=JobState.RUNNING)],
+        [report(ReportedState.DEFERRED, delay_s=5), report(ReportedState.RUNNING, progress=0)],
+    )
+
+    assert [c.state for c in decision.changes] == [JobState.QUEUED]
+    assert [(u.state, u.on_subject) for u in decision.updates] == [(JobState.QUEUED, False)]
 
 
 def test_a_report_that_does_not_name_its_dispatch_counts_as_the_latest() -> None:

@@ -382,6 +382,43 @@ async def test_a_deferred_job_comes_back_when_due_with_the_next_dispatch(
     assert (await reread(store, batch)).state == BatchState.SUCCEEDED
 
 
+async def test_a_report_redelivered_after_a_deferral_does_not_revive_the_job(
+    store: BatchStore, batch_pool: asyncpg.Pool
+) -> None:
+    batch = await submit(store, spec("a"))
+    (first,) = await dispatch(store)
+    running = report(first, ReportedState.RUNNING, progress=0)
+    await store.apply_reports([running])
+    await store.apply_reports([report(first, ReportedState.DEFERRED, delay_s=60)])
+
+    replayed = await store.apply_reports([running])  # its ack was lost: delivered again
+
+    assert replayed.changes == []
+    assert await states_of(store, batch) == {"a": JobState.QUEUED}
+    await batch_pool.execute(
+        "UPDATE batch.jobs SET not_before = clock_timestamp() - '1s'::interval"
+    )
+    (second,) = await dispatch(store)
+    assert (second.job_id, second.dispatch) == (first.job_id, 2), "sent again once due"
+
+
+async def test_a_report_redelivered_after_a_retry_does_not_fail_the_job_again(
+    store: BatchStore,
+) -> None:
+    batch = await submit(store, spec("a"), spec("b", "a"))
+    (first,) = await dispatch(store)
+    failed = report(first, ReportedState.FAILED, error="backend down")
+    await store.apply_reports([failed])
+    await store.retry_failed(OWNER, batch.id)
+
+    replayed = await store.apply_reports([failed])
+
+    assert replayed.changes == []
+    assert await states_of(store, batch) == {"a": JobState.QUEUED, "b": JobState.PENDING}
+    (second,) = await dispatch(store)
+    assert (second.job_id, second.dispatch) == (first.job_id, 2)
+
+
 async def test_a_retried_attempt_stays_on_its_subject_and_is_kept(store: BatchStore) -> None:
     batch = await submit(store, spec("a"))
     (sent,) = await dispatch(store)
