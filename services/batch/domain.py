@@ -232,8 +232,9 @@ def decide_reports(jobs: Iterable[JobStanding], reports: Iterable[JobReport]) ->
 
     A report about none of ``jobs``, of another dispatch than the job's latest or of one taken
     back (stale), about a job already final, or that would leave its job exactly as it stands
-    (a duplicate) changes nothing. Several reports about one job fold into one update, as if
-    applied one by one.
+    (a duplicate) changes nothing; one of the dispatch after the latest is adopted when that
+    dispatch may have got out unconfirmed. Several reports about one job fold into one update,
+    as if applied one by one.
     """
     before = {job.id: job for job in jobs}
     now = dict(before)
@@ -242,8 +243,11 @@ def decide_reports(jobs: Iterable[JobStanding], reports: Iterable[JobReport]) ->
     failures: dict[tuple[str, int, int], AttemptFailure] = {}
     changes: list[JobChange] = []
     for report in reports:
-        job = now.get(report.job_id)
-        if job is None or not _is_current(job, report):
+        current = now.get(report.job_id)
+        if current is None:
+            continue
+        job = _adopt_unconfirmed_dispatch(current, report)
+        if not _is_current(job, report):
             continue
         transition = apply_report(job.state, report.state, report.delay_s)
         if transition is None:
@@ -267,7 +271,7 @@ def decide_reports(jobs: Iterable[JobStanding], reports: Iterable[JobReport]) ->
             worker=report.worker or job.worker,
             attempts=max(job.attempts, report.attempt),
         )
-        if after == job:
+        if after == current:
             continue  # a duplicate: its failure, if any, is recorded once by its key
         now[job.id] = after
         if report.output is not None:
@@ -309,6 +313,24 @@ def decide_reports(jobs: Iterable[JobStanding], reports: Iterable[JobReport]) ->
         broken=tuple(u.job_id for u in updates if u.state.is_broken),
         changes=tuple(changes),
     )
+
+
+def _adopt_unconfirmed_dispatch(job: JobStanding, report: JobReport) -> JobStanding:
+    """``job`` with the dispatch ``report`` is of taken as out, if it is the one after its
+    latest and never confirmed.
+
+    A claim whose publish fails part-way is rolled back, but a message JetStream did take stays
+    in the stream under the next dispatch number; a worker may run it and report before the
+    dispatcher sends it again (which JetStream then drops as a duplicate). That report is the
+    only word the job will get, so it is not stale: the job takes that dispatch as its own.
+    """
+    if (
+        job.state is JobState.QUEUED
+        and not job.on_subject
+        and report.dispatch == job.dispatches + 1
+    ):
+        return replace(job, dispatches=report.dispatch, on_subject=True)
+    return job
 
 
 def _is_current(job: JobStanding, report: JobReport) -> bool:

@@ -398,7 +398,8 @@ class BatchStore:
         ``window`` bounds the jobs of one function already on their subject, so an urgent batch
         overtakes a bulk one instead of queueing behind it inside JetStream. If publishing
         fails the transaction rolls back; republishing later reuses the message ids, so
-        JetStream drops whatever did get through.
+        JetStream drops whatever did get through (and a report of such a message that comes
+        first is taken as of the job's dispatch: ``domain.decide_reports``).
         """
         async with self._pool.acquire() as conn, conn.transaction():
             outstanding = {

@@ -294,6 +294,30 @@ def test_reports_after_a_deferral_in_the_same_group_are_stale() -> None:
     assert [(u.state, u.on_subject) for u in decision.updates] == [(JobState.QUEUED, False)]
 
 
+def test_a_report_of_the_next_dispatch_before_it_was_confirmed_is_adopted() -> None:
+    """A publish that got through a claim rolled back: the job is out under the next number."""
+    unconfirmed = standing(state=JobState.QUEUED, dispatches=1, on_subject=False)
+
+    decision = decide_reports([unconfirmed], [report(ReportedState.RETRYING, dispatch=2)])
+
+    (update,) = decision.updates
+    assert (update.state, update.dispatches, update.on_subject) == (JobState.QUEUED, 2, True)
+    assert [(f.dispatch, f.attempt) for f in decision.failures] == [(2, 1)]
+
+
+@pytest.mark.parametrize(
+    "job",
+    [
+        standing(state=JobState.QUEUED, dispatches=1, on_subject=True),  # 1 is out: 2 never was
+        standing(state=JobState.PENDING, dispatches=1, on_subject=False),  # never claimed
+    ],
+    ids=["on-its-subject", "pending"],
+)
+def test_a_report_of_a_dispatch_never_made_is_stale(job: JobStanding) -> None:
+    assert decide_reports([job], [report(ReportedState.SUCCEEDED, dispatch=2)]) == NOTHING
+    assert decide_reports([job], [report(ReportedState.SUCCEEDED, dispatch=3)]) == NOTHING
+
+
 def test_a_report_that_does_not_name_its_dispatch_counts_as_the_latest() -> None:
     decision = decide_reports([standing(dispatches=3)], [report(ReportedState.RUNNING, dispatch=0)])
 

@@ -289,6 +289,27 @@ async def test_a_failed_publish_rolls_the_claim_back(store: BatchStore) -> None:
     assert {d.dispatch for d in again.values()} == {1}, "the same message ids: JetStream dedupes"
 
 
+async def test_a_job_that_got_through_a_failed_publish_is_run_once(store: BatchStore) -> None:
+    batch = await submit(store, spec("a"))
+    jetstream = Worker()
+
+    async def half_publish(dispatches: list[Dispatch]) -> None:
+        await jetstream.publish(dispatches)  # the message is in the stream...
+        raise TimeoutError("nats: timeout")  # ...but its ack never came back
+
+    with pytest.raises(TimeoutError):
+        await store.dispatch_ready(10, 100, half_publish)
+    (got_through,) = jetstream.received
+
+    # A worker takes it and reports before the dispatcher tries again.
+    await store.apply_reports([report(got_through, ReportedState.RUNNING)])
+
+    assert await states_of(store, batch) == {"a": JobState.RUNNING}
+    assert await dispatch(store) == [], "it is out: nothing to send again"
+    await store.apply_reports([report(got_through, ReportedState.SUCCEEDED, output={"ok": 1})])
+    assert (await reread(store, batch)).state == BatchState.SUCCEEDED
+
+
 # -- worker reports -------------------------------------------------------------------------
 
 
