@@ -348,7 +348,8 @@ class BatchStore:
             return await self._get(conn, owner_id, key)
 
     async def retry_failed(self, owner_id: str, batch_id: str) -> BatchRecord | None:
-        """Put failed and skipped jobs back: ready ones queued, the rest waiting on theirs."""
+        """Put failed and skipped jobs back: ready ones queued, the rest waiting on theirs (and
+        skipped again if one of theirs was cancelled)."""
         key = _uuid(batch_id)
         if key is None:
             return None
@@ -364,6 +365,14 @@ class BatchStore:
                 f" WHERE j.batch_id = $1 AND j.state IN {_in(JobState.FAILED, JobState.SKIPPED)}",
                 key,
             )
+            # Cancelled jobs stay cancelled, so whatever waits on one can never run.
+            cancelled = await conn.fetch(
+                "SELECT id FROM batch.jobs"
+                f" WHERE batch_id = $1 AND state = {_is(JobState.CANCELLED)}",
+                key,
+            )
+            if cancelled:
+                await self._skip_downstream(conn, [r["id"] for r in cancelled])
             await conn.execute(
                 f"UPDATE batch.jobs SET state = {_is(JobState.QUEUED)}"
                 f" WHERE batch_id = $1 AND state = {_is(JobState.PENDING)} AND waiting_on = 0",

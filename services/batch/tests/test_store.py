@@ -581,6 +581,27 @@ async def test_retry_runs_failed_and_skipped_jobs_again(store: BatchStore) -> No
     assert [h["error"] for h in await store.attempts(sent["a"].job_id)] == ["flaky backend"]
 
 
+async def test_retry_skips_again_what_waits_on_a_cancelled_job(store: BatchStore) -> None:
+    batch = await submit(store, spec("a"), spec("c"), spec("b", "a", "c"), spec("d", "b"))
+    sent = await dispatched(store, batch)
+    await store.apply_reports([report(sent["a"], ReportedState.FAILED, error="flaky")])
+    await store.cancel(OWNER, batch.id)  # c, on its subject, is cancelled before it runs
+
+    retried = await store.retry_failed(OWNER, batch.id)
+
+    assert retried is not None
+    assert await states_of(store, batch) == {
+        "a": JobState.QUEUED,
+        "c": JobState.CANCELLED,  # a retry runs failed and skipped jobs, not cancelled ones
+        "b": JobState.SKIPPED,  # so b can never run
+        "d": JobState.SKIPPED,
+    }
+    (again,) = await dispatch(store)
+    await store.apply_reports([report(again, ReportedState.SUCCEEDED)])
+    finished = await reread(store, batch)
+    assert finished.state == BatchState.CANCELLED and finished.finished_at is not None
+
+
 async def test_retry_and_cancel_of_someone_elses_or_no_batch_find_nothing(
     store: BatchStore,
 ) -> None:
