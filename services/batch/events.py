@@ -20,7 +20,8 @@ from libs.bus import publish
 from libs.bus.events import BatchProgress, BatchSummary, JobProgress
 from libs.bus.subjects import user_events_subject
 from libs.logs import get_logger
-from services.batch.store import BatchRecord, JobChange
+from services.batch.domain import JobChange
+from services.batch.store import BatchRecord
 
 __all__ = ["ProgressEvents", "summary"]
 

@@ -10,8 +10,9 @@ from libs.bus.bulk import Received
 from libs.bus.events import BatchCompleted
 from libs.bus.work import JobReport
 from libs.metrics import JOBS
+from services.batch.domain import JobChange
 from services.batch.events import ProgressEvents, summary
-from services.batch.store import BatchStore, JobChange
+from services.batch.store import BatchStore
 
 __all__ = ["results_handler"]
 

@@ -14,13 +14,19 @@ import asyncpg
 from libs.bus.states import BatchState, JobState, ReportedState
 from libs.bus.work import JobReport
 from libs.pagination import Cursor
-from services.batch.domain import JobSpec, Priority, apply_report, roll_up
+from services.batch.domain import (
+    JobChange,
+    JobSpec,
+    JobStanding,
+    Priority,
+    decide_reports,
+    roll_up,
+)
 
 __all__ = [
     "BatchRecord",
     "BatchStore",
     "Dispatch",
-    "JobChange",
     "JobRecord",
     "ReportOutcome",
 ]
@@ -103,18 +109,6 @@ class Dispatch:
     trace_parent: str  # the submitter's trace context
 
 
-@dataclass(frozen=True)
-class JobChange:
-    job_id: str
-    batch_id: str
-    key: str  # the submitter's name for the job, unique in its batch
-    function: str
-    state: JobState
-    progress: int
-    output: dict[str, Any] | None
-    error: str
-
-
 @dataclass
 class ReportOutcome:
     """What applying a group of reports changed, for events and metrics."""
@@ -135,6 +129,22 @@ def _batch(row: asyncpg.Record, counts: dict[JobState, int]) -> BatchRecord:
         updated_at=row["updated_at"],
         finished_at=row["finished_at"],
         counts=counts,
+    )
+
+
+def _standing(row: asyncpg.Record) -> JobStanding:
+    return JobStanding(
+        id=str(row["id"]),
+        batch_id=str(row["batch_id"]),
+        key=row["key"],
+        function=row["function"],
+        state=JobState(row["state"]),
+        dispatches=row["dispatches"],
+        on_subject=row["on_subject"],
+        progress=row["progress"],
+        error=row["error"],
+        worker=row["worker"],
+        attempts=row["attempts"],
     )
 
 
@@ -338,7 +348,8 @@ class BatchStore:
             return await self._get(conn, owner_id, key)
 
     async def retry_failed(self, owner_id: str, batch_id: str) -> BatchRecord | None:
-        """Put failed and skipped jobs back: ready ones queued, the rest waiting on theirs."""
+        """Put failed and skipped jobs back: ready ones queued, the rest waiting on theirs (and
+        skipped again if one of theirs was cancelled)."""
         key = _uuid(batch_id)
         if key is None:
             return None
@@ -354,6 +365,14 @@ class BatchStore:
                 f" WHERE j.batch_id = $1 AND j.state IN {_in(JobState.FAILED, JobState.SKIPPED)}",
                 key,
             )
+            # Cancelled jobs stay cancelled, so whatever waits on one can never run.
+            cancelled = await conn.fetch(
+                "SELECT id FROM batch.jobs"
+                f" WHERE batch_id = $1 AND state = {_is(JobState.CANCELLED)}",
+                key,
+            )
+            if cancelled:
+                await self._skip_downstream(conn, [r["id"] for r in cancelled])
             await conn.execute(
                 f"UPDATE batch.jobs SET state = {_is(JobState.QUEUED)}"
                 f" WHERE batch_id = $1 AND state = {_is(JobState.PENDING)} AND waiting_on = 0",
@@ -388,7 +407,8 @@ class BatchStore:
         ``window`` bounds the jobs of one function already on their subject, so an urgent batch
         overtakes a bulk one instead of queueing behind it inside JetStream. If publishing
         fails the transaction rolls back; republishing later reuses the message ids, so
-        JetStream drops whatever did get through.
+        JetStream drops whatever did get through (and a report of such a message that comes
+        first is taken as of the job's dispatch: ``domain.decide_reports``).
         """
         async with self._pool.acquire() as conn, conn.transaction():
             outstanding = {
@@ -466,9 +486,9 @@ class BatchStore:
     async def apply_reports(self, reports: Sequence[JobReport]) -> ReportOutcome:
         """Apply a group of worker reports in one transaction, in the order they came.
 
-        Stale reports (from an earlier dispatch of a deferred job) and duplicates change
-        nothing. Successes release dependents whose dependencies all succeeded; failures and
-        cancellations skip everything downstream.
+        What they change is decided by ``domain.decide_reports`` over the locked rows; here it
+        is written: job rows, failed attempts, released dependants, skipped downstream jobs,
+        and the batches rolled up.
         """
         outcome = ReportOutcome()
         ids = sorted({uuid.UUID(r.job_id) for r in reports})
@@ -481,104 +501,70 @@ class BatchStore:
                 " ORDER BY id FOR UPDATE",
                 ids,
             )
-            rows = {
-                r["id"]: dict(r)
-                for r in await conn.fetch(
-                    "SELECT id, batch_id, key, function, state, dispatches, progress"
-                    " FROM batch.jobs"
-                    " WHERE id = ANY($1) ORDER BY id FOR UPDATE",
-                    ids,
-                )
-            }
-            updates: dict[uuid.UUID, tuple[Any, ...]] = {}
-            failures: list[tuple[Any, ...]] = []
-            for report in reports:
-                job_id = uuid.UUID(report.job_id)
-                row = rows.get(job_id)
-                # A report of an earlier dispatch (0: the sender did not say) is stale.
-                if row is None or report.dispatch not in (0, row["dispatches"]):
-                    continue
-                transition = apply_report(JobState(row["state"]), report.state, report.delay_s)
-                if transition is None:
-                    continue
-                row["state"] = transition.state.value
-                if report.progress is not None:
-                    row["progress"] = report.progress
-                requeue = transition.requeue_after_s is not None
-                updates[job_id] = (
-                    job_id,
-                    transition.state.value,
-                    row["progress"],
-                    report.output,
-                    report.error,
-                    report.worker,
-                    report.attempt,
-                    transition.state.is_final,
-                    requeue,
-                    transition.requeue_after_s or 0.0,
-                )
-                if transition.attempt_failed:
-                    failures.append(
-                        (
-                            job_id,
-                            row["dispatches"],
-                            report.attempt,
-                            report.worker,
-                            report.error or "unknown error",
-                        )
-                    )
-                outcome.changes.append(
-                    JobChange(
-                        job_id=str(job_id),
-                        batch_id=str(row["batch_id"]),
-                        key=row["key"],
-                        function=row["function"],
-                        state=transition.state,
-                        progress=row["progress"],
-                        output=report.output,
-                        error=report.error or "",
-                    )
-                )
-            if not updates:
-                return outcome
-            await conn.executemany(
-                "UPDATE batch.jobs SET state = $2, progress = $3,"
-                " output = COALESCE($4, output), error = COALESCE($5, error),"
-                " worker = CASE WHEN $6 = '' THEN worker ELSE $6 END,"
-                " attempts = GREATEST(attempts, $7),"
-                " started_at = COALESCE(started_at, clock_timestamp()),"
-                " finished_at = CASE WHEN $8 THEN clock_timestamp() END,"
-                " dispatched_at = CASE WHEN $9 THEN NULL ELSE dispatched_at END,"
-                " not_before = CASE WHEN $9"
-                "   THEN clock_timestamp() + make_interval(secs => $10) ELSE not_before END"
-                " WHERE id = $1",
-                list(updates.values()),
+            rows = await conn.fetch(
+                "SELECT id, batch_id, key, function, state, dispatches,"
+                " dispatched_at IS NOT NULL AS on_subject, progress, error, worker, attempts"
+                " FROM batch.jobs WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+                ids,
             )
-            if failures:
+            decision = decide_reports([_standing(r) for r in rows], reports)
+            outcome.changes = list(decision.changes)
+            if decision.failures:
                 await conn.executemany(
                     "INSERT INTO batch.job_attempts (job_id, dispatch, attempt, worker, error)"
                     " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                    failures,
+                    [
+                        (uuid.UUID(f.job_id), f.dispatch, f.attempt, f.worker, f.error)
+                        for f in decision.failures
+                    ],
                 )
-            succeeded = [u[0] for u in updates.values() if u[1] == JobState.SUCCEEDED]
-            broken = [
-                u[0] for u in updates.values() if u[1] in (JobState.FAILED, JobState.CANCELLED)
-            ]
-            if succeeded:
-                outcome.released = await self._release_dependents(conn, succeeded)
-            if broken:
-                await self._skip_downstream(conn, broken)
-            batch_ids = sorted({row["batch_id"] for row in rows.values()})
+            if not decision.updates:
+                return outcome
+            await conn.executemany(
+                "UPDATE batch.jobs SET state = $2, progress = $3, output = COALESCE($4, output),"
+                " error = $5, worker = $6, attempts = $7, dispatches = $8,"
+                " started_at = COALESCE(started_at, clock_timestamp()),"
+                " finished_at = CASE WHEN $9 THEN clock_timestamp() END,"
+                " dispatched_at = CASE WHEN $10"
+                "   THEN COALESCE(dispatched_at, clock_timestamp()) END,"
+                " not_before = CASE WHEN $11::float8 IS NULL THEN not_before"
+                "   ELSE clock_timestamp() + make_interval(secs => $11::float8) END"
+                " WHERE id = $1",
+                [
+                    (
+                        uuid.UUID(u.job_id),
+                        u.state.value,
+                        u.progress,
+                        u.output,
+                        u.error,
+                        u.worker,
+                        u.attempts,
+                        u.dispatches,
+                        u.finished,
+                        u.on_subject,
+                        u.requeue_after_s,
+                    )
+                    for u in decision.updates
+                ],
+            )
+            if decision.succeeded:
+                outcome.released = await self._release_dependents(
+                    conn, [uuid.UUID(i) for i in decision.succeeded]
+                )
+            if decision.broken:
+                await self._skip_downstream(conn, [uuid.UUID(i) for i in decision.broken])
+            batch_ids = sorted({row["batch_id"] for row in rows})
             outcome.batches = await self._roll_up(conn, batch_ids)
         return outcome
 
     @staticmethod
     async def _release_dependents(conn: asyncpg.Connection, succeeded: list[uuid.UUID]) -> int:
+        # waiting_on counts distinct dependencies: one named twice is still one to wait for.
         released = await conn.fetch(
             "UPDATE batch.jobs SET waiting_on = waiting_on"
-            "   - (SELECT count(*) FROM unnest(depends_on) AS d WHERE d = ANY($1)),"
+            "   - (SELECT count(DISTINCT d) FROM unnest(depends_on) AS d WHERE d = ANY($1)),"
             " state = CASE WHEN waiting_on"
-            "   - (SELECT count(*) FROM unnest(depends_on) AS d WHERE d = ANY($1)) <= 0"
+            "   - (SELECT count(DISTINCT d) FROM unnest(depends_on) AS d WHERE d = ANY($1)) <= 0"
             f"   THEN {_is(JobState.QUEUED)} ELSE state END"
             f" WHERE depends_on && $1 AND state = {_is(JobState.PENDING)} RETURNING state",
             succeeded,
@@ -621,14 +607,16 @@ class BatchStore:
 
     async def record_exhausted(self, job_id: str, error: str) -> ReportOutcome:
         """A job whose deliveries ran out without a final report (its worker kept dying)."""
+        key = _uuid(job_id)
+        if key is None:
+            return ReportOutcome()
         row = await self._pool.fetchrow(
-            "SELECT batch_id, dispatches, attempts FROM batch.jobs WHERE id = $1",
-            uuid.UUID(job_id),
+            "SELECT batch_id, dispatches, attempts FROM batch.jobs WHERE id = $1", key
         )
         if row is None:
             return ReportOutcome()
         report = JobReport(
-            job_id=job_id,
+            job_id=str(key),
             batch_id=str(row["batch_id"]),
             state=ReportedState.FAILED,
             dispatch=row["dispatches"],
