@@ -5,22 +5,25 @@ free port; ``downstream`` is a client as a calling service has one. ``serve_batc
 real batch service for the tests of the services that call it: its servicer, store (Postgres,
 migrated with its own migrations), function catalog and events (NATS). Only its dispatcher does
 not run, so a job stays queued (or pending on its dependencies) until the test reports on it
-the way a worker's results are applied: ``BatchStore.apply_reports``, as the batch service's
-results handler does. The ``batch_service`` fixture (root ``conftest.py``) serves one per test.
+the way a worker would: ``BatchService.hand_out`` claims the ready jobs as the dispatcher does,
+and ``BatchService.report`` applies reports as the results handler does. The ``batch_service``
+fixture (root ``conftest.py``) serves one per test.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import asyncpg
 import grpc
+import msgspec
 from nats.js import JetStreamContext
 
 from libs.bus import ensure_streams
+from libs.bus.work import JobReport
 from libs.db import migrate
 from libs.downstream import Downstream
 from libs.jobs import cancellations, register_functions
@@ -32,7 +35,7 @@ from services.batch.dispatcher import Dispatcher
 from services.batch.events import ProgressEvents
 from services.batch.functions import FunctionCatalog
 from services.batch.handlers import BatchServicer
-from services.batch.store import BatchStore
+from services.batch.store import BatchStore, Dispatch
 from services.image.jobs import FRAME, THUMBNAIL, TRANSFORM
 from services.render.jobs import RENDER_SCAD
 from shotgraph.batch.v1 import batch_pb2_grpc
@@ -47,6 +50,7 @@ __all__ = [
 ]
 
 Stub = TypeVar("Stub")
+_ALL = 10_000  # more jobs than any test makes
 BatchClient = Downstream[batch_pb2_grpc.BatchServiceStub]
 
 # What the render and image workers announce when they start (image.generate only with a
@@ -54,11 +58,35 @@ BatchClient = Downstream[batch_pb2_grpc.BatchServiceStub]
 WORKER_FUNCTIONS = (RENDER_SCAD, THUMBNAIL, TRANSFORM, FRAME)
 
 
-@dataclass(frozen=True)
+@dataclass
 class BatchService:
     address: str
-    store: BatchStore  # where the test applies workers' reports
+    store: BatchStore
     client: BatchClient  # as a service calling batch has one
+    handed_out: dict[str, Dispatch] = field(default_factory=dict)  # by job id
+
+    async def hand_out(self) -> list[Dispatch]:
+        """Claim the ready jobs as the dispatcher does. Nothing is published: the test plays
+        the workers, and a ``Dispatch`` holds what a worker learns from its job message."""
+        claimed: list[Dispatch] = []
+
+        async def take(dispatches: list[Dispatch]) -> None:
+            claimed.extend(dispatches)
+
+        await self.store.dispatch_ready(_ALL, _ALL, take)
+        self.handed_out |= {dispatch.job_id: dispatch for dispatch in claimed}
+        return claimed
+
+    async def report(self, *reports: JobReport) -> None:
+        """Workers' reports on jobs they were handed, applied in one group as batch's results
+        handler applies them; the jobs ready by then are handed out first."""
+        await self.hand_out()
+        await self.store.apply_reports(
+            [
+                msgspec.structs.replace(report, dispatch=self.handed_out[report.job_id].dispatch)
+                for report in reports
+            ]
+        )
 
 
 async def serve(stack: AsyncExitStack, register: Registrar, port: int = 0) -> str:

@@ -103,7 +103,8 @@ async def test_thin_path_runs_through_every_service_in_one_trace(
             assert batch["total"] == 2
 
             done = await next_event(events, "batch.completed")
-            assert done["batch_id"] == batch["id"]
+            while done["batch_id"] != batch["id"]:  # an earlier test's batch finishing now
+                done = await next_event(events, "batch.completed")
             assert done["state"] == "succeeded"
         finally:
             reader.cancel()

@@ -185,8 +185,8 @@ async def run_queued(batch: BatchService, owner_id: str, batch_id: str) -> set[s
         for job in await jobs_of(batch, owner_id, batch_id)
         if JobState(job.state) is JobState.QUEUED
     ]
-    await batch.store.apply_reports(
-        [
+    await batch.report(
+        *(
             JobReport(
                 job_id=job.id,
                 batch_id=batch_id,
@@ -195,7 +195,7 @@ async def run_queued(batch: BatchService, owner_id: str, batch_id: str) -> set[s
                 output=OUTPUTS[job.function],
             )
             for job in queued
-        ]
+        )
     )
     return {job.key for job in queued}
 

@@ -20,6 +20,7 @@ from services.canvas.graph import (
 )
 from services.canvas.kinds import DEFAULT_TYPES
 from services.canvas.nodetypes import NodeType, NodeTypeRegistry, Port
+from services.canvas.tests.test_compile import AUDIO
 from services.canvas.validation import validate
 
 BLOB = "0123456789abcdef" * 4
@@ -632,19 +633,7 @@ def test_the_default_byte_limit_is_one_mebibyte() -> None:
 
 
 def test_a_new_node_type_works_without_code_changes() -> None:
-    audio = NodeType(
-        "audio",
-        "Audio",
-        "Sound laid under frames.",
-        {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["track"],
-            "properties": {"track": {"type": "string", "maxLength": 64}},
-        },
-        inputs=(Port("frames", "image", min=1),),
-    )
-    registry = NodeTypeRegistry([*DEFAULT_TYPES, audio])
+    registry = NodeTypeRegistry([*DEFAULT_TYPES, AUDIO])
     data = one_shot()
     data["nodes"].append(node("score", "audio", track=BLOB))
     data["edges"].append(edge("s1", "frame", "score", "frames"))

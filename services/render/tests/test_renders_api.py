@@ -1,6 +1,6 @@
 """StartRender and GetRender over gRPC, against the real batch service run in this process
 (``tests/in_process.py``): no dispatcher runs there, so a render's job stays queued until
-the test reports on it the way a worker's results are applied (``BatchStore.apply_reports``).
+the test hands it out and reports on it the way a worker would.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from libs.downstream import Downstream
 from libs.errors import InvalidArgument, NotFound, ShotgraphError, Unavailable, Unprocessable
 from libs.ports import free_port
 from libs.rpc import create_server
-from services.batch.store import BatchStore
 from services.image.jobs import THUMBNAIL
 from services.render.cache import RenderCache
 from services.render.handlers import RenderServicer
@@ -101,9 +100,9 @@ async def get(renders: RenderClient, owner: str, render_id: str) -> render_pb2.R
     return render
 
 
-async def report(store: BatchStore, render: render_pb2.Render, **fields: Any) -> None:
-    """What the batch service does with a worker's report on the render's job."""
-    await store.apply_reports([JobReport(job_id=render.id, batch_id=render.batch_id, **fields)])
+async def report(batch: BatchService, render: render_pb2.Render, **fields: Any) -> None:
+    """A worker's report on the render's job, handed out to it first."""
+    await batch.report(JobReport(job_id=render.id, batch_id=render.batch_id, **fields))
 
 
 async def test_a_render_is_checked_then_queued_as_one_urgent_job(
@@ -148,15 +147,13 @@ async def test_a_render_is_followed_to_its_outputs(
     renders: RenderClient, batch_service: BatchService, owner: str
 ) -> None:
     render = (await start(renders, owner, formats=["png", "stl"])).render
-    await report(batch_service.store, render, state=ReportedState.RUNNING, progress=40)
+    await report(batch_service, render, state=ReportedState.RUNNING, progress=40)
     running = await get(renders, owner, render.id)
     assert (JobState(running.state), running.progress) == (JobState.RUNNING, 40)
     assert not running.outputs
 
     made = {**DIGESTS, "colours": ["#ff0000ff"], "cached": ["stl"], "seconds": 1.5}
-    await report(
-        batch_service.store, render, state=ReportedState.SUCCEEDED, progress=100, output=made
-    )
+    await report(batch_service, render, state=ReportedState.SUCCEEDED, progress=100, output=made)
     done = await get(renders, owner, render.id)
     assert JobState(done.state) is JobState.SUCCEEDED and done.progress == 100
     assert dict(done.outputs) == {"png": DIGESTS["png"], "stl": DIGESTS["stl"]}, "as asked"
@@ -168,7 +165,7 @@ async def test_a_failed_render_says_why(
 ) -> None:
     render = (await start(renders, owner)).render
     why = "ERROR: Recursion detected calling function 'f'"
-    await report(batch_service.store, render, state=ReportedState.FAILED, error=why)
+    await report(batch_service, render, state=ReportedState.FAILED, error=why)
     failed = await get(renders, owner, render.id)
     assert JobState(failed.state) is JobState.FAILED and failed.error == why
     assert not failed.outputs
