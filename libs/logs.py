@@ -36,7 +36,10 @@ def configure_logging(service: str, level: str = "info") -> None:
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        # One write per line: the worker processes of a service share its stdout, and a line
+        # written as two (print's text, then its newline) interleaves with a sibling's
+        # whenever stdout is unbuffered (PYTHONUNBUFFERED, as containers often set).
+        logger_factory=structlog.WriteLoggerFactory(sys.stdout),
         cache_logger_on_first_use=True,
     )
     structlog.contextvars.bind_contextvars(service=service)
