@@ -15,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import asyncpg
 import nats
@@ -29,7 +30,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from libs.db import create_pool
 from libs.devstack import DevStack
 from libs.jobs import CancelledBatches, cancellations
-from tests.in_process import BatchService, serve_batch
+
+if TYPE_CHECKING:
+    from tests.in_process import BatchService
 
 # Schema names must match libs.db.migrate's ``[a-z_]+``, so hex digits are spelled as letters.
 _DIGITS_AS_LETTERS = str.maketrans("0123456789", "ghijklmnop")
@@ -111,6 +114,10 @@ async def batch_service(
 ) -> AsyncIterator[BatchService]:
     """The batch service in this process (``tests/in_process.py``): no dispatcher runs, so
     its jobs wait for the test to apply workers' reports."""
+    # Imported here: it brings in the batch, image and render services, which a session that
+    # never serves batch (libs, a single service's tests) need not load.
+    from tests.in_process import serve_batch
+
     async with serve_batch(pg_pool, nats_js) as service:
         yield service
 
