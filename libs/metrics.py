@@ -56,7 +56,7 @@ GRPC_DURATION = Histogram(
 )
 NATS_MESSAGES = Counter(
     "shotgraph_nats_messages_total",
-    "NATS messages handled, by outcome (ack, nak, term, error).",
+    "NATS messages handled, by outcome (ack, nak, term, skip: another reader's type).",
     ["service", "subject", "outcome"],
 )
 NATS_DURATION = Histogram(
