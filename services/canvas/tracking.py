@@ -42,6 +42,7 @@ from libs.bus.subjects import ALL_USER_EVENTS, canvas_events_subject
 from libs.downstream import Downstream
 from libs.errors import NotFound, Unavailable
 from libs.logs import get_logger
+from libs.metrics import CANVAS_RECONCILIATIONS
 from services.canvas.node_states import (
     ExecutionNode,
     JobStatus,
@@ -131,7 +132,7 @@ class ExecutionTracker:
                 job.key: JobStatus(job.state, job.progress, job.output, job.error, job.retry)
                 for job in event.jobs
             }
-            known = await self.apply(event.batch_id, heard)
+            known = await self.apply(event.batch_id, heard) is not None
             if known and event.more_jobs_changed:
                 await self._results.check_after(event.batch_id, self.times.partial_s)
         else:
@@ -145,16 +146,17 @@ class ExecutionTracker:
         if not known and event.canvas_id:
             raise NotRecordedYet(f"no execution of batch {event.batch_id} yet")
 
-    async def apply(self, batch_id: str, heard: Mapping[str, JobStatus]) -> bool:
+    async def apply(self, batch_id: str, heard: Mapping[str, JobStatus]) -> int | None:
         """Merge job states heard of into the execution of ``batch_id``, keep what its nodes
-        made, and announce the nodes that changed. False when there is no such execution."""
+        made, and announce the nodes that changed. How many of the states were news; None
+        when there is no such execution."""
         async with self._results.locked(batch_id) as locked:
             if locked is None:
-                return False
+                return None
             execution = locked.record
             jobs = merge(execution.jobs, heard)
             if jobs is None:
-                return True  # heard before
+                return 0  # heard before
             nodes = await self._typed(execution)
             before = read_back(batch_id, nodes, execution.jobs, self._registry)
             after = read_back(batch_id, nodes, jobs, self._registry)
@@ -171,7 +173,7 @@ class ExecutionTracker:
             # event is heard again.
             if changed := node_changes(nodes, before, after):
                 await self.announce(execution.canvas_id, execution.version, batch_id, changed)
-        return True
+        return sum(1 for key, status in jobs.items() if execution.jobs.get(key) != status)
 
     async def announce(
         self, canvas_id: str, version: int, batch_id: str, nodes: list[NodeResult]
@@ -179,8 +181,9 @@ class ExecutionTracker:
         event = CanvasNodes(canvas_id=canvas_id, version=version, batch_id=batch_id, nodes=nodes)
         await publish(self._js, canvas_events_subject(canvas_id), event)
 
-    async def reconcile(self, execution: ExecutionRecord) -> None:
-        """Bring the execution up to date with batch's own listing of its jobs."""
+    async def reconcile(self, execution: ExecutionRecord) -> bool:
+        """Bring the execution up to date with batch's own listing of its jobs; whether the
+        listing held news."""
         listed: dict[str, JobStatus] = {}
         token = ""
         while True:
@@ -197,7 +200,7 @@ class ExecutionTracker:
                 )
             except NotFound:
                 log.warning("canvas.batch_gone", batch_id=execution.batch_id)
-                return
+                return False
             for job in page.jobs:
                 output = json_format.MessageToDict(job.output) if job.HasField("output") else None
                 listed[job.key] = JobStatus(
@@ -206,20 +209,26 @@ class ExecutionTracker:
             token = page.next_page_token
             if not token:
                 break
-        await self.apply(execution.batch_id, listed)
+        return bool(await self.apply(execution.batch_id, listed))
 
     async def sweep(self) -> int:
         """Reconcile the executions that are due or quiet; how many were looked at."""
         claimed = await self._results.claim_checks(self.times.quiet_s, self.times.claim)
         for execution in claimed:
             if execution.expected is not None and not _behind(execution.jobs, execution.expected):
-                continue  # the events it waited for came in the grace time
+                CANVAS_RECONCILIATIONS.labels("skipped").inc()  # the events came in time
+                continue
             try:
-                await self.reconcile(execution)
-            except Exception as exc:  # batch is down: the execution stays quiet, and is due again
+                news = await self.reconcile(execution)
+            except Exception as exc:  # batch is down: checked again once the execution is quiet
+                CANVAS_RECONCILIATIONS.labels("failed").inc()
                 log.warning(
                     "canvas.reconcile_failed", batch_id=execution.batch_id, error=repr(exc)
                 )
+                continue
+            CANVAS_RECONCILIATIONS.labels("caught_up" if news else "agreed").inc()
+            if news:
+                log.info("canvas.caught_up", batch_id=execution.batch_id)
         return len(claimed)
 
     async def run(self, stopping: asyncio.Event) -> None:

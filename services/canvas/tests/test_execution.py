@@ -254,6 +254,13 @@ async def states_become(
     return latest
 
 
+def reconciliations(result: str) -> float:
+    return (
+        REGISTRY.get_sample_value("shotgraph_canvas_reconciliations_total", {"result": result})
+        or 0.0
+    )
+
+
 def list_jobs_calls() -> float:
     """ListJobs calls the batch service in this process has answered."""
     return (
@@ -456,6 +463,7 @@ async def test_missed_events_are_caught_up_by_reconciling_with_batch(
     try:
         # Back: the last job's events come, and the completion's counts tell that two
         # succeeded jobs were never heard of. A reconciliation lists them.
+        caught_up = reconciliations("caught_up")
         await run_queued(batch_service, user, started.batch_id)
         await states_become(
             runs,
@@ -470,6 +478,7 @@ async def test_missed_events_are_caught_up_by_reconciling_with_batch(
             sweeping=following.tracker,
         )
         assert await results.unsettled(canvas.id) == []
+        assert reconciliations("caught_up") == caught_up + 1
     finally:
         await follower.stop()
         await follower.delete()
