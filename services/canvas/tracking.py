@@ -127,6 +127,10 @@ class ExecutionTracker:
         )
 
     async def on_batch_event(self, event: BatchSummary, delivery: Delivery) -> None:
+        if not event.canvas_id:
+            # No canvas submitted it (renders, the API's own batches). An event from a batch
+            # release older than canvas_id is skipped too: reconciliation covers those.
+            return
         if isinstance(event, BatchProgress):
             heard = {
                 job.key: JobStatus(job.state, job.progress, job.output, job.error, job.retry)
@@ -143,7 +147,7 @@ class ExecutionTracker:
                 await self._results.check_after(
                     event.batch_id, self.times.summary_grace_s, expecting=expected
                 )
-        if not known and event.canvas_id:
+        if not known:
             raise NotRecordedYet(f"no execution of batch {event.batch_id} yet")
 
     async def apply(self, batch_id: str, heard: Mapping[str, JobStatus]) -> int | None:
