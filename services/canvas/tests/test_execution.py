@@ -45,6 +45,7 @@ from services.canvas.store import CanvasRecord, CanvasStore
 from services.canvas.tests.test_compile import WITH_AUDIO, graph_of, scored, storyboard
 from services.canvas.tracking import ExecutionTracker, NotRecordedYet, TrackingTimes
 from shotgraph.batch.v1 import batch_pb2
+from shotgraph.canvas.v1 import canvas_pb2
 from tests.in_process import BatchService
 
 THUMB, RENDER, FRAME = "1" * 64, "2" * 64, "3" * 64
@@ -56,6 +57,13 @@ OUTPUTS: dict[str, dict[str, Any]] = {
     "audio.mix": {"audio": "5" * 64, "waveform": "6" * 64},
 }
 TIMEOUT_S = 15.0
+# The storyboard's nodes once every job succeeded (bo has no references: it makes nothing).
+STORYBOARD_MADE = {
+    "ada": NodeState.SUCCEEDED,
+    "bo": NodeState.IDLE,
+    "yard": NodeState.SUCCEEDED,
+    "s010": NodeState.SUCCEEDED,
+}
 # Reconcile at once when asked: the tests decide when events are missed.
 PROMPT = TrackingTimes(summary_grace_s=0.0, partial_s=0.0, quiet_s=3600.0, sweep_s=0.05)
 
@@ -371,6 +379,15 @@ async def test_execute_records_each_nodes_type_and_node_states_follow_the_batchs
     assert told[-1].nodes[0].output == {"mix": "5" * 64, "image": "6" * 64}
 
 
+async def execute_storyboard(
+    results: ResultStore, batch: BatchService, js: JetStreamContext, canvas: CanvasRecord
+) -> tuple[Executions, Graph, str, canvas_pb2.Execution]:
+    """The storyboard executed on the canvas by its owner: (executions, graph, user, reply)."""
+    runs = Executions(results, batch.client, js)
+    graph, user = graph_of(own(storyboard())), canvas.owner_id
+    return runs, graph, user, await runs.execute(canvas.id, 1, user, graph)
+
+
 async def user_batch_events(js: JetStreamContext, user_id: str) -> list[BatchSummary]:
     kinds = {kind.TYPE: kind for kind in BatchSummary.__subclasses__()}
     return [
@@ -392,9 +409,7 @@ async def test_batch_events_twice_late_and_out_of_order_still_give_the_right_sta
     tracker = ExecutionTracker(
         results, CanvasStore(pg_pool), batch_service.client, nats_js, DEFAULT_TYPES, PROMPT
     )
-    runs = Executions(results, batch_service.client, nats_js)
-    graph, user = graph_of(own(storyboard())), canvas.owner_id
-    started = await runs.execute(canvas.id, 1, user, graph)
+    runs, graph, user, started = await execute_storyboard(results, batch_service, nats_js, canvas)
     for worker_state in (ReportedState.RUNNING, ReportedState.SUCCEEDED):
         queued = [
             job
@@ -426,12 +441,7 @@ async def test_batch_events_twice_late_and_out_of_order_still_give_the_right_sta
             await tracker.on_batch_event(event, delivery=None)  # type: ignore[arg-type]
 
     made = await node_results(runs, canvas.id, graph)
-    assert {n: state for n, (state, _) in made.items()} == {
-        "ada": NodeState.SUCCEEDED,
-        "bo": NodeState.IDLE,
-        "yard": NodeState.SUCCEEDED,
-        "s010": NodeState.SUCCEEDED,
-    }
+    assert {n: state for n, (state, _) in made.items()} == STORYBOARD_MADE
     assert await results.unsettled(canvas.id) == []
     assert list_jobs_calls() == asked, "the events alone were enough"
     told = [e.open(CanvasNodes) for e in await events_on(nats_js, canvas_events_subject(canvas.id))]
@@ -451,9 +461,7 @@ async def test_missed_events_are_caught_up_by_reconciling_with_batch(
     canvas: CanvasRecord,
     following: Following,
 ) -> None:
-    runs = Executions(results, batch_service.client, nats_js)
-    graph, user = graph_of(own(storyboard())), canvas.owner_id
-    started = await runs.execute(canvas.id, 1, user, graph)
+    runs, graph, user, started = await execute_storyboard(results, batch_service, nats_js, canvas)
     # The canvas service is down while the first jobs finish, and their events are lost.
     await following.stop()
     await following.delete()
@@ -491,9 +499,7 @@ async def test_a_restarted_canvas_service_catches_up_from_its_durable_consumer(
     canvas: CanvasRecord,
     following: Following,
 ) -> None:
-    runs = Executions(results, batch_service.client, nats_js)
-    graph, user = graph_of(own(storyboard())), canvas.owner_id
-    started = await runs.execute(canvas.id, 1, user, graph)
+    runs, graph, user, started = await execute_storyboard(results, batch_service, nats_js, canvas)
     await run_queued(batch_service, user, started.batch_id)
     await following.stop()  # the canvas service goes down mid-Execute
     await run_queued(batch_service, user, started.batch_id)
@@ -506,12 +512,7 @@ async def test_a_restarted_canvas_service_catches_up_from_its_durable_consumer(
         runs,
         canvas.id,
         graph,
-        {
-            "ada": NodeState.SUCCEEDED,
-            "bo": NodeState.IDLE,
-            "yard": NodeState.SUCCEEDED,
-            "s010": NodeState.SUCCEEDED,
-        },
+        STORYBOARD_MADE,
     )
 
 
@@ -523,9 +524,7 @@ async def test_a_retried_batch_brings_failed_nodes_back_and_then_makes_them(
     canvas: CanvasRecord,
     following: Following,
 ) -> None:
-    runs = Executions(results, batch_service.client, nats_js)
-    graph, user = graph_of(own(storyboard())), canvas.owner_id
-    started = await runs.execute(canvas.id, 1, user, graph)
+    runs, graph, user, started = await execute_storyboard(results, batch_service, nats_js, canvas)
     jobs = {job.key: job for job in await jobs_of(batch_service, user, started.batch_id)}
     await batch_service.report(
         JobReport(
@@ -577,12 +576,7 @@ async def test_a_retried_batch_brings_failed_nodes_back_and_then_makes_them(
         runs,
         canvas.id,
         graph,
-        {
-            "ada": NodeState.SUCCEEDED,
-            "bo": NodeState.IDLE,
-            "yard": NodeState.SUCCEEDED,
-            "s010": NodeState.SUCCEEDED,
-        },
+        STORYBOARD_MADE,
     )
 
 
@@ -652,12 +646,7 @@ async def test_an_execution_recorded_before_types_takes_them_from_the_version_it
         runs,
         canvas.id,
         graph,
-        {
-            "ada": NodeState.SUCCEEDED,
-            "bo": NodeState.IDLE,
-            "yard": NodeState.SUCCEEDED,
-            "s010": NodeState.SUCCEEDED,
-        },
+        STORYBOARD_MADE,
     )
 
     files = {"png": RENDER, "glb": "4" * 64, "colours": [], "cached": []}
