@@ -59,7 +59,8 @@ async def preview_coloured(
                     sandboxed=sandboxed,
                 )
                 try:
-                    # CPU-bound Python, as long as the CSG is: off the event loop.
+                    # CPU-bound Python, as long as the CSG is: off the event loop. Past the
+                    # deadline the thread runs on (bounded by the CSG's size limit) unwaited.
                     programs = await asyncio.to_thread(
                         _split, job_dir / "model.csg", limits.max_output_bytes
                     )
