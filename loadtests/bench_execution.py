@@ -57,7 +57,7 @@ from libs.bus.work import JobReport
 from libs.db import create_pool, migrate
 from libs.devstack import DevStack
 from libs.metrics import GRPC_REQUESTS
-from loadtests.common import print_notes, print_result, ratio
+from loadtests.common import cell, print_notes, print_result, ratio
 from loadtests.figures import p50_p99_ms
 from services.canvas.app import MIGRATIONS
 from services.canvas.execution import Executions
@@ -401,11 +401,11 @@ def main() -> None:
     print(f"\nexecution of {args.nodes} nodes ({args.nodes} jobs), {host.node()}")
     print(f"{'results read':<34}{'p50 ms':>10}{'p99 ms':>10}{'mean ms':>10}")
     for label, row in (("now (own records)", now), ("before (+ the ListJobs walk)", before)):
-        print(f"  {label:<32}{row['p50']:>10.2f}{row['p99']:>10.2f}{row['mean']:>10.2f}")
+        print(f"  {label:<32}{cell(row['p50']):>10}{cell(row['p99']):>10}{cell(row['mean']):>10}")
     print(f"  ratio before/now at p50: {result['read_ratio_p50']}")
     print(
         f"event to viewer ({event['groups']} groups of {args.group} jobs):"
-        f" p50 {event['p50']:.2f} ms, p99 {event['p99']:.2f} ms"
+        f" p50 {cell(event['p50'])} ms, p99 {cell(event['p99'])} ms"
     )
     settle = result["settle"]
     print(

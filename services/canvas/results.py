@@ -163,16 +163,20 @@ class ResultStore:
         """The executions to reconcile now, claimed: each one asked for, and each unsettled one
         nothing was heard of for ``quiet_s`` (its events may have been lost). Replicas claim
         disjoint sets (SKIP LOCKED), and a claim is marked checked."""
+        # RETURNING sees the row as updated: the summary counts the check expects come from
+        # the claim itself, before they are cleared.
         rows = await self._pool.fetch(
-            "UPDATE canvas.executions"
-            " SET due_at = NULL, expected = NULL, checked_at = clock_timestamp()"
-            " WHERE batch_id IN ("
-            "   SELECT batch_id FROM canvas.executions"
+            "WITH claimed AS ("
+            "   SELECT batch_id, expected FROM canvas.executions"
             "   WHERE due_at <= clock_timestamp() OR (NOT settled"
             "     AND GREATEST(heard_at, checked_at, created_at)"
             "       < clock_timestamp() - make_interval(secs => $1::float8))"
             "   ORDER BY due_at NULLS LAST LIMIT $2 FOR UPDATE SKIP LOCKED)"
-            f" RETURNING {_EXECUTION}",
+            " UPDATE canvas.executions AS e"
+            " SET due_at = NULL, expected = NULL, checked_at = clock_timestamp()"
+            " FROM claimed WHERE e.batch_id = claimed.batch_id"
+            " RETURNING e.batch_id, e.canvas_id, e.version, e.user_id, e.nodes, e.settled,"
+            " e.jobs, claimed.expected",
             quiet_s,
             limit,
         )

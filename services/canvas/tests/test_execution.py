@@ -27,7 +27,13 @@ from nats.js.errors import NotFoundError
 from prometheus_client import REGISTRY
 
 from libs.bus import Envelope
-from libs.bus.events import BatchProgress, BatchSummary, CanvasExecution, CanvasNodes
+from libs.bus.events import (
+    BatchCompleted,
+    BatchProgress,
+    BatchSummary,
+    CanvasExecution,
+    CanvasNodes,
+)
 from libs.bus.states import BatchState, JobState, NodeState, ReportedState
 from libs.bus.subjects import canvas_events_subject, user_events_subject
 from libs.bus.work import FunctionSpec, JobReport
@@ -490,6 +496,39 @@ async def test_missed_events_are_caught_up_by_reconciling_with_batch(
     finally:
         await follower.stop()
         await follower.delete()
+
+
+async def test_a_summary_heard_before_the_progress_it_counts_asks_batch_for_nothing(
+    results: ResultStore,
+    pg_pool: asyncpg.Pool,
+    batch_service: BatchService,
+    nats_js: JetStreamContext,
+    canvas: CanvasRecord,
+) -> None:
+    """The completion overtakes the last progress event: its counts disagree with the jobs
+    heard of, so a check is due; the progress comes within the grace, and the check is
+    skipped without a listing."""
+    tracker = ExecutionTracker(
+        results, CanvasStore(pg_pool), batch_service.client, nats_js, DEFAULT_TYPES, PROMPT
+    )
+    runs, graph, user, started = await execute_storyboard(results, batch_service, nats_js, canvas)
+    await run_queued(batch_service, user, started.batch_id)
+    await run_queued(batch_service, user, started.batch_id)
+    events = await user_batch_events(nats_js, user)
+    completed = [e for e in events if isinstance(e, BatchCompleted)]
+    assert len(completed) == 1
+    asked, skipped = list_jobs_calls(), reconciliations("skipped")
+
+    await tracker.on_batch_event(completed[0], delivery=None)  # type: ignore[arg-type]
+    for event in events:
+        if isinstance(event, BatchProgress):
+            await tracker.on_batch_event(event, delivery=None)  # type: ignore[arg-type]
+    assert await tracker.sweep() == 1, "the completion asked for a check"
+
+    assert reconciliations("skipped") == skipped + 1
+    assert list_jobs_calls() == asked, "the progress events had told everything"
+    made = await node_results(runs, canvas.id, graph)
+    assert {n: state for n, (state, _) in made.items()} == STORYBOARD_MADE
 
 
 async def test_a_restarted_canvas_service_catches_up_from_its_durable_consumer(
