@@ -226,9 +226,7 @@ class ExecutionTracker:
                 news = await self.reconcile(execution)
             except Exception as exc:  # batch is down: checked again once the execution is quiet
                 CANVAS_RECONCILIATIONS.labels("failed").inc()
-                log.warning(
-                    "canvas.reconcile_failed", batch_id=execution.batch_id, error=repr(exc)
-                )
+                log.warning("canvas.reconcile_failed", batch_id=execution.batch_id, error=repr(exc))
                 continue
             CANVAS_RECONCILIATIONS.labels("caught_up" if news else "agreed").inc()
             if news:
