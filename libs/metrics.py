@@ -21,6 +21,7 @@ from prometheus_client import (
 
 __all__ = [
     "CANVAS_CACHE",
+    "CANVAS_RECONCILIATIONS",
     "CONTENT_TYPE_LATEST",
     "GRPC_DURATION",
     "GRPC_REQUESTS",
@@ -56,7 +57,7 @@ GRPC_DURATION = Histogram(
 )
 NATS_MESSAGES = Counter(
     "shotgraph_nats_messages_total",
-    "NATS messages handled, by outcome (ack, nak, term, error).",
+    "NATS messages handled, by outcome (ack, nak, term, skip: another reader's type).",
     ["service", "subject", "outcome"],
 )
 NATS_DURATION = Histogram(
@@ -65,6 +66,13 @@ NATS_DURATION = Histogram(
 CANVAS_CACHE = Counter(
     "shotgraph_canvas_cache_reads_total",
     "Canvas reads, by where they were answered: hit (Redis) or miss (Postgres).",
+    ["result"],
+)
+CANVAS_RECONCILIATIONS = Counter(
+    "shotgraph_canvas_reconciliations_total",
+    "Executions checked against batch's own listing of their jobs, by result: caught_up (it"
+    " brought news: events were missed), agreed (nothing new), skipped (the events awaited came"
+    " first), failed (batch did not answer).",
     ["result"],
 )
 JOBS = Counter("shotgraph_jobs_total", "Jobs that reached a final state.", ["function", "state"])

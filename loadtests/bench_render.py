@@ -16,6 +16,12 @@ next to plain OpenSCAD on the same machine in the same run.
 3. **renders per minute with all cores busy**: ``--renders`` distinct GLB+3MF renders of the
    set piece submitted at once through ``POST /v1/renders``, against the same models rendered
    to STL by plain openscad, as many processes at once as there are cores.
+4. **quick-preview latency** of a model with nested colours: the render service's preview
+   (``preview_coloured``: CSG export, split, one draw of the split programs, so the innermost
+   colour wins) against OpenSCAD's own preview of the same source (``preview_scad``, what the
+   service drew before, where the outermost colour wins), alternating, both sandboxed under
+   the service's limits, ``--previews`` of each or until ``--preview-budget`` seconds ran
+   out. ``--previews-only`` runs this alone, without the platform.
 
 A render's seconds depend on the machine more than on anything Shotgraph does, so an absolute
 figure says little; plain OpenSCAD measured beside it, on the same models and cores, is the
@@ -31,6 +37,7 @@ import math
 import os
 import platform as host
 import statistics
+import sys
 import tempfile
 import textwrap
 import time
@@ -55,9 +62,10 @@ from loadtests.common import (
     stopped_at_exit,
     timestamp,
 )
-from services.render import coloured, scad
+from services.render import coloured, previews, scad
 from services.render.csg import Rgba
-from services.render.scad import RenderLimits, parallelism, run_openscad
+from services.render.previews import preview_coloured
+from services.render.scad import RenderLimits, parallelism, preview_scad, run_openscad
 from shotgraph.render.v1 import render_pb2, render_pb2_grpc
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,6 +87,9 @@ REQUEST_TIMEOUT_S = 60.0
 FINAL_STATES = frozenset({"succeeded", "failed", "cancelled", "skipped"})
 THROUGHPUT_PARAMETER = "width"  # varied per render so that none is a cache hit
 LIMITS = RenderLimits()  # the render service's own: the coloured side runs as it does
+MAX_PREVIEWS = 200  # per side
+MAX_PREVIEW_BUDGET_S = 600.0
+PREVIEW_WARMUP = 1  # per side, uncounted: the file cache, the sandbox probe
 
 
 @dataclass(frozen=True)
@@ -125,6 +136,25 @@ difference() {
         for (i = [0:1]) translate([8 + i * 24, 4, 3]) sphere(6);
     }
     for (i = [0:1]) translate([8 + i * 24, 4, -10]) cylinder(r = 2, h = 20);
+}
+"""
+
+
+# A set piece whose outer colour holds children with colours of their own (what OpenSCAD's own
+# preview paints all Tan), curved at $fn = 48, standing on the floor so the union rule has
+# touching siblings to settle.
+NESTED = """\
+$fn = 48;
+color("Tan") {
+    cube([60, 40, 4]);
+    color("SlateGray") translate([5, 5, 4]) cube([10, 30, 30]);
+    color("FireBrick") translate([30, 20, 4]) cylinder(r = 8, h = 20);
+    translate([50, 10, 4]) {
+        cylinder(r = 4, h = 12);
+        color("Gold") translate([0, 0, 14]) sphere(3);
+    }
+    color("ForestGreen") for (i = [0:3]) translate([20 + i * 10, 35, 4])
+        cylinder(r1 = 4, r2 = 0, h = 10);
 }
 """
 
@@ -643,6 +673,196 @@ async def measure_platform_throughput(
     )
 
 
+# --- 4. quick-preview latency --------------------------------------------------------------------
+
+
+@dataclass
+class PreviewLatency:
+    path: str
+    previews: int
+    p50_ms: float | None
+    p95_ms: float | None
+    max_ms: float | None
+    errors: dict[str, int]
+
+
+@dataclass
+class PreviewStages:
+    """Where the median new-path preview went, recorded during the measured runs."""
+
+    total_ms: float
+    csg_export_ms: float  # openscad -o model.csg
+    split_ms: float  # parse + split, in a thread
+    draw_ms: float  # openscad --preview of the split programs
+    other_ms: float  # job directory, sandbox probe, waits for a slot
+
+
+@dataclass
+class PreviewComparison:
+    model: str
+    colours: int  # split programs drawn
+    new: PreviewLatency
+    baseline: PreviewLatency
+    p50_ratio: float | None
+    p95_ratio: float | None
+    stages: PreviewStages | None
+    seconds: float  # wall clock of the whole measurement
+    stopped_by_budget: bool
+
+
+class _PreviewRecorder:
+    """Times the steps of one `preview_coloured` from the outside (scad._run by output file,
+    previews._split), so the breakdown comes from the measured runs themselves."""
+
+    def __init__(self) -> None:
+        self.processes: dict[str, float] = {}
+        self.split_s = 0.0
+        self.colours = 0
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        run, split = scad._run, previews._split
+
+        async def timed_run(argv: list[str], *args: Any, **kwargs: Any) -> tuple[int, str]:
+            began = time.perf_counter()
+            try:
+                return await run(argv, *args, **kwargs)
+            finally:
+                output = argv[argv.index("-o") + 1] if "-o" in argv else "?"
+                self.processes[output] = time.perf_counter() - began
+
+        def timed_split(*args: Any, **kwargs: Any) -> dict[Rgba, str]:
+            began = time.perf_counter()
+            try:
+                programs = split(*args, **kwargs)
+                self.colours = len(programs)
+                return programs
+            finally:
+                self.split_s = time.perf_counter() - began
+
+        scad._run, previews._split = timed_run, timed_split  # type: ignore[assignment]
+        try:
+            yield
+        finally:
+            scad._run, previews._split = run, split  # type: ignore[assignment]
+
+    def stages(self, total_s: float) -> PreviewStages:
+        export, draw = self.processes.get("model.csg", 0.0), self.processes.get("preview.png", 0.0)
+        return PreviewStages(
+            total_ms=round(total_s * 1000, 1),
+            csg_export_ms=round(export * 1000, 1),
+            split_ms=round(self.split_s * 1000, 1),
+            draw_ms=round(draw * 1000, 1),
+            other_ms=round(max(0.0, total_s - export - self.split_s - draw) * 1000, 1),
+        )
+
+
+def _preview_latency(path: str, latencies: list[float], errors: Counter[str]) -> PreviewLatency:
+    cuts = statistics.quantiles(latencies, n=100, method="inclusive") if len(latencies) > 1 else []
+    return PreviewLatency(
+        path=path,
+        previews=len(latencies),
+        p50_ms=round(statistics.median(latencies) * 1000, 1) if latencies else None,
+        p95_ms=round(cuts[94] * 1000, 1) if cuts else None,
+        max_ms=round(max(latencies) * 1000, 1) if latencies else None,
+        errors=dict(errors),
+    )
+
+
+async def measure_previews(
+    source: str, count: int, budget_s: float, workdir: Path
+) -> PreviewComparison:
+    """Both previews of ``source``, alternating (and which goes first alternating too), each
+    timed to its PNG; stops after ``count`` of each or once ``budget_s`` has passed."""
+    draws: dict[str, Callable[[], Awaitable[bytes]]] = {
+        "new": lambda: preview_coloured(source, limits=LIMITS, workdir=workdir),
+        "baseline": lambda: preview_scad(source, limits=LIMITS, workdir=workdir),
+    }
+    for draw in draws.values():  # warm-up, uncounted
+        for _ in range(PREVIEW_WARMUP):
+            await draw()
+    latencies: dict[str, list[float]] = {"new": [], "baseline": []}
+    errors: dict[str, Counter[str]] = {"new": Counter(), "baseline": Counter()}
+    runs: list[tuple[float, PreviewStages]] = []
+    colours = 0
+    began = time.perf_counter()
+    stopped_by_budget = False
+    for index in range(count):
+        if time.perf_counter() - began > budget_s:
+            stopped_by_budget = True
+            break
+        for path in ("new", "baseline") if index % 2 == 0 else ("baseline", "new"):
+            recorder = _PreviewRecorder()
+            with recorder.installed():
+                started = time.perf_counter()
+                try:
+                    png = await draws[path]()
+                except Exception as exc:  # a measurement records failures, it does not stop
+                    errors[path][type(exc).__name__] += 1
+                    continue
+                seconds = time.perf_counter() - started
+            if not png.startswith(b"\x89PNG"):
+                errors[path]["not a PNG"] += 1
+                continue
+            latencies[path].append(seconds)
+            if path == "new":
+                runs.append((seconds, recorder.stages(seconds)))
+                colours = recorder.colours
+    new = _preview_latency("new: split, recoloured", latencies["new"], errors["new"])
+    baseline = _preview_latency("OpenSCAD's own", latencies["baseline"], errors["baseline"])
+    median_run = sorted(runs, key=lambda run: run[0])[(len(runs) - 1) // 2][1] if runs else None
+    return PreviewComparison(
+        model="nested",
+        colours=colours,
+        new=new,
+        baseline=baseline,
+        p50_ratio=ratio(new.p50_ms, baseline.p50_ms),
+        p95_ratio=ratio(new.p95_ms, baseline.p95_ms),
+        stages=median_run,
+        seconds=round(time.perf_counter() - began, 1),
+        stopped_by_budget=stopped_by_budget,
+    )
+
+
+def print_previews(comparison: PreviewComparison, budget_s: float) -> None:
+    c = comparison
+    print(
+        f"\n4. quick-preview latency: {c.model} ({c.colours} colours, nested in one outer colour),"
+        f" 512x512, sandboxed, alternating; {c.new.previews} + {c.baseline.previews} previews"
+        f" in {c.seconds:,.1f} s"
+        + (f" (stopped by the {budget_s:g} s budget)" if c.stopped_by_budget else "")
+    )
+    header = ("path", "previews", "errors", "p50 ms", "p95 ms", "max ms")
+    print(f"{header[0]:<26}" + "".join(f"{h:>10}" for h in header[1:]))
+    for latency in (c.new, c.baseline):
+        cells = (
+            str(latency.previews),
+            str(sum(latency.errors.values())),
+            cell(latency.p50_ms, ",.1f"),
+            cell(latency.p95_ms, ",.1f"),
+            cell(latency.max_ms, ",.1f"),
+        )
+        print(f"{latency.path:<26}" + "".join(f"{x:>10}" for x in cells))
+    print(f"new / OpenSCAD's own: p50 {cell(c.p50_ratio, '.2f')}x, p95 {cell(c.p95_ratio, '.2f')}x")
+    if c.stages is not None:
+        s = c.stages
+        print(
+            f"the median new preview ({s.total_ms:,.1f} ms): CSG export {s.csg_export_ms:,.1f},"
+            f" split {s.split_ms:,.1f}, draw {s.draw_ms:,.1f}, other {s.other_ms:,.1f} ms"
+        )
+
+
+PREVIEW_NOTES = [
+    "quick previews: both sides call the render service's own functions in this process (no"
+    " gateway, no cache: every one draws), in the bubblewrap sandbox under the service's"
+    " limits, one at a time, alternating which goes first. 'new' is preview_coloured (the CSG"
+    " export, the split in a thread, one --preview draw of the recoloured split programs);"
+    " 'OpenSCAD's own' is preview_scad, one --preview of the source, which the service used"
+    " before and which paints every child of an outer colour in that colour. A preview's"
+    " 'other' is the job directory, the sandbox probe and waits for an openscad slot.",
+]
+
+
 # --- the report ----------------------------------------------------------------------------------
 
 
@@ -808,13 +1028,20 @@ def report(
     plain: Throughput,
     values: list[int],
     profile: bool,
+    previews_measured: PreviewComparison,
 ) -> None:
     print("\nsettings: " + ", ".join(f"{k}={v}" for k, v in settings.items()))
     print_exports(exports, start, settings["repeats"], profile)
     print_hits(hits, settings["requests"])
     print_throughput(platform, plain, values)
+    print_previews(previews_measured, settings["preview_budget_s"])
     errors = {f"cache hits, {h.path}": h.errors for h in hits if h.errors}
     errors |= {f"renders, {t.target}": t.failures for t in (platform, plain) if t.failures}
+    errors |= {
+        f"previews, {p.path}": p.errors
+        for p in (previews_measured.new, previews_measured.baseline)
+        if p.errors
+    }
     print("\nerrors: " + ("; ".join(f"{k}: {v}" for k, v in errors.items()) or "none"))
     notes = [
         f"{settings['usable_cpus']} usable cores. The export runs come first, before the"
@@ -842,6 +1069,7 @@ def report(
         " share the cores; each render also passes a syntax check (one more sandboxed"
         " openscad) before it is queued. 'cpu busy' is the share of all cores' time not idle"
         " while it ran, from /proc/stat, everything on the machine included.",
+        *PREVIEW_NOTES,
     ]
     print_notes(notes, 96)
     result = {
@@ -854,6 +1082,7 @@ def report(
             "plain": asdict(plain),
             "ratio": ratio(platform.per_minute, plain.per_minute),
         },
+        "preview_latency": asdict(previews_measured),
         "targets": {
             "export_ratio": {r.model: r.met for r in exports},
             "cache_hit_under_10ms": {h.path: h.met for h in hits},
@@ -886,7 +1115,20 @@ def main() -> None:
     parser.add_argument(
         "--profile", action="store_true", help="print every model's stages, not only misses"
     )
+    parser.add_argument(
+        "--previews", type=int, default=20, help="quick previews timed per side (new, baseline)"
+    )
+    parser.add_argument(
+        "--preview-budget", type=float, default=120.0, help="seconds the previews may take"
+    )
+    parser.add_argument(
+        "--previews-only", action="store_true", help="only the quick previews; no platform"
+    )
     args = parser.parse_args()
+    if not 2 <= args.previews <= MAX_PREVIEWS:
+        parser.error(f"--previews must be between 2 and {MAX_PREVIEWS}")
+    if not 1 <= args.preview_budget <= MAX_PREVIEW_BUDGET_S:
+        parser.error(f"--preview-budget must be between 1 and {MAX_PREVIEW_BUDGET_S:g} seconds")
     if not 1 <= args.repeats <= MAX_REPEATS:
         parser.error(f"--repeats must be between 1 and {MAX_REPEATS}")
     if not MIN_REQUESTS <= args.requests <= MAX_REQUESTS:
@@ -900,6 +1142,8 @@ def main() -> None:
         "requests": args.requests,
         "renders": args.renders,
         "workers": args.workers,
+        "previews": args.previews,
+        "preview_budget_s": args.preview_budget,
         "cpus": os.cpu_count(),
         "usable_cpus": len(os.sched_getaffinity(0)),
         "render_parallelism": parallelism(),
@@ -912,6 +1156,11 @@ def main() -> None:
     nonce = f"// bench_render {uuid.uuid4()}\n"
     set_piece = nonce + SET_PIECE.read_text()
     values = _throughput_values(args.renders)
+    if args.previews_only:
+        skipped = ("repeats", "requests", "renders", "workers")  # of the sections not run
+        kept = {k: v for k, v in settings.items() if k not in skipped}
+        run_previews_only(kept, args.previews, args.preview_budget)
+        return
 
     with tempfile.TemporaryDirectory(prefix="shotgraph-bench-") as root:
         work = Path(root) / "work"
@@ -919,6 +1168,10 @@ def main() -> None:
         system = Platform(root=Path(root) / "platform", workers=args.workers)
         with stopped_at_exit(system):
             exports, start = asyncio.run(measure_exports(args.repeats, work))
+            print(f"previews: up to {args.previews} of each, nested colours...", flush=True)
+            previews_measured = asyncio.run(
+                measure_previews(NESTED, args.previews, args.preview_budget, work)
+            )
             print(f"starting the platform ({args.workers} worker(s) per service)...", flush=True)
             system.start()
             key = system.create_api_key("bench")
@@ -932,7 +1185,43 @@ def main() -> None:
             )
             print(f"throughput: {args.renders} plain openscad renders...", flush=True)
             plain = asyncio.run(measure_plain_throughput(set_piece, values, work))
-            report(settings, exports, start, hits, platform, plain, values, args.profile)
+            report(
+                settings,
+                exports,
+                start,
+                hits,
+                platform,
+                plain,
+                values,
+                args.profile,
+                previews_measured,
+            )
+
+
+def run_previews_only(settings: dict[str, Any], count: int, budget_s: float) -> None:
+    """Section 4 alone: no platform, no exports; its own report and RESULT line."""
+    with tempfile.TemporaryDirectory(prefix="shotgraph-bench-") as root:
+        print(f"previews: up to {count} of each, nested colours...", flush=True)
+        try:
+            measured = asyncio.run(measure_previews(NESTED, count, budget_s, Path(root)))
+        except KeyboardInterrupt:
+            print("\ninterrupted", file=sys.stderr)
+            raise SystemExit(130) from None
+    print("\nsettings: " + ", ".join(f"{k}={v}" for k, v in settings.items()))
+    print_previews(measured, budget_s)
+    errors = {f"previews, {p.path}": p.errors for p in (measured.new, measured.baseline)}
+    shown = "; ".join(f"{k}: {v}" for k, v in errors.items() if v)
+    print("\nerrors: " + (shown or "none"))
+    print_notes(
+        [
+            *PREVIEW_NOTES,
+            f"{settings['usable_cpus']} usable cores; load before the run (1 min):"
+            f" {settings['load_1m']}. Other work on the machine shows in both columns alike;"
+            " compare the ratios.",
+        ],
+        96,
+    )
+    print_result({"settings": settings, "preview_latency": asdict(measured)})
 
 
 if __name__ == "__main__":

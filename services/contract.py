@@ -22,7 +22,7 @@ import yaml
 
 import libs.bus.messages
 from libs.bus.channels import CHANNELS, INFRASTRUCTURE, MSGPACK, Channel
-from libs.bus.events import USER_EVENTS
+from libs.bus.events import CANVAS_EVENTS, USER_EVENTS
 from libs.bus.messages import Message
 from libs.bus.work import FunctionSpec, JobMessage
 from services.image.generation import GENERATE
@@ -281,9 +281,12 @@ def _for_typescript(schema: Any) -> Any:
     return schema
 
 
-def user_events_schema(events: Sequence[type[Message]] = USER_EVENTS) -> dict[str, Any]:
-    """One JSON Schema of the events a browser receives: each event's envelope fields beside
-    its payload's, as fan-out relays them; the studio's TypeScript types are made from it."""
+def user_events_schema(
+    events: Sequence[type[Message]] = (*USER_EVENTS, *CANVAS_EVENTS),
+) -> dict[str, Any]:
+    """One JSON Schema of the events a browser receives (the user's own and those of the
+    canvases it views): each event's envelope fields beside its payload's, as fan-out relays
+    them; the studio's TypeScript types are made from it."""
     _, schemas = msgspec.json.schema_components(events, ref_template="#/definitions/{name}")
     definitions: dict[str, Any] = _for_typescript(dict(sorted(schemas.items())))
     variants = []

@@ -6,8 +6,9 @@ real batch service for the tests of the services that call it: its servicer, sto
 migrated with its own migrations), function catalog and events (NATS). Only its dispatcher does
 not run, so a job stays queued (or pending on its dependencies) until the test reports on it
 the way a worker would: ``BatchService.hand_out`` claims the ready jobs as the dispatcher does,
-and ``BatchService.report`` applies reports as the results handler does. The ``batch_service``
-fixture (root ``conftest.py``) serves one per test.
+and ``BatchService.report`` applies reports with batch's own results handler, which tells the
+owner of each change (its progress events are sent at once, not coalesced over an interval).
+The ``batch_service`` fixture (root ``conftest.py``) serves one per test.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ import asyncpg
 import grpc
 import msgspec
 from nats.js import JetStreamContext
+from opentelemetry import trace
 
 from libs.bus import ensure_streams
+from libs.bus.bulk import Received
 from libs.bus.work import JobReport
 from libs.db import migrate
 from libs.downstream import Downstream
@@ -35,6 +38,7 @@ from services.batch.dispatcher import Dispatcher
 from services.batch.events import ProgressEvents
 from services.batch.functions import FunctionCatalog
 from services.batch.handlers import BatchServicer
+from services.batch.results import results_handler
 from services.batch.store import BatchStore, Dispatch
 from services.image.jobs import FRAME, THUMBNAIL, TRANSFORM
 from services.render.jobs import RENDER_SCAD
@@ -63,6 +67,7 @@ class BatchService:
     address: str
     store: BatchStore
     client: BatchClient  # as a service calling batch has one
+    events: ProgressEvents
     handed_out: dict[str, Dispatch] = field(default_factory=dict)  # by job id
 
     async def hand_out(self) -> list[Dispatch]:
@@ -81,12 +86,19 @@ class BatchService:
         """Workers' reports on jobs they were handed, applied in one group as batch's results
         handler applies them; the jobs ready by then are handed out first."""
         await self.hand_out()
-        await self.store.apply_reports(
+        apply = results_handler(self.store, self.events, lambda: None)
+        await apply(
             [
-                msgspec.structs.replace(report, dispatch=self.handed_out[report.job_id].dispatch)
+                Received(
+                    msgspec.structs.replace(
+                        report, dispatch=self.handed_out[report.job_id].dispatch
+                    ),
+                    trace.INVALID_SPAN,
+                )
                 for report in reports
             ]
         )
+        await self.events.flush()
 
 
 async def serve(stack: AsyncExitStack, register: Registrar, port: int = 0) -> str:
@@ -119,17 +131,13 @@ async def serve_batch(pool: asyncpg.Pool, js: JetStreamContext) -> AsyncIterator
     await migrate(pool, "batch", MIGRATIONS)
     await register_functions(js, WORKER_FUNCTIONS)
     store = BatchStore(pool)
+    events = ProgressEvents(js)
     servicer = BatchServicer(
-        store,
-        FunctionCatalog(js),
-        Dispatcher(store, js),
-        ProgressEvents(js),
-        await cancellations(js),
+        store, FunctionCatalog(js), Dispatcher(store, js), events, await cancellations(js)
     )
     async with AsyncExitStack() as stack:
         address = await serve(
             stack, lambda s: batch_pb2_grpc.add_BatchServiceServicer_to_server(servicer, s)
         )
-        yield BatchService(
-            address, store, downstream(stack, "batch", address, batch_pb2_grpc.BatchServiceStub)
-        )
+        client = downstream(stack, "batch", address, batch_pb2_grpc.BatchServiceStub)
+        yield BatchService(address, store, client, events)

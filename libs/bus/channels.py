@@ -22,9 +22,11 @@ from libs.bus.events import (
     BatchCancelled,
     BatchCompleted,
     BatchProgress,
+    BatchRetried,
     BatchSubmitted,
     CanvasChanged,
     CanvasExecution,
+    CanvasNodes,
 )
 from libs.bus.messages import Message
 from libs.bus.work import FunctionSpec, JobMessage, JobReport
@@ -71,6 +73,7 @@ class Channel:
 
 _USER_ID = Parameter("The user the event is for (the auth service's user id).")
 _BATCH_ID = Parameter("The batch the jobs belong to (a UUID).")
+_CANVAS_ID = Parameter("The canvas (a UUID).")
 
 CHANNELS: Final[tuple[Channel, ...]] = (
     Channel(
@@ -109,11 +112,26 @@ CHANNELS: Final[tuple[Channel, ...]] = (
             " fields."
         ),
         senders={
-            "batch": (BatchSubmitted, BatchProgress, BatchCompleted, BatchCancelled),
+            "batch": (BatchSubmitted, BatchProgress, BatchCompleted, BatchCancelled, BatchRetried),
             "canvas": (CanvasExecution,),
         },
-        receivers=("fanout",),
+        # canvas: its durable consumer ``canvas-batch-events`` follows the batches of
+        # executions (``services/canvas/tracking.py``); it skips the other types.
+        receivers=("fanout", "canvas"),
         parameters={"user_id": _USER_ID},
+        stream="EVENTS",
+    ),
+    Channel(
+        id="events.canvas",
+        address="events.canvas.{canvas_id}",
+        description=(
+            "What everyone viewing one canvas is told: node states during Execute. Kept an hour"
+            " beside the user events, in the same stream, for resuming, and for fan-out to"
+            " relay to the canvas's viewers once connections subscribe to canvas topics."
+        ),
+        senders={"canvas": (CanvasNodes,)},
+        receivers=(),
+        parameters={"canvas_id": _CANVAS_ID},
         stream="EVENTS",
     ),
     Channel(
@@ -125,7 +143,7 @@ CHANNELS: Final[tuple[Channel, ...]] = (
         ),
         senders={"canvas": (CanvasChanged,)},
         receivers=("canvas",),
-        parameters={"canvas_id": Parameter("The canvas (a UUID).")},
+        parameters={"canvas_id": _CANVAS_ID},
     ),
     Channel(
         id="advisory.max_deliveries",

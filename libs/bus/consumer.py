@@ -1,12 +1,13 @@
 """Durable JetStream pull consumers with bounded concurrency, traces, metrics and clean draining.
 
-This is the one place that knows the JetStream protocol. Each message is opened as the one
-type its consumer takes; one that is not that type is malformed and terminated (logged with
-its subject), and the next goes on. A handler that returns acks the message; one that raises
-an error that is not worth retrying (``libs.errors.is_retryable``) terminates it; any other
-exception naks it with an exponential, jittered delay until ``max_deliver`` is spent. A
-message of a newer schema version that does not fit is naked too: a replica of the newer
-release takes it.
+This is the one place that knows the JetStream protocol. Each message is opened as the type
+its consumer takes (or one of the types); one that is not is malformed and terminated (logged
+with its subject), and the next goes on, unless the consumer reads a stream of events where
+other types are for other readers (``skip_other_types``): those are acked unread. A handler
+that returns acks the message; one that raises an error that is not worth retrying
+(``libs.errors.is_retryable``) terminates it; any other exception naks it with an exponential,
+jittered delay until ``max_deliver`` is spent. A message of a newer schema version that does
+not fit is naked too: a replica of the newer release takes it.
 """
 
 from __future__ import annotations
@@ -66,8 +67,11 @@ class Consumer(Generic[MessageT]):
     stream: str
     durable: str
     filter_subject: str
-    message: type[MessageT]  # what every message on ``filter_subject`` is
+    # What every message on ``filter_subject`` is, or the types this reader takes from it.
+    message: type[MessageT] | tuple[type[MessageT], ...]
     handler: Handler[MessageT]
+    skip_other_types: bool = False  # ack well-formed messages of other types unread
+    deliver_policy: DeliverPolicy = DeliverPolicy.ALL  # where a new durable starts
     concurrency: int = 4
     ack_wait_s: float = 30.0
     max_deliver: int = 5
@@ -79,7 +83,7 @@ class Consumer(Generic[MessageT]):
             durable_name=self.durable,
             filter_subject=self.filter_subject,
             ack_policy=AckPolicy.EXPLICIT,
-            deliver_policy=DeliverPolicy.ALL,
+            deliver_policy=self.deliver_policy,
             ack_wait=self.ack_wait_s,
             max_deliver=self.max_deliver,
             backoff=self.ack_timeout_backoff() or None,
@@ -151,9 +155,17 @@ class Consumer(Generic[MessageT]):
         )
 
     async def _dispatch(self, msg: Msg, attempt: int, span: trace.Span) -> str:
+        kinds = self.message if isinstance(self.message, tuple) else (self.message,)
         try:
             envelope = Envelope.decode(msg.data)
-            message = envelope.open(self.message)
+            kind = next((k for k in kinds if envelope.type == k.TYPE), None)
+            if kind is None:
+                if self.skip_other_types:
+                    await msg.ack()
+                    return "skip"
+                wanted = " or ".join(repr(k.TYPE) for k in kinds)
+                raise MalformedMessage(f"a {envelope.type!r} message where {wanted} belongs")
+            message = envelope.open(kind)
         except MalformedMessage as exc:
             log.error("nats.malformed", subject=msg.subject, error=str(exc))
             span.set_status(Status(StatusCode.ERROR, str(exc)))

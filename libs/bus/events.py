@@ -2,8 +2,9 @@
 
 User events are kept in the EVENTS stream and relayed by fan-out to the user's browsers as
 JSON: the envelope's ``type``, ``id``, ``time`` and ``schema_version`` beside the payload's fields
-(``web/src/api/events.ts`` holds their TypeScript types, made from these). ``canvas.changed``
-stays between canvas replicas.
+(``web/src/api/events.ts`` holds their TypeScript types, made from these). Canvas events
+(``events.canvas.<canvas_id>``) are kept beside them, for every viewer of one canvas.
+``canvas.changed`` stays between canvas replicas.
 """
 
 from __future__ import annotations
@@ -17,14 +18,17 @@ from libs.bus.states import BatchState, JobState, NodeState
 from libs.bus.work import Percent, Uuid
 
 __all__ = [
+    "CANVAS_EVENTS",
     "USER_EVENTS",
     "BatchCancelled",
     "BatchCompleted",
     "BatchProgress",
+    "BatchRetried",
     "BatchSubmitted",
     "BatchSummary",
     "CanvasChanged",
     "CanvasExecution",
+    "CanvasNodes",
     "JobProgress",
     "NodeResult",
 ]
@@ -33,10 +37,13 @@ __all__ = [
 class BatchSummary(Message, kw_only=True, frozen=True):
     """A batch as a whole: its rolled-up state and how many of its jobs are in each state."""
 
+    VERSION = 2  # 2: canvas_id
+
     batch_id: Uuid
     state: BatchState
     total: Annotated[int, msgspec.Meta(ge=0)]
     counts: dict[JobState, int]
+    canvas_id: str = ""  # the canvas whose Execute submitted the batch, if one did
 
 
 class BatchSubmitted(BatchSummary, kw_only=True, frozen=True):
@@ -57,6 +64,13 @@ class BatchCancelled(BatchSummary, kw_only=True, frozen=True):
     TYPE = "batch.cancelled"
 
 
+class BatchRetried(BatchSummary, kw_only=True, frozen=True):
+    """The owner retried the batch: its failed and skipped jobs run again, each with its
+    ``retry`` one higher."""
+
+    TYPE = "batch.retried"
+
+
 class JobProgress(msgspec.Struct, kw_only=True, frozen=True):
     """One job's latest state, as a progress event carries it."""
 
@@ -67,6 +81,9 @@ class JobProgress(msgspec.Struct, kw_only=True, frozen=True):
     progress: Percent
     output: dict[str, Any] | None = None
     error: str = ""
+    # 0 on the first run; one more each time a retry of the batch puts the job back. A state
+    # of a higher retry is newer than any state of a lower one.
+    retry: Annotated[int, msgspec.Meta(ge=0)] = 0
 
 
 class BatchProgress(BatchSummary, kw_only=True, frozen=True):
@@ -74,6 +91,7 @@ class BatchProgress(BatchSummary, kw_only=True, frozen=True):
     state of up to ``MAX_JOBS_PER_EVENT`` changed jobs and how many more changed."""
 
     TYPE = "batch.progress"
+    VERSION = 2  # 2: canvas_id, and each job's retry
     MAX_JOBS_PER_EVENT: ClassVar[int] = 100
 
     jobs: list[JobProgress]
@@ -102,6 +120,19 @@ class CanvasExecution(Message, kw_only=True, frozen=True):
     nodes: list[NodeResult]
 
 
+class CanvasNodes(Message, kw_only=True, frozen=True):
+    """Nodes of a canvas changed state in one execution: on Execute every node, then each
+    node whose state, progress or result moved. Sent on the canvas's subject, for everyone
+    viewing it."""
+
+    TYPE = "canvas.nodes"
+
+    canvas_id: Uuid
+    version: Annotated[int, msgspec.Meta(ge=1)]  # the canvas version executed
+    batch_id: str = ""  # empty when every node was cached
+    nodes: list[NodeResult]
+
+
 class CanvasChanged(Message, kw_only=True, frozen=True):
     """A canvas changed (saved, shared, restored); cached copies older than ``stamp`` go."""
 
@@ -117,5 +148,7 @@ USER_EVENTS: Final[tuple[type[Message], ...]] = (
     BatchProgress,
     BatchCompleted,
     BatchCancelled,
+    BatchRetried,
     CanvasExecution,
 )
+CANVAS_EVENTS: Final[tuple[type[Message], ...]] = (CanvasNodes,)

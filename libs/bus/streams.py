@@ -6,7 +6,13 @@ from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
 
-from libs.bus.subjects import ALL_RESULTS, ALL_USER_EVENTS, ALL_WORK, MAX_DELIVERIES_ADVISORIES
+from libs.bus.subjects import (
+    ALL_CANVAS_EVENTS,
+    ALL_RESULTS,
+    ALL_USER_EVENTS,
+    ALL_WORK,
+    MAX_DELIVERIES_ADVISORIES,
+)
 
 __all__ = ["BLOB_BUCKET", "STREAMS", "ensure_streams"]
 
@@ -43,7 +49,7 @@ STREAMS: tuple[StreamConfig, ...] = (
     # What users see; kept for an hour so a reconnecting browser resumes without gaps.
     StreamConfig(
         name="EVENTS",
-        subjects=[ALL_USER_EVENTS],
+        subjects=[ALL_USER_EVENTS, ALL_CANVAS_EVENTS],
         retention=RetentionPolicy.LIMITS,
         storage=StorageType.FILE,
         max_age=3600.0,

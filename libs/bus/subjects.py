@@ -12,11 +12,13 @@ from typing import Final
 
 __all__ = [
     "ALL_CANVAS_CHANGES",
+    "ALL_CANVAS_EVENTS",
     "ALL_RESULTS",
     "ALL_USER_EVENTS",
     "ALL_WORK",
     "MAX_DELIVERIES_ADVISORIES",
     "canvas_changed_subject",
+    "canvas_events_subject",
     "result_subject",
     "service_work",
     "user_events_subject",
@@ -26,6 +28,7 @@ __all__ = [
 ALL_WORK: Final = "work.>"
 ALL_RESULTS: Final = "job.result.>"
 ALL_USER_EVENTS: Final = "events.user.>"
+ALL_CANVAS_EVENTS: Final = "events.canvas.*"
 ALL_CANVAS_CHANGES: Final = "canvas.changed.*"
 # JetStream's word that a message of the WORK stream ran out of deliveries.
 MAX_DELIVERIES_ADVISORIES: Final = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.WORK.>"
@@ -62,6 +65,11 @@ def result_subject(batch_id: str) -> str:
 def user_events_subject(user_id: str) -> str:
     """What one user's browsers are told, kept in the EVENTS stream for resuming."""
     return f"events.user.{_token(user_id, 'user id')}"
+
+
+def canvas_events_subject(canvas_id: str) -> str:
+    """What everyone viewing one canvas is told, kept in the EVENTS stream for resuming."""
+    return f"events.canvas.{_token(canvas_id, 'canvas id')}"
 
 
 def canvas_changed_subject(canvas_id: str) -> str:

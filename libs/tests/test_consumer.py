@@ -20,6 +20,7 @@ from nats.js.errors import NotFoundError
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
+from prometheus_client import REGISTRY
 
 from libs.bus import Consumer, Delivery, Message, publish
 from libs.bus.consumer import Handler
@@ -95,6 +96,7 @@ class Running:
     def __init__(self, queue: Queue, handler: Handler[Task], **options: Any) -> None:
         self.queue = queue
         defaults: dict[str, Any] = {
+            "message": Task,
             "concurrency": 2,
             "ack_wait_s": 2.0,
             "retry_base_s": 0.05,
@@ -105,7 +107,6 @@ class Running:
             stream=queue.stream,
             durable=f"d{uuid.uuid4().hex}",
             filter_subject=f"{queue.prefix}.>",
-            message=Task,
             handler=handler,
             **(defaults | options),
         )
@@ -335,3 +336,52 @@ async def test_a_newer_version_that_does_not_fit_is_left_for_a_newer_reader(
     assert info.num_redelivered == 1  # naked, not terminated: a newer replica may take it
     assert not await queue.is_empty()  # still in the stream
     assert queue.seen == []
+
+
+def outcomes(running: Running, outcome: str) -> float:
+    return (
+        REGISTRY.get_sample_value(
+            "shotgraph_nats_messages_total",
+            {"service": "test", "subject": running.consumer.filter_subject, "outcome": outcome},
+        )
+        or 0.0
+    )
+
+
+async def test_a_reader_of_several_types_gets_each_as_its_own_type(
+    queue: Queue, start: Callable[..., Running]
+) -> None:
+    seen: list[Message] = []
+    done = asyncio.Event()
+
+    async def handle(message: Message, delivery: Delivery) -> None:
+        seen.append(message)
+        if len(seen) == 2:
+            done.set()
+
+    running = start(handle, message=(Task, Stranger), concurrency=1)
+
+    await publish(queue.js, queue.subject, Task(n=1))
+    await publish(queue.js, queue.subject, Stranger(n=2))
+
+    await asyncio.wait_for(done.wait(), TIMEOUT_S)
+    await running.stop()
+    assert seen == [Task(n=1), Stranger(n=2)]
+
+
+@pytest.mark.parametrize(("skip", "outcome"), [(True, "skip"), (False, "term")])
+async def test_another_readers_type_is_skipped_by_an_events_reader_and_refused_by_others(
+    queue: Queue, start: Callable[..., Running], skip: bool, outcome: str
+) -> None:
+    handler, done = recording(queue, 1, lambda _: None)
+    running = start(handler, skip_other_types=skip, concurrency=1)
+    before = outcomes(running, outcome)
+
+    await publish(queue.js, queue.subject, Stranger(n=1))
+    await publish(queue.js, queue.subject, Task(n=2))
+
+    await asyncio.wait_for(done.wait(), TIMEOUT_S)
+    await eventually(queue.is_empty, "both messages are resolved")
+    await running.stop()
+    assert queue.seen == [(Task(n=2), 1)]
+    assert outcomes(running, outcome) == before + 1

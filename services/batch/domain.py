@@ -177,6 +177,7 @@ class JobStanding:
     error: str = ""
     worker: str = ""
     attempts: int = 0
+    retry: int = 0  # which retry of its batch it is in
 
 
 @dataclass(frozen=True)
@@ -222,6 +223,7 @@ class JobChange:
     progress: int
     output: dict[str, Any] | None
     error: str
+    retry: int = 0  # which retry of its batch the change belongs to
 
 
 @dataclass(frozen=True)
@@ -296,6 +298,7 @@ def decide_reports(jobs: Iterable[JobStanding], reports: Iterable[JobReport]) ->
                 progress=after.progress,
                 output=report.output,
                 error=report.error or "",
+                retry=job.retry,
             )
         )
     updates = tuple(

@@ -30,7 +30,13 @@ log = get_logger(__name__)
 
 def summary(kind: type[BatchSummary], batch: BatchRecord) -> BatchSummary:
     """``batch`` as an event of ``kind`` (submitted, cancelled, completed)."""
-    return kind(batch_id=batch.id, state=batch.state, total=batch.total, counts=batch.counts)
+    return kind(
+        batch_id=batch.id,
+        state=batch.state,
+        total=batch.total,
+        counts=batch.counts,
+        canvas_id=batch.canvas_id,
+    )
 
 
 def _job(change: JobChange) -> JobProgress:
@@ -42,6 +48,7 @@ def _job(change: JobChange) -> JobProgress:
         progress=change.progress,
         output=change.output,
         error=change.error,
+        retry=change.retry,
     )
 
 
@@ -59,7 +66,7 @@ class ProgressEvents:
         self._interval_s = interval_s
         self._pending: dict[str, _Pending] = {}
 
-    async def send(self, owner_id: str, event: BatchSummary, msg_id: str) -> None:
+    async def send(self, owner_id: str, event: BatchSummary, msg_id: str | None) -> None:
         """Publish one event now (deduplicated by ``msg_id`` within JetStream's window)."""
         await publish(self._js, user_events_subject(owner_id), event, msg_id=msg_id)
 
@@ -90,6 +97,7 @@ class ProgressEvents:
                 state=batch.state,
                 total=batch.total,
                 counts=batch.counts,
+                canvas_id=batch.canvas_id,
                 jobs=[_job(c) for c in item.jobs.values()],
                 more_jobs_changed=item.dropped,
             )

@@ -7,7 +7,7 @@ from google.protobuf import json_format
 from nats.js.kv import KeyValue
 from opentelemetry import propagate
 
-from libs.bus.events import BatchCancelled, BatchSubmitted
+from libs.bus.events import BatchCancelled, BatchRetried, BatchSubmitted
 from libs.errors import InvalidArgument, NotFound
 from libs.pagination import page_size, paginate
 from libs.rpc import struct, timestamp
@@ -23,7 +23,7 @@ __all__ = ["BatchServicer"]
 MAX_IDEMPOTENCY_KEY = 200
 
 
-def _job_message(job: JobRecord, batch_id: str = "") -> batch_pb2.Job:
+def _job_message(job: JobRecord, batch_id: str = "", *, with_input: bool = True) -> batch_pb2.Job:
     return batch_pb2.Job(
         id=job.id,
         key=job.key,
@@ -31,7 +31,8 @@ def _job_message(job: JobRecord, batch_id: str = "") -> batch_pb2.Job:
         state=job.state.value,
         attempts=job.attempts,
         progress=job.progress,
-        input=struct(job.input),
+        retry=job.retry,
+        input=struct(job.input) if with_input else None,
         output=struct(job.output),
         error=job.error,
         depends_on=job.depends_on,
@@ -151,8 +152,9 @@ class BatchServicer(batch_pb2_grpc.BatchServiceServicer):
             raise NotFound(f"no batch {request.batch_id}")
         rows = await self._store.jobs(owner_id, request.batch_id, limit + 1, after)
         page, more = rows[:limit], len(rows) > limit
+        with_input = request.view != batch_pb2.JOB_VIEW_BASIC
         return batch_pb2.ListJobsResponse(
-            jobs=[_job_message(job, request.batch_id) for _, job in page],
+            jobs=[_job_message(job, request.batch_id, with_input=with_input) for _, job in page],
             next_page_token=str(page[-1][0]) if more else "",
         )
 
@@ -195,6 +197,8 @@ class BatchServicer(batch_pb2_grpc.BatchServiceServicer):
         if record is None:
             raise NotFound(f"no batch {request.batch_id}")
         self._dispatcher.wake()
+        # Not deduplicated: each retry is news, and readers tell retries apart by job.retry.
+        await self._events.send(record.owner_id, summary(BatchRetried, record), msg_id=None)
         return _batch_message(record)
 
     async def GetQueues(

@@ -33,7 +33,7 @@ __all__ = [
 
 _JOB_COLUMNS = (
     "id, key, function, state, attempts, progress, input, output, error, depends_on, worker,"
-    " created_at, started_at, finished_at"
+    " created_at, started_at, finished_at, retry"
 )
 _BATCH_COLUMNS = "id, owner_id, canvas_id, state, priority, created_at, updated_at, finished_at"
 _SKIPPED_ERROR = "skipped: a job it depends on did not succeed"
@@ -68,6 +68,7 @@ class JobRecord:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    retry: int = 0  # which retry of the batch this state is from
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> JobRecord:
@@ -145,6 +146,7 @@ def _standing(row: asyncpg.Record) -> JobStanding:
         error=row["error"],
         worker=row["worker"],
         attempts=row["attempts"],
+        retry=row["retry"],
     )
 
 
@@ -361,7 +363,7 @@ class BatchStore:
                 " waiting_on = (SELECT count(*) FROM batch.jobs d"
                 f"   WHERE d.id = ANY(j.depends_on) AND d.state <> {_is(JobState.SUCCEEDED)}),"
                 f" state = {_is(JobState.PENDING)}, error = '', progress = 0, output = NULL,"
-                " dispatched_at = NULL, not_before = NULL, finished_at = NULL"
+                " dispatched_at = NULL, not_before = NULL, finished_at = NULL, retry = retry + 1"
                 f" WHERE j.batch_id = $1 AND j.state IN {_in(JobState.FAILED, JobState.SKIPPED)}",
                 key,
             )
@@ -503,7 +505,7 @@ class BatchStore:
             )
             rows = await conn.fetch(
                 "SELECT id, batch_id, key, function, state, dispatches,"
-                " dispatched_at IS NOT NULL AS on_subject, progress, error, worker, attempts"
+                " dispatched_at IS NOT NULL AS on_subject, progress, error, worker, attempts, retry"
                 " FROM batch.jobs WHERE id = ANY($1) ORDER BY id FOR UPDATE",
                 ids,
             )
@@ -552,7 +554,10 @@ class BatchStore:
                     conn, [uuid.UUID(i) for i in decision.succeeded]
                 )
             if decision.broken:
-                await self._skip_downstream(conn, [uuid.UUID(i) for i in decision.broken])
+                # Skipped jobs are changes users hear of like any other.
+                outcome.changes += await self._skip_downstream(
+                    conn, [uuid.UUID(i) for i in decision.broken]
+                )
             batch_ids = sorted({row["batch_id"] for row in rows})
             outcome.batches = await self._roll_up(conn, batch_ids)
         return outcome
@@ -572,8 +577,10 @@ class BatchStore:
         return sum(1 for r in released if r["state"] == JobState.QUEUED)
 
     @staticmethod
-    async def _skip_downstream(conn: asyncpg.Connection, broken: list[uuid.UUID]) -> None:
-        await conn.execute(
+    async def _skip_downstream(
+        conn: asyncpg.Connection, broken: list[uuid.UUID]
+    ) -> list[JobChange]:
+        rows = await conn.fetch(
             "WITH RECURSIVE downstream(id) AS ("
             "   SELECT id FROM batch.jobs"
             f"   WHERE depends_on && $1 AND state = {_is(JobState.PENDING)}"
@@ -581,10 +588,25 @@ class BatchStore:
             "   SELECT j.id FROM batch.jobs j JOIN downstream d ON j.depends_on @> ARRAY[d.id]"
             f"   WHERE j.state = {_is(JobState.PENDING)})"
             f" UPDATE batch.jobs SET state = {_is(JobState.SKIPPED)}, error = $2,"
-            " finished_at = clock_timestamp() WHERE id IN (SELECT id FROM downstream)",
+            " finished_at = clock_timestamp() WHERE id IN (SELECT id FROM downstream)"
+            " RETURNING id, batch_id, key, function, progress, retry",
             broken,
             _SKIPPED_ERROR,
         )
+        return [
+            JobChange(
+                job_id=str(r["id"]),
+                batch_id=str(r["batch_id"]),
+                key=r["key"],
+                function=r["function"],
+                state=JobState.SKIPPED,
+                progress=r["progress"],
+                output=None,
+                error=_SKIPPED_ERROR,
+                retry=r["retry"],
+            )
+            for r in rows
+        ]
 
     async def _roll_up(
         self, conn: asyncpg.Connection, batch_ids: Sequence[uuid.UUID]

@@ -1,5 +1,5 @@
 """Wiring of the canvas service: canvases in Postgres, reads cached in Redis and kept fresh by
-``canvas.changed`` events on NATS, a gRPC API."""
+``canvas.changed`` events on NATS, a gRPC API, and executions following their batches' events."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from services.canvas.kinds import DEFAULT_TYPES
 from services.canvas.results import ResultStore
 from services.canvas.settings import CanvasSettings
 from services.canvas.store import CanvasStore
+from services.canvas.tracking import ExecutionTracker
 from shotgraph.batch.v1 import batch_pb2_grpc
 from shotgraph.canvas.v1 import canvas_pb2_grpc
 
@@ -40,7 +41,10 @@ async def build(settings: CanvasSettings, stack: AsyncExitStack) -> ServiceParts
         settings, stack, "batch", settings.batch_addr, batch_pb2_grpc.BatchServiceStub
     )
     registry = DEFAULT_TYPES
-    executions = Executions(ResultStore(pool), batch, js, registry=registry)
+    results = ResultStore(pool)
+    executions = Executions(results, batch, js, registry=registry)
+    tracker = ExecutionTracker(results, store, batch, js, registry)
+    batch_events = tracker.consumer()
     servicer = CanvasServicer(store, cache, executions, registry=registry)
 
     def register(server: grpc.aio.Server) -> None:
@@ -51,4 +55,8 @@ async def build(settings: CanvasSettings, stack: AsyncExitStack) -> ServiceParts
         max_body_bytes=settings.max_body_bytes,
         readiness={"postgres": database_ready, "nats": nats_ready},
     )
-    return ServiceParts(app=app, registrars=[register])
+    return ServiceParts(
+        app=app,
+        registrars=[register],
+        background=[tracker.run, lambda stopping: batch_events.run(js, stopping)],
+    )

@@ -1,16 +1,21 @@
 """What Execute made, in the ``canvas`` schema: node results by key, and executions (which
-batch job makes which node)."""
+batch job makes which node, and the newest state heard of each job)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import msgspec
 
-__all__ = ["ExecutionRecord", "ResultStore"]
+from libs.bus.states import JobState
+from services.canvas.node_states import ExecutionNode, JobStatus
+
+__all__ = ["ExecutionRecord", "LockedExecution", "ResultStore"]
 
 
 @dataclass(frozen=True)
@@ -19,19 +24,55 @@ class ExecutionRecord:
     canvas_id: str
     version: int
     user_id: str
-    # node id -> {"key": node key, "type": node type, "jobs": [job keys]}; executions recorded
-    # before the type was have none (execution.read_back finds it by the key)
-    nodes: dict[str, dict[str, Any]]
+    nodes: dict[str, ExecutionNode]  # node id -> what makes it
     settled: bool
+    jobs: dict[str, JobStatus]  # job key -> its newest state heard
+    # Final state -> jobs, as a batch summary the jobs disagreed with counted them: None
+    # when no reconciliation waits on one
+    expected: dict[JobState, int] | None
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> ExecutionRecord:
         return cls(
-            **{**dict(row), "batch_id": str(row["batch_id"]), "canvas_id": str(row["canvas_id"])}
+            batch_id=str(row["batch_id"]),
+            canvas_id=str(row["canvas_id"]),
+            version=row["version"],
+            user_id=row["user_id"],
+            nodes=msgspec.convert(row["nodes"], dict[str, ExecutionNode]),
+            settled=row["settled"],
+            jobs=msgspec.convert(row["jobs"], dict[str, JobStatus]),
+            expected=msgspec.convert(row["expected"], dict[JobState, int] | None),
         )
 
 
-_EXECUTION = "batch_id, canvas_id, version, user_id, nodes, settled"
+_EXECUTION = "batch_id, canvas_id, version, user_id, nodes, settled, jobs, expected"
+
+
+class LockedExecution:
+    """An execution locked for one transaction: read it, then save what followed."""
+
+    def __init__(self, conn: asyncpg.Connection, record: ExecutionRecord) -> None:
+        self._conn = conn
+        self.record = record
+
+    async def save(
+        self,
+        jobs: Mapping[str, JobStatus],
+        made: Mapping[str, Mapping[str, Any]],
+        *,
+        settled: bool,
+    ) -> None:
+        """The jobs' newest states, the results they made (kept by key) and whether nothing
+        more will come of the execution."""
+        if made:
+            await _keep(self._conn, made)
+        await self._conn.execute(
+            "UPDATE canvas.executions SET jobs = $2, settled = $3, heard_at = clock_timestamp()"
+            " WHERE batch_id = $1",
+            uuid.UUID(self.record.batch_id),
+            msgspec.to_builtins(jobs),
+            settled,
+        )
 
 
 class ResultStore:
@@ -47,14 +88,16 @@ class ResultStore:
 
     async def keep(self, results: Mapping[str, Mapping[str, Any]]) -> None:
         """Keep node results by key; a key's result never changes, so the first one stays."""
-        await self._pool.executemany(
-            "INSERT INTO canvas.node_results (key, output) VALUES ($1, $2)"
-            " ON CONFLICT (key) DO NOTHING",
-            [(key, dict(output)) for key, output in results.items()],
-        )
+        async with self._pool.acquire() as conn:
+            await _keep(conn, results)
 
     async def record(
-        self, batch_id: str, canvas_id: str, version: int, user_id: str, nodes: dict[str, Any]
+        self,
+        batch_id: str,
+        canvas_id: str,
+        version: int,
+        user_id: str,
+        nodes: Mapping[str, ExecutionNode],
     ) -> None:
         await self._pool.execute(
             "INSERT INTO canvas.executions (batch_id, canvas_id, version, user_id, nodes)"
@@ -63,8 +106,25 @@ class ResultStore:
             uuid.UUID(canvas_id),
             version,
             user_id,
-            nodes,
+            msgspec.to_builtins(nodes),
         )
+
+    async def execution(self, batch_id: str) -> ExecutionRecord | None:
+        row = await self._pool.fetchrow(
+            f"SELECT {_EXECUTION} FROM canvas.executions WHERE batch_id = $1", _uuid(batch_id)
+        )
+        return ExecutionRecord.from_row(row) if row else None
+
+    @asynccontextmanager
+    async def locked(self, batch_id: str) -> AsyncIterator[LockedExecution | None]:
+        """The execution of ``batch_id`` locked until the block ends (None if there is none):
+        two replicas hearing of one batch take turns."""
+        key = _uuid(batch_id)
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                f"SELECT {_EXECUTION} FROM canvas.executions WHERE batch_id = $1 FOR UPDATE", key
+            )
+            yield LockedExecution(conn, ExecutionRecord.from_row(row)) if row else None
 
     async def unsettled(self, canvas_id: str) -> list[ExecutionRecord]:
         """Executions of the canvas whose jobs may still be running, oldest first."""
@@ -75,7 +135,60 @@ class ResultStore:
         )
         return [ExecutionRecord.from_row(r) for r in rows]
 
-    async def settle(self, batch_id: str) -> None:
+    # -- reconciliation with batch --------------------------------------------------------
+
+    async def check_after(
+        self, batch_id: str, delay_s: float, *, expecting: Mapping[JobState, int] | None = None
+    ) -> None:
+        """Ask for a reconciliation of the execution within ``delay_s`` (sooner if already
+        asked). With ``expecting`` (a summary's final counts) it is skipped if the jobs heard
+        of by then agree; without, it is not skipped."""
         await self._pool.execute(
-            "UPDATE canvas.executions SET settled = true WHERE batch_id = $1", uuid.UUID(batch_id)
+            "UPDATE canvas.executions SET due_at = LEAST(due_at,"
+            "   clock_timestamp() + make_interval(secs => $2::float8)), expected = $3"
+            " WHERE batch_id = $1",
+            _uuid(batch_id),
+            delay_s,
+            {state.value: n for state, n in expecting.items()} if expecting is not None else None,
         )
+
+    async def check_all_unsettled(self) -> int:
+        """Ask for a reconciliation of every unsettled execution now (after a restart)."""
+        status = await self._pool.execute(
+            "UPDATE canvas.executions SET due_at = clock_timestamp() WHERE NOT settled"
+        )
+        return int(status.split()[-1])
+
+    async def claim_checks(self, quiet_s: float, limit: int) -> list[ExecutionRecord]:
+        """The executions to reconcile now, claimed: each one asked for, and each unsettled one
+        nothing was heard of for ``quiet_s`` (its events may have been lost). Replicas claim
+        disjoint sets (SKIP LOCKED), and a claim is marked checked."""
+        rows = await self._pool.fetch(
+            "UPDATE canvas.executions"
+            " SET due_at = NULL, expected = NULL, checked_at = clock_timestamp()"
+            " WHERE batch_id IN ("
+            "   SELECT batch_id FROM canvas.executions"
+            "   WHERE due_at <= clock_timestamp() OR (NOT settled"
+            "     AND GREATEST(heard_at, checked_at, created_at)"
+            "       < clock_timestamp() - make_interval(secs => $1::float8))"
+            "   ORDER BY due_at NULLS LAST LIMIT $2 FOR UPDATE SKIP LOCKED)"
+            f" RETURNING {_EXECUTION}",
+            quiet_s,
+            limit,
+        )
+        return [ExecutionRecord.from_row(r) for r in rows]
+
+
+async def _keep(conn: asyncpg.Connection, results: Mapping[str, Mapping[str, Any]]) -> None:
+    await conn.executemany(
+        "INSERT INTO canvas.node_results (key, output) VALUES ($1, $2)"
+        " ON CONFLICT (key) DO NOTHING",
+        [(key, dict(output)) for key, output in results.items()],
+    )
+
+
+def _uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None

@@ -1,8 +1,9 @@
 """Finished renders, remembered by what determines them, so a repeat render is a lookup.
 
-The key hashes the OpenSCAD version, the output format, the parameter values (canonical JSON)
-and the source; the value points at the output blob. Entries live in a JetStream KV bucket
-and expire after ``TTL_S``; the blobs themselves are content-addressed and shared.
+The key hashes the OpenSCAD version, the output format (and its revision, `REVISIONS`), the
+parameter values (canonical JSON) and the source; the value points at the output blob.
+Entries live in a JetStream KV bucket and expire after ``TTL_S``; the blobs themselves are
+content-addressed and shared.
 """
 
 from __future__ import annotations
@@ -21,12 +22,18 @@ from libs.bus.buckets import LazyBucket
 from libs.logs import get_logger
 from libs.metrics import RENDER_CACHE
 
-__all__ = ["BUCKET", "CachedRender", "RenderCache", "cache_key", "engine_version"]
+__all__ = ["BUCKET", "REVISIONS", "CachedRender", "RenderCache", "cache_key", "engine_version"]
 
 log = get_logger(__name__)
 
 BUCKET = "render-cache"
 TTL_S = 30 * 24 * 3600.0
+# Bumped when what a format's bytes show changes while everything in its key stays the same,
+# so entries made before are never served again. A format not named here is at revision 0,
+# which adds nothing to its key: the keys made before revisions existed still hold.
+REVISIONS = {
+    "preview": 1,  # 1: drawn from the split programs, the innermost colour wins
+}
 
 _engine_version: str | None = None
 
@@ -55,14 +62,17 @@ def cache_key(
     view: dict[str, Any] | None = None,
 ) -> str:
     """What determines a render's bytes, hashed; ``view`` only for pictures."""
+    document: dict[str, Any] = {
+        "engine": engine,
+        "format": fmt,
+        "parameters": parameters,
+        "source": source,
+        "view": view,
+    }
+    if revision := REVISIONS.get(fmt, 0):
+        document["revision"] = revision
     canonical = json.dumps(
-        {
-            "engine": engine,
-            "format": fmt,
-            "parameters": parameters,
-            "source": source,
-            "view": view,
-        },
+        document,
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,

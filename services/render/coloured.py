@@ -4,7 +4,8 @@ OpenSCAD 2021.01 loses ``color()`` on every mesh export, so the model is exporte
 evaluated CSG tree (which keeps every colour), split into one program per colour
 (`services.render.csg`), and each colour rendered to its own mesh — in parallel, each in the
 sandbox. GLB and 3MF are assembled from those meshes; the PNG is OpenSCAD's preview of the
-same recoloured parts, so it shows exactly the colours the meshes carry.
+same split programs, recoloured as the quick preview draws them (`services.render.previews`),
+so it shows exactly the colours the meshes carry.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from pathlib import Path
 from libs.errors import InvalidArgument
 from services.render.csg import CsgError, Rgba, parse_csg, split_by_colour
 from services.render.meshes import Part, to_3mf, to_glb
+from services.render.previews import draw_programs
 from services.render.scad import (
     EmptyModel,
     RenderFailed,
     RenderLimits,
-    draw_preview,
     empty_model,
     job_directory,
     read_output,
@@ -149,12 +150,8 @@ async def _preview(
     limits: RenderLimits,
     sandboxed: bool,
 ) -> bytes:
-    """OpenSCAD's own preview of the recoloured parts: the colours the meshes carry."""
+    """The picture of the colours the meshes carry: a colour whose part rendered empty is not
+    drawn. Drawn as the quick preview draws (`services.render.previews`)."""
     kept = {part.rgba for part in parts}
-    body = "\n".join(
-        f"color([{c.r}, {c.g}, {c.b}, {c.a}]) {{\n{program}\n}}"
-        for c, program in programs.items()
-        if (c.r, c.g, c.b, c.a) in kept
-    )
-    (job_dir / "preview.scad").write_text(body)
-    return await draw_preview(job_dir, "preview.scad", (), view, limits, sandboxed)
+    drawn = {c: program for c, program in programs.items() if (c.r, c.g, c.b, c.a) in kept}
+    return await draw_programs(job_dir, drawn, view, limits, sandboxed)

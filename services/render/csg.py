@@ -10,8 +10,10 @@ Colour semantics. Shotgraph's rule for nesting is the one designers expect; ever
 follows OpenSCAD 2021.01's F5 preview, checked pixel for pixel against the real binary:
 
 - The INNERMOST ``color()`` wins: ``color("red") { cube(); color("blue") sphere(); }`` has a
-  red cube and a blue sphere. (2021.01's own preview lets the outermost one win; the coloured
-  PNG preview is therefore drawn from the split parts, so it agrees with the meshes.) It
+  red cube and a blue sphere. 2021.01's own preview lets the outermost one win, so no picture
+  Shotgraph makes is that preview of the model: the quick preview and the full render's PNG
+  alike draw the split programs, each inside ``color()`` of its own colour (`recoloured`),
+  and the outermost colour OpenSCAD honours is then the one this rule chose. It
   wins channel by channel: a channel OpenSCAD could not resolve (an unknown name gives
   ``[-1, -1, -1, 1]``; ``color(alpha=a)`` gives ``[-1, -1, -1, a]``) keeps the channel of
   the colour around it, so ``color("red") color(alpha=0.5) cube()`` is half-transparent red.
@@ -56,6 +58,7 @@ against the directory of the .csg file, so parts must be rendered from the model
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import NoReturn
 
@@ -75,6 +78,7 @@ __all__ = [
     "Rgba",
     "format_csg",
     "parse_csg",
+    "recoloured",
     "split_by_colour",
 ]
 
@@ -237,6 +241,19 @@ def split_by_colour(tree: Node) -> dict[Rgba, str]:
     if count > MAX_PART_NODES:
         raise CsgTooLarge(MSG_PARTS_TOO_LARGE.format(count=count, limit=MAX_PART_NODES))
     return {colour: format_csg(part) for colour, part in parts.items()}
+
+
+def recoloured(programs: Mapping[Rgba, str]) -> str:
+    """One program drawing each colour's program (from `split_by_colour`) in that colour.
+
+    OpenSCAD's preview lets the outermost ``color()`` win, so wrapping each program in its
+    own colour makes the preview show the colours this module chose, whatever the ``color()``
+    nodes inside it say.
+    """
+    return "\n".join(
+        f"color([{c.r!r}, {c.g!r}, {c.b!r}, {c.a!r}]) {{\n{program}}}\n"
+        for c, program in programs.items()
+    )
 
 
 def _format(node: Node, depth: int, lines: list[str]) -> None:

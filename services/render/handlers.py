@@ -16,12 +16,9 @@ from libs.errors import InvalidArgument, Unavailable
 from libs.metrics import RENDER_DURATION
 from services.render.cache import CachedRender, RenderCache, engine_version
 from services.render.parameters import extract_parameters
+from services.render.previews import preview_coloured
 from services.render.renders import URGENT, render_job_spec, render_of
-from services.render.scad import (
-    RenderLimits,
-    check_syntax,
-    preview_scad,
-)
+from services.render.scad import RenderLimits, check_syntax
 from services.render.spec import RenderPlan, check_size, plan_render, spec_input
 from shotgraph.batch.v1 import batch_pb2, batch_pb2_grpc
 from shotgraph.render.v1 import render_pb2, render_pb2_grpc
@@ -71,10 +68,12 @@ class RenderServicer(render_pb2_grpc.RenderServiceServicer):
             return render_pb2.RenderedBlob(
                 blob=hit.blob, content_type=PNG, cached=True, seconds=hit.seconds
             )
+        # The whole preview (CSG export, split, draw) fits in what the caller waits for.
         limits = self._within_deadline(context)
         started = time.perf_counter()
         # A model that does not render is a ScadError: the 422 the caller sees, with its line.
-        png = await preview_scad(
+        # Drawn as the full render draws its PNG, so both show the innermost colour.
+        png = await preview_coloured(
             plan.source,
             defines=plan.defines(),
             view=plan.view,

@@ -457,6 +457,8 @@ async def preview_scad(
 ) -> bytes:
     """OpenSCAD's own preview of ``source`` as a PNG: quick (no CGAL render), in its colours.
 
+    Here the outermost ``color()`` wins, unlike Shotgraph's rule; the service's pictures are
+    drawn by `services.render.previews`, and this is the engine's own, to compare them with.
     ``sandboxed=False`` (``SHOTGRAPH_RENDER_SANDBOX=off``) is for development machines only.
     """
     with job_directory(source, workdir) as job_dir:

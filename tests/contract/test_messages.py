@@ -189,6 +189,33 @@ EXAMPLES: list[tuple[str, Message]] = [
     ),
     (
         "events.user.ada",
+        events.BatchRetried(
+            batch_id=_id(),
+            state=BatchState.QUEUED,
+            total=2,
+            counts={JobState.SUCCEEDED: 1, JobState.QUEUED: 1},
+            canvas_id=_id(),
+        ),
+    ),
+    (
+        "events.canvas." + _id(),
+        events.CanvasNodes(
+            canvas_id=_id(),
+            version=3,
+            batch_id=_id(),
+            nodes=[
+                events.NodeResult(
+                    node_id="s010",
+                    key="k" * 64,
+                    state=NodeState.SUCCEEDED,
+                    progress=100,
+                    output={"frame": "0" * 64, "image": "0" * 64},
+                )
+            ],
+        ),
+    ),
+    (
+        "events.user.ada",
         events.CanvasExecution(
             canvas_id=_id(),
             version=3,

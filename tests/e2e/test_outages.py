@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -15,6 +17,8 @@ import pytest
 from libs.launcher import Platform
 from tests.e2e.conftest import running_platform
 from tests.e2e.otlp import OtlpReceiver
+from tests.e2e.test_batches import wait_until
+from tests.e2e.test_canvases import SET_PIECE, create, node, save
 
 pytestmark = pytest.mark.e2e
 
@@ -70,6 +74,44 @@ async def test_a_stopped_service_is_a_quick_503_and_recovers(
             await _assert_unavailable(response)
             await asyncio.sleep(0.1)
         assert response.status == 200
+
+
+async def test_a_canvas_service_restarted_mid_execute_catches_up(
+    fragile: Platform, http: aiohttp.ClientSession
+) -> None:
+    """The render finishes while the canvas service is down: back up, its durable consumer
+    (or its reconciliation after a restart) brings the node's state and result in."""
+    canvas = await create(http, "restarted")
+    scene = node(
+        "yard", "scene", {"location": f"Yard {time.time_ns()}", "set_piece": {"source": SET_PIECE}}
+    )
+    assert (await save(http, canvas["id"], 1, {"nodes": [scene], "edges": []})).status == 201
+    fragile.stop_service("render")  # so the job waits until the canvas service is down
+    try:
+        started = await http.post(f"/v1/canvases/{canvas['id']}/execute")
+        assert started.status == 202, await started.text()
+        batch_id = (await started.json())["batch_id"]
+        fragile.stop_service("canvas")
+    finally:
+        fragile.start_service("render")
+    try:
+        done = await wait_until(http, batch_id)
+        assert done["state"] == "succeeded", done
+    finally:
+        fragile.start_service("canvas")
+        fragile.wait_ready(["render", "canvas"])
+
+    deadline = time.monotonic() + 60
+    results: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        response = await http.get(f"/v1/canvases/{canvas['id']}/results")
+        if response.status == 200:  # a 503 while the gateway's breaker reopens the path
+            results = {n["node_id"]: n for n in (await response.json())["nodes"]}
+            if results["yard"]["state"] == "succeeded":
+                break
+        await asyncio.sleep(0.2)
+    assert results["yard"]["state"] == "succeeded", results
+    assert results["yard"]["output"]["render"]["glb"]
 
 
 async def test_redis_down_degrades_reads_to_postgres(

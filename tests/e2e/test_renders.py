@@ -21,6 +21,16 @@ import pyvips
 
 from libs.launcher import Platform
 from libs.setpieces import MAX_SOURCE_BYTES
+from services.render.tests.pictures import (
+    BLUE_CHILD,
+    CHILD_LINEAR,
+    NESTED,
+    RED_LINEAR,
+    RED_SIBLING,
+    VIEW_JSON,
+    colour_at,
+    glb_colour_at,
+)
 from services.render.tests.validators import read_3mf, validate_gltf
 from shotgraph.render.v1 import render_pb2, render_pb2_grpc
 from tests.e2e.conftest import problem
@@ -132,7 +142,8 @@ async def test_a_customizer_parameter_set_picks_the_values(http: aiohttp.ClientS
 
 async def test_a_preview_renders_only_as_long_as_the_caller_waits(platform: Platform) -> None:
     # ~1e10 steps of evaluation: it would run into the 60 s limit. With a 3 s deadline the
-    # render service cuts OpenSCAD's clock to fit and answers in time, with a clear 422.
+    # render service cuts the whole preview (CSG export, split, draw) to fit and answers in
+    # time, with a clear 422.
     slow = "x = [for (i = [0:1e5]) for (j = [0:1e5]) if (i < 0) i];\ncube(1);\n"
     address = f"127.0.0.1:{platform.services['render'].grpc_port}"
     async with grpc.aio.insecure_channel(address) as channel:
@@ -142,6 +153,45 @@ async def test_a_preview_renders_only_as_long_as_the_caller_waits(platform: Plat
     # Not DEADLINE_EXCEEDED: the answer came before the caller gave up.
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, caught.value
     assert re.search(r"longer than 2\.\d+ s and was stopped", caught.value.details() or "")
+
+
+async def test_a_preview_without_time_to_render_is_unavailable(platform: Platform) -> None:
+    # A deadline shorter than the render service keeps back to store the PNG: no openscad
+    # runs, and the answer (503 over HTTP) says why.
+    address = f"127.0.0.1:{platform.services['render'].grpc_port}"
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = render_pb2_grpc.RenderServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.Preview(render_pb2.RenderSpec(source=NESTED), timeout=0.4)
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE, caught.value
+    assert "no time to render" in (caught.value.details() or "")
+
+
+async def test_a_child_keeps_its_own_colour_inside_an_outer_one_in_every_picture(
+    http: aiohttp.ClientSession,
+) -> None:
+    # The quick preview and the full render follow one rule, the innermost colour wins: the
+    # blue child of color("red") is blue at known pixels of both PNGs and in the GLB.
+    body: dict[str, Any] = {"source": NESTED, "view": VIEW_JSON}
+    response = await http.post("/v1/render/preview", json=body)
+    assert response.status == 200, await response.text()
+    preview = await response.read()
+    assert colour_at(preview, BLUE_CHILD) == "blue"
+    assert colour_at(preview, RED_SIBLING) == "red"
+
+    done = await finished(http, (await start(http, {**body, "formats": ["png", "glb"]}))["id"])
+    assert done["state"] == "succeeded", done
+    assert done["colours"] == ["#ff0000ff", "#2050e0ff"]
+    files = {}
+    for fmt, output in done["outputs"].items():
+        fetched = await http.get(output["url"])
+        assert fetched.status == 200, await fetched.text()
+        files[fmt] = await fetched.read()
+    assert colour_at(files["png"], BLUE_CHILD) == "blue"
+    assert colour_at(files["png"], RED_SIBLING) == "red"
+    # The child spans x 20-30 mm, the red cube 0-10 mm; glTF colours are linear RGB.
+    assert glb_colour_at(files["glb"], 25) == pytest.approx(CHILD_LINEAR, abs=1e-4)
+    assert glb_colour_at(files["glb"], 5) == pytest.approx(RED_LINEAR, abs=1e-4)
 
 
 # --- renders --------------------------------------------------------------------------------
@@ -229,8 +279,17 @@ async def test_a_syntax_error_is_a_422_with_openscads_message_and_line(
         ("for (i = [0:9998]) for (j = [0:9998]) translate([i, j, 0]) cube(0.5);", "memory"),
         ("", "'source'"),
         ('echo("nothing to see");', "no 3D geometry"),
+        ("%cube(3);\n%sphere(2);\n", "no 3D geometry"),
     ],
-    ids=["recursion", "fn-1e7", "huge-for", "nested-huge-for", "empty", "no-geometry"],
+    ids=[
+        "recursion",
+        "fn-1e7",
+        "huge-for",
+        "nested-huge-for",
+        "empty",
+        "no-geometry",
+        "only-background",
+    ],
 )
 async def test_a_model_that_cannot_render_is_a_clear_422(
     http: aiohttp.ClientSession, source: str, detail: str
@@ -246,6 +305,16 @@ async def test_a_model_that_cannot_render_is_a_clear_422(
     assert failed["state"] == "failed" and detail in failed["error"], failed
     output = await problem(await http.get(f"/v1/renders/{render['id']}/glb"), 422)
     assert detail in output["detail"]
+
+
+async def test_a_preview_whose_csg_export_cannot_be_read_is_a_422(
+    http: aiohttp.ClientSession,
+) -> None:
+    # OpenSCAD 2021.01 exports this text()'s quotes unescaped: the colours cannot be split.
+    source = 'color("red") linear_extrude(1) text("say \\"hi\\"");'
+    body = await problem(await http.post("/v1/render/preview", json={"source": source}), 422)
+    assert "cannot draw this model in its colours" in body["detail"], body
+    assert "quotes" in body["detail"], body
 
 
 async def test_files_outside_the_render_are_never_read(http: aiohttp.ClientSession) -> None:

@@ -356,7 +356,11 @@ async def test_a_duplicate_report_is_applied_once(store: BatchStore) -> None:
     first = await store.apply_reports([failed, failed])
     again = await store.apply_reports([failed])
 
-    assert [c.state for c in first.changes] == [JobState.FAILED]
+    assert [(c.key, c.state) for c in first.changes] == [
+        ("a", JobState.FAILED),
+        ("b", JobState.SKIPPED),  # users hear of skipped jobs as of any other change
+    ]
+    assert first.changes[1].error.startswith("skipped")
     assert again == ReportOutcome(), "no change, no roll-up, nothing to tell users"
     assert len(await store.attempts(sent["a"].job_id)) == 1
 
@@ -568,10 +572,13 @@ async def test_retry_runs_failed_and_skipped_jobs_again(store: BatchStore) -> No
     }
     assert (jobs["a"].error, jobs["a"].output, jobs["a"].finished_at) == ("", None, None)
     assert jobs["d"].output == {"d": 4}, "what succeeded is kept"
+    # Readers ordering a job's states by retry: what was put back is in its first retry.
+    assert {k: j.retry for k, j in jobs.items()} == {"a": 1, "b": 1, "c": 1, "d": 0}
     (again,) = await dispatch(store)
     assert (again.job_id, again.dispatch) == (sent["a"].job_id, 2)
 
-    await store.apply_reports([report(again, ReportedState.SUCCEEDED)])
+    succeeded = await store.apply_reports([report(again, ReportedState.SUCCEEDED)])
+    assert [(c.key, c.retry) for c in succeeded.changes] == [("a", 1)]
     (b,) = await dispatch(store)
     await store.apply_reports([report(b, ReportedState.SUCCEEDED)])
     (c,) = await dispatch(store)
@@ -654,7 +661,10 @@ async def test_an_exhausted_job_fails_with_every_attempts_error(store: BatchStor
 
     outcome = await store.record_exhausted(sent.job_id, "no result after 3 deliveries")
 
-    assert [(c.key, c.state) for c in outcome.changes] == [("a", JobState.FAILED)]
+    assert [(c.key, c.state) for c in outcome.changes] == [
+        ("a", JobState.FAILED),
+        ("b", JobState.SKIPPED),
+    ]
     assert [b.state for b in outcome.batches] == [BatchState.FAILED]
     jobs = await jobs_of(store, batch)
     assert (jobs["a"].state, jobs["a"].error) == (JobState.FAILED, "no result after 3 deliveries")

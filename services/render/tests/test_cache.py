@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 
 from nats.js import JetStreamContext
 
 from libs.metrics import RENDER_CACHE
-from services.render.cache import CachedRender, RenderCache, cache_key, engine_version
+from services.render.cache import REVISIONS, CachedRender, RenderCache, cache_key, engine_version
 
 
 def test_the_key_changes_with_everything_that_changes_the_output() -> None:
@@ -25,6 +27,23 @@ def test_the_key_changes_with_everything_that_changes_the_output() -> None:
         )
         == 5
     )
+
+
+def _key_before_revisions(fmt: str, view: dict[str, int] | None) -> str:
+    """The key as it was computed before formats had revisions."""
+    document = {"engine": "e", "format": fmt, "parameters": {}, "source": "s", "view": view}
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def test_a_preview_cached_under_the_old_colour_rule_is_not_found() -> None:
+    # Previews used to be OpenSCAD's own (the outermost colour won); the key must differ.
+    view = {"width": 512, "height": 512}
+    assert REVISIONS["preview"] >= 1
+    assert cache_key("s", {}, "preview", "e", view=view) != _key_before_revisions("preview", view)
+    # Formats whose bytes did not change keep their keys, so their entries still serve.
+    assert cache_key("s", {}, "png", "e", view=view) == _key_before_revisions("png", view)
+    assert cache_key("s", {}, "glb", "e") == _key_before_revisions("glb", None)
 
 
 def test_parameter_order_does_not_matter() -> None:

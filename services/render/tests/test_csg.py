@@ -17,9 +17,11 @@ import pytest
 from services.render.csg import (
     DEFAULT_COLOUR,
     CsgError,
+    Node,
     Rgba,
     format_csg,
     parse_csg,
+    recoloured,
     split_by_colour,
 )
 
@@ -130,6 +132,21 @@ def test_innermost_colour_wins(tmp_path: Path) -> None:
     meshes = render_parts(tmp_path, parts)
     assert_mesh(meshes[RED], 1000, (0, 0, 0), (10, 10, 10))
     assert_mesh(meshes[BLUE], 1000, (20, 0, 0), (30, 10, 10))
+
+
+def test_recoloured_draws_each_part_inside_its_own_colour(tmp_path: Path) -> None:
+    # OpenSCAD's preview lets the outermost color() win: the wrapper is the rule's colour,
+    # whatever the color() nodes kept inside a part say.
+    model = 'color("red") { cube(10); color([0, 0, 1, 0.5]) translate([20, 0, 0]) cube(10); }\n'
+    parts = split_model(tmp_path, model)
+    drawn = parse_csg(recoloured(parts))
+    assert [(node.name, node.args) for node in drawn.children] == [
+        ("color", "[1.0, 0.0, 0.0, 1.0]"),
+        ("color", "[0.0, 0.0, 1.0, 0.5]"),
+    ]
+    for node, part in zip(drawn.children, parts.values(), strict=True):
+        assert format_csg(Node("group", "", node.children)) == part
+    assert recoloured({}) == ""
 
 
 @pytest.mark.parametrize(

@@ -235,3 +235,12 @@ async def test_renders_are_unavailable_while_batch_is_down(
         await start(renders, "user-1")
     with pytest.raises(Unavailable):
         await get(renders, "user-1", str(uuid.uuid4()))
+
+
+async def test_a_preview_whose_deadline_leaves_no_time_to_render_is_unavailable(
+    renders: RenderClient,
+) -> None:
+    # Less than the margin kept for storing the PNG: refused at once, before any openscad.
+    spec = render_pb2.RenderSpec(source='color("red") { color("blue") cube(1); }')
+    with pytest.raises(Unavailable, match="no time to render"):
+        await renders.call(renders.stub.Preview, spec, deadline_s=0.4)

@@ -11,7 +11,9 @@ export type UserEvent =
   | BatchProgressEvent
   | BatchCompletedEvent
   | BatchCancelledEvent
-  | CanvasExecutionEvent;
+  | BatchRetriedEvent
+  | CanvasExecutionEvent
+  | CanvasNodesEvent;
 /**
  * A batch was accepted; its jobs are queued.
  */
@@ -58,6 +60,15 @@ export type BatchCancelledEvent = {
   schema_version: number;
 } & BatchCancelled;
 /**
+ * The owner retried the batch: its failed and skipped jobs run again, each with its ``retry`` one higher.
+ */
+export type BatchRetriedEvent = {
+  type: "batch.retried";
+  id: string;
+  time: number;
+  schema_version: number;
+} & BatchRetried;
+/**
  * Execute was pressed: every node's state at that moment (cached ones are done).
  */
 export type CanvasExecutionEvent = {
@@ -71,6 +82,15 @@ export type CanvasExecutionEvent = {
  */
 export type NodeState =
   "cached" | "failed" | "idle" | "not_run" | "queued" | "running" | "succeeded";
+/**
+ * Nodes of a canvas changed state in one execution: on Execute every node, then each node whose state, progress or result moved. Sent on the canvas's subject, for everyone viewing it.
+ */
+export type CanvasNodesEvent = {
+  type: "canvas.nodes";
+  id: string;
+  time: number;
+  schema_version: number;
+} & CanvasNodes;
 
 /**
  * A batch was accepted; its jobs are queued.
@@ -83,6 +103,7 @@ export interface BatchSubmitted {
   state: BatchState;
   total: number;
   counts: Partial<Record<JobState, number>>;
+  canvas_id?: string;
 }
 /**
  * Jobs of a batch moved. Coalesced: at most a few a second per batch, with the newest
@@ -96,6 +117,7 @@ export interface BatchProgress {
   state: BatchState;
   total: number;
   counts: Partial<Record<JobState, number>>;
+  canvas_id?: string;
   jobs: JobProgress[];
   more_jobs_changed?: number;
 }
@@ -115,6 +137,7 @@ export interface JobProgress {
     [k: string]: unknown | undefined;
   } | null;
   error?: string;
+  retry?: number;
 }
 /**
  * Every job of the batch is final; ``state`` says how it went.
@@ -127,6 +150,7 @@ export interface BatchCompleted {
   state: BatchState;
   total: number;
   counts: Partial<Record<JobState, number>>;
+  canvas_id?: string;
 }
 /**
  * The owner cancelled the batch; running jobs stop at their next step.
@@ -139,6 +163,21 @@ export interface BatchCancelled {
   state: BatchState;
   total: number;
   counts: Partial<Record<JobState, number>>;
+  canvas_id?: string;
+}
+/**
+ * The owner retried the batch: its failed and skipped jobs run again, each with its
+ * ``retry`` one higher.
+ */
+export interface BatchRetried {
+  /**
+   * A UUID in its canonical lower-case form.
+   */
+  batch_id: string;
+  state: BatchState;
+  total: number;
+  counts: Partial<Record<JobState, number>>;
+  canvas_id?: string;
 }
 /**
  * Execute was pressed: every node's state at that moment (cached ones are done).
@@ -164,4 +203,18 @@ export interface NodeResult {
     [k: string]: unknown | undefined;
   } | null;
   error?: string;
+}
+/**
+ * Nodes of a canvas changed state in one execution: on Execute every node, then each
+ * node whose state, progress or result moved. Sent on the canvas's subject, for everyone
+ * viewing it.
+ */
+export interface CanvasNodes {
+  /**
+   * A UUID in its canonical lower-case form.
+   */
+  canvas_id: string;
+  version: number;
+  batch_id?: string;
+  nodes: NodeResult[];
 }
