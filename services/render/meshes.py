@@ -172,9 +172,7 @@ def write_glb(parts: Sequence[Part], path: Path, *, max_triangles: int = MAX_TRI
         _write_glb(parts, out, spool, max_triangles)
 
 
-def _write_glb(
-    parts: Sequence[Part], out: IO[bytes], spool: IO[bytes], max_triangles: int
-) -> None:
+def _write_glb(parts: Sequence[Part], out: IO[bytes], spool: IO[bytes], max_triangles: int) -> None:
     _check_total(parts, max_triangles)
     chunk = _BinaryChunk(spool)
     materials: dict[tuple[float, ...], int] = {}  # colour -> material index

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
+from services.render import meshes
 from services.render.meshes import (
     MeshError,
     Part,
@@ -136,6 +137,23 @@ def test_binary_stl_reads_like_the_ascii_it_was_written_from(scad_stl: ScadToStl
 
     assert np.array_equal(binary_mesh.vertices, ascii_mesh.vertices)
     assert np.array_equal(binary_mesh.triangles, ascii_mesh.triangles)
+
+
+def test_an_stl_read_in_blocks_is_the_mesh_read_at_once(
+    scad_stl: ScadToStl, stl_file: StlFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Part files are read a block at a time; facets and words split across blocks."""
+    sphere = scad_stl(SPHERE)
+    whole = read_stl(sphere.read_bytes())
+    corners = whole.vertices[whole.triangles].reshape(-1, 3)
+    binary = stl_file(binary_stl(corners))
+
+    monkeypatch.setattr(meshes, "_READ_BYTES", 1001)  # mid-word, mid-number, mid-facet
+    for file, bytes_at_once in ((sphere, sphere.read_bytes()), (binary, binary.read_bytes())):
+        at_once, in_blocks = read_stl(bytes_at_once), read_stl(file)
+        assert np.array_equal(in_blocks.vertices, at_once.vertices)
+        assert np.array_equal(in_blocks.triangles, at_once.triangles)
+    assert len(read_stl(sphere).triangles) == facets(sphere) > 100_000
 
 
 # --- glTF --------------------------------------------------------------------------------
@@ -365,6 +383,23 @@ def test_binary_stl_with_nan_is_a_mesh_error(stl_file: StlFile) -> None:
 
     with pytest.raises(MeshError, match="NaN"):
         to_3mf([Part(RED, stl_file(binary_stl(corners)))])
+
+
+def test_files_written_a_part_at_a_time_hold_what_is_made_in_memory(
+    scad_stl: ScadToStl, tmp_path: Path
+) -> None:
+    parts = [Part(RED, scad_stl(BOX)), Part(GLASS_BLUE, scad_stl(SPHERE))]
+
+    write_glb(parts, tmp_path / "model.glb")
+    write_3mf(parts, tmp_path / "model.3mf")
+
+    for name, made in (("model.glb", to_glb(parts)), ("model.3mf", to_3mf(parts))):
+        written = (tmp_path / name).read_bytes()
+        assert hashlib.sha256(written).digest() == hashlib.sha256(made).digest(), name
+    assert_valid_gltf((tmp_path / "model.glb").read_bytes())
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["model.3mf", "model.glb"], (
+        "the binary chunk's spool is gone"
+    )
 
 
 def test_no_parts_is_a_mesh_error() -> None:
