@@ -56,6 +56,8 @@ _DEFAULT_LIMITS = RenderLimits()
 class ColouredRender:
     outputs: dict[str, bytes]  # format -> file
     colours: list[str]  # "#rrggbbaa" of each coloured part, in order of first appearance
+    cpu_seconds: float = 0.0  # what its OpenSCAD processes used, all together
+    openscad_runs: int = 0
 
 
 def _checked_formats(formats: Collection[str]) -> list[str]:
@@ -85,7 +87,7 @@ async def render_coloured(
     wanted = _checked_formats(formats)
     with (
         job_directory(source, workdir) as job_dir,
-        charged_to(CpuBudget(limits.job_cpu_seconds)),
+        charged_to(CpuBudget(limits.job_cpu_seconds)) as budget,
     ):
         log = await run_openscad(
             job_dir, [*defines, "-o", "model.csg", "model.scad"], limits=limits, sandboxed=sandboxed
@@ -100,7 +102,7 @@ async def render_coloured(
                 raise empty_model(log) from None
             outputs["stl"] = read_output(job_dir / "model.stl", limits.max_output_bytes)
         if not _MESH_FORMATS & set(wanted):
-            return ColouredRender(outputs=outputs, colours=[])
+            return ColouredRender(outputs, [], budget.spent, budget.runs)
         programs = await split_export(job_dir / "model.csg", limits)
         parts = await _render_parts(job_dir, programs, limits, sandboxed, progress)
         if not parts:
@@ -112,7 +114,8 @@ async def render_coloured(
                 outputs[fmt] = read_output(path, limits.max_output_bytes)
         if "png" in wanted:
             outputs["png"] = await _preview(job_dir, programs, parts, view, limits, sandboxed)
-        return ColouredRender(outputs=outputs, colours=[Rgba(*p.rgba).hex() for p in parts])
+        colours = [Rgba(*p.rgba).hex() for p in parts]
+        return ColouredRender(outputs, colours, budget.spent, budget.runs)
 
 
 async def _render_parts(

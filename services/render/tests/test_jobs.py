@@ -17,6 +17,9 @@ from services.render.jobs import render_job
 from services.render.scad import RenderLimits
 
 MODEL = 'size = 5; // [1:20]\nbody = "red";\ncolor(body) cube(size);\n'
+FIVE_THOUSAND_COLOURS = (
+    "for (i = [0:4999]) color([i / 5000, 0.5, 0.5]) translate([2 * i, 0, 0]) cube(1);"
+)
 
 
 async def no_reports(state: str, **fields: Any) -> None:
@@ -116,6 +119,7 @@ async def test_other_values_are_another_render(run: JobFunction, context: JobCon
         ({"source": MODEL, "formats": ["obj"]}, "unsupported format"),
         ({"source": MODEL + "//" + "x" * (MAX_SOURCE_BYTES - len(MODEL) - 1)}, "262144 bytes"),
         ({"source": MODEL + "//" + "é" * (MAX_SOURCE_BYTES // 2)}, "262144 bytes"),
+        ({"source": FIVE_THOUSAND_COLOURS, "formats": ["glb"]}, "5000 colours; at most 256"),
     ],
     ids=[
         "out-of-range",
@@ -127,6 +131,7 @@ async def test_other_values_are_another_render(run: JobFunction, context: JobCon
         "unsupported-format",
         "source-one-byte-over",
         "source-under-in-characters-over-in-bytes",
+        "five-thousand-colours",
     ],
 )
 async def test_bad_input_fails_the_job_permanently(
