@@ -6,6 +6,12 @@ evaluated CSG tree (which keeps every colour), split into one program per colour
 sandbox. GLB and 3MF are assembled from those meshes; the PNG is OpenSCAD's preview of the
 same split programs, recoloured as the quick preview draws them (`services.render.previews`),
 so it shows exactly the colours the meshes carry.
+
+The work of one render is bounded, so one model cannot hold a worker: the split refuses
+models past its limits (`services.render.csg`: colours, CSG size) and runs in a thread, so the
+worker's event loop keeps acknowledging its jobs; each colour's mesh stays in its file until
+the GLB or 3MF is written, one part in memory at a time; and every OpenSCAD process of the
+render is charged to one CPU budget (`services.render.budget`, ``limits.job_cpu_seconds``).
 """
 
 from __future__ import annotations
@@ -16,15 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from libs.errors import InvalidArgument
-from services.render.csg import CsgError, Rgba, parse_csg, split_by_colour
-from services.render.meshes import Part, to_3mf, to_glb
-from services.render.previews import draw_programs
+from services.render.budget import CpuBudget, charged_to
+from services.render.csg import Rgba
+from services.render.meshes import Part, write_3mf, write_glb
+from services.render.previews import draw_programs, split_export
 from services.render.scad import (
     EmptyModel,
-    RenderFailed,
     RenderLimits,
     empty_model,
     job_directory,
+    output_file,
     read_output,
     run_openscad,
 )
@@ -49,6 +56,8 @@ _DEFAULT_LIMITS = RenderLimits()
 class ColouredRender:
     outputs: dict[str, bytes]  # format -> file
     colours: list[str]  # "#rrggbbaa" of each coloured part, in order of first appearance
+    cpu_seconds: float = 0.0  # what its OpenSCAD processes used, all together
+    openscad_runs: int = 0
 
 
 def _checked_formats(formats: Collection[str]) -> list[str]:
@@ -76,7 +85,10 @@ async def render_coloured(
     worker has openscad slots (`services.render.scad.parallelism`).
     """
     wanted = _checked_formats(formats)
-    with job_directory(source, workdir) as job_dir:
+    with (
+        job_directory(source, workdir) as job_dir,
+        charged_to(CpuBudget(limits.job_cpu_seconds)) as budget,
+    ):
         log = await run_openscad(
             job_dir, [*defines, "-o", "model.csg", "model.scad"], limits=limits, sandboxed=sandboxed
         )
@@ -90,22 +102,20 @@ async def render_coloured(
                 raise empty_model(log) from None
             outputs["stl"] = read_output(job_dir / "model.stl", limits.max_output_bytes)
         if not _MESH_FORMATS & set(wanted):
-            return ColouredRender(outputs=outputs, colours=[])
-        csg = (job_dir / "model.csg").read_text()
-        try:
-            programs = split_by_colour(parse_csg(csg))
-        except CsgError as exc:
-            raise RenderFailed(f"cannot read OpenSCAD's CSG export: {exc}") from exc
+            return ColouredRender(outputs, [], budget.spent, budget.runs)
+        programs = await split_export(job_dir / "model.csg", limits)
         parts = await _render_parts(job_dir, programs, limits, sandboxed, progress)
         if not parts:
             raise empty_model(log)
-        if "glb" in wanted:
-            outputs["glb"] = await asyncio.to_thread(to_glb, parts)
-        if "3mf" in wanted:
-            outputs["3mf"] = await asyncio.to_thread(to_3mf, parts)
+        for fmt, write in (("glb", write_glb), ("3mf", write_3mf)):
+            if fmt in wanted:
+                path = job_dir / f"model.{fmt}"
+                await asyncio.to_thread(write, parts, path)
+                outputs[fmt] = read_output(path, limits.max_output_bytes)
         if "png" in wanted:
             outputs["png"] = await _preview(job_dir, programs, parts, view, limits, sandboxed)
-        return ColouredRender(outputs=outputs, colours=[Rgba(*p.rgba).hex() for p in parts])
+        colours = [Rgba(*p.rgba).hex() for p in parts]
+        return ColouredRender(outputs, colours, budget.spent, budget.runs)
 
 
 async def _render_parts(
@@ -115,7 +125,8 @@ async def _render_parts(
     sandboxed: bool,
     progress: Progress | None,
 ) -> list[Part]:
-    """Each colour's mesh, rendered concurrently; colours left with no material are dropped."""
+    """Each colour's mesh, rendered concurrently into a file of its own; colours left with no
+    material are dropped."""
     done = 0
 
     async def render(index: int, colour: Rgba, program: str) -> Part | None:
@@ -128,13 +139,13 @@ async def _render_parts(
                 limits=limits,
                 sandboxed=sandboxed,
             )
-            stl = read_output(job_dir / f"part_{index}.stl", limits.max_output_bytes)
+            stl = output_file(job_dir / f"part_{index}.stl", limits.max_output_bytes)
         except EmptyModel:
-            stl = b""  # this colour is covered or cut away entirely
+            stl = None  # this colour is covered or cut away entirely
         done += 1
         if progress is not None:
             await progress(done, len(programs))
-        return Part(rgba=(colour.r, colour.g, colour.b, colour.a), stl=stl) if stl else None
+        return None if stl is None else Part(rgba=(colour.r, colour.g, colour.b, colour.a), stl=stl)
 
     rendered = await asyncio.gather(
         *(render(i, colour, program) for i, (colour, program) in enumerate(programs.items()))

@@ -59,14 +59,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import NoReturn
 
-from services.render.bounds import Bounds
+from services.render.bounds import MIXED, Bounds, later_overlaps
+from services.render.scad import LimitExceeded
 
 __all__ = [
     "DEFAULT_COLOUR",
+    "MAX_COLOURS",
+    "MAX_CSG_BYTES",
+    "MAX_CSG_NODES",
+    "MAX_DEPTH",
+    "MAX_PART_NODES",
     "CsgError",
+    "CsgTooLarge",
     "Node",
     "Rgba",
     "format_csg",
@@ -84,7 +91,18 @@ MSG_BAD_STRING = (
     "text() and import() strings unescaped, which makes the CSG unreadable"
 )
 MSG_BAD_COLOUR = "line {line}: color() arguments are not [r, g, b, a] numbers: {args!r}"
-MSG_TOO_DEEP = "line {line}: nodes nested more than {limit} deep"
+MSG_TOO_MANY_BYTES = "the model's CSG is {size} bytes; at most {limit} bytes are rendered"
+MSG_TOO_MANY_NODES = "the model's CSG has more than {limit} nodes; at most {limit} are rendered"
+MSG_TOO_DEEP = "the model's CSG nests more than {limit} levels deep; at most {limit} are rendered"
+MSG_TOO_MANY_COLOURS = "the model has {count} colours; at most {limit} are rendered"
+MSG_PARTS_TOO_LARGE = (
+    "split by colour, the model's parts hold {count} CSG nodes; at most {limit} are rendered "
+    "(differently coloured parts that touch are subtracted from each other)"
+)
+MSG_PARTS_OVERLAP = (
+    "split by colour, the model's parts hold more than {limit} CSG nodes; at most {limit} are "
+    "rendered (differently coloured parts that touch are subtracted from each other)"
+)
 
 # Nodes whose children are (implicitly) unioned and carry colour down to them.
 UNION_NODES = frozenset({"group", "union", "multmatrix", "color"})
@@ -116,12 +134,34 @@ SOLID_NODES = frozenset(
 KNOWN_NODES = UNION_NODES | FIRST_CHILD_NODES | SOLID_NODES
 NOT_MATERIAL = "%"  # background: shown in the preview, skipped by the render
 MODIFIERS = "%#"  # what 2021.01's CSG export writes; it resolves ! and * itself
+
+# What the split takes on, measured on a 2-core machine (loadtests/bench_render_bounds.py has
+# the job-level figures). A real set piece is far below each: tests/models/set_piece.scad
+# exports 1.4 kB of CSG, 26 nodes, 7 levels, 4 colours. Past them a model would hold a worker
+# for minutes or its memory for gigabytes, and OpenSCAD could not render it in time anyway.
 # Parsing and splitting recurse once or twice per level; this keeps them off Python's limit.
 MAX_DEPTH = 200
+# Each colour is one OpenSCAD process (~50 ms sandboxed before any geometry) and one material;
+# slicers load 16 filaments at most. 5,000 colours: ~4 min of process starts, and a split
+# that compares every colour's parts with the others'.
+MAX_COLOURS = 256
+# OpenSCAD 2021.01 takes 20 s to render 500 cubes and 117 s for 2,000, so a renderable model
+# has a few thousand primitives (more inside hull() or render()). 50,000 nodes parse and split
+# in ~5 s of a worker thread (16,000 coloured cubes in a grid: 0.9 s + 4.6 s, ~190 MB).
+MAX_CSG_NODES = 50_000
+# 50,000 nodes of the longest common kind (multmatrix, ~110 bytes) fit; a polyhedron carries
+# its points here, and 7.3 MB of them parse and get their box in 1.9 s and ~70 MB.
+MAX_CSG_BYTES = 8 << 20
+# The colour programs together: each part repeats the differently coloured siblings that may
+# touch it, so a model of many touching colours grows here quadratically (a 2-colour grid of
+# 16,000 touching cubes would write 426,000 nodes for CGAL to subtract).
+MAX_PART_NODES = 2 * MAX_CSG_NODES
 
 _NUMBER = r"\s*([-+]?(?:nan|inf|\d+(?:\.\d*)?(?:e[-+]?\d+)?|\.\d+(?:e[-+]?\d+)?))\s*"
 _COLOUR_ARGS = re.compile(rf"\[{_NUMBER},{_NUMBER},{_NUMBER},{_NUMBER}\]", re.IGNORECASE)
 _NAME = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
+_ARGS_SPECIAL = re.compile(r'["()\[\]{};]')
+_STRING_SPECIAL = re.compile(r'["\\]')
 
 RawColour = tuple[float, float, float, float]  # as written; a channel < 0 means "unset"
 
@@ -147,6 +187,11 @@ class CsgError(ValueError):
     """The CSG text is malformed or uses something this module does not support."""
 
 
+class CsgTooLarge(LimitExceeded):
+    """The model is over one of the split's limits (colours, CSG size, nesting): a 422 naming
+    the limit and the model's figure, and a failed job without a retry."""
+
+
 @dataclass(frozen=True)
 class Node:
     """One CSG statement: ``modifier name(args) { children }`` with args kept verbatim."""
@@ -158,7 +203,14 @@ class Node:
 
 
 def parse_csg(text: str) -> Node:
-    """Parse OpenSCAD CSG into a ``group`` node whose children are the top-level statements."""
+    """Parse OpenSCAD CSG into a ``group`` node whose children are the top-level statements.
+
+    CPU-bound: seconds for a tree near the limits, so callers on an event loop run it in a
+    thread. Raises CsgTooLarge past MAX_CSG_BYTES, MAX_CSG_NODES or MAX_DEPTH.
+    """
+    size = len(text.encode())
+    if size > MAX_CSG_BYTES:
+        raise CsgTooLarge(MSG_TOO_MANY_BYTES.format(size=size, limit=MAX_CSG_BYTES))
     return Node("group", "", _Parser(text).program())
 
 
@@ -174,14 +226,21 @@ def split_by_colour(tree: Node) -> dict[Rgba, str]:
     """Colour -> CSG program rendering exactly the material of that colour.
 
     tree is a root as returned by parse_csg. Colours come in order of first appearance.
+    CPU-bound like parse_csg. Raises CsgTooLarge past MAX_COLOURS or MAX_PART_NODES.
     """
     walk = _ColourWalk()
+    colours = walk.colours(tree, None)
+    if len(colours) > MAX_COLOURS:
+        raise CsgTooLarge(MSG_TOO_MANY_COLOURS.format(count=len(colours), limit=MAX_COLOURS))
     parts = {}
-    for colour in walk.colours(tree, None):
+    for colour in colours:
         part = walk.restrict(tree, colour, None)
         if part is not None:
-            parts[colour] = format_csg(part)
-    return parts
+            parts[colour] = part
+    count = sum(walk.size(part) for part in parts.values())
+    if count > MAX_PART_NODES:
+        raise CsgTooLarge(MSG_PARTS_TOO_LARGE.format(count=count, limit=MAX_PART_NODES))
+    return {colour: format_csg(part) for colour, part in parts.items()}
 
 
 def recoloured(programs: Mapping[Rgba, str]) -> str:
@@ -238,17 +297,27 @@ def _material(children: tuple[Node, ...]) -> tuple[Node, ...]:
     return tuple(child for child in children if NOT_MATERIAL not in child.modifier)
 
 
+@dataclass
+class _Union:
+    """What the split needs of one union node's material children, under one inherited colour."""
+
+    children: tuple[Node, ...]
+    inside: RawColour | None  # the colour in force for the children
+    colours: tuple[tuple[Rgba, ...], ...]  # each child's
+    holders: dict[Rgba, list[int]]  # colour -> the children holding it, in order
+    covers: list[list[int]] | None = field(default=None)  # later siblings that may touch each
+
+
 class _ColourWalk:
     """Colour queries over one tree; colours() is memoised because unions ask it repeatedly."""
 
     def __init__(self) -> None:
         self._colours: dict[tuple[int, RawColour | None], tuple[Rgba, ...]] = {}
+        self._unions: dict[tuple[int, RawColour | None], _Union] = {}
+        self._sizes: dict[int, int] = {}
+        self._keep: list[Node] = []  # nodes made by restrict whose ids key _sizes
+        self._pairs = 0  # touching pairs of differently coloured siblings, in all unions
         self._bounds = Bounds()
-
-    def _may_touch(self, a: Node, b: Node) -> bool:
-        """False only when a and b certainly share no volume (their boxes are apart)."""
-        box_a, box_b = self._bounds.of(a), self._bounds.of(b)
-        return box_a is None or box_b is None or box_a.overlaps(box_b)
 
     def colours(self, node: Node, inherited: RawColour | None) -> tuple[Rgba, ...]:
         """The colours of node's material, in order of first appearance."""
@@ -275,26 +344,71 @@ class _ColourWalk:
             return None
         if node.name in SOLID_NODES:
             return node
-        children = _material(node.children)
         if node.name in FIRST_CHILD_NODES:
+            children = _material(node.children)
             first = self.restrict(children[0], colour, inherited)
             return None if first is None else replace(node, children=(first, *children[1:]))
-        inherited = self._inside(node, inherited)
+        union = self._union(node, inherited)
+        covers = self._covers(union)
         kept = []
-        for i, child in enumerate(children):
-            part = self.restrict(child, colour, inherited)
+        for i in union.holders[colour]:
+            part = self.restrict(union.children[i], colour, union.inside)
             if part is None:
                 continue
             # Later siblings of another colour own the volume they share with this one; one
             # that cannot reach this child is left out, or CGAL would render it for nothing.
             covering = [
-                later
-                for later in children[i + 1 :]
-                if any(other != colour for other in self.colours(later, inherited))
-                and self._may_touch(child, later)
+                union.children[j]
+                for j in covers[i]
+                if any(other != colour for other in union.colours[j])
             ]
             kept.append(Node("difference", "", (part, *covering)) if covering else part)
         return replace(node, children=tuple(kept))
+
+    def size(self, node: Node) -> int:
+        """The nodes in node's tree, each shared subtree counted as often as it is written."""
+        key = id(node)
+        if key not in self._sizes:
+            self._sizes[key] = 1 + sum(self.size(child) for child in node.children)
+            self._keep.append(node)  # its id must stay unique while it is a key
+        return self._sizes[key]
+
+    def _union(self, node: Node, inherited: RawColour | None) -> _Union:
+        key = (id(node), inherited)
+        if key not in self._unions:
+            children = _material(node.children)
+            inside = self._inside(node, inherited)
+            colours = tuple(self.colours(child, inside) for child in children)
+            holders: dict[Rgba, list[int]] = {}
+            for index, held in enumerate(colours):
+                for colour in held:
+                    holders.setdefault(colour, []).append(index)
+            self._unions[key] = _Union(children, inside, colours, holders)
+        return self._unions[key]
+
+    def _covers(self, union: _Union) -> list[list[int]]:
+        """For each child, the later siblings that may touch it and hold another colour."""
+        if union.covers is None:
+            union.covers = [[] for _ in union.children]
+            holding = [i for i, held in enumerate(union.colours) if held]
+            ids: dict[Rgba, int] = {}
+            groups = [
+                ids.setdefault(held[0], len(ids)) if len(held) == 1 else MIXED
+                for held in (union.colours[i] for i in holding)
+            ]
+            if len(ids) < 2 and MIXED not in groups:
+                return union.covers  # one colour throughout: no boxes needed
+            found = later_overlaps(
+                [self._bounds.of(union.children[i]) for i in holding],
+                groups,
+                MAX_PART_NODES - self._pairs,  # each pair writes a sibling into a part again
+            )
+            if found is None:
+                raise CsgTooLarge(MSG_PARTS_OVERLAP.format(limit=MAX_PART_NODES))
+            self._pairs += sum(len(later) for later in found)
+            for position, later in enumerate(found):
+                union.covers[holding[position]] = [holding[j] for j in later]
+        return union.covers
 
     @staticmethod
     def _inside(node: Node, inherited: RawColour | None) -> RawColour | None:
@@ -312,12 +426,17 @@ class _ColourWalk:
 
 
 class _Parser:
-    """Recursive descent over the subset of OpenSCAD that 2021.01's CSG export writes."""
+    """Recursive descent over the subset of OpenSCAD that 2021.01's CSG export writes.
+
+    Line numbers are counted only for an error message: counting them for every statement
+    made parsing quadratic (an 800 kB export took 7 s).
+    """
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.pos = 0
         self.depth = 0
+        self.nodes = 0
 
     def program(self) -> tuple[Node, ...]:
         statements = self._statements()
@@ -337,32 +456,35 @@ class _Parser:
                 statements.append(self._statement())
 
     def _statement(self) -> Node:
-        line = self._line()
+        start = self.pos
+        self.nodes += 1
+        if self.nodes > MAX_CSG_NODES:
+            raise CsgTooLarge(MSG_TOO_MANY_NODES.format(limit=MAX_CSG_NODES))
         modifier = ""
         while self.pos < len(self.text) and self.text[self.pos] in "%#!*":
             modifier += self.text[self.pos]
             self.pos += 1
             self._skip_space()
         if any(char not in MODIFIERS for char in modifier):
-            raise CsgError(MSG_MODIFIER.format(line=line, modifier=modifier))
+            raise CsgError(MSG_MODIFIER.format(line=self._line(start), modifier=modifier))
         match = _NAME.match(self.text, self.pos)
         if match is None:
             self._fail("a module name", self.text[self.pos : self.pos + 1])
         name = match.group()
         self.pos = match.end()
         if name not in KNOWN_NODES:
-            raise CsgError(MSG_UNKNOWN_NODE.format(line=line, name=name))
+            raise CsgError(MSG_UNKNOWN_NODE.format(line=self._line(start), name=name))
         self._expect("(")
         args = self._args()
         if name == "color" and _raw_colour(args) is None:
-            raise CsgError(MSG_BAD_COLOUR.format(line=line, args=args))
+            raise CsgError(MSG_BAD_COLOUR.format(line=self._line(start), args=args))
         if self._skip_space() == ";":
             self.pos += 1
             return Node(name, args, (), modifier)
         self._expect("{")
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise CsgError(MSG_TOO_DEEP.format(line=line, limit=MAX_DEPTH))
+            raise CsgTooLarge(MSG_TOO_DEEP.format(limit=MAX_DEPTH))
         children = self._statements()
         self.depth -= 1
         self._expect("}")
@@ -370,11 +492,15 @@ class _Parser:
 
     def _args(self) -> str:
         """The text up to the matching ``)``, which is consumed, honouring strings and nesting."""
-        start, line = self.pos, self._line()
+        start = self.pos
         closers: list[str] = []
-        while self.pos < len(self.text):
-            char = self.text[self.pos]
-            self.pos += 1
+        while True:
+            # Jump over numbers and separators: a polyhedron's points are megabytes of them.
+            special = _ARGS_SPECIAL.search(self.text, self.pos)
+            if special is None:
+                break
+            char = special.group()
+            self.pos = special.end()
             if char == '"':
                 self._string()
             elif char in "([":
@@ -386,20 +512,20 @@ class _Parser:
                     self._fail("balanced brackets", char)
             elif char in "{};":
                 self._fail("')'", char)
-        raise CsgError(MSG_UNTERMINATED.format(line=line, what="argument list"))
+        raise CsgError(MSG_UNTERMINATED.format(line=self._line(start), what="argument list"))
 
     def _string(self) -> None:
         """Skip a string literal whose opening quote was consumed; a value must follow it."""
-        line = self._line()
-        while self.pos < len(self.text):
-            char = self.text[self.pos]
-            self.pos += 2 if char == "\\" else 1
-            if char == '"':
+        start = self.pos
+        while (special := _STRING_SPECIAL.search(self.text, self.pos)) is not None:
+            self.pos = special.end() + (1 if special.group() == "\\" else 0)
+            if special.group() == '"':
                 following = self._skip_space()
                 if following not in (",", "]", ")"):
-                    raise CsgError(MSG_BAD_STRING.format(line=self._line()))
+                    raise CsgError(MSG_BAD_STRING.format(line=self._line(self.pos)))
                 return
-        raise CsgError(MSG_UNTERMINATED.format(line=line, what="string"))
+        self.pos = len(self.text)
+        raise CsgError(MSG_UNTERMINATED.format(line=self._line(start), what="string"))
 
     def _skip_space(self) -> str:
         """Skip whitespace; return the next character, or "" at the end."""
@@ -413,9 +539,10 @@ class _Parser:
             self._fail(repr(char), found)
         self.pos += 1
 
-    def _line(self) -> int:
-        return self.text.count("\n", 0, self.pos) + 1
+    def _line(self, pos: int) -> int:
+        return self.text.count("\n", 0, pos) + 1
 
     def _fail(self, expected: str, found: str) -> NoReturn:
         shown = repr(found) if found else "end of file"
-        raise CsgError(MSG_UNEXPECTED.format(line=self._line(), expected=expected, found=shown))
+        line = self._line(self.pos)
+        raise CsgError(MSG_UNEXPECTED.format(line=line, expected=expected, found=shown))

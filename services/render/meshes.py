@@ -1,7 +1,11 @@
 """Coloured meshes for the browser viewer (glTF binary) and for slicers (3MF).
 
-The renderer gives one STL per colour; this module welds each into an indexed mesh and
-packs the parts into one file. Choices that a consumer of these files will notice:
+The renderer gives one STL file per colour; this module welds each into an indexed mesh and
+packs the parts into one file. Parts are read one at a time, each in bounded blocks, and the
+output is written as it is made (a GLB's binary chunk is spooled to a file until its JSON is
+known), so memory holds one part's mesh, not the model's.
+
+Choices that a consumer of these files will notice:
 
 - glTF is Y-up and in metres (glTF 2.0, "Coordinate System and Units"); OpenSCAD is Z-up
   and conventionally in millimetres. Positions are baked as (x, z, -y) / 1000 so that every
@@ -23,13 +27,18 @@ packs the parts into one file. Choices that a consumer of these files will notic
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import os
 import re
+import shutil
 import struct
+import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
@@ -44,6 +53,8 @@ __all__ = [
     "srgb_to_linear",
     "to_3mf",
     "to_glb",
+    "write_3mf",
+    "write_glb",
 ]
 
 MAX_TRIANGLES = 5_000_000  # all parts together; ~250 MB of binary STL
@@ -88,6 +99,8 @@ _MODEL_HEAD = f"""<?xml version="1.0" encoding="UTF-8"?>
 _VERTEX = '     <vertex x="%.9g" y="%.9g" z="%.9g"/>\n'  # 9 digits: float32 survives exactly
 _TRIANGLE = '     <triangle v1="%d" v2="%d" v3="%d"/>\n'
 _XML_ROWS = 65536  # rows formatted per write, to bound memory on large meshes
+_READ_BYTES = 8 << 20  # STL read per block: ~33,000 ASCII facets, ~170,000 binary ones
+_ENDFACET = b"endfacet"
 
 
 class MeshError(ValueError):
@@ -96,10 +109,11 @@ class MeshError(ValueError):
 
 @dataclass(frozen=True)
 class Part:
-    """One colour of a model: RGBA floats from 0 to 1 and that colour's STL (binary or ASCII)."""
+    """One colour of a model: RGBA floats from 0 to 1 and the file of that colour's STL
+    (binary or ASCII), read only while a GLB or 3MF is made."""
 
     rgba: tuple[float, float, float, float]
-    stl: bytes
+    stl: Path
 
     def __post_init__(self) -> None:
         rgba = tuple(float(c) for c in self.rgba)
@@ -121,15 +135,14 @@ class Mesh:
     triangles: NDArray[np.uint32]  # (m, 3), three distinct vertex indices per row
 
 
-def read_stl(data: bytes, *, max_triangles: int = MAX_TRIANGLES) -> Mesh:
-    """Parse a binary or ASCII STL and weld corners at identical positions into vertices."""
-    binary = _is_binary(data)
-    if not binary and not data.lstrip().startswith(b"solid"):
-        raise MeshError(MSG_NOT_STL)
-    count = _facet_count(data)
-    if count > max_triangles:
-        raise MeshError(MSG_TOO_MANY.format(count=count, limit=max_triangles))
-    corners = _binary_corners(data, count) if binary else _ascii_corners(data, count)
+def read_stl(stl: bytes | Path, *, max_triangles: int = MAX_TRIANGLES) -> Mesh:
+    """Parse a binary or ASCII STL (bytes or a file) and weld corners at identical positions
+    into vertices."""
+    with _opened(stl) as file:
+        binary, count = _kind_and_count(file)
+        if count > max_triangles:
+            raise MeshError(MSG_TOO_MANY.format(count=count, limit=max_triangles))
+        corners = _binary_corners(file, count) if binary else _ascii_corners(file, count)
     if not np.isfinite(corners).all():
         raise MeshError(MSG_NOT_FINITE)
     corners = corners + np.float32(0)  # turns -0.0 into 0.0, so both weld
@@ -144,13 +157,28 @@ def read_stl(data: bytes, *, max_triangles: int = MAX_TRIANGLES) -> Mesh:
 
 
 def to_glb(parts: Sequence[Part], *, max_triangles: int = MAX_TRIANGLES) -> bytes:
-    """One glTF 2.0 binary: one mesh, one primitive and one PBR material per colour."""
-    meshes = _read_parts(parts, max_triangles)
-    chunk = _BinaryChunk()
+    """`write_glb` into memory."""
+    out = io.BytesIO()
+    _write_glb(parts, out, io.BytesIO(), max_triangles)
+    return out.getvalue()
+
+
+def write_glb(parts: Sequence[Part], path: Path, *, max_triangles: int = MAX_TRIANGLES) -> None:
+    """One glTF 2.0 binary at path: one mesh, one primitive and one PBR material per colour.
+
+    The binary chunk is spooled beside it until the JSON that precedes it is known.
+    """
+    with path.open("wb") as out, tempfile.TemporaryFile(dir=path.parent) as spool:
+        _write_glb(parts, out, spool, max_triangles)
+
+
+def _write_glb(parts: Sequence[Part], out: IO[bytes], spool: IO[bytes], max_triangles: int) -> None:
+    _check_total(parts, max_triangles)
+    chunk = _BinaryChunk(spool)
     materials: dict[tuple[float, ...], int] = {}  # colour -> material index
     primitives = []
-    for index, (part, mesh) in enumerate(zip(parts, meshes, strict=True), start=1):
-        positions, normals, indices = _flat_shaded(mesh)
+    for index, part in enumerate(parts, start=1):
+        positions, normals, indices = _flat_shaded(_read_part(index, part, max_triangles))
         if len(indices) == 0:
             raise MeshError(MSG_PART.format(index=index, error=MSG_NO_TRIANGLES))
         # 0xFFFF is reserved as the primitive restart value, so it may not be an index.
@@ -174,70 +202,145 @@ def to_glb(parts: Sequence[Part], *, max_triangles: int = MAX_TRIANGLES) -> byte
         "materials": [_material(rgba) for rgba in materials],
         "accessors": chunk.accessors,
         "bufferViews": chunk.views,
-        "buffers": [{"byteLength": len(chunk.data)}],
+        "buffers": [{"byteLength": chunk.length}],
     }
     text = json.dumps(document, separators=(",", ":")).encode()
     text += b" " * (-len(text) % 4)  # chunks are 4-byte aligned; JSON pads with spaces
-    header = struct.pack("<4sII", b"glTF", 2, 12 + 8 + len(text) + 8 + len(chunk.data))
-    json_header = struct.pack("<I4s", len(text), b"JSON")
-    bin_header = struct.pack("<I4s", len(chunk.data), b"BIN\0")
-    return b"".join([header, json_header, text, bin_header, chunk.data])
+    out.write(struct.pack("<4sII", b"glTF", 2, 12 + 8 + len(text) + 8 + chunk.length))
+    out.write(struct.pack("<I4s", len(text), b"JSON"))
+    out.write(text)
+    out.write(struct.pack("<I4s", chunk.length, b"BIN\0"))
+    spool.seek(0)
+    shutil.copyfileobj(spool, out)
 
 
 def to_3mf(parts: Sequence[Part], *, max_triangles: int = MAX_TRIANGLES) -> bytes:
-    """One 3MF package in millimetres: one object per part, coloured by an m:colorgroup."""
-    meshes = _read_parts(parts, max_triangles)
+    """`write_3mf` into memory."""
     out = io.BytesIO()
+    _write_3mf(parts, out, max_triangles)
+    return out.getvalue()
+
+
+def write_3mf(parts: Sequence[Part], path: Path, *, max_triangles: int = MAX_TRIANGLES) -> None:
+    """One 3MF package in millimetres at path: one object per part, coloured by an
+    m:colorgroup."""
+    with path.open("wb") as out:
+        _write_3mf(parts, out, max_triangles)
+
+
+def _write_3mf(parts: Sequence[Part], out: IO[bytes], max_triangles: int) -> None:
+    _check_total(parts, max_triangles)
     with zipfile.ZipFile(out, "w") as package:
         package.writestr(_zip_entry("[Content_Types].xml"), _CONTENT_TYPES)
         package.writestr(_zip_entry("_rels/.rels"), _RELS)
         with package.open(_zip_entry("3D/3dmodel.model"), "w") as model:
-            _write_model(model, parts, meshes)
-    return out.getvalue()
+            _write_model(model, parts, max_triangles)
 
 
-def _read_parts(parts: Sequence[Part], max_triangles: int) -> list[Mesh]:
+def _check_total(parts: Sequence[Part], max_triangles: int) -> None:
+    """Refuse too many triangles in all before parsing any, so an oversized model costs no
+    memory."""
     if not parts:
         raise MeshError(MSG_NO_PARTS)
-    # Count before parsing anything, so an oversized model costs no memory.
-    total = sum(_facet_count(part.stl) for part in parts)
-    if total > max_triangles:
-        raise MeshError(MSG_TOO_MANY.format(count=total, limit=max_triangles))
-    meshes = []
+    total = 0
     for index, part in enumerate(parts, start=1):
         try:
-            meshes.append(read_stl(part.stl, max_triangles=max_triangles))
+            with _opened(part.stl) as file:
+                total += _kind_and_count(file)[1]
         except MeshError as error:
             raise MeshError(MSG_PART.format(index=index, error=error)) from error
-    return meshes
+    if total > max_triangles:
+        raise MeshError(MSG_TOO_MANY.format(count=total, limit=max_triangles))
 
 
-def _is_binary(data: bytes) -> bool:
-    # The header may itself start with "solid", so the exact length is the reliable test.
-    return len(data) >= 84 and len(data) == 84 + 50 * int.from_bytes(data[80:84], "little")
-
-
-def _facet_count(data: bytes) -> int:
-    """The triangles an STL declares, counted without parsing it."""
-    if _is_binary(data):
-        return int.from_bytes(data[80:84], "little")
-    return data.count(b"endfacet")
-
-
-def _binary_corners(data: bytes, count: int) -> NDArray[np.float32]:
-    facets = np.frombuffer(data, dtype=_BINARY_FACET, count=count, offset=84)
-    return facets["corners"].reshape(-1, 3)
-
-
-def _ascii_corners(data: bytes, count: int) -> NDArray[np.float32]:
-    rows = _ASCII_VERTEX.findall(data)
-    if len(rows) != 3 * count:
-        detail = f"{len(rows)} vertices for {count} facets"
-        raise MeshError(MSG_BAD_ASCII.format(detail=detail))
+def _read_part(index: int, part: Part, max_triangles: int) -> Mesh:
     try:
-        return np.array(rows, dtype=np.float64).reshape(-1, 3).astype(np.float32)
-    except ValueError as error:
-        raise MeshError(MSG_BAD_ASCII.format(detail=error)) from error
+        return read_stl(part.stl, max_triangles=max_triangles)
+    except MeshError as error:
+        raise MeshError(MSG_PART.format(index=index, error=error)) from error
+
+
+@contextlib.contextmanager
+def _opened(stl: bytes | Path) -> Iterator[IO[bytes]]:
+    if isinstance(stl, bytes):
+        yield io.BytesIO(stl)
+        return
+    try:
+        file = stl.open("rb")
+    except OSError as error:
+        raise MeshError(f"cannot read {stl.name}: {error.strerror}") from error
+    with file:
+        yield file
+
+
+def _kind_and_count(file: IO[bytes]) -> tuple[bool, int]:
+    """Whether file is a binary STL, and the triangles it declares, counted without parsing
+    them; the file is left at its first facet."""
+    size = file.seek(0, os.SEEK_END)
+    file.seek(0)
+    head = file.read(84)
+    # The header may itself start with "solid", so the exact length is the reliable test.
+    if len(head) == 84 and size == 84 + 50 * int.from_bytes(head[80:84], "little"):
+        return True, int.from_bytes(head[80:84], "little")
+    file.seek(0)
+    if not file.read(_READ_BYTES).lstrip().startswith(b"solid"):
+        raise MeshError(MSG_NOT_STL)
+    file.seek(0)
+    count, carried = 0, b""
+    while block := file.read(_READ_BYTES):
+        # The carried tail is too short to hold a whole word (counted already), but may
+        # begin one split across the two blocks; occurrences of the word cannot overlap.
+        data = carried + block
+        count += data.count(_ENDFACET)
+        carried = data[1 - len(_ENDFACET) :]
+    file.seek(0)
+    return False, count
+
+
+def _binary_corners(file: IO[bytes], count: int) -> NDArray[np.float32]:
+    corners = np.empty((3 * count, 3), dtype=np.float32)
+    facets_per_block = _READ_BYTES // _BINARY_FACET.itemsize
+    for start in range(0, count, facets_per_block):
+        facets = np.frombuffer(
+            file.read(_BINARY_FACET.itemsize * min(facets_per_block, count - start)),
+            dtype=_BINARY_FACET,
+        )
+        corners[3 * start : 3 * (start + len(facets))] = facets["corners"].reshape(-1, 3)
+    return corners
+
+
+def _ascii_corners(file: IO[bytes], count: int) -> NDArray[np.float32]:
+    """The vertices of an ASCII STL, parsed a block of whole facets at a time."""
+    if count == 0:
+        raise MeshError(MSG_NO_TRIANGLES)
+    corners = np.empty((3 * count, 3), dtype=np.float32)
+    filled, carried = 0, b""
+    while True:
+        block = file.read(_READ_BYTES)
+        data = carried + block
+        if block:  # parse up to the last whole facet; the rest goes with the next block
+            cut = data.rfind(_ENDFACET)
+            if cut < 0:
+                if len(data) > 2 * _READ_BYTES:
+                    raise MeshError(MSG_BAD_ASCII.format(detail="a facet without its endfacet"))
+                carried = data
+                continue
+            data, carried = data[: cut + len(_ENDFACET)], data[cut + len(_ENDFACET) :]
+        rows = _ASCII_VERTEX.findall(data)
+        if filled + len(rows) > len(corners):
+            filled += len(rows)
+            break
+        try:
+            corners[filled : filled + len(rows)] = np.array(rows, dtype=np.float64).reshape(-1, 3)
+        except ValueError as error:
+            raise MeshError(MSG_BAD_ASCII.format(detail=error)) from error
+        filled += len(rows)
+        if not block:
+            break
+    if filled != len(corners):
+        detail = f"{filled} vertices for {count} facets"
+        raise MeshError(MSG_BAD_ASCII.format(detail=detail))
+    return corners
 
 
 def _flat_shaded(mesh: Mesh) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[Any]]:
@@ -288,25 +391,28 @@ def _material(rgba: tuple[float, ...]) -> dict[str, Any]:
 
 
 class _BinaryChunk:
-    """The GLB binary chunk, with the bufferViews and accessors that point into it."""
+    """The GLB binary chunk, written to ``spool`` as it grows, with the bufferViews and
+    accessors that point into it."""
 
-    def __init__(self) -> None:
-        self.data = bytearray()
+    def __init__(self, spool: IO[bytes]) -> None:
+        self.spool = spool
+        self.length = 0
         self.views: list[dict[str, Any]] = []
         self.accessors: list[dict[str, Any]] = []
 
     def add(self, array: NDArray[Any], kind: str, target: int, **bounds: Any) -> int:
         """Append one tightly packed bufferView and its accessor; return the accessor index."""
-        view = {"buffer": 0, "byteOffset": len(self.data), "byteLength": array.nbytes}
+        view = {"buffer": 0, "byteOffset": self.length, "byteLength": array.nbytes}
         self.views.append({**view, "target": target})
-        self.data += array.tobytes()
-        self.data += bytes(-len(self.data) % 4)  # the next view starts 4-byte aligned
+        padding = -array.nbytes % 4  # the next view starts 4-byte aligned
+        self.spool.write(array.tobytes() + bytes(padding))
+        self.length += array.nbytes + padding
         accessor = {"bufferView": len(self.views) - 1, "componentType": _COMPONENT[array.dtype]}
         self.accessors.append({**accessor, "count": len(array), "type": kind, **bounds})
         return len(self.accessors) - 1
 
 
-def _write_model(out: IO[bytes], parts: Sequence[Part], meshes: Sequence[Mesh]) -> None:
+def _write_model(out: IO[bytes], parts: Sequence[Part], max_triangles: int) -> None:
     groups: dict[str, int] = {}  # "#RRGGBBAA" -> colour group id; object ids follow them
     for part in parts:
         groups.setdefault(part.hex, len(groups) + 1)
@@ -315,7 +421,8 @@ def _write_model(out: IO[bytes], parts: Sequence[Part], meshes: Sequence[Mesh]) 
         out.write(
             f'  <m:colorgroup id="{group}"><m:color color="{colour}"/></m:colorgroup>\n'.encode()
         )
-    for index, (part, mesh) in enumerate(zip(parts, meshes, strict=True), start=1):
+    for index, part in enumerate(parts, start=1):
+        mesh = _read_part(index, part, max_triangles)
         out.write(
             f'  <object id="{len(groups) + index}" type="model" name="part {index} {part.hex}" '
             f'pid="{groups[part.hex]}" pindex="0">\n   <mesh>\n    <vertices>\n'.encode()

@@ -27,7 +27,7 @@ from services.render.scad import (
 )
 from services.render.view import DEFAULT_VIEW, View
 
-__all__ = ["draw_programs", "preview_coloured"]
+__all__ = ["draw_programs", "preview_coloured", "split_export"]
 
 MSG_UNREADABLE_CSG = "cannot draw this model in its colours: {error}"
 _DEFAULT_LIMITS = RenderLimits()
@@ -58,14 +58,9 @@ async def preview_coloured(
                     limits=limits,
                     sandboxed=sandboxed,
                 )
-                try:
-                    # CPU-bound Python, as long as the CSG is: off the event loop. Past the
-                    # deadline the thread runs on (bounded by the CSG's size limit) unwaited.
-                    programs = await asyncio.to_thread(
-                        _split, job_dir / "model.csg", limits.max_output_bytes
-                    )
-                except (CsgError, UnicodeDecodeError) as exc:
-                    raise ScadError(MSG_UNREADABLE_CSG.format(error=exc)) from exc
+                # Past the deadline the split's thread runs on unwaited, bounded by the split's
+                # limits.
+                programs = await split_export(job_dir / "model.csg", limits)
                 if not programs:  # nothing but background (%) or nothing at all
                     raise empty_model(log)
                 return await draw_programs(job_dir, programs, view, limits, sandboxed)
@@ -88,5 +83,19 @@ async def draw_programs(
     return await draw_preview(job_dir, "preview.scad", (), view, limits, sandboxed)
 
 
-def _split(csg: Path, limit: int) -> dict[Rgba, str]:
-    return split_by_colour(parse_csg(read_output(csg, limit).decode()))
+async def split_export(csg: Path, limits: RenderLimits) -> dict[Rgba, str]:
+    """The split programs of OpenSCAD's CSG export at ``csg``, colour by colour.
+
+    Parsing and splitting are CPU-bound Python for as long as the CSG is (seconds near the
+    limits), so they run in a thread: the event loop keeps acknowledging jobs meanwhile. A model
+    past the split's limits is CsgTooLarge; one whose CSG cannot be read is a ScadError (the
+    model is the cause: 2021.01 writes a quote inside text() unescaped), so no retry would help.
+    """
+
+    def split() -> dict[Rgba, str]:
+        return split_by_colour(parse_csg(read_output(csg, limits.max_output_bytes).decode()))
+
+    try:
+        return await asyncio.to_thread(split)
+    except (CsgError, UnicodeDecodeError) as exc:
+        raise ScadError(MSG_UNREADABLE_CSG.format(error=exc)) from exc

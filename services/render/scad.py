@@ -8,7 +8,8 @@ job directory, has no network, and carries rlimits on CPU time, address space an
 
 OpenSCAD 2021.01 needs an X display to draw a PNG, so previews run under ``xvfb-run`` inside
 the sandbox. At most ``parallelism()`` openscad processes run at once per worker process, so a
-replica's renders share its cores instead of thrashing them.
+replica's renders share its cores instead of thrashing them. Inside a render job every process
+is also charged to the job's CPU budget (`services.render.budget`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import uuid
 import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -33,9 +35,11 @@ from libs.config import cores_per_worker
 from libs.errors import Unprocessable
 from libs.metrics import OPENSCAD_RUNS
 from libs.setpieces import source_too_large
+from services.render.budget import CpuBudget, current_budget
 from services.render.view import DEFAULT_VIEW, View
 
 __all__ = [
+    "BudgetExceeded",
     "EmptyModel",
     "LimitExceeded",
     "RenderFailed",
@@ -44,6 +48,7 @@ __all__ = [
     "ScadError",
     "check_syntax",
     "job_directory",
+    "output_file",
     "parallelism",
     "preview_scad",
     "run_openscad",
@@ -62,6 +67,10 @@ MSG_CRASHED = "openscad failed with exit code {code}: {tail}"
 MSG_TIMEOUT = "render took longer than {timeout:.3g} s and was stopped"
 MSG_CPU = "the model used more than {seconds} s of CPU time and was stopped"
 MSG_MEMORY = "the model needs more than {mib} MiB of memory and was stopped"
+MSG_BUDGET = (
+    "the render ran out of its budget of {budget} s of CPU time (it used {spent:.1f} s in "
+    "{runs} OpenSCAD runs) and was stopped"
+)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SIGXFSZ_EXIT = 128 + signal.SIGXFSZ  # how sh reports a child killed by RLIMIT_FSIZE
@@ -72,6 +81,8 @@ STDERR_KEEP = 64 * 1024  # bytes read from each end of stderr; a model can echo(
 # but that only mislabels its own failure as permanent.
 MODEL_ERROR_PREFIXES = ("ERROR:", "Can't parse file")
 EMPTY_PREFIXES = ("Current top level object is empty", "Current top level object is not a")
+# One figure of sh's ``times``: "1m2.500000s".
+_TIMES = re.compile(r"(\d+)m([\d.]+)s")
 # Where OpenSCAD names the place of a message in the model ("in file model.scad, line 3").
 _MODEL_LINE = re.compile(r"in file (?:/job/)?model\.scad, line (\d+)")
 JOB_MOUNT = "/job"  # where the job dir appears inside the sandbox; hides host paths
@@ -91,6 +102,10 @@ class RenderLimits:
     cpu_seconds: int = 120  # CPU time of the openscad process (wall-clock is timeout_s)
     memory_bytes: int = 1 << 30  # address-space cap for the openscad process
     max_output_bytes: int = 64 << 20  # per output file
+    # CPU time of one render job, all its openscad processes together (services.render.budget).
+    # Ten processes at the 60 s wall clock: the set piece and the benchmark's castle spend
+    # ~1-3 s in all, a model at MAX_COLOURS of small parts ~40 s.
+    job_cpu_seconds: int = 600
 
 
 class ScadError(Unprocessable):
@@ -115,6 +130,15 @@ class LimitExceeded(ScadError):
 
 class RenderTimeout(LimitExceeded):
     """Wall-clock or CPU time ran out; the whole process tree was killed."""
+
+
+class BudgetExceeded(RenderTimeout):
+    """The render job's CPU budget, summed over its openscad processes, is spent."""
+
+    def __init__(self, budget: CpuBudget) -> None:
+        super().__init__(
+            MSG_BUDGET.format(spent=budget.spent, runs=budget.runs, budget=budget.seconds)
+        )
 
 
 class RenderFailed(Exception):
@@ -208,15 +232,23 @@ def _head_and_tail(file: IO[bytes], keep: int) -> str:
     return (head + b"\n...\n" + file.read(keep)).decode("utf-8", "replace")
 
 
-async def _run(argv: list[str], cwd: Path, timeout_s: float) -> tuple[int, str]:
-    """Run argv in its own process group; on timeout or cancellation kill the whole group.
+async def _run(
+    argv: list[str], cwd: Path, timeout_s: float, *, sandbox: Sequence[str] = ()
+) -> tuple[int, str, float]:
+    """Run argv (in the ``sandbox`` prefix) in its own process group; on timeout or
+    cancellation kill the whole group.
+
+    Returns the exit code, the head and tail of stderr, and the CPU seconds argv's processes
+    used (0 when they were killed before they ended).
 
     stderr goes to an unlinked temp file, not a pipe: a pipe would make wait() hang on any
     straggler holding it open, and a file is bounded by the same RLIMIT_FSIZE as the outputs.
     """
+    times = cwd / f".cpu-{uuid.uuid4().hex}"
     with tempfile.TemporaryFile() as err:
         proc = await asyncio.create_subprocess_exec(
-            *argv,
+            *sandbox,
+            *_timed(argv, times.name),
             cwd=cwd,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -234,7 +266,30 @@ async def _run(argv: list[str], cwd: Path, timeout_s: float) -> tuple[int, str]:
                 # namespace (openscad, Xvfb). Unsandboxed, Xvfb shares our process group.
                 os.killpg(proc.pid, signal.SIGKILL)
                 await proc.wait()
-        return code, _head_and_tail(err, STDERR_KEEP)
+        return code, _head_and_tail(err, STDERR_KEEP), _cpu_seconds(times)
+
+
+def _timed(argv: list[str], times: str) -> list[str]:
+    """argv run by sh, which then writes the CPU time of its children (``times``) to the file
+    ``times`` in the working directory, the job's.
+
+    The rusage of bwrap cannot tell it: the sandbox's init exits without reaping into it. The
+    model cannot forge the figure: OpenSCAD writes no file but its -o output, and sh writes
+    once it has ended. A death by signal reads as 128 + the signal, as sh reports it.
+    """
+    return ["sh", "-c", f'"$@"; code=$?; times > {times}; exit $code', "sh", *argv]
+
+
+def _cpu_seconds(times: Path) -> float:
+    """User plus system seconds of the children, from the second line ``times`` wrote; 0 when
+    it wrote none (killed)."""
+    try:
+        lines = times.read_text("ascii", "replace").splitlines()
+        times.unlink()
+    except OSError:
+        return 0.0
+    spans = _TIMES.findall(lines[1]) if len(lines) > 1 else []
+    return sum(int(minutes) * 60 + float(seconds) for minutes, seconds in spans)
 
 
 def check_source(source: str) -> bytes:
@@ -261,13 +316,18 @@ def job_directory(source: str, workdir: Path | None = None) -> Iterator[Path]:
         shutil.rmtree(job_dir, ignore_errors=True)
 
 
-def read_output(path: Path, limit: int) -> bytes:
-    """An output file, refused when missing (no geometry) or over the size limit."""
+def output_file(path: Path, limit: int) -> Path:
+    """An output file left where it is, refused when missing (no geometry) or over the limit."""
     if not path.is_file():
         raise EmptyModel(MSG_NO_GEOMETRY)
     if path.stat().st_size > limit:
         raise LimitExceeded(MSG_OUTPUT_TOO_LARGE.format(name=path.name, limit=limit))
-    return path.read_bytes()
+    return path
+
+
+def read_output(path: Path, limit: int) -> bytes:
+    """An output file's bytes, refused when missing (no geometry) or over the size limit."""
+    return output_file(path, limit).read_bytes()
 
 
 def model_errors(log: str) -> list[str]:
@@ -329,14 +389,22 @@ async def _bounded_run(
 ) -> str:
     if sandboxed and not await asyncio.to_thread(sandbox_available):
         raise RenderFailed(MSG_NO_SANDBOX)
-    argv = _openscad_argv(limits, args, display=display)
-    if sandboxed:
-        argv = [*_sandbox_prefix(job_dir), *argv]
+    budget = current_budget()
     try:
         async with _gate():
-            code, log = await _run(argv, job_dir, limits.timeout_s)
+            # Granted when the process starts, not when it queued: others may have spent since.
+            granted = limits if budget is None else _granted(limits, budget)
+            argv = _openscad_argv(granted, args, display=display)
+            sandbox = _sandbox_prefix(job_dir) if sandboxed else []
+            code, log, cpu = await _run(argv, job_dir, limits.timeout_s, sandbox=sandbox)
     except OSError as exc:  # bwrap / xvfb-run missing
         raise RenderFailed(f"cannot start renderer: {exc}") from exc
+    if budget is not None:
+        budget.charge(cpu)
+        # Stopped by a grant cut to what was left, or over with this run: the job's budget.
+        cut = granted.cpu_seconds < limits.cpu_seconds
+        if (code == SIGXCPU_EXIT and cut) or budget.exhausted():
+            raise BudgetExceeded(budget)
     if code == SIGXCPU_EXIT:
         raise RenderTimeout(MSG_CPU.format(seconds=limits.cpu_seconds))
     if code == SIGXFSZ_EXIT:
@@ -352,6 +420,13 @@ async def _bounded_run(
             raise EmptyModel(f"{MSG_NO_GEOMETRY} ({empty[0].rstrip('.')})")
         raise RenderFailed(MSG_CRASHED.format(code=code, tail=log[-500:].strip()))
     return log
+
+
+def _granted(limits: RenderLimits, budget: CpuBudget) -> RenderLimits:
+    """The limits of a job's next process: its CPU time cut to what is left of the budget."""
+    if budget.exhausted():
+        raise BudgetExceeded(budget)
+    return dataclasses.replace(limits, cpu_seconds=budget.grant(limits.cpu_seconds))
 
 
 async def check_syntax(source: str, *, limits: RenderLimits, sandboxed: bool = True) -> None:

@@ -280,6 +280,10 @@ async def test_a_syntax_error_is_a_422_with_openscads_message_and_line(
         ("", "'source'"),
         ('echo("nothing to see");', "no 3D geometry"),
         ("%cube(3);\n%sphere(2);\n", "no 3D geometry"),
+        (
+            "for (i = [0:4999]) color([i / 5000, 0.5, 0.5]) translate([2 * i, 0, 0]) cube(1);",
+            "5000 colours; at most 256",
+        ),
     ],
     ids=[
         "recursion",
@@ -289,6 +293,7 @@ async def test_a_syntax_error_is_a_422_with_openscads_message_and_line(
         "empty",
         "no-geometry",
         "only-background",
+        "five-thousand-colours",
     ],
 )
 async def test_a_model_that_cannot_render_is_a_clear_422(

@@ -16,7 +16,13 @@ import pytest
 
 from services.render.csg import (
     DEFAULT_COLOUR,
+    MAX_COLOURS,
+    MAX_CSG_BYTES,
+    MAX_CSG_NODES,
+    MAX_DEPTH,
+    MAX_PART_NODES,
     CsgError,
+    CsgTooLarge,
     Node,
     Rgba,
     format_csg,
@@ -330,7 +336,6 @@ def test_text_with_a_quote_is_csg_error(tmp_path: Path) -> None:
         ("color(red) { cube(); }", "not \\[r, g, b, a\\] numbers"),
         ("color([1, 0, 0]) { cube(); }", "not \\[r, g, b, a\\] numbers"),
         ("12 cube();", "expected a module name, found '1'"),
-        ("group() {" * 201 + "}" * 201, "line 1: nodes nested more than 200 deep"),
     ],
     ids=[
         "unclosed-args",
@@ -345,9 +350,57 @@ def test_text_with_a_quote_is_csg_error(tmp_path: Path) -> None:
         "colour-name",
         "colour-rgb-only",
         "number-statement",
-        "too-deep",
     ],
 )
 def test_malformed_csg_is_csg_error(text: str, message: str) -> None:
     with pytest.raises(CsgError, match=message):
         parse_csg(text)
+
+
+# --- limits: a model past them is refused with the limit named, before it costs much ---------
+
+
+def cubes(count: int, colours: int, size: int = 1, spacing: float = 2.0) -> str:
+    """CSG of ``count`` cubes in a row, cycling through ``colours`` greys."""
+    return "".join(
+        f"color([{(i % colours) / colours}, 0.5, 0.5, 1]) {{\n"
+        f"\tmultmatrix([[1, 0, 0, {spacing * i}], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]) {{\n"
+        f"\t\tcube(size = [{size}, 1, 1], center = false);\n\t}}\n}}\n"
+        for i in range(count)
+    )
+
+
+def test_more_colours_than_the_limit_are_refused_naming_it() -> None:
+    assert len(split_by_colour(parse_csg(cubes(MAX_COLOURS, MAX_COLOURS)))) == MAX_COLOURS
+    with pytest.raises(CsgTooLarge, match=f"5000 colours; at most {MAX_COLOURS}"):
+        split_by_colour(parse_csg(cubes(5000, 5000)))
+
+
+def test_more_nodes_than_the_limit_are_refused_naming_it() -> None:
+    nodes_per_cube = 3  # color, multmatrix, cube
+    fits = cubes(MAX_CSG_NODES // nodes_per_cube, 1)
+    assert len(parse_csg(fits).children) == MAX_CSG_NODES // nodes_per_cube
+    with pytest.raises(CsgTooLarge, match=f"more than {MAX_CSG_NODES} nodes"):
+        parse_csg(fits + "cube(size = [1, 1, 1], center = false);\n" * nodes_per_cube)
+
+
+def test_more_bytes_than_the_limit_are_refused_before_parsing() -> None:
+    comment = "cube(size = [1, 1, 1], center = false);\n" + " " * MAX_CSG_BYTES
+    with pytest.raises(CsgTooLarge, match=f"at most {MAX_CSG_BYTES} bytes"):
+        parse_csg(comment)
+
+
+def test_nesting_deeper_than_the_limit_is_refused_naming_it() -> None:
+    def nested(depth: int) -> str:
+        return "group() {" * depth + "cube(size = [1, 1, 1], center = false);" + "}" * depth
+
+    assert parse_csg(nested(MAX_DEPTH - 1))
+    with pytest.raises(CsgTooLarge, match=f"more than {MAX_DEPTH} levels"):
+        parse_csg(nested(MAX_DEPTH + 1))
+
+
+def test_parts_that_touch_too_many_other_colours_are_refused_naming_the_limit() -> None:
+    # Eight colours in a row of overlapping boxes: each part subtracts the next seven boxes.
+    touching = parse_csg(cubes(MAX_PART_NODES // 20, 8, size=8, spacing=1.0))
+    with pytest.raises(CsgTooLarge, match=f"at most {MAX_PART_NODES} are rendered"):
+        split_by_colour(touching)

@@ -1,11 +1,13 @@
 """Tests for services.render.meshes: STL in, glTF and 3MF out, each read by the real tools.
 
-STL input comes from the real openscad 2021.01 (ASCII STL); binary STL is written from it
-here. Every glTF passes through the Khronos validator and every 3MF through lib3mf.
+STL input comes from the real openscad 2021.01 (ASCII STL files, as the renderer leaves them
+in a job's folder); binary STL is written from it here. Every glTF passes through the Khronos
+validator and every 3MF through lib3mf.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
@@ -13,12 +15,23 @@ import struct
 import subprocess
 import zipfile
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from services.render.meshes import MeshError, Part, read_stl, srgb_to_linear, to_3mf, to_glb
+from services.render import meshes
+from services.render.meshes import (
+    MeshError,
+    Part,
+    read_stl,
+    srgb_to_linear,
+    to_3mf,
+    to_glb,
+    write_3mf,
+    write_glb,
+)
 from services.render.tests.validators import (
     LIB3MF_MILLIMETER,
     accessor,
@@ -33,29 +46,44 @@ GLASS_BLUE = (0.0, 0.0, 1.0, 0.5)
 BOX = "cube([10, 20, 30]);"  # unequal sides, so a swapped axis shows
 SPHERE = "sphere(50, $fn=400);"  # ~160k triangles: large enough for 32-bit glTF indices
 SPHERE_RADIUS = 50.0
+SMALL_SPHERE = "sphere(10, $fn=60);"  # ~3,500 triangles
 
-ScadToStl = Callable[[str], bytes]
+ScadToStl = Callable[[str], Path]
+StlFile = Callable[[bytes], Path]
 
 
 @pytest.fixture(scope="module")
 def scad_stl(tmp_path_factory: pytest.TempPathFactory) -> ScadToStl:
-    """Render OpenSCAD source to ASCII STL with the real openscad, once per source."""
+    """Render OpenSCAD source to an ASCII STL file with the real openscad, once per source."""
     folder = tmp_path_factory.mktemp("scad")
-    cache: dict[str, bytes] = {}
+    cache: dict[str, Path] = {}
 
-    def render(source: str) -> bytes:
+    def render(source: str) -> Path:
         if source not in cache:
             scad, stl = folder / f"{len(cache)}.scad", folder / f"{len(cache)}.stl"
             scad.write_text(source)
             subprocess.run([OPENSCAD, "-o", str(stl), str(scad)], check=True, capture_output=True)
-            cache[source] = stl.read_bytes()
+            cache[source] = stl
         return cache[source]
 
     return render
 
 
-def facets(stl: bytes) -> int:
-    return stl.count(b"endfacet")
+@pytest.fixture
+def stl_file(tmp_path: Path) -> StlFile:
+    """STL bytes made here, written to a file of their own as a part's mesh is."""
+    made: list[Path] = []
+
+    def write(data: bytes) -> Path:
+        made.append(tmp_path / f"written_{len(made)}.stl")
+        made[-1].write_bytes(data)
+        return made[-1]
+
+    return write
+
+
+def facets(stl: Path) -> int:
+    return stl.read_bytes().count(b"endfacet")
 
 
 def binary_stl(corners: NDArray[np.float32]) -> bytes:
@@ -110,6 +138,23 @@ def test_binary_stl_reads_like_the_ascii_it_was_written_from(scad_stl: ScadToStl
 
     assert np.array_equal(binary_mesh.vertices, ascii_mesh.vertices)
     assert np.array_equal(binary_mesh.triangles, ascii_mesh.triangles)
+
+
+def test_an_stl_read_in_blocks_is_the_mesh_read_at_once(
+    scad_stl: ScadToStl, stl_file: StlFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Part files are read a block at a time; facets and words split across blocks."""
+    sphere = scad_stl(SMALL_SPHERE)
+    whole = read_stl(sphere.read_bytes())
+    corners = whole.vertices[whole.triangles].reshape(-1, 3)
+    binary = stl_file(binary_stl(corners))
+
+    monkeypatch.setattr(meshes, "_READ_BYTES", 1001)  # mid-word, mid-number, mid-facet
+    for file, bytes_at_once in ((sphere, sphere.read_bytes()), (binary, binary.read_bytes())):
+        at_once, in_blocks = read_stl(bytes_at_once), read_stl(file)
+        assert np.array_equal(in_blocks.vertices, at_once.vertices)
+        assert np.array_equal(in_blocks.triangles, at_once.triangles)
+    assert len(read_stl(sphere).triangles) == facets(sphere) > 3_000
 
 
 # --- glTF --------------------------------------------------------------------------------
@@ -167,9 +212,11 @@ def test_glb_box_is_flat_shaded_with_one_normal_per_face(scad_stl: ScadToStl) ->
     ]  # fmt: skip
 
 
-def test_glb_leaves_out_zero_area_triangles_which_have_no_normal(scad_stl: ScadToStl) -> None:
+def test_glb_leaves_out_zero_area_triangles_which_have_no_normal(
+    scad_stl: ScadToStl, stl_file: StlFile
+) -> None:
     sliver = (("0", "0", "0"), ("5", "0", "0"), ("10", "0", "0"))  # three points on a line
-    stl = scad_stl(BOX).replace(b"endsolid", facet(*sliver) + b"endsolid")
+    stl = stl_file(scad_stl(BOX).read_bytes().replace(b"endsolid", facet(*sliver) + b"endsolid"))
     assert read_stl(stl).triangles.shape == (13, 3)
 
     glb = to_glb([Part(RED, stl)])
@@ -178,7 +225,7 @@ def test_glb_leaves_out_zero_area_triangles_which_have_no_normal(scad_stl: ScadT
     document, binary = read_glb(glb)
     assert len(accessor(document, binary, document["meshes"][0]["primitives"][0]["indices"])) == 36
     with pytest.raises(MeshError, match="part 1: the mesh has no triangles"):
-        to_glb([Part(RED, ascii_triangle(*sliver))])
+        to_glb([Part(RED, stl_file(ascii_triangle(*sliver)))])
 
 
 def test_glb_indices_are_16_bit_when_small_and_32_bit_when_large(scad_stl: ScadToStl) -> None:
@@ -317,11 +364,11 @@ def test_3mf_is_a_deflated_opc_package_and_reproducible(scad_stl: ScadToStl) -> 
     ],
     ids=["empty", "not-stl", "truncated-ascii", "word-for-number", "no-facets", "degenerate"],
 )
-def test_unreadable_stl_is_a_mesh_error(stl: bytes) -> None:
+def test_unreadable_stl_is_a_mesh_error(stl: bytes, stl_file: StlFile) -> None:
     with pytest.raises(MeshError):
         read_stl(stl)
     with pytest.raises(MeshError, match="part 1"):
-        to_glb([Part(RED, stl)])
+        to_glb([Part(RED, stl_file(stl))])
 
 
 @pytest.mark.parametrize("value", ["nan", "inf"])
@@ -332,11 +379,28 @@ def test_ascii_stl_with_non_finite_coordinates_is_a_mesh_error(value: str) -> No
         read_stl(stl)
 
 
-def test_binary_stl_with_nan_is_a_mesh_error() -> None:
+def test_binary_stl_with_nan_is_a_mesh_error(stl_file: StlFile) -> None:
     corners = np.array([[0, 0, 0], [1, 0, math.nan], [0, 1, 0]], dtype=np.float32)
 
     with pytest.raises(MeshError, match="NaN"):
-        to_3mf([Part(RED, binary_stl(corners))])
+        to_3mf([Part(RED, stl_file(binary_stl(corners)))])
+
+
+def test_files_written_a_part_at_a_time_hold_what_is_made_in_memory(
+    scad_stl: ScadToStl, tmp_path: Path
+) -> None:
+    parts = [Part(RED, scad_stl(BOX)), Part(GLASS_BLUE, scad_stl(SMALL_SPHERE))]
+
+    write_glb(parts, tmp_path / "model.glb")
+    write_3mf(parts, tmp_path / "model.3mf")
+
+    for name, made in (("model.glb", to_glb(parts)), ("model.3mf", to_3mf(parts))):
+        written = (tmp_path / name).read_bytes()
+        assert hashlib.sha256(written).digest() == hashlib.sha256(made).digest(), name
+    assert_valid_gltf((tmp_path / "model.glb").read_bytes())
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["model.3mf", "model.glb"], (
+        "the binary chunk's spool is gone"
+    )
 
 
 def test_no_parts_is_a_mesh_error() -> None:
@@ -374,7 +438,7 @@ def test_a_binary_header_claiming_millions_of_triangles_without_them_is_not_an_s
 @pytest.mark.parametrize("rgba", [(1.0, 0.0, 0.0), (1.5, 0.0, 0.0, 1.0), (math.nan, 0, 0, 1)])
 def test_colour_outside_0_to_1_is_a_mesh_error(rgba: tuple[float, ...]) -> None:
     with pytest.raises(MeshError, match="colour"):
-        Part(rgba, b"")  # type: ignore[arg-type]
+        Part(rgba, Path("part_0.stl"))  # type: ignore[arg-type]
 
 
 def test_validator_helper_reports_a_broken_glb(scad_stl: ScadToStl) -> None:

@@ -277,7 +277,7 @@ def test_openscad_processes_wait_for_a_slot(monkeypatch: pytest.MonkeyPatch) -> 
     running, most = 0, 0
     real_run = scad._run
 
-    async def counted(*args: object, **kwargs: object) -> tuple[int, str]:
+    async def counted(*args: object, **kwargs: object) -> tuple[int, str, float]:
         nonlocal running, most
         running += 1
         most = max(most, running)
