@@ -77,6 +77,7 @@ class Consumer(Generic[MessageT]):
     max_deliver: int = 5
     retry_base_s: float = 1.0
     retry_cap_s: float = 60.0
+    pull_wait_s: float = 1.0  # how long one pull waits for messages; ``stopping`` is seen after
 
     def config(self) -> ConsumerConfig:
         return ConsumerConfig(
@@ -106,15 +107,19 @@ class Consumer(Generic[MessageT]):
             self.filter_subject, durable=self.durable, stream=self.stream, config=self.config()
         )
         in_flight: set[asyncio.Task[None]] = set()
+        backlog = 0  # messages JetStream held for this consumer after the last one pulled
         try:
             while not stopping.is_set():
                 free = self.concurrency - len(in_flight)
                 if free == 0:
                     await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
                     continue
-                # One pull for every free slot: fewer round trips than a pull per message.
+                # A backlog is pulled a batch at a time (fewer round trips), but an idle
+                # consumer waits for one message: a pull for more than are waiting is held
+                # until its timeout for the rest, and the first would wait with it (nats-py).
+                want = min(free, backlog) or 1
                 try:
-                    messages = await subscription.fetch(free, timeout=1.0)
+                    messages = await subscription.fetch(want, timeout=self.pull_wait_s)
                 except TimeoutError:  # nats.errors.TimeoutError, or the builtin when busy
                     continue
                 except (nats.errors.ConnectionClosedError, nats.errors.DrainTimeoutError):
@@ -123,6 +128,7 @@ class Consumer(Generic[MessageT]):
                     log.warning("nats.fetch_failed", durable=self.durable, error=str(exc))
                     await asyncio.sleep(0.5)
                     continue
+                backlog = _pending_after(messages[-1]) if messages else 0
                 for msg in messages:
                     task = asyncio.create_task(self._handle(msg))
                     in_flight.add(task)
@@ -218,3 +224,8 @@ class Consumer(Generic[MessageT]):
             await asyncio.sleep(self.ack_wait_s / 3)
             with contextlib.suppress(Exception):
                 await msg.in_progress()
+
+
+def _pending_after(msg: Msg) -> int:
+    """How many messages the consumer had left to deliver when ``msg`` was sent."""
+    return msg.metadata.num_pending or 0
