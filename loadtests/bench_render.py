@@ -232,11 +232,11 @@ class _StageRecorder:
         return timed
 
     def _timed_process(
-        self, run: Callable[..., Awaitable[tuple[int, str]]]
-    ) -> Callable[..., Awaitable[tuple[int, str]]]:
+        self, run: Callable[..., Awaitable[tuple[int, str, float]]]
+    ) -> Callable[..., Awaitable[tuple[int, str, float]]]:
         # scad._run is the openscad process alone, inside the worker's slot: the wait for a
         # slot would otherwise count as part time.
-        async def timed(argv: list[str], *args: Any, **kwargs: Any) -> tuple[int, str]:
+        async def timed(argv: list[str], *args: Any, **kwargs: Any) -> tuple[int, str, float]:
             began = time.perf_counter()
             try:
                 return await run(argv, *args, **kwargs)
@@ -249,24 +249,26 @@ class _StageRecorder:
     @contextlib.contextmanager
     def installed(self) -> Iterator[None]:
         originals = {
-            (coloured, "parse_csg"): coloured.parse_csg,
-            (coloured, "split_by_colour"): coloured.split_by_colour,
-            (coloured, "to_glb"): coloured.to_glb,
-            (coloured, "to_3mf"): coloured.to_3mf,
+            (coloured, "split_export"): coloured.split_export,
+            (coloured, "write_glb"): coloured.write_glb,
+            (coloured, "write_3mf"): coloured.write_3mf,
             (scad, "_run"): scad._run,
         }
-        split = coloured.split_by_colour
+        split = coloured.split_export
 
-        def split_and_keep(*args: Any, **kwargs: Any) -> dict[Rgba, str]:
-            programs = split(*args, **kwargs)
+        async def split_and_keep(*args: Any, **kwargs: Any) -> dict[Rgba, str]:
+            began = time.perf_counter()
+            try:
+                programs = await split(*args, **kwargs)
+            finally:
+                self.calls["split"] += time.perf_counter() - began
             self.programs = list(programs.items())
             return programs
 
         replacements = {
-            (coloured, "parse_csg"): self._timed("split", coloured.parse_csg),
-            (coloured, "split_by_colour"): self._timed("split", split_and_keep),
-            (coloured, "to_glb"): self._timed("glb", coloured.to_glb),
-            (coloured, "to_3mf"): self._timed("3mf", coloured.to_3mf),
+            (coloured, "split_export"): split_and_keep,
+            (coloured, "write_glb"): self._timed("glb", coloured.write_glb),
+            (coloured, "write_3mf"): self._timed("3mf", coloured.write_3mf),
             (scad, "_run"): self._timed_process(scad._run),
         }
         try:
@@ -712,7 +714,7 @@ class PreviewComparison:
 
 class _PreviewRecorder:
     """Times the steps of one `preview_coloured` from the outside (scad._run by output file,
-    previews._split), so the breakdown comes from the measured runs themselves."""
+    previews.split_export), so the breakdown comes from the measured runs themselves."""
 
     def __init__(self) -> None:
         self.processes: dict[str, float] = {}
@@ -721,9 +723,9 @@ class _PreviewRecorder:
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[None]:
-        run, split = scad._run, previews._split
+        run, split = scad._run, previews.split_export
 
-        async def timed_run(argv: list[str], *args: Any, **kwargs: Any) -> tuple[int, str]:
+        async def timed_run(argv: list[str], *args: Any, **kwargs: Any) -> tuple[int, str, float]:
             began = time.perf_counter()
             try:
                 return await run(argv, *args, **kwargs)
@@ -731,20 +733,20 @@ class _PreviewRecorder:
                 output = argv[argv.index("-o") + 1] if "-o" in argv else "?"
                 self.processes[output] = time.perf_counter() - began
 
-        def timed_split(*args: Any, **kwargs: Any) -> dict[Rgba, str]:
+        async def timed_split(*args: Any, **kwargs: Any) -> dict[Rgba, str]:
             began = time.perf_counter()
             try:
-                programs = split(*args, **kwargs)
+                programs = await split(*args, **kwargs)
                 self.colours = len(programs)
                 return programs
             finally:
                 self.split_s = time.perf_counter() - began
 
-        scad._run, previews._split = timed_run, timed_split  # type: ignore[assignment]
+        scad._run, previews.split_export = timed_run, timed_split  # type: ignore[assignment]
         try:
             yield
         finally:
-            scad._run, previews._split = run, split  # type: ignore[assignment]
+            scad._run, previews.split_export = run, split  # type: ignore[assignment]
 
     def stages(self, total_s: float) -> PreviewStages:
         export, draw = self.processes.get("model.csg", 0.0), self.processes.get("preview.png", 0.0)
