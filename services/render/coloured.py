@@ -147,9 +147,20 @@ async def _render_parts(
             await progress(done, len(programs))
         return None if stl is None else Part(rgba=(colour.r, colour.g, colour.b, colour.a), stl=stl)
 
-    rendered = await asyncio.gather(
-        *(render(i, colour, program) for i, (colour, program) in enumerate(programs.items()))
-    )
+    tasks = [
+        asyncio.create_task(render(i, colour, program))
+        for i, (colour, program) in enumerate(programs.items())
+    ]
+    try:
+        rendered = await asyncio.gather(*tasks)
+    except BaseException:
+        # One part failed (its model, the CPU budget) or the job was cancelled: the others'
+        # OpenSCAD processes are stopped (scad kills a cancelled run's process group) before
+        # the job directory goes.
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
     return [part for part in rendered if part is not None]
 
 

@@ -193,6 +193,7 @@ def _write_glb(parts: Sequence[Part], out: IO[bytes], spool: IO[bytes], max_tria
         primitives.append(
             {"attributes": attributes, "indices": indices_accessor, "material": material}
         )
+        del positions, normals, indices  # spooled: not held while the next part is read
     document = {
         "asset": {"version": "2.0", "generator": "Shotgraph"},
         "scene": 0,
@@ -431,6 +432,7 @@ def _write_model(out: IO[bytes], parts: Sequence[Part], max_triangles: int) -> N
         out.write(b"    </vertices>\n    <triangles>\n")
         _write_rows(out, _TRIANGLE, mesh.triangles)
         out.write(b"    </triangles>\n   </mesh>\n  </object>\n")
+        del mesh  # written: not held while the next part is read
     out.write(b" </resources>\n <build>\n")
     for index in range(1, len(parts) + 1):
         out.write(f'  <item objectid="{len(groups) + index}"/>\n'.encode())

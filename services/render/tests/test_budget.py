@@ -5,6 +5,8 @@ the sandbox): a model of many costly colours cannot burn the per-process limit o
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +74,14 @@ def test_a_render_of_many_costly_colours_stops_at_its_budget() -> None:
 
     with pytest.raises(BudgetExceeded, match=rf"budget of {limits.job_cpu_seconds} s of CPU"):
         asyncio.run(render_coloured(FOUR_COSTLY_COLOURS, ["glb"], limits=limits))
+    assert openscad_processes() == [], "the parts still rendering were stopped with the job"
+
+
+def openscad_processes() -> list[int]:
+    """The OpenSCAD processes running on this machine (tests run one at a time)."""
+    running = []
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        with contextlib.suppress(OSError):
+            if comm.read_text().strip() == "openscad":
+                running.append(int(comm.parent.name))
+    return running
