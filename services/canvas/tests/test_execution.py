@@ -217,6 +217,19 @@ class Following:
 
 
 @pytest.fixture
+def tracker(
+    results: ResultStore,
+    pg_pool: asyncpg.Pool,
+    batch_service: BatchService,
+    nats_js: JetStreamContext,
+) -> ExecutionTracker:
+    """A tracker nothing runs: the test hands it events and sweeps itself."""
+    return ExecutionTracker(
+        results, CanvasStore(pg_pool), batch_service.client, nats_js, DEFAULT_TYPES, PROMPT
+    )
+
+
+@pytest.fixture
 async def following(
     results: ResultStore,
     pg_pool: asyncpg.Pool,
@@ -405,16 +418,13 @@ async def user_batch_events(js: JetStreamContext, user_id: str) -> list[BatchSum
 
 async def test_batch_events_twice_late_and_out_of_order_still_give_the_right_states(
     results: ResultStore,
-    pg_pool: asyncpg.Pool,
+    tracker: ExecutionTracker,
     batch_service: BatchService,
     nats_js: JetStreamContext,
     canvas: CanvasRecord,
 ) -> None:
     """Nothing follows the events while the batch runs; then every event is handled newest
     first, and each twice, as a redelivering, reordering bus could hand them over."""
-    tracker = ExecutionTracker(
-        results, CanvasStore(pg_pool), batch_service.client, nats_js, DEFAULT_TYPES, PROMPT
-    )
     runs, graph, user, started = await execute_storyboard(results, batch_service, nats_js, canvas)
     for worker_state in (ReportedState.RUNNING, ReportedState.SUCCEEDED):
         queued = [
@@ -489,7 +499,7 @@ async def test_missed_events_are_caught_up_by_reconciling_with_batch(
 
 async def test_a_summary_heard_before_the_progress_it_counts_asks_batch_for_nothing(
     results: ResultStore,
-    pg_pool: asyncpg.Pool,
+    tracker: ExecutionTracker,
     batch_service: BatchService,
     nats_js: JetStreamContext,
     canvas: CanvasRecord,
@@ -497,9 +507,6 @@ async def test_a_summary_heard_before_the_progress_it_counts_asks_batch_for_noth
     """The completion overtakes the last progress event: its counts disagree with the jobs
     heard of, so a check is due; the progress comes within the grace, and the check is
     skipped without a listing."""
-    tracker = ExecutionTracker(
-        results, CanvasStore(pg_pool), batch_service.client, nats_js, DEFAULT_TYPES, PROMPT
-    )
     runs, graph, user, started = await execute_storyboard(results, batch_service, nats_js, canvas)
     await run_queued(batch_service, user, started.batch_id)
     await run_queued(batch_service, user, started.batch_id)
@@ -614,14 +621,11 @@ async def _settled(results: ResultStore, canvas_id: str) -> bool:
 
 async def test_an_event_before_its_execution_is_recorded_is_heard_again(
     results: ResultStore,
-    pg_pool: asyncpg.Pool,
+    tracker: ExecutionTracker,
     batch_service: BatchService,
     nats_js: JetStreamContext,
     canvas: CanvasRecord,
 ) -> None:
-    tracker = ExecutionTracker(
-        results, CanvasStore(pg_pool), batch_service.client, nats_js, DEFAULT_TYPES, PROMPT
-    )
     unknown = str(uuid.uuid4())
     event = BatchProgress(
         batch_id=unknown,
