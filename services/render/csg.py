@@ -76,6 +76,7 @@ __all__ = [
     "CsgTooLarge",
     "Node",
     "Rgba",
+    "check_csg_size",
     "format_csg",
     "parse_csg",
     "recoloured",
@@ -208,10 +209,15 @@ def parse_csg(text: str) -> Node:
     CPU-bound: seconds for a tree near the limits, so callers on an event loop run it in a
     thread. Raises CsgTooLarge past MAX_CSG_BYTES, MAX_CSG_NODES or MAX_DEPTH.
     """
-    size = len(text.encode())
+    check_csg_size(len(text.encode()))
+    return Node("group", "", _Parser(text).program())
+
+
+def check_csg_size(size: int) -> None:
+    """Raise CsgTooLarge for a CSG export of ``size`` bytes past MAX_CSG_BYTES; callers with
+    the file check it before reading it."""
     if size > MAX_CSG_BYTES:
         raise CsgTooLarge(MSG_TOO_MANY_BYTES.format(size=size, limit=MAX_CSG_BYTES))
-    return Node("group", "", _Parser(text).program())
 
 
 def format_csg(root: Node) -> str:

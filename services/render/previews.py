@@ -13,7 +13,14 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from services.render.csg import CsgError, Rgba, parse_csg, recoloured, split_by_colour
+from services.render.csg import (
+    CsgError,
+    Rgba,
+    check_csg_size,
+    parse_csg,
+    recoloured,
+    split_by_colour,
+)
 from services.render.scad import (
     MSG_TIMEOUT,
     RenderLimits,
@@ -93,6 +100,8 @@ async def split_export(csg: Path, limits: RenderLimits) -> dict[Rgba, str]:
     """
 
     def split() -> dict[Rgba, str]:
+        if csg.is_file():  # a missing export is read_output's EmptyModel
+            check_csg_size(csg.stat().st_size)  # before megabytes are read for nothing
         return split_by_colour(parse_csg(read_output(csg, limits.max_output_bytes).decode()))
 
     try:
