@@ -140,31 +140,36 @@ async def test_a_customizer_parameter_set_picks_the_values(http: aiohttp.ClientS
     assert values["with_window"] is False
 
 
+async def preview_refused(
+    platform: Platform, source: str, *, deadline_s: float
+) -> grpc.aio.AioRpcError:
+    """The render service's answer to a Preview of ``source`` asked over gRPC with a deadline
+    of its own (the gateway keeps its own): an error, as the tests expect."""
+    address = f"127.0.0.1:{platform.services['render'].grpc_port}"
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = render_pb2_grpc.RenderServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.Preview(render_pb2.RenderSpec(source=source), timeout=deadline_s)
+    return caught.value
+
+
 async def test_a_preview_renders_only_as_long_as_the_caller_waits(platform: Platform) -> None:
     # ~1e10 steps of evaluation: it would run into the 60 s limit. With a 3 s deadline the
     # render service cuts the whole preview (CSG export, split, draw) to fit and answers in
     # time, with a clear 422.
     slow = "x = [for (i = [0:1e5]) for (j = [0:1e5]) if (i < 0) i];\ncube(1);\n"
-    address = f"127.0.0.1:{platform.services['render'].grpc_port}"
-    async with grpc.aio.insecure_channel(address) as channel:
-        stub = render_pb2_grpc.RenderServiceStub(channel)
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await stub.Preview(render_pb2.RenderSpec(source=slow), timeout=3.0)
+    refused = await preview_refused(platform, slow, deadline_s=3.0)
     # Not DEADLINE_EXCEEDED: the answer came before the caller gave up.
-    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, caught.value
-    assert re.search(r"longer than 2\.\d+ s and was stopped", caught.value.details() or "")
+    assert refused.code() == grpc.StatusCode.INVALID_ARGUMENT, refused
+    assert re.search(r"longer than 2\.\d+ s and was stopped", refused.details() or "")
 
 
 async def test_a_preview_without_time_to_render_is_unavailable(platform: Platform) -> None:
     # A deadline shorter than the render service keeps back to store the PNG: no openscad
     # runs, and the answer (503 over HTTP) says why.
-    address = f"127.0.0.1:{platform.services['render'].grpc_port}"
-    async with grpc.aio.insecure_channel(address) as channel:
-        stub = render_pb2_grpc.RenderServiceStub(channel)
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await stub.Preview(render_pb2.RenderSpec(source=NESTED), timeout=0.4)
-    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE, caught.value
-    assert "no time to render" in (caught.value.details() or "")
+    refused = await preview_refused(platform, NESTED, deadline_s=0.4)
+    assert refused.code() == grpc.StatusCode.UNAVAILABLE, refused
+    assert "no time to render" in (refused.details() or "")
 
 
 async def test_a_child_keeps_its_own_colour_inside_an_outer_one_in_every_picture(
