@@ -12,11 +12,18 @@ import pytest
 
 from services.render.budget import CpuBudget, charged_to, current_budget
 from services.render.coloured import render_coloured
-from services.render.scad import BudgetExceeded, RenderLimits, job_directory, run_openscad
+from services.render.scad import (
+    BudgetExceeded,
+    LimitExceeded,
+    RenderLimits,
+    job_directory,
+    run_openscad,
+)
 
 # Four colours, each a hollow sphere: CGAL subtracts one sphere from another for every part
 # (~0.5-2 s of CPU each, by machine), while evaluating the model costs next to nothing.
-HOLLOW = "difference() {{ sphere(10, $fn=40); sphere(9, $fn=40); }}"
+HOLLOW = "difference() { sphere(10, $fn=40); sphere(9, $fn=40); }"
+SLOW_HOLLOW = "difference() { sphere(10, $fn=80); sphere(9, $fn=80); }"
 FOUR_COSTLY_COLOURS = "\n".join(
     f'color("{colour}") translate([{25 * i}, 0, 0]) {HOLLOW}'
     for i, colour in enumerate(("red", "green", "blue", "orange"))
@@ -74,14 +81,39 @@ def test_a_render_of_many_costly_colours_stops_at_its_budget() -> None:
 
     with pytest.raises(BudgetExceeded, match=rf"budget of {limits.job_cpu_seconds} s of CPU"):
         asyncio.run(render_coloured(FOUR_COSTLY_COLOURS, ["glb"], limits=limits))
-    assert openscad_processes() == [], "the parts still rendering were stopped with the job"
+
+
+def test_a_part_that_fails_stops_the_parts_still_rendering() -> None:
+    # The fine sphere's mesh (~7.5 MiB) is over a 4 MiB output limit within a second; each
+    # hollow sphere (~2.4 MiB) would take ~5 s of CGAL.
+    model = 'color("red") sphere(10, $fn=200);\n' + "\n".join(
+        f'color("{colour}") translate([{30 * i}, 0, 0]) {SLOW_HOLLOW}'
+        for i, colour in enumerate(("green", "blue"), start=1)
+    )
+    limits = RenderLimits(max_output_bytes=4 << 20)
+
+    async def render_then_look() -> list[int]:
+        # The event loop runs on, as a worker's does: a part left running would go on.
+        with pytest.raises(LimitExceeded, match=f"output exceeds {4 << 20} bytes"):
+            await render_coloured(model, ["glb"], limits=limits)
+        # A killed part's sandbox is torn down by the kernel a moment after bwrap is reaped;
+        # a part left running would still be there when this second is over.
+        for _ in range(50):  # 1 s
+            if not (left := openscad_processes()):
+                break
+            await asyncio.sleep(0.02)
+        return left
+
+    assert asyncio.run(render_then_look()) == [], "the parts still rendering were stopped"
 
 
 def openscad_processes() -> list[int]:
-    """The OpenSCAD processes running on this machine (tests run one at a time)."""
-    running = []
-    for comm in Path("/proc").glob("[0-9]*/comm"):
+    """The OpenSCAD processes alive on this machine (tests run one at a time); a zombie,
+    dead but not yet reaped, is not one."""
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError):
-            if comm.read_text().strip() == "openscad":
-                running.append(int(comm.parent.name))
-    return running
+            name, _, rest = stat.read_text().partition(" (")[2].rpartition(") ")
+            if name == "openscad" and rest[:1] not in ("Z", "X"):
+                alive.append(int(stat.parent.name))
+    return alive
