@@ -9,9 +9,10 @@ PY := $(VENV)/bin/python
 STAMPS := $(VENV)/.stamps
 PROTOS := $(wildcard proto/shotgraph/*/v1/*.proto)
 # What PyPI does not ship: OpenSCAD renders, Xvfb gives it a display, bubblewrap sandboxes it,
-# MCAD is the library models `use`. Each entry is <file or command that shows it>:<package>.
+# MCAD is the library models `use`, Chromium runs the browser tests. Each entry is
+# <file or command that shows it>:<package>.
 SYSTEM_PACKAGES := openscad:openscad xvfb-run:xvfb xauth:xauth bwrap:bubblewrap \
-	/usr/share/openscad/libraries/MCAD:openscad-mcad node:nodejs npm:npm
+	/usr/share/openscad/libraries/MCAD:openscad-mcad node:nodejs npm:npm chromium:chromium
 # The Khronos glTF validator (from npm) checks every GLB the render tests produce.
 GLTF_VALIDATOR := .tools/node_modules/gltf-validator/package.json
 # web/'s npm packages, from its lockfile: what makes and checks the studio's event types.

@@ -27,6 +27,7 @@ from libs.bus.events import (
     CanvasChanged,
     CanvasExecution,
     CanvasNodes,
+    CredentialRevoked,
 )
 from libs.bus.messages import Message
 from libs.bus.work import FunctionSpec, JobMessage, JobReport
@@ -144,6 +145,19 @@ CHANNELS: Final[tuple[Channel, ...]] = (
         senders={"canvas": (CanvasChanged,)},
         receivers=("canvas",),
         parameters={"canvas_id": _CANVAS_ID},
+    ),
+    Channel(
+        id="auth.revoked",
+        address="auth.revoked.{user_id}",
+        description=(
+            "One of a user's sessions or API keys stopped working; every gateway and fanout"
+            " worker drops it from its identity cache and closes its open event streams. Core"
+            " NATS (not kept): a worker that misses one holds the identity no longer than its"
+            " cache's few seconds, and empties its cache when it reconnects."
+        ),
+        senders={"auth": (CredentialRevoked,)},
+        receivers=("gateway", "fanout"),
+        parameters={"user_id": _USER_ID},
     ),
     Channel(
         id="advisory.max_deliveries",

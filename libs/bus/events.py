@@ -4,12 +4,13 @@ User events are kept in the EVENTS stream and relayed by fan-out to the user's b
 JSON: the envelope's ``type``, ``id``, ``time`` and ``schema_version`` beside the payload's fields
 (``web/src/api/events.ts`` holds their TypeScript types, made from these). Canvas events
 (``events.canvas.<canvas_id>``) are kept beside them, for every viewer of one canvas.
-``canvas.changed`` stays between canvas replicas.
+``canvas.changed`` stays between canvas replicas; ``auth.revoked`` goes from auth to every edge
+worker.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Final
+from typing import Annotated, Any, ClassVar, Final, Literal
 
 import msgspec
 
@@ -29,6 +30,7 @@ __all__ = [
     "CanvasChanged",
     "CanvasExecution",
     "CanvasNodes",
+    "CredentialRevoked",
     "JobProgress",
     "NodeResult",
 ]
@@ -141,6 +143,17 @@ class CanvasChanged(Message, kw_only=True, frozen=True):
     canvas_id: Uuid
     version: Annotated[int, msgspec.Meta(ge=0)]
     stamp: Annotated[int, msgspec.Meta(ge=0)]  # its updated_at, in microseconds
+
+
+class CredentialRevoked(Message, kw_only=True, frozen=True):
+    """A session or an API key stopped working (signed out, revoked, a password changed):
+    every gateway and fanout worker drops it from its caches and closes its open streams."""
+
+    TYPE = "auth.revoked"
+
+    user_id: Uuid
+    credential_kind: Literal["session", "key"]
+    credential_id: str  # the session's or key's id, never the token itself
 
 
 USER_EVENTS: Final[tuple[type[Message], ...]] = (

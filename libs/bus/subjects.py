@@ -14,9 +14,11 @@ __all__ = [
     "ALL_CANVAS_CHANGES",
     "ALL_CANVAS_EVENTS",
     "ALL_RESULTS",
+    "ALL_REVOCATIONS",
     "ALL_USER_EVENTS",
     "ALL_WORK",
     "MAX_DELIVERIES_ADVISORIES",
+    "auth_revoked_subject",
     "canvas_changed_subject",
     "canvas_events_subject",
     "result_subject",
@@ -30,6 +32,7 @@ ALL_RESULTS: Final = "job.result.>"
 ALL_USER_EVENTS: Final = "events.user.>"
 ALL_CANVAS_EVENTS: Final = "events.canvas.*"
 ALL_CANVAS_CHANGES: Final = "canvas.changed.*"
+ALL_REVOCATIONS: Final = "auth.revoked.*"
 # JetStream's word that a message of the WORK stream ran out of deliveries.
 MAX_DELIVERIES_ADVISORIES: Final = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.WORK.>"
 
@@ -75,3 +78,8 @@ def canvas_events_subject(canvas_id: str) -> str:
 def canvas_changed_subject(canvas_id: str) -> str:
     """That one canvas changed: cached copies older than the event are dropped."""
     return f"canvas.changed.{_token(canvas_id, 'canvas id')}"
+
+
+def auth_revoked_subject(user_id: str) -> str:
+    """That one of a user's sessions or keys stopped working: edge caches drop it at once."""
+    return f"auth.revoked.{_token(user_id, 'user id')}"

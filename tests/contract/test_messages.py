@@ -223,6 +223,10 @@ EXAMPLES: list[tuple[str, Message]] = [
         ),
     ),
     ("canvas.changed.c1", events.CanvasChanged(canvas_id=_id(), version=3, stamp=1_700_000)),
+    (
+        "auth.revoked." + _id(),
+        events.CredentialRevoked(user_id=_id(), credential_kind="key", credential_id=_id()),
+    ),
 ]
 
 
