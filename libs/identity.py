@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from aiocache import SimpleMemoryCache
 from aiohttp import web
@@ -11,16 +12,30 @@ from libs.downstream import Downstream
 from libs.errors import Unauthenticated
 from shotgraph.auth.v1 import auth_pb2, auth_pb2_grpc
 
-__all__ = ["Identity", "KeyVerifier", "presented_key"]
+__all__ = ["SCOPES", "Identity", "KeyVerifier", "Scope", "presented_key"]
 
 _MAX_KEY_LENGTH = 256
 
 
+Scope = Literal["read", "write", "admin"]
+SCOPES: tuple[Scope, ...] = ("read", "write", "admin")
+
+
 @dataclass(frozen=True)
 class Identity:
+    """Who presented a credential, which one, and what it allows."""
+
     user_id: str
-    key_id: str
     user_name: str
+    credential_kind: Literal["session", "key"] = "key"
+    credential_id: str = ""  # the session's or key's id, never the secret itself
+    scopes: frozenset[str] = frozenset({"read", "write"})
+    plan: str = "standard"  # the rate-limit plan (``libs/ratelimit.py``)
+    expires_at: float | None = None  # epoch seconds; None: a key without expiry
+
+    @property
+    def key_id(self) -> str:
+        return self.credential_id if self.credential_kind == "key" else ""
 
 
 def presented_key(request: web.Request) -> str:
@@ -49,6 +64,8 @@ class KeyVerifier:
         reply: auth_pb2.VerifyApiKeyResponse = await self._auth.call(
             self._auth.stub.VerifyApiKey, auth_pb2.VerifyApiKeyRequest(key=key)
         )
-        identity = Identity(user_id=reply.user_id, key_id=reply.key_id, user_name=reply.user_name)
+        identity = Identity(
+            user_id=reply.user_id, user_name=reply.user_name, credential_id=reply.key_id
+        )
         await self._cache.set(key, identity)
         return identity
