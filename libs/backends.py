@@ -12,6 +12,7 @@ import asyncpg
 import grpc
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from redis.asyncio import Redis
 
 from libs.bus import connect, ensure_streams
 from libs.cache import ReadCache
@@ -21,7 +22,7 @@ from libs.downstream import Downstream
 from libs.resilience import Breakers, retry_until_ready
 from libs.web import ReadinessCheck
 
-__all__ = ["open_cache", "open_database", "open_downstream", "open_nats"]
+__all__ = ["open_cache", "open_database", "open_downstream", "open_nats", "open_redis"]
 
 Stub = TypeVar("Stub")
 
@@ -53,6 +54,25 @@ async def open_database(
         return await pool.fetchval("SELECT 1") == 1
 
     return pool, database_ready
+
+
+def open_redis(
+    settings: Settings, stack: AsyncExitStack, *, timeout_s: float = 0.25
+) -> tuple[Redis, ReadinessCheck]:
+    """A Redis client for state that is not a cache (sessions, rate limits): short timeouts, so
+    an outage is noticed at once and the caller decides how to degrade. Connects lazily."""
+    client = Redis.from_url(
+        settings.redis_url,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+        health_check_interval=30,
+    )
+    stack.push_async_callback(client.aclose)
+
+    async def redis_ready() -> bool:
+        return bool(await client.ping())
+
+    return client, redis_ready
 
 
 def open_cache(

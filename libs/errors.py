@@ -14,6 +14,7 @@ though gRPC has no code of its own for it.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,6 +36,7 @@ __all__ = [
     "PayloadTooLarge",
     "PermanentError",
     "ShotgraphError",
+    "TooManyRequests",
     "Unauthenticated",
     "Unavailable",
     "Unprocessable",
@@ -129,6 +131,34 @@ class PayloadTooLarge(ShotgraphError):
     type_slug = "payload-too-large"
 
 
+class TooManyRequests(ShotgraphError):
+    """Over a rate or concurrency limit; the caller may try again after ``retry_after`` seconds.
+    gRPC's RESOURCE_EXHAUSTED from a backend means this too, unless its details say 413."""
+
+    retryable = False
+    status = 429
+    grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    title = "Too many requests"
+    type_slug = "too-many-requests"
+
+    def __init__(
+        self,
+        detail: str = "",
+        *,
+        retry_after: float = 1.0,
+        extensions: Mapping[str, Any] | None = None,
+        retryable: bool | None = None,
+    ) -> None:
+        extensions = dict(extensions or {})
+        if "retry_after" in extensions:  # as it crossed a gRPC hop
+            retry_after = float(extensions["retry_after"])
+        # Whole seconds, rounded up: Retry-After is an integer and a client that waits less
+        # than the limiter's answer is refused again.
+        self.retry_after = max(1, math.ceil(retry_after))
+        extensions["retry_after"] = self.retry_after
+        super().__init__(detail, extensions=extensions, retryable=retryable)
+
+
 class Unavailable(ShotgraphError):
     """A dependency is down or too slow; the caller should retry after ``retry_after`` seconds."""
 
@@ -191,7 +221,7 @@ _BY_GRPC_CODE: dict[grpc.StatusCode, type[ShotgraphError]] = {
     grpc.StatusCode.PERMISSION_DENIED: Forbidden,
     grpc.StatusCode.ABORTED: Conflict,
     grpc.StatusCode.ALREADY_EXISTS: Conflict,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: PayloadTooLarge,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: TooManyRequests,
     grpc.StatusCode.UNAVAILABLE: Unavailable,
     grpc.StatusCode.DEADLINE_EXCEEDED: Unavailable,
 }
@@ -199,7 +229,16 @@ _BY_GRPC_CODE: dict[grpc.StatusCode, type[ShotgraphError]] = {
 
 _BY_SLUG: dict[str, type[ShotgraphError]] = {
     cls.type_slug: cls
-    for cls in (InvalidArgument, Unprocessable, Unauthenticated, NotFound, Conflict)
+    for cls in (
+        InvalidArgument,
+        Unprocessable,
+        Unauthenticated,
+        Forbidden,
+        NotFound,
+        Conflict,
+        PayloadTooLarge,
+        TooManyRequests,
+    )
 }
 
 

@@ -19,7 +19,7 @@ from aiohttp.typedefs import Middleware
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from libs.errors import ShotgraphError, Unavailable
+from libs.errors import ShotgraphError, TooManyRequests, Unavailable
 from libs.logs import get_logger
 from libs.metrics import CONTENT_TYPE_LATEST, HTTP_DURATION, HTTP_REQUESTS, render_latest
 
@@ -89,7 +89,11 @@ def _route_of(request: web.Request) -> str:
 
 def _error_to_problem(request: web.Request, exc: Exception) -> web.Response:
     if isinstance(exc, ShotgraphError):
-        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Unavailable) else None
+        headers = (
+            {"Retry-After": str(exc.retry_after)}
+            if isinstance(exc, Unavailable | TooManyRequests)
+            else None
+        )
         return problem_response(
             exc.status,
             exc.title,
