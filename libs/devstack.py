@@ -168,12 +168,13 @@ class DevStack:
             "SHOTGRAPH_NATS_URL": self.nats_url,
             "SHOTGRAPH_DATABASE_URL": self.database_url,
             "SHOTGRAPH_REDIS_URL": self.redis_url,
-            "SHOTGRAPH_IMAGE_URL_KEYS": self._image_url_key(),
+            "SHOTGRAPH_IMAGE_URL_KEYS": self._secret("image-url.key"),
+            "SHOTGRAPH_CSRF_KEYS": self._secret("csrf.key"),
         }
 
-    def _image_url_key(self) -> str:
-        """This stack's key for signed image URLs, made once and kept with its data."""
-        path = self.root / "image-url.key"
+    def _secret(self, name: str) -> str:
+        """A key of this stack's (hex, 32 bytes), made once and kept with its data."""
+        path = self.root / name
         with _locked(self.root):
             if not path.exists():
                 path.write_text(secrets.token_hex(32))

@@ -26,7 +26,13 @@ def main() -> None:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
-    platform = Platform(root=args.data.resolve(), workers=args.workers, gateway_port=args.port)
+    platform = Platform(
+        root=args.data.resolve(),
+        workers=args.workers,
+        gateway_port=args.port,
+        # The gateway listens on plain HTTP on loopback: let a browser there sign in.
+        env={"SHOTGRAPH_DEV_INSECURE_HTTP": "on"},
+    )
     try:
         platform.start()
         key = platform.create_api_key("dev")

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Awaitable, Callable
+
 import nats
 from nats.aio.client import Client
 
 from libs.logs import get_logger
 
-__all__ = ["connect"]
+__all__ = ["connect", "when_reconnected"]
 
 log = get_logger(__name__)
+
+_RECONNECTED: weakref.WeakKeyDictionary[Client, list[Callable[[], Awaitable[None]]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def when_reconnected(nc: Client, callback: Callable[[], Awaitable[None]]) -> None:
+    """Run ``callback`` each time ``nc`` (made by ``connect``) reconnects: what core NATS
+    delivered meanwhile is lost, and a subscriber may have to catch up."""
+    _RECONNECTED.setdefault(nc, []).append(callback)
 
 
 async def connect(url: str, name: str) -> Client:
@@ -21,10 +34,14 @@ async def connect(url: str, name: str) -> Client:
     async def on_disconnected() -> None:
         log.warning("nats.disconnected")
 
+    client: Client | None = None
+
     async def on_reconnected() -> None:
         log.info("nats.reconnected")
+        for callback in _RECONNECTED.get(client, ()) if client is not None else ():
+            await callback()
 
-    return await nats.connect(
+    client = await nats.connect(
         servers=[url],
         name=name,
         max_reconnect_attempts=-1,
@@ -34,3 +51,4 @@ async def connect(url: str, name: str) -> Client:
         disconnected_cb=on_disconnected,
         reconnected_cb=on_reconnected,
     )
+    return client

@@ -119,8 +119,14 @@ def _as_json(envelope: Envelope) -> str:
 
 
 async def stream_events(
-    request: web.Request, js: JetStreamContext, user_id: str, closing: asyncio.Event
+    request: web.Request,
+    js: JetStreamContext,
+    user_id: str,
+    closing: asyncio.Event,
+    revoked: asyncio.Event,
 ) -> web.StreamResponse:
+    """Until the browser leaves, the service drains (``closing``) or the credential is
+    ``revoked``: either ends the stream within one poll."""
     after = resume_point(request)
     subscription = await js.subscribe(
         user_events_subject(user_id),
@@ -133,7 +139,7 @@ async def stream_events(
         async with sse_response(
             request, headers={"X-Accel-Buffering": "no"}, ping_interval=_PING_S
         ) as sse:
-            while sse.is_connected() and not closing.is_set():
+            while sse.is_connected() and not closing.is_set() and not revoked.is_set():
                 try:
                     msg = await subscription.next_msg(timeout=_POLL_S)
                 except TimeoutError:  # nats.errors.TimeoutError or, from a busy server, the builtin

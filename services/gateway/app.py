@@ -11,14 +11,16 @@ import grpc
 from libs.backends import open_downstream, open_nats
 from libs.blobs import BlobStore
 from libs.downstream import Downstream
-from libs.identity import KeyVerifier
+from libs.identity import DEV_SESSION_COOKIE, SESSION_COOKIE, Identities, listen_for_revocations
 from libs.resilience import Breakers
 from libs.runner import ServiceParts
 from libs.web import create_app
-from services.gateway.auth import require_api_key
+from services.gateway.accounts import Accounts, CookiePolicy
+from services.gateway.auth import authenticate, authorize
 from services.gateway.batches import Batches
 from services.gateway.blobs import Blobs
 from services.gateway.canvases import Canvases
+from services.gateway.csrf import CSRF_COOKIE, DEV_CSRF_COOKIE, CsrfGuard
 from services.gateway.events import EventsRelay
 from services.gateway.images import Images
 from services.gateway.renders import Renders
@@ -35,9 +37,17 @@ Stub = TypeVar("Stub")
 HOT_BLOB_BYTES = 64 << 20
 
 
+def cookie_policy(dev_http: bool) -> CookiePolicy:
+    return CookiePolicy(
+        session=DEV_SESSION_COOKIE if dev_http else SESSION_COOKIE,
+        csrf=DEV_CSRF_COOKIE if dev_http else CSRF_COOKIE,
+        dev_http=dev_http,
+    )
+
+
 async def build(settings: GatewaySettings, stack: AsyncExitStack) -> ServiceParts:
     keys = settings.image_url_keys
-    _, js, nats_ready = await open_nats(settings, stack)
+    nc, js, nats_ready = await open_nats(settings, stack)
     breakers = Breakers()
 
     def downstream(
@@ -54,12 +64,19 @@ async def build(settings: GatewaySettings, stack: AsyncExitStack) -> ServicePart
     app = create_app(
         settings.service, max_body_bytes=settings.max_body_bytes, readiness={"nats": nats_ready}
     )
-    app.middlewares.append(require_api_key(verifier=KeyVerifier(auth)))
+    identities = Identities(auth, ttl_s=settings.identity_cache_s)
+    await listen_for_revocations(nc, identities)
+    cookies = cookie_policy(settings.dev_insecure_http)
+    csrf = CsrfGuard(settings.csrf_keys, trusted_origins=(), cookie=cookies.csrf)
+    # In this order: who is calling, (the rate limiter), whether they may.
+    app.middlewares.append(authenticate(identities=identities, cookie_names=(cookies.session,)))
+    app.middlewares.append(authorize(csrf=csrf))
+    Accounts(auth, identities, csrf, cookies).add_routes(app)
     Canvases(canvas).add_routes(app)
     Batches(batch).add_routes(app)
     store = BlobStore(js, hot_bytes=HOT_BLOB_BYTES)
     Blobs(store, image, settings.max_upload_bytes, keys).add_routes(app)
     Images(image, store, keys).add_routes(app)
     Renders(render, store).add_routes(app)
-    EventsRelay(settings.fanout_url).add_routes(app)
+    EventsRelay(settings.fanout_url, identities, cookies.session).add_routes(app)
     return ServiceParts(app=app)

@@ -1,28 +1,90 @@
-"""Every ``/v1`` request presents an API key; the verified identity rides on the request."""
+"""Who is calling and whether they may: the two middlewares around the rate limiter.
+
+``authenticate`` resolves the presented credential (a session cookie or an API key) and puts the
+identity on the request, or remembers why it failed; the rate limiter runs next, so an
+over-limit request is refused with 429 whether or not its credential was good. ``authorize``
+then raises that failure, checks the route's scope (``access.py``) and, for a cookie request
+that changes state, CSRF (``csrf.py``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from libs.identity import Identity, KeyVerifier, presented_key
+from libs.errors import Forbidden, ShotgraphError, Unauthenticated
+from libs.identity import Identities, Identity, presented_credential
+from services.gateway.access import SAFE_METHODS, Access, access_of
+from services.gateway.csrf import CsrfGuard
 
-__all__ = ["IDENTITY", "require_api_key"]
+__all__ = ["AUTH_FAILURE", "IDENTITY", "authenticate", "authorize", "guarded"]
 
 IDENTITY = web.RequestKey("identity", Identity)
+AUTH_FAILURE = web.RequestKey("auth_failure", ShotgraphError)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def require_api_key(*, verifier: KeyVerifier) -> Middleware:
-    """Reject unauthenticated API calls before any handler or downstream service sees them."""
+def guarded(request: web.Request) -> bool:
+    """Whether the request is an API call (every ``/v1`` route): static files and signed image
+    URLs carry no credential of a person."""
+    return request.path.startswith("/v1/") and request.match_info.route.resource is not None
 
+
+def authenticate(*, identities: Identities, cookie_names: Sequence[str]) -> Middleware:
     @web.middleware
-    async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path.startswith("/v1/") and request.match_info.route.resource is not None:
-            request[IDENTITY] = await verifier.verify(presented_key(request))
+    async def resolve(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if guarded(request):
+            credential = presented_credential(request, cookie_names)
+            if credential is not None:
+                try:
+                    request[IDENTITY] = await identities.resolve(credential)
+                except Unauthenticated as exc:
+                    request[AUTH_FAILURE] = exc
         return await handler(request)
 
-    return authenticate
+    return resolve
+
+
+def authorize(*, csrf: CsrfGuard) -> Middleware:
+    @web.middleware
+    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if guarded(request):
+            resource = request.match_info.route.resource
+            assert resource is not None
+            access = access_of(request.method, resource.canonical)
+            if access is Access.PUBLIC:
+                if request.method not in SAFE_METHODS:
+                    csrf.check_origin(request)  # no signing in from another site's form
+            else:
+                identity = _identity(request)
+                _check_scope(identity, access)
+                if identity.credential_kind == "session" and request.method not in SAFE_METHODS:
+                    csrf.check(request, identity.credential_id)
+        return await handler(request)
+
+    return check
+
+
+def _identity(request: web.Request) -> Identity:
+    failure = request.get(AUTH_FAILURE)
+    if failure is not None:
+        raise failure
+    identity = request.get(IDENTITY)
+    if identity is None:
+        raise Unauthenticated(
+            "sign in (POST /v1/auth/login), or send an API key as 'Authorization: Bearer <key>'"
+        )
+    return identity
+
+
+def _check_scope(identity: Identity, access: Access) -> None:
+    if access is Access.ACCOUNT:
+        if identity.credential_kind != "session" and "admin" not in identity.scopes:
+            raise Forbidden("managing credentials needs a signed-in session or an admin key")
+        return
+    if access.value not in identity.scopes:
+        what = "this API key" if identity.credential_kind == "key" else "this account"
+        raise Forbidden(f"{what} lacks the '{access.value}' scope this route needs")

@@ -1,4 +1,8 @@
-"""``/v1/events``: the browser's one SSE stream, relayed from the fanout service unbuffered."""
+"""``/v1/events``: the browser's one SSE stream, relayed from the fanout service unbuffered.
+
+The browser's ``EventSource`` cannot send a header, so a session cookie authenticates it (a
+program sends its key). The stream ends within moments of its credential being revoked.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ from aiohttp import web
 from opentelemetry import propagate
 
 from libs.errors import Unavailable
+from libs.identity import Identities
+from services.gateway.auth import IDENTITY
 
 __all__ = ["EventsRelay"]
 
@@ -14,8 +20,10 @@ _FORWARDED = ("Authorization", "X-API-Key", "Last-Event-ID", "Accept")
 
 
 class EventsRelay:
-    def __init__(self, fanout_url: str) -> None:
+    def __init__(self, fanout_url: str, identities: Identities, session_cookie: str) -> None:
         self._fanout_url = fanout_url.rstrip("/")
+        self._identities = identities
+        self._session_cookie = session_cookie
         self._session: aiohttp.ClientSession | None = None
 
     def add_routes(self, app: web.Application) -> None:
@@ -28,7 +36,11 @@ class EventsRelay:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=None, connect=2, sock_read=60)
             )
+        identity = request[IDENTITY]
         headers = {k: request.headers[k] for k in _FORWARDED if k in request.headers}
+        if identity.credential_kind == "session":  # fanout checks the credential again
+            token = request.cookies[self._session_cookie]
+            headers["Cookie"] = f"{self._session_cookie}={token}"
         propagate.inject(headers)
         try:
             upstream = await self._session.get(
@@ -53,11 +65,15 @@ class EventsRelay:
                 }
             )
             await response.prepare(request)
+            # Revoked: closing the upstream ends the loop below, and with it the stream.
+            stop_watching = self._identities.on_revoked(identity, upstream.close)
             try:
                 async for chunk in upstream.content.iter_any():
                     await response.write(chunk)
             except (aiohttp.ClientError, ConnectionResetError):
                 pass  # either side went away; the browser reconnects with Last-Event-ID
+            finally:
+                stop_watching()
             return response
 
     async def _close(self, _: web.Application) -> None:

@@ -12,11 +12,11 @@ from google.protobuf.message import Message
 
 from libs.errors import InvalidArgument
 
-__all__ = ["message_response", "query_int", "revalidated_response"]
+__all__ = ["message_json", "message_response", "query_int", "revalidated_response"]
 
 
 def message_response(message: Message, status: int = 200) -> web.Response:
-    return web.json_response(_as_json(message), status=status)
+    return web.json_response(message_json(message), status=status)
 
 
 def revalidated_response(request: web.Request, message: Message) -> web.Response:
@@ -25,7 +25,7 @@ def revalidated_response(request: web.Request, message: Message) -> web.Response
     The content is private and changes (a canvas, a version list): caches must revalidate
     every time, and a revalidation that matches costs no body.
     """
-    body = json.dumps(_as_json(message), separators=(",", ":"), sort_keys=True).encode()
+    body = json.dumps(message_json(message), separators=(",", ":"), sort_keys=True).encode()
     etag = hashlib.sha256(body).hexdigest()[:32]
     headers = {"ETag": f'"{etag}"', "Cache-Control": "private, no-cache"}
     if any(tag.value in (etag, "*") for tag in request.if_none_match or ()):
@@ -33,7 +33,7 @@ def revalidated_response(request: web.Request, message: Message) -> web.Response
     return web.Response(body=body, content_type="application/json", headers=headers)
 
 
-def _as_json(message: Message) -> dict[str, Any]:
+def message_json(message: Message) -> dict[str, Any]:
     return json_format.MessageToDict(
         message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
     )

@@ -6,8 +6,11 @@ from __future__ import annotations
 from libs.config import (
     LOCAL_ADDRESSES,
     MAX_UPLOAD_BYTES,
+    ConfigError,
     RpcClientSettings,
     address,
+    on_off,
+    positive_float,
     positive_int,
     setting,
     url,
@@ -16,6 +19,7 @@ from libs.config import (
 __all__ = ["GatewaySettings", "url_keys"]
 
 MIN_KEY_BYTES = 32
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 def url_keys(raw: str) -> tuple[bytes, ...]:
@@ -47,3 +51,18 @@ class GatewaySettings(RpcClientSettings):
     max_upload_bytes: int = setting(default=MAX_UPLOAD_BYTES, parse=positive_int)
     # The first key signs, all verify (rotation). No default: image URLs are always signed.
     image_url_keys: tuple[bytes, ...] = setting(parse=url_keys)
+    # The same for CSRF tokens; a key of their own, so neither secret can stand for the other.
+    csrf_keys: tuple[bytes, ...] = setting(parse=url_keys)
+    # Plain HTTP for browsers, for development on loopback only: cookies lose ``Secure`` and
+    # their ``__Host-`` prefix. Off, signing in over plain HTTP is refused.
+    dev_insecure_http: bool = setting(default=False, parse=on_off)
+    # How long a worker trusts a verified credential without asking auth again; revocations
+    # reach it at once regardless.
+    identity_cache_s: float = setting(default=10.0, parse=positive_float)
+
+    def __post_init__(self) -> None:
+        if self.dev_insecure_http and self.http_host not in LOOPBACK_HOSTS:
+            raise ConfigError(
+                "Config 'SHOTGRAPH_DEV_INSECURE_HTTP' is on, but SHOTGRAPH_HTTP_HOST is"
+                f" {self.http_host!r}: plain HTTP for browsers is for loopback only."
+            )

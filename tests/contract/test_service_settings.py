@@ -25,6 +25,7 @@ ENVIRONMENT = {
     "SHOTGRAPH_DATABASE_URL": "postgresql://u@127.0.0.1/db",
     "SHOTGRAPH_REDIS_URL": "redis://127.0.0.1:6379/0",
     "SHOTGRAPH_IMAGE_URL_KEYS": "ab" * 32,
+    "SHOTGRAPH_CSRF_KEYS": "cd" * 32,
 }
 
 

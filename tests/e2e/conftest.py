@@ -70,6 +70,8 @@ def running_platform(
             # Export quickly so the test sees spans soon after the action.
             "OTEL_BSP_SCHEDULE_DELAY": "100",
             "SHOTGRAPH_LOG_LEVEL": "info",
+            # Plain HTTP on loopback; the browser tests run their own gateway over HTTPS.
+            "SHOTGRAPH_DEV_INSECURE_HTTP": "on",
             **(env or {}),
         },
     )

@@ -135,7 +135,7 @@ async def fanout(nats_js: JetStreamContext) -> AsyncIterator[Fanout]:
     app = create_app("fanout-test", max_body_bytes=1024)
 
     async def events(request: web.Request) -> web.StreamResponse:
-        return await stream_events(request, nats_js, user_id, closing)
+        return await stream_events(request, nats_js, user_id, closing, asyncio.Event())
 
     app.router.add_get("/v1/events", events)
     # TestServer cancels a handler whose client leaves, as the service's runner does.

@@ -15,14 +15,37 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from libs.db import migrate
+from libs.downstream import Downstream
+from libs.identity import Identities
+from libs.web import create_app
 from services.auth.app import MIGRATIONS as AUTH_MIGRATIONS
 from services.auth.handlers import AuthServicer
 from services.auth.store import AuthStore
+from services.gateway.app import cookie_policy
+from services.gateway.auth import authenticate, authorize
+from services.gateway.csrf import CsrfGuard
 from shotgraph.auth.v1 import auth_pb2, auth_pb2_grpc
 from tests.in_process import downstream, serve
 
 Stub = TypeVar("Stub")
 GatewayClient = TestClient[web.Request, web.Application]
+
+
+CSRF_KEY = bytes(range(32))
+
+
+def guarded_app(
+    auth: Downstream[auth_pb2_grpc.AuthServiceStub], *, dev_http: bool = True
+) -> tuple[web.Application, Identities]:
+    """The gateway's app with its credential checks in place, as app.build wires them."""
+    app = create_app("gateway", max_body_bytes=1 << 20)
+    identities = Identities(auth)
+    cookies = cookie_policy(dev_http)
+    app.middlewares.append(authenticate(identities=identities, cookie_names=(cookies.session,)))
+    app.middlewares.append(
+        authorize(csrf=CsrfGuard((CSRF_KEY,), trusted_origins=(), cookie=cookies.csrf))
+    )
+    return app, identities
 
 
 async def client_of(stack: AsyncExitStack, app: web.Application) -> GatewayClient:

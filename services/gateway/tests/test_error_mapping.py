@@ -26,13 +26,10 @@ from libs.errors import (
     Unavailable,
     Unprocessable,
 )
-from libs.identity import KeyVerifier
 from libs.ports import free_port
 from libs.resilience import Breakers
-from libs.web import create_app
-from services.gateway.auth import require_api_key
 from services.gateway.batches import Batches
-from services.gateway.tests.conftest import Auth, GatewayClient, client_of
+from services.gateway.tests.conftest import Auth, GatewayClient, client_of, guarded_app
 from shotgraph.auth.v1 import auth_pb2_grpc
 from shotgraph.batch.v1 import batch_pb2, batch_pb2_grpc
 from tests.in_process import downstream, serve
@@ -78,8 +75,7 @@ async def gateway(
     batch: Downstream[batch_pb2_grpc.BatchServiceStub],
 ) -> GatewayClient:
     """The gateway's key check and batch routes, as app.build wires them."""
-    app = create_app("gateway", max_body_bytes=1 << 20)
-    app.middlewares.append(require_api_key(verifier=KeyVerifier(auth)))
+    app, _ = guarded_app(auth)
     Batches(batch).add_routes(app)
     return await client_of(stack, app)
 

@@ -15,10 +15,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from libs.identity import DEV_SESSION_COOKIE
 from libs.ports import free_port
-from libs.web import create_app, problem_response
+from libs.web import problem_response
 from services.gateway.events import EventsRelay
-from services.gateway.tests.conftest import GatewayClient, client_of
+from services.gateway.tests.conftest import Auth, GatewayClient, client_of, guarded_app
+from shotgraph.auth.v1 import auth_pb2_grpc
+from tests.in_process import downstream
 
 # An SSE stream as fan-out writes it, in the pieces it flushes: the relay must not join,
 # split or re-encode anything (ids, comments, multi-line data, UTF-8 across a piece's end).
@@ -66,20 +69,25 @@ def fanout() -> FanOut:
     return FanOut()
 
 
-async def relay_to(stack: AsyncExitStack, fanout_url: str) -> GatewayClient:
-    app = create_app("gateway", max_body_bytes=1 << 20)
-    EventsRelay(fanout_url).add_routes(app)
-    return await client_of(stack, app)
+async def relay_to(stack: AsyncExitStack, auth: Auth, fanout_url: str) -> GatewayClient:
+    """The gateway's relay, as the test's user (the key is sent unless a test sends another)."""
+    app, identities = guarded_app(
+        downstream(stack, "auth", auth.address, auth_pb2_grpc.AuthServiceStub)
+    )
+    EventsRelay(fanout_url, identities, DEV_SESSION_COOKIE).add_routes(app)
+    client = await client_of(stack, app)
+    client.session.headers["Authorization"] = f"Bearer {auth.key}"
+    return client
 
 
 @pytest.fixture
-async def http(stack: AsyncExitStack, fanout: FanOut) -> GatewayClient:
+async def http(stack: AsyncExitStack, auth: Auth, fanout: FanOut) -> GatewayClient:
     """The gateway's relay in front of the running peer."""
     peer = web.Application()
     peer.router.add_get("/v1/events", fanout.events)
     server = TestServer(peer)
     await stack.enter_async_context(server)
-    return await relay_to(stack, str(server.make_url("/")))
+    return await relay_to(stack, auth, str(server.make_url("/")))
 
 
 async def test_a_stream_passes_through_byte_for_byte(http: GatewayClient) -> None:
@@ -96,7 +104,7 @@ async def test_what_the_browser_sent_goes_up(
 ) -> None:
     trace_id = secrets.token_hex(16)
     sent = {
-        "Authorization": "Bearer sg_" + "k" * 43,
+        "Authorization": http.session.headers["Authorization"],
         "Last-Event-ID": "41",
         "Accept": "text/event-stream",
         "traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01",
@@ -112,9 +120,12 @@ async def test_what_the_browser_sent_goes_up(
     assert fanout.queries == [{"topics": "canvas:c-1"}]
 
 
-async def test_the_other_key_header_goes_up_too(http: GatewayClient, fanout: FanOut) -> None:
-    await (await http.get("/v1/events", headers={"X-API-Key": "sg_" + "k" * 43})).read()
-    assert fanout.headers[0]["X-API-Key"] == "sg_" + "k" * 43
+async def test_the_other_key_header_goes_up_too(
+    http: GatewayClient, fanout: FanOut, auth: Auth
+) -> None:
+    del http.session.headers["Authorization"]
+    await (await http.get("/v1/events", headers={"X-API-Key": auth.key})).read()
+    assert fanout.headers[0]["X-API-Key"] == auth.key
 
 
 @pytest.mark.parametrize(
@@ -134,8 +145,10 @@ async def test_a_fanout_problem_passes_through_as_it_is(
     assert body["type"] == f"https://shotgraph.dev/problems/{answer}"
 
 
-async def test_a_fanout_that_cannot_be_reached_is_a_503_to_retry(stack: AsyncExitStack) -> None:
-    http = await relay_to(stack, f"http://127.0.0.1:{free_port()}")
+async def test_a_fanout_that_cannot_be_reached_is_a_503_to_retry(
+    stack: AsyncExitStack, auth: Auth
+) -> None:
+    http = await relay_to(stack, auth, f"http://127.0.0.1:{free_port()}")
     response = await http.get("/v1/events")
     assert response.status == 503
     assert int(response.headers["Retry-After"]) > 0

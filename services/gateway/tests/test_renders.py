@@ -18,11 +18,8 @@ from nats.js import JetStreamContext
 from libs.blobs import BlobStore
 from libs.bus import ensure_streams
 from libs.errors import NotFound
-from libs.identity import KeyVerifier
-from libs.web import create_app
-from services.gateway.auth import require_api_key
 from services.gateway.renders import Renders
-from services.gateway.tests.conftest import Auth, GatewayClient, client_of
+from services.gateway.tests.conftest import Auth, GatewayClient, client_of, guarded_app
 from shotgraph.auth.v1 import auth_pb2_grpc
 from shotgraph.render.v1 import render_pb2, render_pb2_grpc
 from tests.in_process import downstream, serve
@@ -79,9 +76,7 @@ async def http(
     address = await serve(
         stack, lambda server: render_pb2_grpc.add_RenderServiceServicer_to_server(known, server)
     )
-    app = create_app("gateway", max_body_bytes=1 << 20)
-    verifier = KeyVerifier(downstream(stack, "auth", auth.address, auth_pb2_grpc.AuthServiceStub))
-    app.middlewares.append(require_api_key(verifier=verifier))
+    app, _ = guarded_app(downstream(stack, "auth", auth.address, auth_pb2_grpc.AuthServiceStub))
     render = downstream(stack, "render", address, render_pb2_grpc.RenderServiceStub)
     Renders(render, store).add_routes(app)
     client = await client_of(stack, app)

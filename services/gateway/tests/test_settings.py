@@ -1,5 +1,6 @@
-"""The gateway's settings: the keys that sign image URLs are required, hex, and long enough to
-be secrets; the addresses of the services behind it are host:port."""
+"""The gateway's settings: the keys that sign image URLs and CSRF tokens are required, hex, and
+long enough to be secrets; the addresses of the services behind it are host:port; plain HTTP
+for browsers only on loopback."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from services.gateway.settings import GatewaySettings
 
 REPO = Path(__file__).resolve().parents[3]
 KEY = "ab" * 32
+CSRF = {"SHOTGRAPH_CSRF_KEYS": "cd" * 32}
 # Never contacted: start-up is refused before any connection is made.
 BACKENDS = {
     "SHOTGRAPH_NATS_URL": "nats://127.0.0.1:1",
@@ -31,7 +33,7 @@ BACKENDS = {
     ],
 )
 def test_image_url_keys_are_read_as_key_bytes(raw: str, keys: list[str]) -> None:
-    settings = GatewaySettings.from_env({"SHOTGRAPH_IMAGE_URL_KEYS": raw})
+    settings = GatewaySettings.from_env({"SHOTGRAPH_IMAGE_URL_KEYS": raw, **CSRF})
     assert settings.image_url_keys == tuple(bytes.fromhex(key) for key in keys)
 
 
@@ -45,7 +47,7 @@ def test_image_url_keys_are_read_as_key_bytes(raw: str, keys: list[str]) -> None
 )
 def test_bad_image_url_keys_name_the_variable(raw: str, reason: str) -> None:
     with pytest.raises(ConfigError) as caught:
-        GatewaySettings.from_env({"SHOTGRAPH_IMAGE_URL_KEYS": raw})
+        GatewaySettings.from_env({"SHOTGRAPH_IMAGE_URL_KEYS": raw, **CSRF})
     assert str(caught.value) == (
         f"Config 'SHOTGRAPH_IMAGE_URL_KEYS' has an invalid value {raw!r}: {reason}."
     )
@@ -53,8 +55,40 @@ def test_bad_image_url_keys_name_the_variable(raw: str, reason: str) -> None:
 
 def test_image_url_keys_must_be_set() -> None:
     with pytest.raises(ConfigError) as caught:
-        GatewaySettings.from_env(BACKENDS)
+        GatewaySettings.from_env({**BACKENDS, **CSRF})
     assert str(caught.value) == "Config 'SHOTGRAPH_IMAGE_URL_KEYS' is missing, and has no default."
+
+
+def test_csrf_keys_must_be_set() -> None:
+    with pytest.raises(ConfigError) as caught:
+        GatewaySettings.from_env({**BACKENDS, "SHOTGRAPH_IMAGE_URL_KEYS": KEY})
+    assert str(caught.value) == "Config 'SHOTGRAPH_CSRF_KEYS' is missing, and has no default."
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost"])
+def test_plain_http_for_browsers_is_allowed_on_loopback(host: str) -> None:
+    settings = GatewaySettings.from_env(
+        {
+            "SHOTGRAPH_IMAGE_URL_KEYS": KEY,
+            **CSRF,
+            "SHOTGRAPH_DEV_INSECURE_HTTP": "on",
+            "SHOTGRAPH_HTTP_HOST": host,
+        }
+    )
+    assert settings.dev_insecure_http
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "10.0.0.5", "gateway.example"])
+def test_plain_http_for_browsers_is_refused_off_loopback(host: str) -> None:
+    with pytest.raises(ConfigError, match="SHOTGRAPH_DEV_INSECURE_HTTP' is on, but"):
+        GatewaySettings.from_env(
+            {
+                "SHOTGRAPH_IMAGE_URL_KEYS": KEY,
+                **CSRF,
+                "SHOTGRAPH_DEV_INSECURE_HTTP": "on",
+                "SHOTGRAPH_HTTP_HOST": host,
+            }
+        )
 
 
 @pytest.mark.parametrize(
@@ -71,13 +105,14 @@ def test_image_url_keys_must_be_set() -> None:
 )
 def test_a_bad_address_or_limit_names_its_variable(name: str, raw: str) -> None:
     with pytest.raises(ConfigError, match=f"Config '{name}' has an invalid value '{raw}'"):
-        GatewaySettings.from_env({"SHOTGRAPH_IMAGE_URL_KEYS": KEY, name: raw})
+        GatewaySettings.from_env({"SHOTGRAPH_IMAGE_URL_KEYS": KEY, **CSRF, name: raw})
 
 
 def test_the_gateway_refuses_to_start_without_image_url_keys() -> None:
     environ = {
         **{k: v for k, v in os.environ.items() if not k.startswith("SHOTGRAPH_")},
         **BACKENDS,
+        **CSRF,
     }
     started = subprocess.run(
         [sys.executable, "-m", "services.gateway", "--workers", "1"],
