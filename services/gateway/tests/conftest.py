@@ -15,15 +15,17 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from libs.db import migrate
+from libs.devstack import DevStack
 from libs.downstream import Downstream
 from libs.identity import Identities
 from libs.web import create_app
 from services.auth.app import MIGRATIONS as AUTH_MIGRATIONS
 from services.auth.handlers import AuthServicer
 from services.auth.store import AuthStore
-from services.gateway.app import cookie_policy
+from services.gateway.app import build, cookie_policy
 from services.gateway.auth import authenticate, authorize
 from services.gateway.csrf import CsrfGuard
+from services.gateway.settings import GatewaySettings
 from shotgraph.auth.v1 import auth_pb2, auth_pb2_grpc
 from tests.in_process import downstream, serve
 
@@ -80,3 +82,14 @@ async def auth(stack: AsyncExitStack, pg_pool: asyncpg.Pool) -> AsyncIterator[Au
         "DELETE FROM auth.api_keys WHERE user_id = $1", uuid.UUID(created.user_id)
     )
     await pg_pool.execute("DELETE FROM auth.users WHERE id = $1", uuid.UUID(created.user_id))
+
+
+@pytest.fixture
+async def whole_gateway(stack: AsyncExitStack, devstack: DevStack) -> GatewayClient:
+    """The gateway as ``app.build`` makes it, on the test's backends; the services behind it
+    are not running (their channels connect lazily), so only what needs none of them answers."""
+    settings = GatewaySettings.from_env(
+        {**devstack.environment(), "SHOTGRAPH_HTTP_HOST": "127.0.0.1"}
+    )
+    parts = await build(settings, stack)
+    return await client_of(stack, parts.app)
