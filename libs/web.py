@@ -116,10 +116,13 @@ def parse_json(raw: bytes) -> Any:
         raise InvalidArgument("body is not UTF-8") from exc
 
 
-async def read_json(request: web.Request) -> dict[str, Any]:
-    """The request body as a JSON object, or a 400 problem that says what is wrong with it."""
+async def read_json(request: web.Request, *, optional: bool = False) -> dict[str, Any]:
+    """The request body as a JSON object, or a 400 problem that says what is wrong with it;
+    ``optional``: no body at all reads as ``{}``."""
     from libs.errors import InvalidArgument
 
+    if optional and not request.body_exists:
+        return {}
     body = parse_json(await request.read())
     if not isinstance(body, dict):
         raise InvalidArgument("body must be a JSON object")

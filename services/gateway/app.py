@@ -20,6 +20,7 @@ from services.gateway.batches import Batches
 from services.gateway.blobs import Blobs
 from services.gateway.canvases import Canvases
 from services.gateway.events import EventsRelay
+from services.gateway.headers import allow_origins, answer_preflights, secure_headers
 from services.gateway.images import Images
 from services.gateway.renders import Renders
 from services.gateway.settings import GatewaySettings
@@ -54,6 +55,8 @@ async def build(settings: GatewaySettings, stack: AsyncExitStack) -> ServicePart
     app = create_app(
         settings.service, max_body_bytes=settings.max_body_bytes, readiness={"nats": nats_ready}
     )
+    secure_headers(app)
+    app.middlewares.append(answer_preflights())
     app.middlewares.append(require_api_key(verifier=KeyVerifier(auth)))
     Canvases(canvas).add_routes(app)
     Batches(batch).add_routes(app)
@@ -62,4 +65,5 @@ async def build(settings: GatewaySettings, stack: AsyncExitStack) -> ServicePart
     Images(image, store, keys).add_routes(app)
     Renders(render, store).add_routes(app)
     EventsRelay(settings.fanout_url).add_routes(app)
+    allow_origins(app, settings.cors_origins)  # last: it covers the routes added above
     return ServiceParts(app=app)
