@@ -25,6 +25,7 @@ __all__ = [
     "available_cores",
     "cores_per_worker",
     "default_workers",
+    "file_path",
     "on_off",
     "port",
     "positive_float",
@@ -117,6 +118,14 @@ def url(*schemes: str) -> Callable[[str], str]:
     return parse
 
 
+def file_path(raw: str) -> Path:
+    """A file that exists and can be read now, not at the first request."""
+    path = Path(raw)
+    if not path.is_file() or not os.access(path, os.R_OK):
+        raise ValueError("must name a readable file")
+    return path
+
+
 def address(raw: str) -> str:
     """A gRPC ``host:port``."""
     host, sep, number = raw.rpartition(":")
@@ -184,6 +193,11 @@ class Settings(_Declared):
 
     http_host: str = setting(default="0.0.0.0", parse=str)
     http_port: int = setting(default=8080, parse=port)
+    # /healthz, /readyz and /metrics: a port of their own that the public edge never routes.
+    admin_port: int = setting(default=9090, parse=port)
+    # Both or neither: the public port then speaks HTTPS only (the admin port stays plain).
+    tls_cert_file: Path | None = setting(default=None, parse=file_path)
+    tls_key_file: Path | None = setting(default=None, parse=file_path)
     grpc_port: int = setting(default=50051, parse=port)
     nats_url: str = setting(default="", parse=url("nats", "tls"))
     database_url: str = setting(default="", parse=url("postgresql", "postgres"))
@@ -210,6 +224,13 @@ class Settings(_Declared):
             except ValueError as exc:
                 raise ConfigError(f"Config '{name}' has an invalid value {raw!r}: {exc}.") from exc
         return cls(**values)
+
+    def __post_init__(self) -> None:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ConfigError(
+                f"Config '{variable('tls_cert_file')}' and '{variable('tls_key_file')}' go"
+                " together: set both for HTTPS, or neither."
+            )
 
     @property
     def uses_devstack(self) -> bool:

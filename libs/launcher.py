@@ -19,10 +19,18 @@ from pathlib import Path
 from libs.devstack import DevStack
 from libs.ports import free_port
 
-__all__ = ["SERVICES", "Platform", "stop_process"]
+__all__ = ["SERVICES", "Platform", "ServiceProcess", "TlsFiles", "stop_process"]
 
 SERVICES = ("auth", "canvas", "batch", "render", "image", "fanout", "gateway")
 _READY_TIMEOUT_S = 90.0
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """A certificate chain and its private key (PEM) for a public port."""
+
+    cert: Path
+    key: Path
 
 
 @dataclass
@@ -33,20 +41,31 @@ class ServiceProcess:
     log_path: Path
     module: str = ""  # defaults to services.<name>
     process: subprocess.Popen[bytes] | None = None
+    admin_port: int = field(default_factory=free_port)
+    tls: TlsFiles | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
+        """The public port: https when the service was given a certificate."""
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.http_port}"
+
+    @property
+    def admin_url(self) -> str:
+        """Health, readiness and metrics (plain HTTP, never routed publicly)."""
+        return f"http://127.0.0.1:{self.admin_port}"
 
 
 @dataclass
 class Platform:
-    """The backends (the dev stack unless URLs are given) and one process group per service."""
+    """The backends (the dev stack unless URLs are given) and one process group per service;
+    with ``gateway_tls`` the gateway's public port speaks HTTPS."""
 
     root: Path
     workers: int = 1
     gateway_port: int = 0
     env: Mapping[str, str] = field(default_factory=dict)
+    gateway_tls: TlsFiles | None = None
     stack: DevStack | None = None
     services: dict[str, ServiceProcess] = field(default_factory=dict)
 
@@ -64,7 +83,11 @@ class Platform:
                 self.gateway_port if name == "gateway" and self.gateway_port else free_port()
             )
             self.services[name] = ServiceProcess(
-                name, http_port, free_port(), self.root / "logs" / f"{name}.log"
+                name,
+                http_port,
+                free_port(),
+                self.root / "logs" / f"{name}.log",
+                tls=self.gateway_tls if name == "gateway" else None,
             )
         self._environment = {**os.environ, **backends, **self._addresses()}
         for name in SERVICES:
@@ -97,8 +120,12 @@ class Platform:
             **self._environment,
             "SHOTGRAPH_HTTP_HOST": "127.0.0.1",
             "SHOTGRAPH_HTTP_PORT": str(service.http_port),
+            "SHOTGRAPH_ADMIN_PORT": str(service.admin_port),
             "SHOTGRAPH_GRPC_PORT": str(service.grpc_port),
         }
+        if service.tls is not None:
+            env["SHOTGRAPH_TLS_CERT_FILE"] = str(service.tls.cert)
+            env["SHOTGRAPH_TLS_KEY_FILE"] = str(service.tls.key)
         with open(service.log_path, "ab") as log:
             service.process = subprocess.Popen(
                 [
@@ -118,7 +145,7 @@ class Platform:
         deadline = time.monotonic() + _READY_TIMEOUT_S
         for name in names:
             service = self.services[name]
-            while not _answers(f"{service.url}/readyz"):
+            while not _answers(f"{service.admin_url}/readyz"):
                 assert service.process is not None
                 if service.process.poll() is not None or time.monotonic() > deadline:
                     tail = service.log_path.read_text(errors="replace")[-3000:]

@@ -1,6 +1,7 @@
 """``python -m services.<name> --workers N``: N processes sharing the service's ports.
 
-Workers bind HTTP and gRPC with SO_REUSEPORT so the kernel spreads connections across cores. The
+Workers bind HTTP (public, HTTPS when a certificate is set), admin HTTP (health, readiness,
+metrics) and gRPC with SO_REUSEPORT so the kernel spreads connections across cores. The
 parent supervises: it restarts a worker that dies, and on SIGTERM/SIGINT forwards the signal,
 waits for the workers to drain, and exits. Metrics stay whole through a shared multiprocess dir.
 """
@@ -15,6 +16,7 @@ import multiprocessing
 import os
 import shutil
 import signal
+import ssl
 import sys
 import tempfile
 import time
@@ -29,7 +31,7 @@ from aiohttp import web
 from libs.config import ConfigError, Settings, default_workers
 from libs.ports import free_port
 
-__all__ = ["Background", "ServiceParts", "main"]
+__all__ = ["Background", "ServiceParts", "main", "public_ssl_context"]
 
 Background = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
@@ -82,7 +84,11 @@ def main(
             settings_class.from_env()
         except ConfigError as exc:
             sys.exit(f"{service}: {exc}")
-        for name, port in (("HTTP_PORT", base.http_port), ("GRPC_PORT", base.grpc_port)):
+        for name, port in (
+            ("HTTP_PORT", base.http_port),
+            ("ADMIN_PORT", base.admin_port),
+            ("GRPC_PORT", base.grpc_port),
+        ):
             if port == 0:  # all workers must share one concrete port
                 os.environ[f"SHOTGRAPH_{name}"] = str(free_port())
         metrics_dir = tempfile.mkdtemp(prefix=f"shotgraph-{service}-metrics-")
@@ -143,6 +149,16 @@ def _supervise(
     return 1 if restarts > 10 * workers else 0
 
 
+def public_ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    """The public port's TLS (1.2 and later) when a certificate and key are set, else None."""
+    if settings.tls_cert_file is None or settings.tls_key_file is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(settings.tls_cert_file, settings.tls_key_file)
+    return context
+
+
 def _worker_main(settings_class: type[Settings], build_target: str, index: int) -> None:
     from libs.logs import configure_logging
     from libs.tracing import configure_tracing, shutdown_tracing
@@ -161,6 +177,7 @@ def _worker_main(settings_class: type[Settings], build_target: str, index: int) 
 async def _serve(settings: Settings, build: Build[Settings], index: int) -> None:
     from libs.logs import get_logger
     from libs.rpc import create_server
+    from libs.web import ADMIN_APP
 
     log = get_logger("runner")
     stopping = asyncio.Event()
@@ -178,18 +195,29 @@ async def _serve(settings: Settings, build: Build[Settings], index: int) -> None
             handler_cancellation=True,
         )
         await runner.setup()
-        site = web.TCPSite(runner, settings.http_host, settings.http_port, reuse_port=True)
+        site = web.TCPSite(
+            runner,
+            settings.http_host,
+            settings.http_port,
+            reuse_port=True,
+            ssl_context=public_ssl_context(settings),
+        )
         await site.start()
         # Every service answers the standard gRPC health check, even one without an API of its own.
         grpc_server, health = await create_server(
             settings.service, settings.grpc_port, parts.registrars
         )
         tasks = [asyncio.create_task(loop_fn(stopping)) for loop_fn in parts.background]
+        # Last, so a worker that answers its probes has every port bound.
+        admin = web.AppRunner(parts.app[ADMIN_APP], access_log=None, shutdown_timeout=1.0)
+        await admin.setup()
+        await web.TCPSite(admin, settings.http_host, settings.admin_port, reuse_port=True).start()
         log.info(
             "service.started",
             worker=index,
             pid=os.getpid(),
             http_port=settings.http_port,
+            admin_port=settings.admin_port,
             grpc_port=settings.grpc_port,
         )
         stop_wait = asyncio.create_task(stopping.wait())
@@ -201,6 +229,7 @@ async def _serve(settings: Settings, build: Build[Settings], index: int) -> None
         # Drain: report not-serving, finish in-flight calls and messages, then close.
         log.info("service.draining", worker=index)
         await health.enter_graceful_shutdown()
+        await admin.cleanup()  # not ready any more: probes stop answering, as gRPC health does
         await grpc_server.stop(settings.shutdown_grace_s)
         await runner.cleanup()
         if tasks:

@@ -1,4 +1,5 @@
-"""The aiohttp application every service starts from: health, readiness, metrics, problems, traces.
+"""The aiohttp applications every service starts from: the public one (problems, traces, request
+ids, bounded JSON bodies) and the admin one (health, readiness, metrics) on a port of its own.
 
 Errors leave as RFC 9457 ``application/problem+json``; every response carries ``X-Request-Id``.
 """
@@ -6,11 +7,13 @@ Errors leave as RFC 9457 ``application/problem+json``; every response carries ``
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from typing import Any
 
 import structlog
@@ -23,7 +26,17 @@ from libs.errors import ShotgraphError, TooManyRequests, Unavailable
 from libs.logs import get_logger
 from libs.metrics import CONTENT_TYPE_LATEST, HTTP_DURATION, HTTP_REQUESTS, render_latest
 
-__all__ = ["ReadinessCheck", "create_app", "problem_response", "read_json"]
+__all__ = [
+    "ADMIN_APP",
+    "MAX_JSON_DEPTH",
+    "ReadinessCheck",
+    "create_app",
+    "nests_deeper_than",
+    "parse_json",
+    "problem_response",
+    "read_json",
+    "refuse_deep_json",
+]
 
 log = get_logger(__name__)
 _tracer = trace.get_tracer(__name__)
@@ -32,8 +45,18 @@ ReadinessCheck = Callable[[], Awaitable[bool]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
-_UNTRACED = frozenset({"/healthz", "/readyz", "/metrics"})
 _READINESS_TIMEOUT_S = 1.0
+_ADMIN_MAX_BODY_BYTES = 1024
+# Deeper than any document of the API needs, and far below where a recursive decoder (json,
+# protobuf's json_format and Struct) runs out of stack.
+MAX_JSON_DEPTH = 64
+
+# The admin app (health, readiness, metrics) that ``create_app`` builds beside the public one.
+ADMIN_APP = web.AppKey("admin_app", web.Application)
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
 
 
 def problem_response(
@@ -66,17 +89,64 @@ def problem_response(
     )
 
 
-async def read_json(request: web.Request) -> dict[str, Any]:
-    """The request body as a JSON object, or a 400 problem that says what is wrong with it."""
+def nests_deeper_than(raw: bytes, levels: int) -> bool:
+    """Whether the arrays and objects of the JSON text ``raw`` nest more than ``levels`` deep,
+    found without a parser's recursion: brackets are counted once strings are taken out.
+
+    Exact for valid JSON; for invalid JSON it agrees with a parser up to the first error, which
+    is as far as a parser would go.
+    """
+    if raw.count(b"[") + raw.count(b"{") <= levels:
+        return False
+    brackets = _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    return max(itertools.accumulate(_STEP[b] for b in brackets), default=0) > levels
+
+
+def parse_json(raw: bytes) -> Any:
+    """JSON text as Python values, or InvalidArgument: malformed, not UTF-8, or too deep."""
     from libs.errors import InvalidArgument
 
+    if nests_deeper_than(raw, MAX_JSON_DEPTH):
+        raise InvalidArgument(f"body nests arrays and objects more than {MAX_JSON_DEPTH} deep")
     try:
         # From bytes, not text: json.loads detects UTF-8/16/32 itself, whatever charset is claimed.
-        body = json.loads(await request.read())
+        return json.loads(raw)
     except json.JSONDecodeError as exc:
         raise InvalidArgument(f"body is not valid JSON: {exc.msg} at line {exc.lineno}") from exc
     except UnicodeDecodeError as exc:
         raise InvalidArgument("body is not UTF-8") from exc
+
+
+# Bodies that are not JSON by their type (uploads) are left to their handlers.
+_NOT_JSON_TYPES = ("multipart/", "application/octet-stream", "image/")
+
+
+def refuse_deep_json() -> Middleware:
+    """A body nested past ``MAX_JSON_DEPTH`` is a 400 on every route, before authentication or
+    any handler: no route can forget the rule, and none answers otherwise for such a body."""
+
+    @web.middleware
+    async def refuse(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.body_exists and not request.content_type.startswith(_NOT_JSON_TYPES):
+            from libs.errors import InvalidArgument
+
+            if nests_deeper_than(await request.read(), MAX_JSON_DEPTH):
+                raise InvalidArgument(
+                    f"body nests arrays and objects more than {MAX_JSON_DEPTH} deep"
+                )
+        return await handler(request)
+
+    return refuse
+
+
+async def read_json(request: web.Request, *, optional: bool = False) -> dict[str, Any]:
+    """The request body as a JSON object, or a 400 problem that says what is wrong with it;
+    ``optional``: no body at all reads as ``{}``."""
+    from libs.errors import InvalidArgument
+
+    if optional and not request.body_exists:
+        return {}
+    body = parse_json(await request.read())
     if not isinstance(body, dict):
         raise InvalidArgument("body must be a JSON object")
     return body
@@ -128,9 +198,7 @@ async def _respond(request: web.Request, handler: Handler) -> web.StreamResponse
         return _error_to_problem(request, exc)
 
 
-def _server_span(request: web.Request, route: str) -> AbstractContextManager[trace.Span | None]:
-    if request.path in _UNTRACED:
-        return nullcontext()
+def _server_span(request: web.Request, route: str) -> AbstractContextManager[trace.Span]:
     return _tracer.start_as_current_span(
         f"{request.method} {route}",
         context=propagate.extract(request.headers),
@@ -157,10 +225,9 @@ def _observe_middleware(service: str) -> Middleware:
                 response = await _respond(request, handler)
                 if not response.prepared:
                     response.headers["X-Request-Id"] = request_id
-                if span is not None:
-                    span.set_attribute("http.response.status_code", response.status)
-                    if response.status >= 500:
-                        span.set_status(Status(StatusCode.ERROR))
+                span.set_attribute("http.response.status_code", response.status)
+                if response.status >= 500:
+                    span.set_status(Status(StatusCode.ERROR))
         finally:
             structlog.contextvars.unbind_contextvars("request_id")
         HTTP_REQUESTS.labels(service, request.method, route, str(response.status)).inc()
@@ -170,17 +237,15 @@ def _observe_middleware(service: str) -> Middleware:
     return observe
 
 
-def create_app(
-    service: str,
-    *,
-    max_body_bytes: int,
-    readiness: Mapping[str, ReadinessCheck] | None = None,
-) -> web.Application:
-    """A service's HTTP face. Add routes to the returned app; checks feed ``/readyz``."""
-    checks = dict(readiness or {})
-    app = web.Application(
-        middlewares=[_observe_middleware(service)], client_max_size=max_body_bytes
-    )
+@web.middleware
+async def _problems(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The admin app's errors as problem documents too, without spans or request metrics."""
+    return await _respond(request, handler)
+
+
+def _admin_app(service: str, checks: Mapping[str, ReadinessCheck]) -> web.Application:
+    """``/healthz``, ``/readyz`` and ``/metrics``, for probes and scrapes on the admin port."""
+    app = web.Application(middlewares=[_problems], client_max_size=_ADMIN_MAX_BODY_BYTES)
 
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok", "service": service})
@@ -211,4 +276,19 @@ def create_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    return app
+
+
+def create_app(
+    service: str,
+    *,
+    max_body_bytes: int,
+    readiness: Mapping[str, ReadinessCheck] | None = None,
+) -> web.Application:
+    """A service's public HTTP face; add routes to it. Its admin app, which the runner serves on
+    the admin port, is ``app[ADMIN_APP]``; ``readiness`` feeds its ``/readyz``."""
+    app = web.Application(
+        middlewares=[_observe_middleware(service)], client_max_size=max_body_bytes
+    )
+    app[ADMIN_APP] = _admin_app(service, dict(readiness or {}))
     return app

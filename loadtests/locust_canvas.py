@@ -401,7 +401,10 @@ def main() -> None:
                 system.start()
                 keys = [system.create_api_key(f"member-{n:03d}") for n in range(args.team)]
                 reference = upload(system.gateway_url, keys[0], reference_image())
-                metrics, cache_url = f"{system.services['canvas'].url}/metrics", redis_url(system)
+                metrics, cache_url = (
+                    f"{system.services['canvas'].admin_url}/metrics",
+                    redis_url(system),
+                )
                 before, expired = scrape(metrics), redis_expired(cache_url)
                 settings["load_1m"] = round(os.getloadavg()[0], 2)  # other work on the machine
                 print(

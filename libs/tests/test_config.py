@@ -104,6 +104,8 @@ def test_typed_values_are_parsed() -> None:
         ("SHOTGRAPH_SHUTDOWN_GRACE_S", "-1.5"),
         ("SHOTGRAPH_SHUTDOWN_GRACE_S", "soon"),
         ("SHOTGRAPH_SANDBOX", "maybe"),
+        ("SHOTGRAPH_ADMIN_PORT", "65536"),
+        ("SHOTGRAPH_TLS_CERT_FILE", "/no/such/cert.pem"),
     ],
 )
 def test_bad_value_raises_config_error_naming_the_variable(name: str, raw: str) -> None:
@@ -130,6 +132,23 @@ def test_a_class_reads_only_its_own_fields() -> None:
     assert Settings.from_env(environ).http_port == 9001
     with pytest.raises(ConfigError, match="SHOTGRAPH_AUTH_ADDR"):
         CallerSettings.from_env(environ)
+
+
+def test_the_admin_port_has_a_fixed_default() -> None:
+    assert Settings().admin_port == 9090
+    assert Settings.from_env({"SHOTGRAPH_ADMIN_PORT": "0"}).admin_port == 0
+
+
+@pytest.mark.parametrize("given", ["SHOTGRAPH_TLS_CERT_FILE", "SHOTGRAPH_TLS_KEY_FILE"])
+def test_a_tls_certificate_and_key_go_together(tmp_path: Path, given: str) -> None:
+    pem = tmp_path / "file.pem"
+    pem.write_text("-----BEGIN nothing-----")
+    with pytest.raises(ConfigError, match="set both for HTTPS, or neither"):
+        Settings.from_env({given: str(pem)})
+    both = Settings.from_env(
+        {"SHOTGRAPH_TLS_CERT_FILE": str(pem), "SHOTGRAPH_TLS_KEY_FILE": str(pem)}
+    )
+    assert both.tls_cert_file == both.tls_key_file == pem
 
 
 def test_settings_are_frozen() -> None:

@@ -10,6 +10,7 @@ import http.client
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -20,6 +21,7 @@ from typing import Any
 
 import grpc
 import pytest
+import trustme
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -36,12 +38,23 @@ START_TIMEOUT_S = 30.0
 class Service:
     process: subprocess.Popen[bytes]
     http_port: int
+    admin_port: int
     grpc_port: int
     log: Path
+    tls: ssl.SSLContext | None = None  # a client's, trusting the public port's certificate
 
-    def get(self, path: str) -> tuple[int, bytes]:
-        """One request on a connection of its own, so the kernel picks a worker each time."""
-        connection = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=10)
+    def get(self, path: str, *, admin: bool = False) -> tuple[int, bytes]:
+        """One request on a connection of its own, so the kernel picks a worker each time;
+        ``admin`` sends it to the admin port."""
+        connection: http.client.HTTPConnection
+        if admin:
+            connection = http.client.HTTPConnection("127.0.0.1", self.admin_port, timeout=10)
+        elif self.tls is not None:
+            connection = http.client.HTTPSConnection(
+                "localhost", self.http_port, timeout=10, context=self.tls
+            )
+        else:
+            connection = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=10)
         try:
             connection.request("GET", path)
             response = connection.getresponse()
@@ -64,7 +77,7 @@ class Service:
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             try:
-                healthy = self.get("/healthz")[0] == 200
+                healthy = self.get("/healthz", admin=True)[0] == 200
             except OSError:
                 healthy = False
             if healthy and len({e["pid"] for e in self.events("service.started")}) == WORKERS:
@@ -77,21 +90,36 @@ class Service:
 @pytest.fixture(scope="module")
 def start_service(
     devstack: DevStack, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Callable[[], Service]]:
-    """Starts ``python -c 'libs.runner.main(...)'`` processes; kills what is left at the end."""
+) -> Iterator[Callable[..., Service]]:
+    """Starts ``python -c 'libs.runner.main(...)'`` processes; kills what is left at the end.
+    ``start(https=True)`` gives the public port a certificate from a test CA."""
     started: list[Service] = []
 
-    def start() -> Service:
-        http_port, grpc_port = free_port(), free_port()
-        log = tmp_path_factory.mktemp("runner") / "service.log"
+    def start(*, https: bool = False) -> Service:
+        http_port, admin_port, grpc_port = free_port(), free_port(), free_port()
+        folder = tmp_path_factory.mktemp("runner")
+        log = folder / "service.log"
         env = {
             **{k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"},
             **devstack.environment(),
             "SHOTGRAPH_HTTP_HOST": "127.0.0.1",
             "SHOTGRAPH_HTTP_PORT": str(http_port),
+            "SHOTGRAPH_ADMIN_PORT": str(admin_port),
             "SHOTGRAPH_GRPC_PORT": str(grpc_port),
             "SHOTGRAPH_SHUTDOWN_GRACE_S": str(GRACE_S),
         }
+        client_tls = None
+        if https:
+            authority = trustme.CA()
+            issued = authority.issue_cert("localhost", "127.0.0.1")
+            issued.cert_chain_pems[0].write_to_path(folder / "cert.pem")
+            for pem in issued.cert_chain_pems[1:]:
+                pem.write_to_path(folder / "cert.pem", append=True)
+            issued.private_key_pem.write_to_path(folder / "key.pem")
+            env["SHOTGRAPH_TLS_CERT_FILE"] = str(folder / "cert.pem")
+            env["SHOTGRAPH_TLS_KEY_FILE"] = str(folder / "key.pem")
+            client_tls = ssl.create_default_context()
+            authority.configure_trust(client_tls)
         code = (
             "from libs.runner import main; "
             "from libs.tests.sample_service import SampleSettings; "
@@ -106,7 +134,7 @@ def start_service(
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        service = Service(process, http_port, grpc_port, log)
+        service = Service(process, http_port, admin_port, grpc_port, log, client_tls)
         started.append(service)
         service.wait_until_serving()
         return service
@@ -119,7 +147,7 @@ def start_service(
 
 
 @pytest.fixture(scope="module")
-def service(start_service: Callable[[], Service]) -> Service:
+def service(start_service: Callable[..., Service]) -> Service:
     return start_service()
 
 
@@ -136,7 +164,7 @@ def _pids(service: Service, limit: int) -> tuple[set[int], int]:
 
 
 def _requests_total(service: Service, route: str) -> float:
-    status, body = service.get("/metrics")
+    status, body = service.get("/metrics", admin=True)
     assert status == 200
     return sum(
         sample.value
@@ -154,6 +182,30 @@ def test_fresh_connections_reach_both_workers(service: Service) -> None:
     assert len(pids) == WORKERS
     assert pids == started
     assert service.process.pid not in pids
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])
+def test_operations_answer_on_the_admin_port_only(service: Service, path: str) -> None:
+    """On fresh connections, so that every worker is asked on both ports."""
+    for _ in range(8):
+        status, body = service.get(path)
+        assert status == 404
+        assert json.loads(body)["status"] == 404
+        assert service.get(path, admin=True)[0] == 200
+
+
+def test_the_public_port_speaks_https_with_a_certificate(
+    start_service: Callable[..., Service],
+) -> None:
+    service = start_service(https=True)
+    pids, _ = _pids(service, limit=200)
+    assert len(pids) == WORKERS
+    with pytest.raises(ssl.SSLError):  # a client that does not trust the CA is refused
+        http.client.HTTPSConnection(
+            "localhost", service.http_port, timeout=10, context=ssl.create_default_context()
+        ).request("GET", "/pid")
+    status, _ = service.get("/healthz", admin=True)  # the admin port stays plain HTTP
+    assert status == 200
 
 
 def test_grpc_health_check_is_serving(service: Service) -> None:
@@ -179,7 +231,7 @@ def test_metrics_add_up_across_workers(service: Service) -> None:
 
 
 def test_sigterm_lets_the_request_in_flight_finish(
-    start_service: Callable[[], Service],
+    start_service: Callable[..., Service],
 ) -> None:
     service = start_service()
     connection = http.client.HTTPConnection("127.0.0.1", service.http_port, timeout=10)

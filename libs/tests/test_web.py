@@ -1,4 +1,5 @@
-"""The shared aiohttp app: problem documents, body limits, health, readiness, metrics, ids."""
+"""The shared aiohttp apps: problem documents, body limits, JSON depth and request ids on the
+public one; health, readiness and metrics on the admin one, and only there."""
 
 from __future__ import annotations
 
@@ -21,7 +22,14 @@ from libs.errors import (
     Unauthenticated,
     Unavailable,
 )
-from libs.web import PROBLEM_CONTENT_TYPE, ReadinessCheck, create_app, read_json
+from libs.web import (
+    ADMIN_APP,
+    MAX_JSON_DEPTH,
+    PROBLEM_CONTENT_TYPE,
+    ReadinessCheck,
+    create_app,
+    read_json,
+)
 
 MAX_BODY_BYTES = 1024
 ERRORS: dict[str, type[ShotgraphError]] = {
@@ -37,8 +45,10 @@ ERRORS: dict[str, type[ShotgraphError]] = {
 MakeClient = Callable[..., Any]
 
 
-def _app(readiness: Mapping[str, ReadinessCheck] | None) -> web.Application:
-    app = create_app("web-test", max_body_bytes=MAX_BODY_BYTES, readiness=readiness)
+def _app(
+    readiness: Mapping[str, ReadinessCheck] | None, max_body_bytes: int = MAX_BODY_BYTES
+) -> web.Application:
+    app = create_app("web-test", max_body_bytes=max_body_bytes, readiness=readiness)
 
     async def fail(request: web.Request) -> web.Response:
         raise ERRORS[request.match_info["kind"]](f"case {request.match_info['kind']}")
@@ -57,13 +67,15 @@ def _app(readiness: Mapping[str, ReadinessCheck] | None) -> web.Application:
 
 @pytest.fixture
 async def make_client() -> AsyncIterator[MakeClient]:
-    """``await make_client(readiness={...})``: a test client on a real local server."""
+    """``await make_client(readiness={...}, admin=False)``: a test client of the public app, or
+    of its admin app with ``admin=True``, on a real local server."""
     clients: list[TestClient[web.Request, web.Application]] = []
 
     async def make(
-        readiness: Mapping[str, ReadinessCheck] | None = None,
+        readiness: Mapping[str, ReadinessCheck] | None = None, *, admin: bool = False
     ) -> TestClient[web.Request, web.Application]:
-        client = TestClient(TestServer(_app(readiness)))
+        app = _app(readiness)
+        client = TestClient(TestServer(app[ADMIN_APP] if admin else app))
         await client.start_server()
         clients.append(client)
         return client
@@ -76,6 +88,11 @@ async def make_client() -> AsyncIterator[MakeClient]:
 @pytest.fixture
 async def client(make_client: MakeClient) -> TestClient[web.Request, web.Application]:
     return await make_client()
+
+
+@pytest.fixture
+async def admin(make_client: MakeClient) -> TestClient[web.Request, web.Application]:
+    return await make_client(admin=True)
 
 
 async def _problem(response: Any, status: int) -> dict[str, Any]:
@@ -154,8 +171,8 @@ async def test_body_over_the_limit_is_a_413_problem(client: TestClient[Any, Any]
     await _problem(response, 413)
 
 
-async def test_healthz(client: TestClient[Any, Any]) -> None:
-    response = await client.get("/healthz")
+async def test_healthz(admin: TestClient[Any, Any]) -> None:
+    response = await admin.get("/healthz")
     assert response.status == 200
     assert await response.json() == {"status": "ok", "service": "web-test"}
 
@@ -164,7 +181,7 @@ async def test_readyz_when_every_check_passes(make_client: MakeClient) -> None:
     async def ok() -> bool:
         return True
 
-    client = await make_client({"postgres": ok, "nats": ok})
+    client = await make_client({"postgres": ok, "nats": ok}, admin=True)
     response = await client.get("/readyz")
     assert response.status == 200
     assert (await response.json())["checked"] == ["postgres", "nats"]
@@ -180,7 +197,7 @@ async def test_readyz_lists_failing_checks(make_client: MakeClient) -> None:
     async def broken() -> bool:
         raise ConnectionRefusedError("postgres is down")
 
-    client = await make_client({"nats": ok, "redis": down, "postgres": broken})
+    client = await make_client({"nats": ok, "redis": down, "postgres": broken}, admin=True)
     response = await client.get("/readyz")
     body = await _problem(response, 503)
     assert body["failing"] == ["redis", "postgres"]
@@ -193,7 +210,7 @@ async def test_readyz_gives_up_on_a_hanging_check(make_client: MakeClient) -> No
         await asyncio.Event().wait()
         return True
 
-    client = await make_client({"nats": hangs})
+    client = await make_client({"nats": hangs}, admin=True)
     started = time.monotonic()
     response = await asyncio.wait_for(client.get("/readyz"), 2.5)
     assert time.monotonic() - started < 2.0
@@ -202,12 +219,17 @@ async def test_readyz_gives_up_on_a_hanging_check(make_client: MakeClient) -> No
     assert response.headers["Retry-After"] == "5"
 
 
-async def test_metrics_count_requests(client: TestClient[Any, Any]) -> None:
-    await client.get("/fail/conflict")
-    response = await client.get("/metrics")
+async def test_metrics_count_requests() -> None:
+    app = _app(None)
+    async with (
+        TestClient(TestServer(app)) as client,
+        TestClient(TestServer(app[ADMIN_APP])) as admin,
+    ):
+        await client.get("/fail/conflict")
+        response = await admin.get("/metrics")
+        text = await response.text()
     assert response.status == 200
     assert response.content_type == "text/plain"
-    text = await response.text()
     assert "shotgraph_http_requests_total{" in text
     assert 'route="/fail/{kind}"' in text and 'service="web-test"' in text
 
@@ -215,9 +237,6 @@ async def test_metrics_count_requests(client: TestClient[Any, Any]) -> None:
 @pytest.mark.parametrize(
     ("method", "path"),
     [
-        ("GET", "/healthz"),
-        ("GET", "/readyz"),
-        ("GET", "/metrics"),
         ("GET", "/fail/not-found"),
         ("GET", "/crash"),
         ("GET", "/no/such/route"),
@@ -234,10 +253,10 @@ async def test_every_response_has_a_request_id(
 
 
 async def test_request_ids_differ_and_are_bounded(client: TestClient[Any, Any]) -> None:
-    first = await client.get("/healthz")
-    second = await client.get("/healthz")
+    first = await client.get("/crash")
+    second = await client.get("/crash")
     assert first.headers["X-Request-Id"] != second.headers["X-Request-Id"]
-    long = await client.get("/healthz", headers={"X-Request-Id": "r" * 500})
+    long = await client.get("/crash", headers={"X-Request-Id": "r" * 500})
     assert long.headers["X-Request-Id"] == "r" * 64
 
 
@@ -253,3 +272,53 @@ async def test_body_that_is_not_utf8_is_a_400_problem(client: TestClient[Any, An
     latin1 = '{"name": "café"}'.encode("latin-1")
     response = await client.post("/echo", data=latin1, headers={"Content-Type": "application/json"})
     await _problem(response, 400)
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])
+async def test_operations_are_only_on_the_admin_app(
+    client: TestClient[Any, Any], admin: TestClient[Any, Any], path: str
+) -> None:
+    await _problem(await client.get(path), 404)
+    assert (await admin.get(path)).status == 200
+
+
+async def test_admin_app_answers_problems(admin: TestClient[Any, Any]) -> None:
+    await _problem(await admin.get("/v1/canvases"), 404)
+
+
+def _nested(opening: str, closing: str, levels: int) -> bytes:
+    """``levels`` arrays or objects, one inside the next, as a JSON object body."""
+    return ('{"a":' + opening * (levels - 1) + "1" + closing * (levels - 1) + "}").encode()
+
+
+@pytest.fixture
+async def roomy() -> AsyncIterator[TestClient[web.Request, web.Application]]:
+    """The public app taking bodies of a megabyte, enough for 100,000 levels of nesting."""
+    async with TestClient(TestServer(_app(None, max_body_bytes=1 << 20))) as client:
+        yield client
+
+
+@pytest.mark.parametrize(("opening", "closing"), [("[", "]"), ('{"a":', "}")])
+async def test_json_nested_past_the_limit_is_a_400(
+    roomy: TestClient[Any, Any], opening: str, closing: str
+) -> None:
+    body = await _problem(await roomy.post("/echo", data=_nested(opening, closing, 100_000)), 400)
+    assert f"more than {MAX_JSON_DEPTH} deep" in body["detail"]
+    await _problem(await roomy.post("/echo", data=_nested(opening, closing, 65)), 400)
+
+
+@pytest.mark.parametrize(("opening", "closing"), [("[", "]"), ('{"a":', "}")])
+async def test_json_nested_to_the_limit_is_read(
+    client: TestClient[Any, Any], opening: str, closing: str
+) -> None:
+    response = await client.post("/echo", data=_nested(opening, closing, MAX_JSON_DEPTH))
+    assert response.status == 200
+    echoed = json.dumps(await response.json(), separators=(",", ":")).encode()
+    assert echoed == _nested(opening, closing, MAX_JSON_DEPTH)
+
+
+async def test_brackets_inside_strings_do_not_count(roomy: TestClient[Any, Any]) -> None:
+    text = '[[[{{{\\"' * 10_000
+    response = await roomy.post("/echo", data=json.dumps({"a": text, "b": ['"]']}).encode())
+    assert response.status == 200
+    assert (await response.json())["a"] == text

@@ -14,7 +14,7 @@ from libs.downstream import Downstream
 from libs.identity import DEV_SESSION_COOKIE, SESSION_COOKIE, Identities, listen_for_revocations
 from libs.resilience import Breakers
 from libs.runner import ServiceParts
-from libs.web import create_app
+from libs.web import create_app, refuse_deep_json
 from services.gateway.accounts import Accounts, CookiePolicy
 from services.gateway.auth import authenticate, authorize
 from services.gateway.batches import Batches
@@ -22,6 +22,7 @@ from services.gateway.blobs import Blobs
 from services.gateway.canvases import Canvases
 from services.gateway.csrf import CSRF_COOKIE, DEV_CSRF_COOKIE, CsrfGuard
 from services.gateway.events import EventsRelay
+from services.gateway.headers import allow_origins, answer_preflights, secure_headers
 from services.gateway.images import Images
 from services.gateway.renders import Renders
 from services.gateway.settings import GatewaySettings
@@ -64,11 +65,15 @@ async def build(settings: GatewaySettings, stack: AsyncExitStack) -> ServicePart
     app = create_app(
         settings.service, max_body_bytes=settings.max_body_bytes, readiness={"nats": nats_ready}
     )
+    secure_headers(app)
     identities = Identities(auth, ttl_s=settings.identity_cache_s)
     await listen_for_revocations(nc, identities)
     cookies = cookie_policy(settings.dev_insecure_http)
-    csrf = CsrfGuard(settings.csrf_keys, trusted_origins=(), cookie=cookies.csrf)
-    # In this order: who is calling, (the rate limiter), whether they may.
+    csrf = CsrfGuard(settings.csrf_keys, trusted_origins=settings.cors_origins, cookie=cookies.csrf)
+    # In this order: CORS preflights (they carry no credential), who is calling, (the rate
+    # limiter), whether they may.
+    app.middlewares.append(answer_preflights())
+    app.middlewares.append(refuse_deep_json())
     app.middlewares.append(authenticate(identities=identities, cookie_names=(cookies.session,)))
     app.middlewares.append(authorize(csrf=csrf))
     Accounts(auth, identities, csrf, cookies).add_routes(app)
@@ -79,4 +84,5 @@ async def build(settings: GatewaySettings, stack: AsyncExitStack) -> ServicePart
     Images(image, store, keys).add_routes(app)
     Renders(render, store).add_routes(app)
     EventsRelay(settings.fanout_url, identities, cookies.session).add_routes(app)
+    allow_origins(app, settings.cors_origins)  # last: it covers the routes added above
     return ServiceParts(app=app)

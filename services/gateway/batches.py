@@ -46,6 +46,12 @@ def _job_specs(body: dict[str, Any]) -> list[batch_pb2.JobSpec]:
     return specs
 
 
+def _no_fields(body: dict[str, Any]) -> None:
+    """A body is optional where a route takes no fields, and then must be ``{}``."""
+    if body:
+        raise InvalidArgument(f"this request takes no fields, but was sent {sorted(body)}")
+
+
 class Batches:
     def __init__(self, batch: Downstream[batch_pb2_grpc.BatchServiceStub]) -> None:
         self._batch = batch
@@ -108,12 +114,14 @@ class Batches:
         return message_response(await self._batch.call(self._batch.stub.GetJob, call))
 
     async def cancel(self, request: web.Request) -> web.Response:
+        _no_fields(await read_json(request, optional=True))
         call = batch_pb2.CancelBatchRequest(
             owner_id=request[IDENTITY].user_id, batch_id=request.match_info["batch_id"]
         )
         return message_response(await self._batch.call(self._batch.stub.CancelBatch, call))
 
     async def retry(self, request: web.Request) -> web.Response:
+        _no_fields(await read_json(request, optional=True))
         call = batch_pb2.RetryBatchRequest(
             owner_id=request[IDENTITY].user_id, batch_id=request.match_info["batch_id"]
         )

@@ -150,7 +150,7 @@ class Canvases:
 
     async def execute(self, request: web.Request) -> web.Response:
         """Run a version (``{"version"}``, else the newest): 202 with every node's state."""
-        body = await read_json(request) if request.body_exists else {}
+        body = await read_json(request, optional=True)
         _known(body, {"version"})
         version = body.get("version")
         call = canvas_pb2.ExecuteCanvasRequest(

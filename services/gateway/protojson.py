@@ -1,18 +1,37 @@
-"""gRPC replies as JSON responses, and the small query-string parsing the API shares."""
+"""JSON bodies as gRPC requests, gRPC replies as JSON responses, and the small query-string
+parsing the API shares."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from libs.errors import InvalidArgument
+from libs.web import MAX_JSON_DEPTH
 
-__all__ = ["message_json", "message_response", "query_int", "revalidated_response"]
+__all__ = [
+    "message_from_json",
+    "message_json",
+    "message_response",
+    "query_int",
+    "revalidated_response",
+]
+
+M = TypeVar("M", bound=Message)
+
+
+def message_from_json(body: dict[str, Any], message: M, what: str) -> M:
+    """``body`` (from ``read_json``) into ``message``; a field of the wrong shape, or nesting
+    past the limit every JSON body has, is a 400 naming ``what`` was expected."""
+    try:
+        return json_format.ParseDict(body, message, max_recursion_depth=MAX_JSON_DEPTH)
+    except json_format.ParseError as exc:
+        raise InvalidArgument(f"not {what}: {exc}") from exc
 
 
 def message_response(message: Message, status: int = 200) -> web.Response:

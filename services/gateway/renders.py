@@ -19,7 +19,7 @@ from libs.errors import Conflict, InvalidArgument, NotFound, Unprocessable
 from libs.web import read_json
 from services.gateway.auth import IDENTITY
 from services.gateway.downloads import blob_response
-from services.gateway.protojson import message_response
+from services.gateway.protojson import message_from_json, message_response
 from shotgraph.render.v1 import render_pb2, render_pb2_grpc
 
 __all__ = ["Renders", "render_json"]
@@ -42,10 +42,7 @@ def _source(body: dict[str, Any]) -> str:
 def _render_spec(body: dict[str, Any]) -> render_pb2.RenderSpec:
     """The JSON body as a RenderSpec; a field of the wrong shape is a 400 naming it."""
     _source(body)
-    try:
-        return json_format.ParseDict(body, render_pb2.RenderSpec())
-    except json_format.ParseError as exc:
-        raise InvalidArgument(f"not a render request: {exc}") from exc
+    return message_from_json(body, render_pb2.RenderSpec(), "a render request")
 
 
 def render_json(render: render_pb2.Render) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from libs.config import (
     url,
 )
 
-__all__ = ["GatewaySettings", "url_keys"]
+__all__ = ["GatewaySettings", "origins", "url_keys"]
 
 MIN_KEY_BYTES = 32
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -37,6 +37,16 @@ def url_keys(raw: str) -> tuple[bytes, ...]:
     return tuple(keys)
 
 
+def origins(raw: str) -> tuple[str, ...]:
+    """Web origins, comma-separated, each ``scheme://host[:port]`` with nothing after it."""
+    found = tuple(origin.strip() for origin in raw.split(",") if origin.strip())
+    for origin in found:
+        scheme, sep, rest = origin.partition("://")
+        if scheme not in ("http", "https") or not sep or not rest or "/" in rest or "*" in rest:
+            raise ValueError(f"{origin!r} is not an origin such as https://studio.example.com")
+    return found
+
+
 class GatewaySettings(RpcClientSettings):
     """The gateway's settings."""
 
@@ -51,6 +61,8 @@ class GatewaySettings(RpcClientSettings):
     max_upload_bytes: int = setting(default=MAX_UPLOAD_BYTES, parse=positive_int)
     # The first key signs, all verify (rotation). No default: image URLs are always signed.
     image_url_keys: tuple[bytes, ...] = setting(parse=url_keys)
+    # Browser origins other than the gateway's own that may call the API with credentials.
+    cors_origins: tuple[str, ...] = setting(default=(), parse=origins)
     # The same for CSRF tokens; a key of their own, so neither secret can stand for the other.
     csrf_keys: tuple[bytes, ...] = setting(parse=url_keys)
     # Plain HTTP for browsers, for development on loopback only: cookies lose ``Secure`` and

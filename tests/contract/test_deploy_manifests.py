@@ -209,11 +209,17 @@ def test_deployment_containers_meet_the_budget_probe_and_security_contract() -> 
             expected_memory = "4Gi" if name in {"render", "image"} else "2Gi"
             assert resources["limits"]["memory"] == expected_memory, where
 
-            assert container["readinessProbe"]["httpGet"]["path"] == "/readyz", where
-            assert container["livenessProbe"]["httpGet"]["path"] == "/healthz", where
-            assert "startupProbe" in container, where
+            probes = {
+                kind: (container[kind]["httpGet"]["path"], container[kind]["httpGet"]["port"])
+                for kind in ("startupProbe", "readinessProbe", "livenessProbe")
+            }
+            assert probes == {
+                "startupProbe": ("/healthz", "admin"),
+                "readinessProbe": ("/readyz", "admin"),
+                "livenessProbe": ("/healthz", "admin"),
+            }, where
             ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-            assert ports == {"http": 8080, "grpc": 50051}, where
+            assert ports == {"http": 8080, "admin": 9090, "grpc": 50051}, where
 
             assert security.get("runAsNonRoot", pod_security.get("runAsNonRoot")) is True, where
             assert security.get("readOnlyRootFilesystem") is True, where
@@ -231,6 +237,15 @@ def test_deployment_containers_meet_the_budget_probe_and_security_contract() -> 
             assert env_from == {"shotgraph-config", "shotgraph-backends"}, where
             env = {e["name"]: e.get("value") for e in container.get("env", [])}
             assert env["OTEL_SERVICE_NAME"] == name, where
+
+
+def test_the_services_bind_the_ports_the_manifests_name() -> None:
+    config = _objects()["ConfigMap", "shotgraph-config"]["data"]
+    bound = {name: int(config[f"SHOTGRAPH_{name.upper()}_PORT"]) for name in ("http", "admin")}
+    for deployment in _deployments():
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+            assert {name: ports[name] for name in bound} == bound, deployment["metadata"]["name"]
 
 
 def test_shutdown_fits_in_the_termination_grace_period() -> None:
@@ -254,7 +269,11 @@ def test_services_hpas_and_pdbs_match_their_deployment() -> None:
         service = objects["Service", name]["spec"]
         assert service["selector"].items() <= pod_labels.items(), name
         ports = {p["name"]: (p["port"], p["targetPort"]) for p in service["ports"]}
-        assert ports == {"http": (8080, "http"), "grpc": (50051, "grpc")}, name
+        assert ports == {
+            "http": (8080, "http"),
+            "admin": (9090, "admin"),
+            "grpc": (50051, "grpc"),
+        }, name
 
         hpa = objects["HorizontalPodAutoscaler", name]
         assert hpa["apiVersion"] == "autoscaling/v2", name
@@ -285,7 +304,7 @@ def test_only_the_gateway_is_public_and_sse_is_not_buffered() -> None:
         for rule in ingress["spec"]["rules"]
         for path in rule["http"]["paths"]
     }
-    assert backends == {("gateway", "http")}
+    assert backends == {("gateway", "http")}  # never "admin": operations stay inside
     for (kind, name), obj in _objects().items():
         if kind == "Service":
             assert obj["spec"].get("type", "ClusterIP") == "ClusterIP", name
@@ -296,7 +315,7 @@ def test_service_monitor_scrapes_every_service() -> None:
     [monitor] = [obj for (kind, _), obj in objects.items() if kind == "ServiceMonitor"]
     selector = monitor["spec"]["selector"]["matchLabels"]
     [endpoint] = monitor["spec"]["endpoints"]
-    assert (endpoint["port"], endpoint["path"]) == ("http", "/metrics")
+    assert (endpoint["port"], endpoint["path"]) == ("admin", "/metrics")
     for name in SERVICES:
         labels = objects["Service", name]["metadata"]["labels"]
         assert selector.items() <= labels.items(), name

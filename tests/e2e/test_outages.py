@@ -132,6 +132,6 @@ async def test_postgres_down_is_a_quick_503(fragile: Platform, http: aiohttp.Cli
     fragile.stack.stop_server("postgres")
     await _assert_unavailable(await http.post("/v1/canvases", json={"name": "nowhere"}))
     async with aiohttp.ClientSession(timeout=NO_HANG) as probe:
-        ready = await probe.get(f"{fragile.services['canvas'].url}/readyz")
+        ready = await probe.get(f"{fragile.services['canvas'].admin_url}/readyz")
         await _assert_unavailable(ready)
         assert "postgres" in (await ready.json())["failing"]

@@ -4,10 +4,10 @@ key of the test's own, and the gateway's routes behind aiohttp's test server."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 import pytest
@@ -18,6 +18,7 @@ from libs.db import migrate
 from libs.devstack import DevStack
 from libs.downstream import Downstream
 from libs.identity import Identities
+from libs.ports import free_port
 from libs.web import create_app
 from services.auth.app import MIGRATIONS as AUTH_MIGRATIONS
 from services.auth.handlers import AuthServicer
@@ -84,12 +85,38 @@ async def auth(stack: AsyncExitStack, pg_pool: asyncpg.Pool) -> AsyncIterator[Au
     await pg_pool.execute("DELETE FROM auth.users WHERE id = $1", uuid.UUID(created.user_id))
 
 
+MakeGateway = Callable[..., Coroutine[Any, Any, GatewayClient]]
+
+
 @pytest.fixture
-async def whole_gateway(stack: AsyncExitStack, devstack: DevStack) -> GatewayClient:
-    """The gateway as ``app.build`` makes it, on the test's backends; the services behind it
-    are not running (their channels connect lazily), so only what needs none of them answers."""
-    settings = GatewaySettings.from_env(
-        {**devstack.environment(), "SHOTGRAPH_HTTP_HOST": "127.0.0.1"}
-    )
-    parts = await build(settings, stack)
-    return await client_of(stack, parts.app)
+def make_gateway(devstack: DevStack, auth: Auth, stack: AsyncExitStack) -> MakeGateway:
+    """``await make_gateway(SETTING=value, ...)``: a client of the gateway as ``app.build``
+    makes it, on the test's backends and auth service; the services behind it are not running,
+    so only what needs none of them answers. It listens on loopback, with plain HTTP for
+    browsers allowed as in development."""
+
+    async def make(**settings: str) -> GatewayClient:
+        nowhere = {
+            f"SHOTGRAPH_{name}_ADDR": f"127.0.0.1:{free_port()}"
+            for name in ("CANVAS", "BATCH", "IMAGE", "RENDER")
+        }
+        parsed = GatewaySettings.from_env(
+            {
+                **devstack.environment(),
+                **nowhere,
+                "SHOTGRAPH_HTTP_HOST": "127.0.0.1",
+                "SHOTGRAPH_DEV_INSECURE_HTTP": "on",
+                "SHOTGRAPH_AUTH_ADDR": auth.address,
+                "SHOTGRAPH_FANOUT_URL": f"http://127.0.0.1:{free_port()}",
+                **{f"SHOTGRAPH_{name.upper()}": value for name, value in settings.items()},
+            }
+        )
+        parts = await build(parsed, stack)
+        return await client_of(stack, parts.app)
+
+    return make
+
+
+@pytest.fixture
+async def whole_gateway(make_gateway: MakeGateway) -> GatewayClient:
+    return await make_gateway()

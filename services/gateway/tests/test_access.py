@@ -9,9 +9,10 @@ from services.gateway.tests.conftest import GatewayClient
 
 
 def routes(http: GatewayClient) -> set[tuple[str, str]]:
+    assert http.app is not None
     return {
         (route.method, route.resource.canonical)
-        for route in http.server.app.router.routes()
+        for route in http.app.router.routes()
         if route.resource is not None
         and route.resource.canonical.startswith("/v1/")
         and route.method != "HEAD"
