@@ -105,14 +105,16 @@ async def rpc_error(call: Awaitable[Any]) -> grpc.aio.AioRpcError:
     return caught.value
 
 
-async def serve_auth(
+async def auth_servicer(
     stack: AsyncExitStack,
     pool: asyncpg.Pool,
     settings: AuthSettings,
     *,
     redis_url: str | None,
     nats_url: str | None = None,
-) -> tuple[auth_pb2_grpc.AuthServiceStub, AuthServicer, CountingHasher]:
+) -> tuple[AuthServicer, CountingHasher]:
+    """The auth service's servicer on the given backends (none: its RPCs that need one answer
+    UNAVAILABLE), with a hasher that counts its work."""
     hasher = CountingHasher(
         time_cost=settings.argon2_time_cost,
         memory_cost=settings.argon2_memory_kib,
@@ -132,6 +134,20 @@ async def serve_auth(
         stack.push_async_callback(nc.close)
     servicer = AuthServicer(
         AuthStore(pool), settings=settings, redis=redis, nats=nc, passwords=passwords
+    )
+    return servicer, hasher
+
+
+async def serve_auth(
+    stack: AsyncExitStack,
+    pool: asyncpg.Pool,
+    settings: AuthSettings,
+    *,
+    redis_url: str | None,
+    nats_url: str | None = None,
+) -> tuple[auth_pb2_grpc.AuthServiceStub, AuthServicer, CountingHasher]:
+    servicer, hasher = await auth_servicer(
+        stack, pool, settings, redis_url=redis_url, nats_url=nats_url
     )
     address = await serve(
         stack, lambda server: auth_pb2_grpc.add_AuthServiceServicer_to_server(servicer, server)

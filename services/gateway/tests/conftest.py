@@ -21,8 +21,8 @@ from libs.identity import Identities
 from libs.ports import free_port
 from libs.web import create_app
 from services.auth.app import MIGRATIONS as AUTH_MIGRATIONS
-from services.auth.handlers import AuthServicer
-from services.auth.store import AuthStore
+from services.auth.settings import AuthSettings
+from services.auth.tests.conftest import CHEAP, auth_servicer
 from services.gateway.app import build, cookie_policy
 from services.gateway.auth import authenticate, authorize
 from services.gateway.csrf import CsrfGuard
@@ -66,10 +66,19 @@ class Auth:
 
 
 @pytest.fixture
-async def auth(stack: AsyncExitStack, pg_pool: asyncpg.Pool) -> AsyncIterator[Auth]:
-    """The real auth service, and a key it issued to a user of this test."""
+async def auth(
+    stack: AsyncExitStack, pg_pool: asyncpg.Pool, devstack: DevStack
+) -> AsyncIterator[Auth]:
+    """The real auth service (on Postgres, Redis and NATS, hashing cheaply), and a key it
+    issued to a user of this test."""
     await migrate(pg_pool, "auth", AUTH_MIGRATIONS)
-    servicer = AuthServicer(AuthStore(pg_pool))
+    servicer, _ = await auth_servicer(
+        stack,
+        pg_pool,
+        AuthSettings(**CHEAP),  # type: ignore[arg-type]
+        redis_url=devstack.redis_url,
+        nats_url=devstack.nats_url,
+    )
     address = await serve(
         stack, lambda server: auth_pb2_grpc.add_AuthServiceServicer_to_server(servicer, server)
     )
