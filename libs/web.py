@@ -23,12 +23,13 @@ from libs.errors import ShotgraphError, TooManyRequests, Unavailable
 from libs.logs import get_logger
 from libs.metrics import CONTENT_TYPE_LATEST, HTTP_DURATION, HTTP_REQUESTS, render_latest
 
-__all__ = ["ReadinessCheck", "create_app", "problem_response", "read_json"]
+__all__ = ["DegradedNote", "ReadinessCheck", "create_app", "problem_response", "read_json"]
 
 log = get_logger(__name__)
 _tracer = trace.get_tracer(__name__)
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
+DegradedNote = Callable[[], str]  # what works in a lesser mode now; "" when nothing does
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -175,9 +176,12 @@ def create_app(
     *,
     max_body_bytes: int,
     readiness: Mapping[str, ReadinessCheck] | None = None,
+    degraded: Mapping[str, DegradedNote] | None = None,
 ) -> web.Application:
-    """A service's HTTP face. Add routes to the returned app; checks feed ``/readyz``."""
+    """A service's HTTP face. Add routes to the returned app; checks feed ``/readyz``, and
+    ``degraded`` notes (a feature working in a lesser mode) are listed there without failing it."""
     checks = dict(readiness or {})
+    notes = dict(degraded or {})
     app = web.Application(
         middlewares=[_observe_middleware(service)], client_max_size=max_body_bytes
     )
@@ -202,7 +206,10 @@ def create_app(
                 headers={"Retry-After": "5"},
                 failing=failing,
             )
-        return web.json_response({"status": "ready", "service": service, "checked": names})
+        body: dict[str, Any] = {"status": "ready", "service": service, "checked": names}
+        if said := {name: text for name, note in notes.items() if (text := note())}:
+            body["degraded"] = said
+        return web.json_response(body)
 
     async def metrics(_: web.Request) -> web.Response:
         body = await asyncio.to_thread(render_latest)

@@ -8,10 +8,11 @@ from typing import TypeVar
 
 import grpc
 
-from libs.backends import open_downstream, open_nats
+from libs.backends import open_downstream, open_nats, open_redis
 from libs.blobs import BlobStore
 from libs.downstream import Downstream
 from libs.identity import KeyVerifier
+from libs.ratelimit import Limiter
 from libs.resilience import Breakers
 from libs.runner import ServiceParts
 from libs.web import create_app
@@ -19,8 +20,10 @@ from services.gateway.auth import require_api_key
 from services.gateway.batches import Batches
 from services.gateway.blobs import Blobs
 from services.gateway.canvases import Canvases
+from services.gateway.client_address import client_address
 from services.gateway.events import EventsRelay
 from services.gateway.images import Images
+from services.gateway.ratelimits import add_rate_limit_headers, rate_limit
 from services.gateway.renders import Renders
 from services.gateway.settings import GatewaySettings
 from shotgraph.auth.v1 import auth_pb2_grpc
@@ -51,10 +54,20 @@ async def build(settings: GatewaySettings, stack: AsyncExitStack) -> ServicePart
     image = downstream("image", settings.image_addr, image_pb2_grpc.ImageServiceStub)
     render = downstream("render", settings.render_addr, render_pb2_grpc.RenderServiceStub)
 
+    redis, _ = open_redis(settings, stack)
+    limiter = Limiter(redis, workers=settings.worker_count)
+    stack.push_async_callback(limiter.close)
+
     app = create_app(
-        settings.service, max_body_bytes=settings.max_body_bytes, readiness={"nats": nats_ready}
+        settings.service,
+        max_body_bytes=settings.max_body_bytes,
+        readiness={"nats": nats_ready},
+        degraded={"ratelimit": limiter.readiness_note},
     )
+    app.middlewares.append(client_address(trusted_proxies=settings.trusted_proxies))
     app.middlewares.append(require_api_key(verifier=KeyVerifier(auth)))
+    app.middlewares.append(rate_limit(limiter, settings.rate_limits))
+    app.on_response_prepare.append(add_rate_limit_headers)
     Canvases(canvas).add_routes(app)
     Batches(batch).add_routes(app)
     store = BlobStore(js, hot_bytes=HOT_BLOB_BYTES)

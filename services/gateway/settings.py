@@ -1,7 +1,17 @@
 """What the gateway reads beside what every service does: where the services behind it listen,
-how large an upload may be, and the keys that sign image URLs."""
+how large an upload may be, the keys that sign image URLs, its rate limits and the proxies it
+trusts.
+
+``SHOTGRAPH_RATE_LIMITS`` is JSON, inline (text starting with ``{``) or the path of a file; what
+it names replaces the built-in policies member by member (``libs/ratelimit.py``), for example
+``{"address": {"limit": 1000, "window_s": 60, "burst": 200}}`` or a whole plan under
+``"plans"``. ``SHOTGRAPH_TRUSTED_PROXIES`` is a comma-separated list of addresses or CIDRs whose
+``X-Forwarded-For`` is believed; empty (the default) believes no one.
+"""
 
 from __future__ import annotations
+
+from ipaddress import IPv4Network, IPv6Network, ip_network
 
 from libs.config import (
     LOCAL_ADDRESSES,
@@ -12,8 +22,9 @@ from libs.config import (
     setting,
     url,
 )
+from libs.ratelimit import DEFAULT_POLICIES, Policies, load_policies
 
-__all__ = ["GatewaySettings", "url_keys"]
+__all__ = ["GatewaySettings", "networks", "url_keys"]
 
 MIN_KEY_BYTES = 32
 
@@ -33,6 +44,14 @@ def url_keys(raw: str) -> tuple[bytes, ...]:
     return tuple(keys)
 
 
+def networks(raw: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """Addresses or CIDRs, comma-separated."""
+    try:
+        return tuple(ip_network(part.strip()) for part in raw.split(",") if part.strip())
+    except ValueError as exc:
+        raise ValueError(f"must be comma-separated addresses or CIDRs ({exc})") from None
+
+
 class GatewaySettings(RpcClientSettings):
     """The gateway's settings."""
 
@@ -47,3 +66,7 @@ class GatewaySettings(RpcClientSettings):
     max_upload_bytes: int = setting(default=MAX_UPLOAD_BYTES, parse=positive_int)
     # The first key signs, all verify (rotation). No default: image URLs are always signed.
     image_url_keys: tuple[bytes, ...] = setting(parse=url_keys)
+    rate_limits: Policies = setting(default=DEFAULT_POLICIES, parse=load_policies)
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = setting(default=(), parse=networks)
+    # Set by the runner: each worker takes this share of a limit while Redis is unreachable.
+    worker_count: int = setting(default=1, parse=positive_int)
