@@ -45,6 +45,7 @@ __all__ = [
     "ProcessLimiter",
     "Rate",
     "RedisLimiter",
+    "generous_policies",
     "load_policies",
 ]
 
@@ -192,6 +193,22 @@ def load_policies(raw: str) -> Policies:
         return _policies(_merged(_DEFAULTS, override))
     except (KeyError, AttributeError, TypeError) as exc:
         raise ValueError(f"malformed policies: {exc!r}") from None
+
+
+def generous_policies(per_minute: int = 10_000_000) -> str:
+    """``SHOTGRAPH_RATE_LIMITS`` for test and benchmark harnesses: every limit so high that
+    loopback traffic measures the code, not the limiter (which still runs in full)."""
+    rate = {"limit": per_minute, "window_s": 60, "burst": per_minute}
+    plans = {
+        name: {
+            "user": rate,
+            "key": rate,
+            "routes": dict.fromkeys(plan["routes"], rate),
+            "concurrency": dict.fromkeys(plan["concurrency"], per_minute),
+        }
+        for name, plan in _DEFAULTS["plans"].items()
+    }
+    return json.dumps({"address": rate, "plans": plans})
 
 
 # --- what one request asks for, and the answer ---------------------------------------------------

@@ -66,8 +66,9 @@ async def build(settings: GatewaySettings, stack: AsyncExitStack) -> ServicePart
     )
     app.middlewares.append(client_address(trusted_proxies=settings.trusted_proxies))
     app.middlewares.append(require_api_key(verifier=KeyVerifier(auth)))
-    app.middlewares.append(rate_limit(limiter, settings.rate_limits))
-    app.on_response_prepare.append(add_rate_limit_headers)
+    if settings.rate_limiting:
+        app.middlewares.append(rate_limit(limiter, settings.rate_limits))
+        app.on_response_prepare.append(add_rate_limit_headers)
     Canvases(canvas).add_routes(app)
     Batches(batch).add_routes(app)
     store = BlobStore(js, hot_bytes=HOT_BLOB_BYTES)

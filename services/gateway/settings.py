@@ -18,6 +18,7 @@ from libs.config import (
     MAX_UPLOAD_BYTES,
     RpcClientSettings,
     address,
+    on_off,
     positive_int,
     setting,
     url,
@@ -66,6 +67,8 @@ class GatewaySettings(RpcClientSettings):
     max_upload_bytes: int = setting(default=MAX_UPLOAD_BYTES, parse=positive_int)
     # The first key signs, all verify (rotation). No default: image URLs are always signed.
     image_url_keys: tuple[bytes, ...] = setting(parse=url_keys)
+    # "off" only to measure what the limiter costs (loadtests/bench_gateway.py).
+    rate_limiting: bool = setting(default=True, parse=on_off)
     rate_limits: Policies = setting(default=DEFAULT_POLICIES, parse=load_policies)
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = setting(default=(), parse=networks)
     # Set by the runner: each worker takes this share of a limit while Redis is unreachable.

@@ -19,6 +19,7 @@ import pytest
 
 from libs.devstack import DevStack
 from libs.launcher import Platform
+from libs.ratelimit import generous_policies
 from tests.e2e.bus_audit import AuditReport, BusAudit
 from tests.e2e.otlp import OtlpReceiver
 
@@ -70,6 +71,9 @@ def running_platform(
             # Export quickly so the test sees spans soon after the action.
             "OTEL_BSP_SCHEDULE_DELAY": "100",
             "SHOTGRAPH_LOG_LEVEL": "info",
+            # Loopback traffic measures the code, not the limiter; tests of the limits
+            # themselves pass "" here for the built-in policies.
+            "SHOTGRAPH_RATE_LIMITS": generous_policies(),
             **(env or {}),
         },
     )
