@@ -40,6 +40,7 @@ class ServiceProcess:
     grpc_port: int
     log_path: Path
     module: str = ""  # defaults to services.<name>
+    env: Mapping[str, str] = field(default_factory=dict)  # beside the platform's own
     process: subprocess.Popen[bytes] | None = None
     admin_port: int = field(default_factory=free_port)
     tls: TlsFiles | None = None
@@ -105,10 +106,14 @@ class Platform:
             "SHOTGRAPH_FANOUT_URL": self.services["fanout"].url,
         }
 
-    def add_process(self, name: str, module: str) -> ServiceProcess:
-        """Start one more process group (a test or benchmark worker) in the platform's env."""
+    def add_process(
+        self, name: str, module: str, env: Mapping[str, str] | None = None
+    ) -> ServiceProcess:
+        """Start one more process group (a test or benchmark worker) in the platform's env,
+        with ``env`` on top."""
+        log_path = self.root / "logs" / f"{name}.log"
         self.services[name] = ServiceProcess(
-            name, free_port(), free_port(), self.root / "logs" / f"{name}.log", module=module
+            name, free_port(), free_port(), log_path, module=module, env=dict(env or {})
         )
         self.start_service(name)
         self.wait_ready([name])
@@ -122,6 +127,7 @@ class Platform:
             "SHOTGRAPH_HTTP_PORT": str(service.http_port),
             "SHOTGRAPH_ADMIN_PORT": str(service.admin_port),
             "SHOTGRAPH_GRPC_PORT": str(service.grpc_port),
+            **service.env,
         }
         if service.tls is not None:
             env["SHOTGRAPH_TLS_CERT_FILE"] = str(service.tls.cert)

@@ -33,6 +33,8 @@ __all__ = [
     "NATS_MESSAGES",
     "OPENSCAD_RUNS",
     "QUEUE_DEPTH",
+    "RATELIMIT_DECISIONS",
+    "RATELIMIT_DEGRADED",
     "RENDER_CACHE",
     "RENDER_DURATION",
     "SSE_CONNECTIONS",
@@ -108,6 +110,19 @@ RENDER_CACHE = Counter(
 )
 SSE_CONNECTIONS = Gauge(
     "shotgraph_sse_connections", "Open SSE connections.", ["service"], multiprocess_mode="livesum"
+)
+RATELIMIT_DECISIONS = Counter(
+    "shotgraph_ratelimit_decisions_total",
+    "Rate-limit decisions, by the tightest limit (address, user, key, route.<budget>,"
+    " concurrency.<kind>), outcome (admitted, refused) and store (redis: shared; process: this"
+    " worker alone, while Redis is unreachable).",
+    ["limit", "outcome", "store"],
+)
+# 1 while any live worker enforces its limits alone because Redis is unreachable.
+RATELIMIT_DEGRADED = Gauge(
+    "shotgraph_ratelimit_degraded",
+    "1 while rate limits are enforced per process (Redis unreachable), else 0.",
+    multiprocess_mode="livemax",
 )
 
 

@@ -29,6 +29,7 @@ from libs.metrics import CONTENT_TYPE_LATEST, HTTP_DURATION, HTTP_REQUESTS, rend
 __all__ = [
     "ADMIN_APP",
     "MAX_JSON_DEPTH",
+    "DegradedNote",
     "ReadinessCheck",
     "create_app",
     "nests_deeper_than",
@@ -42,6 +43,7 @@ log = get_logger(__name__)
 _tracer = trace.get_tracer(__name__)
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
+DegradedNote = Callable[[], str]  # what works in a lesser mode now; "" when nothing does
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -243,8 +245,11 @@ async def _problems(request: web.Request, handler: Handler) -> web.StreamRespons
     return await _respond(request, handler)
 
 
-def _admin_app(service: str, checks: Mapping[str, ReadinessCheck]) -> web.Application:
-    """``/healthz``, ``/readyz`` and ``/metrics``, for probes and scrapes on the admin port."""
+def _admin_app(
+    service: str, checks: Mapping[str, ReadinessCheck], notes: Mapping[str, DegradedNote]
+) -> web.Application:
+    """``/healthz``, ``/readyz`` and ``/metrics``, for probes and scrapes on the admin port;
+    ``notes`` (a feature working in a lesser mode) are listed in ``/readyz`` without failing it."""
     app = web.Application(middlewares=[_problems], client_max_size=_ADMIN_MAX_BODY_BYTES)
 
     async def healthz(_: web.Request) -> web.Response:
@@ -267,7 +272,10 @@ def _admin_app(service: str, checks: Mapping[str, ReadinessCheck]) -> web.Applic
                 headers={"Retry-After": "5"},
                 failing=failing,
             )
-        return web.json_response({"status": "ready", "service": service, "checked": names})
+        body: dict[str, Any] = {"status": "ready", "service": service, "checked": names}
+        if said := {name: text for name, note in notes.items() if (text := note())}:
+            body["degraded"] = said
+        return web.json_response(body)
 
     async def metrics(_: web.Request) -> web.Response:
         body = await asyncio.to_thread(render_latest)
@@ -284,11 +292,12 @@ def create_app(
     *,
     max_body_bytes: int,
     readiness: Mapping[str, ReadinessCheck] | None = None,
+    degraded: Mapping[str, DegradedNote] | None = None,
 ) -> web.Application:
     """A service's public HTTP face; add routes to it. Its admin app, which the runner serves on
-    the admin port, is ``app[ADMIN_APP]``; ``readiness`` feeds its ``/readyz``."""
+    the admin port, is ``app[ADMIN_APP]``; ``readiness`` and ``degraded`` feed its ``/readyz``."""
     app = web.Application(
         middlewares=[_observe_middleware(service)], client_max_size=max_body_bytes
     )
-    app[ADMIN_APP] = _admin_app(service, dict(readiness or {}))
+    app[ADMIN_APP] = _admin_app(service, dict(readiness or {}), dict(degraded or {}))
     return app

@@ -2,8 +2,11 @@
 
 ``python -m loadtests.bench_gateway [--connections 64] [--duration 10] [--workers N]`` starts the
 whole platform and a hello-world aiohttp server, drives each in turn with the same load
-generator, and prints both plus their ratio. A single absolute figure says little about a shared
-laptop or CI box; the ratio to a baseline measured under the same conditions does.
+generator, and prints both plus their ratio. The gateway's rate limiter runs in full with
+policies too generous to refuse anything; ``--limiter-off-too`` also measures a second gateway
+on the same platform with the limiter switched off and prints the limiter's added latency.
+A single absolute figure says little about a shared laptop or CI box; the ratio to a baseline
+measured under the same conditions does.
 
 The generator runs in its own process so it does not share an event loop or the GIL with what it
 measures. It still shares the machine's cores with the servers, which is why the ratio, not the
@@ -34,6 +37,7 @@ from aiohttp import web
 
 from libs.launcher import Platform
 from libs.ports import free_port
+from libs.ratelimit import generous_policies
 from loadtests.common import (
     cell,
     child,
@@ -225,11 +229,28 @@ def report(settings: dict[str, Any], gateway: LoadFigures, baseline: LoadFigures
     print_result(result)
 
 
+def report_limiter(on: LoadFigures, off: LoadFigures) -> None:
+    """p50 and p99 of the same gateway with the limiter on and off, side by side."""
+    print("\nthe limiter's cost (same platform, same load, one gateway each):")
+    print(f"{'limiter':<10}{'req/s':>12}{'p50 ms':>12}{'p99 ms':>12}")
+    for name, m in (("on", on), ("off", off)):
+        print(f"{name:<10}{cell(m.rps):>12}{cell(m.p50_ms):>12}{cell(m.p99_ms):>12}")
+    p50 = None if on.p50_ms is None or off.p50_ms is None else on.p50_ms - off.p50_ms
+    p99 = None if on.p99_ms is None or off.p99_ms is None else on.p99_ms - off.p99_ms
+    print(f"added latency: p50 {cell(p50, '+.3f')} ms, p99 {cell(p99, '+.3f')} ms")
+    print_result({"limiter_on": asdict(on), "limiter_off": asdict(off)})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m loadtests.bench_gateway")
     parser.add_argument("--connections", type=int, default=64, help="concurrent connections")
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds/target")
     parser.add_argument("--workers", type=int, default=1, help="processes per service")
+    parser.add_argument(
+        "--limiter-off-too",
+        action="store_true",
+        help="also measure a gateway with the rate limiter off, and compare",
+    )
     args = parser.parse_args()
     if not 1 <= args.connections <= MAX_CONNECTIONS:
         parser.error(f"--connections must be between 1 and {MAX_CONNECTIONS}")
@@ -249,7 +270,11 @@ def main() -> None:
     }
 
     with tempfile.TemporaryDirectory(prefix="shotgraph-bench-") as root:
-        system = Platform(root=Path(root) / "platform", workers=args.workers)
+        system = Platform(
+            root=Path(root) / "platform",
+            workers=args.workers,
+            env={"SHOTGRAPH_RATE_LIMITS": generous_policies()},
+        )
         baseline_port = free_port()
         baseline_url = f"http://{HOST}:{baseline_port}/"
         with stopped_at_exit(system):
@@ -267,7 +292,18 @@ def main() -> None:
                 gateway = measure("gateway", gateway_url, auth, args.connections, args.duration)
                 print(f"measuring {baseline_url} ...", flush=True)
                 baseline = measure("baseline", baseline_url, {}, args.connections, args.duration)
+            unlimited = None
+            if args.limiter_off_too:
+                off = system.add_process(
+                    "gateway-unlimited", "services.gateway", {"SHOTGRAPH_RATE_LIMITING": "off"}
+                )
+                off_url = f"{off.url}/v1/canvases/{canvas_id}"
+                _wait_until_ok(off_url, auth)
+                print(f"measuring {off_url} (limiter off) ...", flush=True)
+                unlimited = measure("no-limit", off_url, auth, args.connections, args.duration)
             report(settings, gateway, baseline)
+            if unlimited is not None:
+                report_limiter(gateway, unlimited)
 
 
 if __name__ == "__main__":

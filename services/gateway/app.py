@@ -8,10 +8,11 @@ from typing import TypeVar
 
 import grpc
 
-from libs.backends import open_downstream, open_nats
+from libs.backends import open_downstream, open_nats, open_redis
 from libs.blobs import BlobStore
 from libs.downstream import Downstream
 from libs.identity import DEV_SESSION_COOKIE, SESSION_COOKIE, Identities, listen_for_revocations
+from libs.ratelimit import Limiter
 from libs.resilience import Breakers
 from libs.runner import ServiceParts
 from libs.web import create_app, refuse_deep_json
@@ -20,10 +21,12 @@ from services.gateway.auth import authenticate, authorize
 from services.gateway.batches import Batches
 from services.gateway.blobs import Blobs
 from services.gateway.canvases import Canvases
+from services.gateway.client_address import client_address
 from services.gateway.csrf import CSRF_COOKIE, DEV_CSRF_COOKIE, CsrfGuard
 from services.gateway.events import EventsRelay
 from services.gateway.headers import allow_origins, answer_preflights, secure_headers
 from services.gateway.images import Images
+from services.gateway.ratelimits import add_rate_limit_headers, rate_limit
 from services.gateway.renders import Renders
 from services.gateway.settings import GatewaySettings
 from shotgraph.auth.v1 import auth_pb2_grpc
@@ -62,19 +65,32 @@ async def build(settings: GatewaySettings, stack: AsyncExitStack) -> ServicePart
     image = downstream("image", settings.image_addr, image_pb2_grpc.ImageServiceStub)
     render = downstream("render", settings.render_addr, render_pb2_grpc.RenderServiceStub)
 
+    redis, _ = open_redis(settings, stack)
+    limiter = Limiter(redis, workers=settings.worker_count)
+    stack.push_async_callback(limiter.close)
+
     app = create_app(
-        settings.service, max_body_bytes=settings.max_body_bytes, readiness={"nats": nats_ready}
+        settings.service,
+        max_body_bytes=settings.max_body_bytes,
+        readiness={"nats": nats_ready},
+        degraded={"ratelimit": limiter.readiness_note},
     )
     secure_headers(app)
     identities = Identities(auth, ttl_s=settings.identity_cache_s)
     await listen_for_revocations(nc, identities)
     cookies = cookie_policy(settings.dev_insecure_http)
     csrf = CsrfGuard(settings.csrf_keys, trusted_origins=settings.cors_origins, cookie=cookies.csrf)
-    # In this order: CORS preflights (they carry no credential), who is calling, (the rate
-    # limiter), whether they may.
+    # In this order: the client's address (behind a trusted proxy), CORS preflights (they carry
+    # no credential), who is calling, the rate limits (before anything reads a body or refuses
+    # a credential, so an over-limit request is a 429 whatever it carries), JSON depth, and
+    # whether the caller may.
+    app.middlewares.append(client_address(trusted_proxies=settings.trusted_proxies))
     app.middlewares.append(answer_preflights())
-    app.middlewares.append(refuse_deep_json())
     app.middlewares.append(authenticate(identities=identities, cookie_names=(cookies.session,)))
+    if settings.rate_limiting:
+        app.middlewares.append(rate_limit(limiter, settings.rate_limits))
+        app.on_response_prepare.append(add_rate_limit_headers)
+    app.middlewares.append(refuse_deep_json())
     app.middlewares.append(authorize(csrf=csrf))
     Accounts(auth, identities, csrf, cookies).add_routes(app)
     Canvases(canvas).add_routes(app)

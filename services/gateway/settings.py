@@ -1,7 +1,17 @@
 """What the gateway reads beside what every service does: where the services behind it listen,
-how large an upload may be, and the keys that sign image URLs."""
+how large an upload may be, the keys that sign image URLs, its rate limits and the proxies it
+trusts.
+
+``SHOTGRAPH_RATE_LIMITS`` is JSON, inline (text starting with ``{``) or the path of a file; what
+it names replaces the built-in policies member by member (``libs/ratelimit.py``), for example
+``{"address": {"limit": 1000, "window_s": 60, "burst": 200}}`` or a whole plan under
+``"plans"``. ``SHOTGRAPH_TRUSTED_PROXIES`` is a comma-separated list of addresses or CIDRs whose
+``X-Forwarded-For`` is believed; empty (the default) believes no one.
+"""
 
 from __future__ import annotations
+
+from ipaddress import IPv4Network, IPv6Network, ip_network
 
 from libs.config import (
     LOCAL_ADDRESSES,
@@ -15,8 +25,9 @@ from libs.config import (
     setting,
     url,
 )
+from libs.ratelimit import DEFAULT_POLICIES, Policies, load_policies
 
-__all__ = ["GatewaySettings", "origins", "url_keys"]
+__all__ = ["GatewaySettings", "networks", "origins", "url_keys"]
 
 MIN_KEY_BYTES = 32
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -45,6 +56,14 @@ def origins(raw: str) -> tuple[str, ...]:
         if scheme not in ("http", "https") or not sep or not rest or "/" in rest or "*" in rest:
             raise ValueError(f"{origin!r} is not an origin such as https://studio.example.com")
     return found
+
+
+def networks(raw: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """Addresses or CIDRs, comma-separated."""
+    try:
+        return tuple(ip_network(part.strip()) for part in raw.split(",") if part.strip())
+    except ValueError as exc:
+        raise ValueError(f"must be comma-separated addresses or CIDRs ({exc})") from None
 
 
 class GatewaySettings(RpcClientSettings):
@@ -78,3 +97,10 @@ class GatewaySettings(RpcClientSettings):
                 "Config 'SHOTGRAPH_DEV_INSECURE_HTTP' is on, but SHOTGRAPH_HTTP_HOST is"
                 f" {self.http_host!r}: plain HTTP for browsers is for loopback only."
             )
+
+    # "off" only to measure what the limiter costs (loadtests/bench_gateway.py).
+    rate_limiting: bool = setting(default=True, parse=on_off)
+    rate_limits: Policies = setting(default=DEFAULT_POLICIES, parse=load_policies)
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = setting(default=(), parse=networks)
+    # Set by the runner: each worker takes this share of a limit while Redis is unreachable.
+    worker_count: int = setting(default=1, parse=positive_int)

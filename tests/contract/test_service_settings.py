@@ -52,7 +52,7 @@ def readers_in_readme() -> dict[str, set[str]]:
         if len(cells) != 4 or not cells[0].startswith("`"):
             continue
         read_by = set(SERVICES) if cells[2] == "all" else set(cells[2].split(", "))
-        for name in re.findall(r"`(SHOTGRAPH_[A-Z_]+)`", cells[0]):
+        for name in re.findall(r"`(SHOTGRAPH_[A-Z0-9_]+)`", cells[0]):
             readers[name] = read_by
     return readers
 

@@ -19,6 +19,7 @@ import pytest
 
 from libs.devstack import DevStack
 from libs.launcher import Platform
+from libs.ratelimit import generous_policies
 from tests.e2e.bus_audit import AuditReport, BusAudit
 from tests.e2e.otlp import OtlpReceiver
 
@@ -72,6 +73,9 @@ def running_platform(
             "SHOTGRAPH_LOG_LEVEL": "info",
             # Plain HTTP on loopback; the browser tests run their own gateway over HTTPS.
             "SHOTGRAPH_DEV_INSECURE_HTTP": "on",
+            # Loopback traffic measures the code, not the limiter; tests of the limits
+            # themselves pass "" here for the built-in policies.
+            "SHOTGRAPH_RATE_LIMITS": generous_policies(),
             **(env or {}),
         },
     )
