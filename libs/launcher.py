@@ -107,13 +107,17 @@ class Platform:
         }
 
     def add_process(
-        self, name: str, module: str, env: Mapping[str, str] | None = None
+        self,
+        name: str,
+        module: str,
+        env: Mapping[str, str] | None = None,
+        tls: TlsFiles | None = None,
     ) -> ServiceProcess:
-        """Start one more process group (a test or benchmark worker) in the platform's env,
-        with ``env`` on top."""
+        """Start one more process group (a test or benchmark worker, another gateway) in the
+        platform's env, with ``env`` on top and ``tls`` on its public port."""
         log_path = self.root / "logs" / f"{name}.log"
         self.services[name] = ServiceProcess(
-            name, free_port(), free_port(), log_path, module=module, env=dict(env or {})
+            name, free_port(), free_port(), log_path, module=module, env=dict(env or {}), tls=tls
         )
         self.start_service(name)
         self.wait_ready([name])
