@@ -40,6 +40,7 @@ def main() -> None:
             f"\nShotgraph is up at {platform.gateway_url}\n"
             f"  development API key: {key}\n"
             f"  try: curl -H 'Authorization: Bearer {key}' {platform.gateway_url}/v1/canvases\n"
+            "  a person who signs in: .venv/bin/python -m services.auth create-user --name NAME\n"
             f"  logs: {platform.root / 'logs'}\n"
             "Press Ctrl-C to stop.\n",
             flush=True,

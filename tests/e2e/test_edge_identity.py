@@ -162,8 +162,14 @@ async def test_a_key_needs_the_routes_scope_and_skips_csrf(
     platform: Platform, browser: Browser
 ) -> None:
     await browser.login(*create_user(platform))
-    created = await browser.send("POST", "/v1/keys", json={"name": "reader", "scopes": ["read"]})
+    created = await browser.send(
+        "POST",
+        "/v1/keys",
+        json={"name": "reader", "scopes": ["read"]},
+        headers={"Accept-Encoding": "gzip, br"},
+    )
     assert created.status == 201 and created.headers["Cache-Control"] == "no-store"
+    assert "Content-Encoding" not in created.headers, "a secret is never compressed (BREACH)"
     key = (await created.json())["key"]
     async with aiohttp.ClientSession(
         base_url=platform.gateway_url, headers={"Authorization": f"Bearer {key}"}

@@ -19,6 +19,7 @@ from libs.devstack import DevStack
 from libs.downstream import Downstream
 from libs.identity import Identities
 from libs.ports import free_port
+from libs.ratelimit import generous_policies
 from libs.web import create_app
 from services.auth.app import MIGRATIONS as AUTH_MIGRATIONS
 from services.auth.settings import AuthSettings
@@ -102,7 +103,8 @@ def make_gateway(devstack: DevStack, auth: Auth, stack: AsyncExitStack) -> MakeG
     """``await make_gateway(SETTING=value, ...)``: a client of the gateway as ``app.build``
     makes it, on the test's backends and auth service; the services behind it are not running,
     so only what needs none of them answers. It listens on loopback, with plain HTTP for
-    browsers allowed as in development."""
+    browsers allowed as in development, and with limits too high to refuse anything unless
+    the test gives ``rate_limits`` of its own (``""``: the built-in ones)."""
 
     async def make(**settings: str) -> GatewayClient:
         nowhere = {
@@ -117,6 +119,7 @@ def make_gateway(devstack: DevStack, auth: Auth, stack: AsyncExitStack) -> MakeG
                 "SHOTGRAPH_DEV_INSECURE_HTTP": "on",
                 "SHOTGRAPH_AUTH_ADDR": auth.address,
                 "SHOTGRAPH_FANOUT_URL": f"http://127.0.0.1:{free_port()}",
+                "SHOTGRAPH_RATE_LIMITS": generous_policies(),
                 **{f"SHOTGRAPH_{name.upper()}": value for name, value in settings.items()},
             }
         )

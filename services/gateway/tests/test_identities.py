@@ -122,6 +122,10 @@ async def test_without_redis_sessions_are_unavailable_and_keys_still_work(
     login = await gateway.post("/v1/auth/login", json={"user_name": name, "password": PASSWORD})
     assert login.status == 503, await login.text()
     assert login.content_type == "application/problem+json"
+    assert (
+        "the session store (Redis) cannot be reached"
+        in (await login.json(content_type=None))["detail"]
+    )
     assert int(login.headers["Retry-After"]) > 0
     cookie = {"shotgraph_session": "a" * 43}
     assert (await gateway.get("/v1/auth/session", cookies=cookie)).status == 503
