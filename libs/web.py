@@ -32,6 +32,7 @@ __all__ = [
     "DegradedNote",
     "ReadinessCheck",
     "create_app",
+    "error_response",
     "nests_deeper_than",
     "parse_json",
     "problem_response",
@@ -159,22 +160,28 @@ def _route_of(request: web.Request) -> str:
     return resource.canonical if resource is not None else "unmatched"
 
 
+def error_response(
+    request: web.Request, exc: ShotgraphError, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    """``exc`` as its problem document, with ``Retry-After`` when it says when to come back,
+    and ``headers`` beside (a refusal's ``RateLimit``)."""
+    sent = dict(headers or {})
+    if isinstance(exc, Unavailable | TooManyRequests):
+        sent["Retry-After"] = str(exc.retry_after)
+    return problem_response(
+        exc.status,
+        exc.title,
+        exc.detail,
+        type_slug=exc.type_slug,
+        instance=request.path,
+        headers=sent or None,
+        **exc.extensions,
+    )
+
+
 def _error_to_problem(request: web.Request, exc: Exception) -> web.Response:
     if isinstance(exc, ShotgraphError):
-        headers = (
-            {"Retry-After": str(exc.retry_after)}
-            if isinstance(exc, Unavailable | TooManyRequests)
-            else None
-        )
-        return problem_response(
-            exc.status,
-            exc.title,
-            exc.detail,
-            type_slug=exc.type_slug,
-            instance=request.path,
-            headers=headers,
-            **exc.extensions,
-        )
+        return error_response(request, exc)
     if isinstance(exc, web.HTTPException):
         return problem_response(
             exc.status,

@@ -20,7 +20,7 @@ from aiohttp.typedefs import Middleware
 
 from libs.errors import InvalidArgument, TooManyRequests
 from libs.ratelimit import Check, Decision, Lease, Limiter, Policies
-from libs.web import parse_json, problem_response
+from libs.web import error_response, parse_json
 from services.gateway.auth import IDENTITY
 
 __all__ = ["RATE_LIMIT", "ROUTE_BUDGETS", "add_rate_limit_headers", "rate_limit"]
@@ -158,16 +158,7 @@ def rate_limit(limiter: Limiter, policies: Policies) -> Middleware:
                 retry_after=decision.retry_after_s,
                 extensions={"limit": decision.limit},
             )
-            headers["Retry-After"] = str(error.retry_after)
-            return problem_response(
-                error.status,
-                error.title,
-                error.detail,
-                type_slug=error.type_slug,
-                instance=request.path,
-                headers=headers,
-                **error.extensions,
-            )
+            return error_response(request, error, headers)
         # A response the handler prepares itself (an event stream) gets them on the way out.
         request[RATE_LIMIT] = decision
         request[_POLICY_NAMES] = names

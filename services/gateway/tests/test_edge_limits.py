@@ -12,7 +12,7 @@ import aiohttp
 from redis.asyncio import Redis
 
 from libs.devstack import DevStack
-from services.gateway.tests.conftest import MakeGateway
+from services.gateway.tests.conftest import GatewayClient, MakeGateway
 
 # The built-in address policy: a burst of 100, then one every 0.6 s.
 BURST, INTERVAL_S = 100, 0.6
@@ -25,6 +25,14 @@ async def fresh_redis_url(stack: AsyncExitStack, devstack: DevStack) -> str:
     stack.push_async_callback(redis.aclose)
     await redis.flushdb()
     return url
+
+
+async def gateway_limited_to(
+    stack: AsyncExitStack, devstack: DevStack, make_gateway: MakeGateway, burst: int
+) -> GatewayClient:
+    """The gateway on a Redis of its own, allowing each address ``burst`` requests a minute."""
+    policy = f'{{"address": {{"limit": {burst}, "window_s": 60, "burst": {burst}}}}}'
+    return await make_gateway(redis_url=await fresh_redis_url(stack, devstack), rate_limits=policy)
 
 
 def client(stack: AsyncExitStack, source: str) -> aiohttp.ClientSession:
@@ -67,10 +75,7 @@ async def test_the_101st_anonymous_request_is_refused_and_another_address_is_not
 async def test_an_over_limit_request_with_a_bad_key_is_refused_as_over_the_limit(
     stack: AsyncExitStack, devstack: DevStack, make_gateway: MakeGateway
 ) -> None:
-    policy = '{"address": {"limit": 2, "window_s": 60, "burst": 2}}'
-    gateway = await make_gateway(
-        redis_url=await fresh_redis_url(stack, devstack), rate_limits=policy
-    )
+    gateway = await gateway_limited_to(stack, devstack, make_gateway, burst=2)
     bad = {"Authorization": f"Bearer sg_{uuid.uuid4().hex}{uuid.uuid4().hex[:11]}"}
     statuses = [(await gateway.get("/v1/canvases", headers=bad)).status for _ in range(3)]
     assert statuses == [401, 401, 429]
@@ -79,10 +84,7 @@ async def test_an_over_limit_request_with_a_bad_key_is_refused_as_over_the_limit
 async def test_x_forwarded_for_from_an_untrusted_peer_is_ignored(
     stack: AsyncExitStack, devstack: DevStack, make_gateway: MakeGateway
 ) -> None:
-    policy = '{"address": {"limit": 1, "window_s": 60, "burst": 1}}'
-    gateway = await make_gateway(
-        redis_url=await fresh_redis_url(stack, devstack), rate_limits=policy
-    )
+    gateway = await gateway_limited_to(stack, devstack, make_gateway, burst=1)
     spoofed = [
         (await gateway.get("/v1/canvases", headers={"X-Forwarded-For": f"203.0.113.{n}"})).status
         for n in range(3)

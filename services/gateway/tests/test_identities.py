@@ -13,6 +13,7 @@ import nats
 import pytest
 
 from libs.devstack import DevStack
+from libs.downstream import Downstream
 from libs.errors import Unauthenticated
 from libs.identity import Credential, Identities, listen_for_revocations
 from libs.ports import free_port
@@ -35,6 +36,30 @@ async def worker(stack: AsyncExitStack, devstack: DevStack, auth_address: str) -
     await listen_for_revocations(nc, identities)
     await nc.flush()
     return identities
+
+
+async def auth_with_a_user(
+    stack: AsyncExitStack,
+    pg_pool: asyncpg.Pool,
+    settings: AuthSettings,
+    *,
+    redis_url: str,
+    nats_url: str,
+) -> tuple[str, Downstream[auth_pb2_grpc.AuthServiceStub], str]:
+    """An auth service of the test's own with ``settings``, and a user with PASSWORD on it:
+    (its address, a client of it, the user's name)."""
+    servicer, _ = await auth_servicer(
+        stack, pg_pool, settings, redis_url=redis_url, nats_url=nats_url
+    )
+    address = await serve(
+        stack, lambda server: auth_pb2_grpc.add_AuthServiceServicer_to_server(servicer, server)
+    )
+    client = downstream(stack, "auth", address, auth_pb2_grpc.AuthServiceStub)
+    name = f"gw-{uuid.uuid4().hex[:10]}"
+    await client.call(
+        client.stub.CreateUser, auth_pb2.CreateUserRequest(user_name=name, password=PASSWORD)
+    )
+    return address, client, name
 
 
 async def refused(identities: Identities, credential: Credential) -> None:
@@ -74,17 +99,12 @@ async def test_a_revoked_key_is_dropped_by_every_worker_and_its_streams_end(
 async def test_a_sessions_identity_stops_at_its_expiry_while_cached(
     stack: AsyncExitStack, devstack: DevStack, pg_pool: asyncpg.Pool
 ) -> None:
-    settings = AuthSettings(**CHEAP, session_idle_s=1.0)  # type: ignore[arg-type]
-    servicer, _ = await auth_servicer(
-        stack, pg_pool, settings, redis_url=devstack.redis_url, nats_url=devstack.nats_url
-    )
-    address = await serve(
-        stack, lambda server: auth_pb2_grpc.add_AuthServiceServicer_to_server(servicer, server)
-    )
-    client = downstream(stack, "auth", address, auth_pb2_grpc.AuthServiceStub)
-    name = f"gw-{uuid.uuid4().hex[:10]}"
-    await client.call(
-        client.stub.CreateUser, auth_pb2.CreateUserRequest(user_name=name, password=PASSWORD)
+    address, client, name = await auth_with_a_user(
+        stack,
+        pg_pool,
+        AuthSettings(**CHEAP, session_idle_s=1.0),  # type: ignore[arg-type]
+        redis_url=devstack.redis_url,
+        nats_url=devstack.nats_url,
     )
     session: auth_pb2.Session = await client.call(
         client.stub.Login, auth_pb2.LoginRequest(user_name=name, password=PASSWORD)
@@ -99,20 +119,12 @@ async def test_a_sessions_identity_stops_at_its_expiry_while_cached(
 async def test_without_redis_sessions_are_unavailable_and_keys_still_work(
     stack: AsyncExitStack, devstack: DevStack, pg_pool: asyncpg.Pool, make_gateway: MakeGateway
 ) -> None:
-    servicer, _ = await auth_servicer(
+    address, client, name = await auth_with_a_user(
         stack,
         pg_pool,
         AuthSettings(**CHEAP),  # type: ignore[arg-type]
         redis_url=f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
         nats_url=devstack.nats_url,
-    )
-    address = await serve(
-        stack, lambda server: auth_pb2_grpc.add_AuthServiceServicer_to_server(servicer, server)
-    )
-    client = downstream(stack, "auth", address, auth_pb2_grpc.AuthServiceStub)
-    name = f"gw-{uuid.uuid4().hex[:10]}"
-    await client.call(
-        client.stub.CreateUser, auth_pb2.CreateUserRequest(user_name=name, password=PASSWORD)
     )
     key: auth_pb2.CreateApiKeyResponse = await client.call(
         client.stub.CreateApiKey, auth_pb2.CreateApiKeyRequest(user_name=name)
