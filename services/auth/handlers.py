@@ -357,13 +357,15 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         self, request: auth_pb2.AcceptInviteRequest, context: grpc.aio.ServicerContext
     ) -> auth_pb2.Session:
         client = _client(request.client)
-        if not looks_like_token(request.token):
-            raise Forbidden("the invitation is unknown, used or expired")
         name = check_user_name(request.user_name)
         password = check_new_password(request.password, name)
+        token_hash = hash_key(request.token)
+        if not looks_like_token(request.token) or not await self._store.invite_is_open(token_hash):
+            raise Forbidden("the invitation is unknown, used or expired")
         sessions = self.sessions  # before the invitation is spent
+        # Still atomic: an invitation spent meanwhile is refused here.
         accepted = await self._store.accept_invite(
-            hash_key(request.token), name, await self._passwords.hash(password)
+            token_hash, name, await self._passwords.hash(password)
         )
         user = accepted.user
         await self._audit.record(

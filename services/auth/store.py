@@ -339,6 +339,17 @@ class AuthStore:
         assert row is not None
         return Invite(id=str(row["id"]), expires_at=row["expires_at"])
 
+    async def invite_is_open(self, token_hash: bytes) -> bool:
+        """Whether an invitation may still be accepted: checked before a password is hashed,
+        so a guessed token costs a lookup, not an argon2 hash."""
+        return bool(
+            await self.pool.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM auth.invites WHERE token_hash = $1"
+                " AND accepted_at IS NULL AND expires_at > now())",
+                token_hash,
+            )
+        )
+
     async def accept_invite(
         self, token_hash: bytes, user_name: str, password_hash: str
     ) -> AcceptedInvite:

@@ -162,12 +162,14 @@ async def test_an_expired_invite_is_refused(auth: Auth) -> None:
 
 @pytest.mark.parametrize("token", ["", "wrong", "A" * 43, "A" * 300])
 async def test_a_wrong_invite_token_is_refused(auth: Auth, token: str) -> None:
+    hashed = auth.hasher.hashed
     error = await rpc_error(
         auth.stub.AcceptInvite(
             auth_pb2.AcceptInviteRequest(token=token, user_name=auth.name(), password=PASSWORD)
         )
     )
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert auth.hasher.hashed == hashed, "a guessed token costs no password hash"
 
 
 async def test_a_taken_name_leaves_the_invite_unused(auth: Auth) -> None:
