@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -261,16 +261,25 @@ class Decision:
     store: Store = "redis"
 
 
+class Request(NamedTuple):
+    """What one request is checked on: its limits and the places it takes."""
+
+    checks: Sequence[Check]
+    leases: Sequence[Lease]
+
+
 _NOTHING = Decision(True, "", 0, 0.0, 0.0)
 _LEASE_RETRY_US = _US  # a full cap says nothing of when a place frees; leases are short
 
 
 # --- the algorithm, once in Lua and once in Python ----------------------------------------------
 
-# KEYS: each check's TAT key, then each lease's sorted set.
-# ARGV: now in microseconds ("" reads Redis TIME), the number of checks, then per check
-# interval_us, burst, cost, then per lease cap, ttl_us, lease id.
-# Returns {allowed, 1-based index of the tightest, remaining, reset_us, retry_us}.
+# One call decides a batch of requests, each on its own as if alone, in arrival order.
+# KEYS: per decision, each check's TAT key, then each lease's sorted set.
+# ARGV: now in microseconds ("" reads Redis TIME), the number of decisions, then per decision
+# its number of checks and of leases, per check interval_us, burst, cost, and per lease cap,
+# ttl_us, lease id.
+# Returns, per decision, {allowed, 1-based index of the tightest, remaining, reset_us, retry_us}.
 _SCRIPT = """
 local now
 if ARGV[1] == '' then
@@ -279,54 +288,65 @@ if ARGV[1] == '' then
 else
   now = tonumber(ARGV[1])
 end
-local n = tonumber(ARGV[2])
-local refused, retry, refused_reset = 0, -1, 0
-local tight, tight_remaining, tight_reset = 0, 0, 0
-local tats = {}
-for i = 1, n do
-  local a = 3 + (i - 1) * 3
-  local interval, burst, cost = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-  local tat = tonumber(redis.call('GET', KEYS[i])) or now
-  if tat < now then tat = now end
-  local new_tat = tat + cost * interval
-  local allow_at = new_tat - burst * interval
-  if now < allow_at then
-    if allow_at - now > retry then refused, retry, refused_reset = i, allow_at - now, tat - now end
-  else
-    tats[i] = new_tat
-    local remaining = math.floor((now - allow_at) / interval)
-    if tight == 0 or remaining < tight_remaining then
-      tight, tight_remaining, tight_reset = i, remaining, new_tat - now
+
+local function decide(k, a, n, m)
+  local refused, retry, refused_reset = 0, -1, 0
+  local tight, tight_remaining, tight_reset = 0, 0, 0
+  local tats = {}
+  for i = 1, n do
+    local c = a + (i - 1) * 3
+    local interval, burst, cost = tonumber(ARGV[c]), tonumber(ARGV[c + 1]), tonumber(ARGV[c + 2])
+    local tat = tonumber(redis.call('GET', KEYS[k + i])) or now
+    if tat < now then tat = now end
+    local new_tat = tat + cost * interval
+    local allow_at = new_tat - burst * interval
+    if now < allow_at then
+      if allow_at - now > retry then
+        refused, retry, refused_reset = i, allow_at - now, tat - now
+      end
+    else
+      tats[i] = new_tat
+      local remaining = math.floor((now - allow_at) / interval)
+      if tight == 0 or remaining < tight_remaining then
+        tight, tight_remaining, tight_reset = i, remaining, new_tat - now
+      end
     end
   end
-end
-local m = #KEYS - n
-local b = 3 + n * 3
-for j = 1, m do
-  local key, cap = KEYS[n + j], tonumber(ARGV[b + (j - 1) * 3])
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
-  local held = redis.call('ZCARD', key)
-  if held >= cap then
-    if 1000000 > retry then refused, retry, refused_reset = n + j, 1000000, 0 end
-  else
-    local remaining = cap - held - 1
-    if tight == 0 or remaining < tight_remaining then
-      tight, tight_remaining, tight_reset = n + j, remaining, 0
+  local b = a + n * 3
+  for j = 1, m do
+    local key, cap = KEYS[k + n + j], tonumber(ARGV[b + (j - 1) * 3])
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+    local held = redis.call('ZCARD', key)
+    if held >= cap then
+      if 1000000 > retry then refused, retry, refused_reset = n + j, 1000000, 0 end
+    else
+      local remaining = cap - held - 1
+      if tight == 0 or remaining < tight_remaining then
+        tight, tight_remaining, tight_reset = n + j, remaining, 0
+      end
     end
   end
+  if refused > 0 then return {0, refused, 0, refused_reset, retry} end
+  for i = 1, n do
+    local ttl_ms = math.ceil((tats[i] - now) / 1000)
+    redis.call('SET', KEYS[k + i], string.format('%d', tats[i]), 'PX', ttl_ms)
+  end
+  for j = 1, m do
+    local ttl_us = tonumber(ARGV[b + (j - 1) * 3 + 1])
+    local score = string.format('%d', now + ttl_us)
+    redis.call('ZADD', KEYS[k + n + j], score, ARGV[b + (j - 1) * 3 + 2])
+    redis.call('PEXPIRE', KEYS[k + n + j], math.ceil(ttl_us / 1000))
+  end
+  return {1, tight, tight_remaining, tight_reset, 0}
 end
-if refused > 0 then return {0, refused, 0, refused_reset, retry} end
-for i = 1, n do
-  local ttl_ms = math.ceil((tats[i] - now) / 1000)
-  redis.call('SET', KEYS[i], string.format('%d', tats[i]), 'PX', ttl_ms)
+
+local replies, k, a = {}, 0, 3
+for _ = 1, tonumber(ARGV[2]) do
+  local n, m = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+  for _, value in ipairs(decide(k, a + 2, n, m)) do replies[#replies + 1] = value end
+  k, a = k + n + m, a + 2 + 3 * (n + m)
 end
-for j = 1, m do
-  local ttl_us = tonumber(ARGV[b + (j - 1) * 3 + 1])
-  local score = string.format('%d', now + ttl_us)
-  redis.call('ZADD', KEYS[n + j], score, ARGV[b + (j - 1) * 3 + 2])
-  redis.call('PEXPIRE', KEYS[n + j], math.ceil(ttl_us / 1000))
-end
-return {1, tight, tight_remaining, tight_reset, 0}
+return replies
 """
 
 # Renew a lease still held: only if it is there (XX), so a released one is not brought back.
@@ -373,15 +393,28 @@ class RedisLimiter:
     ) -> Decision:
         if not checks and not leases:
             return _NOTHING
-        args: list[str | int] = ["" if now_us is None else now_us, len(checks)]
-        for check in checks:
-            args += [check.rate.interval_us, check.rate.burst, check.cost]
-        for lease in leases:
-            args += [lease.cap, round(lease.ttl_s * _US), lease.id]
-        keys = [self._namespace + c.key for c in checks]
-        keys += [self._namespace + lease.key for lease in leases]
+        [decision] = await self.acquire_many([Request(checks, leases)], now_us=now_us)
+        return decision
+
+    async def acquire_many(
+        self, requests: Sequence[Request], *, now_us: int | None = None
+    ) -> list[Decision]:
+        """Each request decided on its own, in order, all in one script call."""
+        args: list[str | int] = ["" if now_us is None else now_us, len(requests)]
+        keys: list[str] = []
+        for checks, leases in requests:
+            args += [len(checks), len(leases)]
+            for check in checks:
+                args += [check.rate.interval_us, check.rate.burst, check.cost]
+            for lease in leases:
+                args += [lease.cap, round(lease.ttl_s * _US), lease.id]
+            keys += [self._namespace + c.key for c in checks]
+            keys += [self._namespace + lease.key for lease in leases]
         reply = await self._script(keys=keys, args=args)
-        return _decision(_names(checks, leases), reply, "redis")
+        return [
+            _decision(_names(checks, leases), reply[5 * i : 5 * i + 5], "redis")
+            for i, (checks, leases) in enumerate(requests)
+        ]
 
     async def release(self, leases: Sequence[Lease]) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -480,9 +513,17 @@ class ProcessLimiter:
 class Limiter:
     """The gateway's limiter: shared in Redis, per process while Redis is unreachable.
 
+    Decisions are committed in groups: while one script call is on its way, the requests that
+    arrive wait for the next, which carries all of them. Each is still decided on its own and
+    costs at most one round trip, but a busy worker pays the client's per-call work (most of a
+    decision's cost, far more than the script's) once per group instead of once per request.
+    An idle worker's request goes out at once, alone.
+
     After a failure Redis is tried again at most every ``retry_every_s``; a call to Redis never
     waits longer than ``timeout_s``, whatever the client's own retries.
     """
+
+    MAX_GROUP = 256  # decisions in one script call
 
     def __init__(
         self,
@@ -501,6 +542,8 @@ class Limiter:
         self._clock = clock
         self._retry_at: float | None = None  # None: Redis is in use
         self._background: set[asyncio.Task[None]] = set()
+        self._waiting: list[tuple[Request, asyncio.Future[Decision]]] = []
+        self._committing = False
         RATELIMIT_DEGRADED.set(0)
 
     @property
@@ -519,16 +562,51 @@ class Limiter:
         return decision
 
     async def _acquire(self, checks: Sequence[Check], leases: Sequence[Lease]) -> Decision:
-        if self._retry_at is None or self._clock() >= self._retry_at:
+        if not self._shared_now():
+            return self.local.acquire(checks, leases)
+        decided = asyncio.get_running_loop().create_future()
+        self._waiting.append((Request(checks, leases), decided))
+        if not self._committing:
+            self._committing = True
+            task = asyncio.create_task(self._commit())
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        return await decided
+
+    def _shared_now(self) -> bool:
+        return self._retry_at is None or self._clock() >= self._retry_at
+
+    async def _commit(self) -> None:
+        """Decide every waiting request, a group per script call, until none waits."""
+        try:
+            while self._waiting:
+                group = self._waiting[: self.MAX_GROUP]
+                del self._waiting[: self.MAX_GROUP]
+                requests = [request for request, _ in group]
+                decisions = await self._decide(requests)
+                for (_, decided), decision in zip(group, decisions, strict=True):
+                    if not decided.done():  # its request may have gone meanwhile
+                        decided.set_result(decision)
+        except BaseException as exc:  # a bug, or cancellation at shutdown: nobody waits forever
+            for _, decided in self._waiting:
+                if not decided.done():
+                    decided.set_exception(exc)
+            self._waiting.clear()
+            raise
+        finally:
+            self._committing = False
+
+    async def _decide(self, requests: list[Request]) -> list[Decision]:
+        if self._shared_now():
             try:
                 async with asyncio.timeout(self._timeout_s):
-                    decision = await self.shared.acquire(checks, leases)
+                    decisions = await self.shared.acquire_many(requests)
             except (RedisError, OSError, TimeoutError) as exc:
                 self._degrade(exc)
             else:
                 self._recover()
-                return decision
-        return self.local.acquire(checks, leases)
+                return decisions
+        return [self.local.acquire(checks, leases) for checks, leases in requests]
 
     def _degrade(self, exc: BaseException) -> None:
         if self._retry_at is None:
