@@ -11,7 +11,7 @@ from aiocache.serializers import JsonSerializer
 
 from libs.logs import get_logger
 
-__all__ = ["ReadCache"]
+__all__ = ["ReadCache", "canvas_stamp_key"]
 
 log = get_logger(__name__)
 
@@ -41,6 +41,22 @@ end
 redis.call('DEL', KEYS[1])
 return 1
 """
+
+
+# A stamp others may read: raised, never lowered, so a slow writer cannot bring back an older one.
+_RAISE_STAMP: Final = """
+local held = tonumber(redis.call('GET', KEYS[1]) or '0')
+if held >= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
+"""
+
+
+def canvas_stamp_key(canvas_id: str) -> str:
+    """Where the canvas service keeps the stamp (``updated_at`` in microseconds) of a canvas's
+    newest state: written before a change is answered, so whoever reads it after a save's
+    answer sees the save. The gateway checks its copies of canvases against it."""
+    return f"stamp:canvas:{canvas_id}"
 
 
 class ReadCache:
@@ -87,6 +103,14 @@ class ReadCache:
     async def delete_if_older(self, key: str, stamp: int) -> None:
         """Drop the entry unless it is at least as new as ``stamp``."""
         await self._script(_DELETE_IF_OLDER, key, stamp)
+
+    async def raise_stamp(self, key: str, stamp: int) -> None:
+        """Set the stamp at ``key`` (a name shared with other services, not one of this
+        cache's namespace) to ``stamp`` unless it is already as new."""
+        try:
+            await self._cache.raw("eval", _RAISE_STAMP, 1, key, stamp)
+        except Exception as exc:
+            log.warning("cache.unavailable", op="stamp", error=str(exc))
 
     async def _script(self, script: str, key: str, *args: Any) -> None:
         try:

@@ -259,13 +259,16 @@ class Decision:
     reset_s: float  # until the limit is back to its full burst
     retry_after_s: float  # 0 when allowed
     store: Store = "redis"
+    peeked: str | None = None  # the value at the request's ``peek`` key; None: not read
 
 
 class Request(NamedTuple):
-    """What one request is checked on: its limits and the places it takes."""
+    """What one request is checked on: its limits and the places it takes; and a key whose
+    value it needs read in the same round trip (a stamp to check a cached answer against)."""
 
     checks: Sequence[Check]
     leases: Sequence[Lease]
+    peek: str | None = None
 
 
 _NOTHING = Decision(True, "", 0, 0.0, 0.0)
@@ -275,11 +278,13 @@ _LEASE_RETRY_US = _US  # a full cap says nothing of when a place frees; leases a
 # --- the algorithm, once in Lua and once in Python ----------------------------------------------
 
 # One call decides a batch of requests, each on its own as if alone, in arrival order.
-# KEYS: per decision, each check's TAT key, then each lease's sorted set.
+# KEYS: per decision, each check's TAT key, then each lease's sorted set, then the key it peeks
+# at if any.
 # ARGV: now in microseconds ("" reads Redis TIME), the number of decisions, then per decision
-# its number of checks and of leases, per check interval_us, burst, cost, and per lease cap,
-# ttl_us, lease id.
-# Returns, per decision, {allowed, 1-based index of the tightest, remaining, reset_us, retry_us}.
+# its number of checks, of leases and of peeks (0 or 1), per check interval_us, burst, cost,
+# and per lease cap, ttl_us, lease id.
+# Returns, per decision, {allowed, 1-based index of the tightest, remaining, reset_us, retry_us,
+# the peeked value or ""}.
 _SCRIPT = """
 local now
 if ARGV[1] == '' then
@@ -342,9 +347,12 @@ end
 
 local replies, k, a = {}, 0, 3
 for _ = 1, tonumber(ARGV[2]) do
-  local n, m = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
-  for _, value in ipairs(decide(k, a + 2, n, m)) do replies[#replies + 1] = value end
-  k, a = k + n + m, a + 2 + 3 * (n + m)
+  local n, m, p = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  for _, value in ipairs(decide(k, a + 3, n, m)) do replies[#replies + 1] = value end
+  local peeked = ''
+  if p == 1 then peeked = redis.call('GET', KEYS[k + n + m + 1]) or '' end
+  replies[#replies + 1] = peeked
+  k, a = k + n + m + p, a + 3 + 3 * (n + m)
 end
 return replies
 """
@@ -402,19 +410,26 @@ class RedisLimiter:
         """Each request decided on its own, in order, all in one script call."""
         args: list[str | int] = ["" if now_us is None else now_us, len(requests)]
         keys: list[str] = []
-        for checks, leases in requests:
-            args += [len(checks), len(leases)]
+        for checks, leases, peek in requests:
+            args += [len(checks), len(leases), 0 if peek is None else 1]
             for check in checks:
                 args += [check.rate.interval_us, check.rate.burst, check.cost]
             for lease in leases:
                 args += [lease.cap, round(lease.ttl_s * _US), lease.id]
             keys += [self._namespace + c.key for c in checks]
             keys += [self._namespace + lease.key for lease in leases]
+            if peek is not None:
+                keys.append(peek)  # a name shared with its writer: not in this namespace
         reply = await self._script(keys=keys, args=args)
-        return [
-            _decision(_names(checks, leases), reply[5 * i : 5 * i + 5], "redis")
-            for i, (checks, leases) in enumerate(requests)
-        ]
+        decisions = []
+        for i, (checks, leases, peek) in enumerate(requests):
+            decision = _decision(_names(checks, leases), reply[6 * i : 6 * i + 5], "redis")
+            if peek is not None:
+                peeked = reply[6 * i + 5]
+                text = peeked.decode() if isinstance(peeked, bytes) else ""
+                decision = replace(decision, peeked=text or None)
+            decisions.append(decision)
+        return decisions
 
     async def release(self, leases: Sequence[Lease]) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -554,18 +569,22 @@ class Limiter:
         """For ``/readyz``: empty while limits are shared."""
         return "Redis unreachable: rate limits are enforced per process" if self.degraded else ""
 
-    async def acquire(self, checks: Sequence[Check], leases: Sequence[Lease] = ()) -> Decision:
-        decision = await self._acquire(checks, leases)
+    async def acquire(
+        self, checks: Sequence[Check], leases: Sequence[Lease] = (), peek: str | None = None
+    ) -> Decision:
+        """The decision on ``checks`` and ``leases``; with ``peek``, the value at that key read
+        in the same round trip (None when it is not there, or Redis is not in use)."""
+        decision = await self._acquire(Request(checks, leases, peek))
         if decision.limit:
             outcome = "admitted" if decision.allowed else "refused"
             RATELIMIT_DECISIONS.labels(decision.limit, outcome, decision.store).inc()
         return decision
 
-    async def _acquire(self, checks: Sequence[Check], leases: Sequence[Lease]) -> Decision:
+    async def _acquire(self, request: Request) -> Decision:
         if not self._shared_now():
-            return self.local.acquire(checks, leases)
+            return self.local.acquire(request.checks, request.leases)
         decided = asyncio.get_running_loop().create_future()
-        self._waiting.append((Request(checks, leases), decided))
+        self._waiting.append((request, decided))
         if not self._committing:
             self._committing = True
             task = asyncio.create_task(self._commit())
@@ -606,7 +625,7 @@ class Limiter:
             else:
                 self._recover()
                 return decisions
-        return [self.local.acquire(checks, leases) for checks, leases in requests]
+        return [self.local.acquire(checks, leases) for checks, leases, _ in requests]
 
     def _degrade(self, exc: BaseException) -> None:
         if self._retry_at is None:

@@ -139,11 +139,13 @@ CHANNELS: Final[tuple[Channel, ...]] = (
         id="canvas.changed",
         address="canvas.changed.{canvas_id}",
         description=(
-            "A canvas changed; every canvas replica drops cached copies older than its stamp."
-            " Core NATS (not kept): a replica that misses one still holds entries that expire."
+            "A canvas changed; every canvas replica drops cached copies older than its stamp, and"
+            " every gateway worker its kept answers older than it. Core NATS (not kept): a"
+            " replica that misses one still holds entries that expire, and a gateway checks"
+            " each kept answer against the canvas's stamp in Redis before serving it."
         ),
         senders={"canvas": (CanvasChanged,)},
-        receivers=("canvas",),
+        receivers=("canvas", "gateway"),
         parameters={"canvas_id": _CANVAS_ID},
     ),
     Channel(

@@ -331,3 +331,23 @@ async def test_a_group_in_flight_when_redis_goes_is_decided_per_process(
     assert limiter.degraded
     assert {d.store for d in decisions} == {"process"}
     assert [d.allowed for d in decisions].count(True) == 5, "this worker's half of the burst"
+
+
+async def test_a_decision_reads_a_peeked_key_in_the_same_call(own_redis: RedisServer) -> None:
+    client = Redis.from_url(own_redis.url)
+    limiter = Limiter(client)
+    stamp_key = f"stamp:canvas:{subject()}"
+    await client.set(stamp_key, "1700000000123456")
+    check = Check("address", subject(), PER_MINUTE)
+    await client.config_resetstat()
+    peeked, missing, plain = await asyncio.gather(
+        limiter.acquire([check], peek=stamp_key),
+        limiter.acquire([check], peek=f"stamp:canvas:{subject()}"),
+        limiter.acquire([check]),
+    )
+    stats = await client.info("commandstats")
+    await client.aclose()
+    assert peeked.allowed and peeked.peeked == "1700000000123456"
+    assert missing.allowed and missing.peeked is None
+    assert plain.peeked is None
+    assert stats["cmdstat_evalsha"]["calls"] <= 2, "no extra round trip for the peek"

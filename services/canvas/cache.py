@@ -1,16 +1,18 @@
 """Canvas reads through Redis, kept fresh by ``canvas.changed`` events.
 
 An entry is a canvas with its newest graph and its shares, stamped with the canvas's
-``updated_at``. Whoever changes a canvas writes the new entry through and then publishes
-``canvas.changed.<id>`` with the stamp; every replica's subscriber drops entries older than
-it. Both are conditional on the stamp (``ReadCache.put_if_newer``), so a slow writer can never
-put back an older canvas, and a reader right after a save already finds the new one.
+``updated_at``. Whoever changes a canvas writes the new entry through, raises the canvas's
+shared stamp (``libs.cache.canvas_stamp_key``: the gateway checks its own copies against it),
+and then publishes ``canvas.changed.<id>`` with the stamp; every replica's subscriber drops
+entries older than it. All are conditional on the stamp (``ReadCache.put_if_newer``), so a
+slow writer can never put back an older canvas, and a reader right after a save already finds
+the new one.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from nats.aio.client import Client
@@ -20,7 +22,7 @@ from nats.aio.subscription import Subscription
 from libs.bus import Envelope, publish
 from libs.bus.events import CanvasChanged
 from libs.bus.subjects import ALL_CANVAS_CHANGES, canvas_changed_subject
-from libs.cache import ReadCache
+from libs.cache import ReadCache, canvas_stamp_key
 from libs.errors import MalformedMessage, NewerVersion
 from libs.logs import get_logger
 from libs.metrics import CANVAS_CACHE
@@ -36,9 +38,13 @@ _QUEUE_GROUP: Final = "canvas-cache"
 CachedCanvas = tuple[CanvasRecord, dict[str, str]]  # the canvas as its owner sees it, shares
 
 
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def stamp_of(moment: datetime) -> int:
-    """A canvas's ``updated_at`` as the cache's ordering stamp (microseconds)."""
-    return int(moment.timestamp() * 1_000_000)
+    """A canvas's ``updated_at`` as the cache's ordering stamp: microseconds, exactly (the
+    gateway computes the same number from the Timestamp it is sent)."""
+    return (moment - _EPOCH) // timedelta(microseconds=1)
 
 
 class CanvasCache:
@@ -66,9 +72,9 @@ class CanvasCache:
         head = await self._store.head(canvas_id)
         if head is not None:
             record, shares = head
-            await self._cache.put_if_newer(
-                canvas_id, _encode(record, shares), stamp_of(record.updated_at)
-            )
+            stamp = stamp_of(record.updated_at)
+            await self._cache.put_if_newer(canvas_id, _encode(record, shares), stamp)
+            await self._cache.raise_stamp(canvas_stamp_key(canvas_id), stamp)
         return head
 
     async def changed(self, canvas_id: str) -> None:

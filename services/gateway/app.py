@@ -20,6 +20,7 @@ from services.gateway.accounts import Accounts, CookiePolicy
 from services.gateway.auth import authenticate, authorize
 from services.gateway.batches import Batches
 from services.gateway.blobs import Blobs
+from services.gateway.canvas_reads import CanvasReads, stamp_to_check
 from services.gateway.canvases import Canvases
 from services.gateway.client_address import client_address
 from services.gateway.csrf import CSRF_COOKIE, DEV_CSRF_COOKIE, CsrfGuard
@@ -88,12 +89,14 @@ async def build(settings: GatewaySettings, stack: AsyncExitStack) -> ServicePart
     app.middlewares.append(answer_preflights())
     app.middlewares.append(authenticate(identities=identities, cookie_names=(cookies.session,)))
     if settings.rate_limiting:
-        app.middlewares.append(rate_limit(limiter, settings.rate_limits))
+        app.middlewares.append(rate_limit(limiter, settings.rate_limits, stamp_to_check))
         app.on_response_prepare.append(add_rate_limit_headers)
     app.middlewares.append(refuse_deep_json())
     app.middlewares.append(authorize(csrf=csrf))
     Accounts(auth, identities, csrf, cookies).add_routes(app)
-    Canvases(canvas).add_routes(app)
+    reads = CanvasReads()
+    await reads.listen(nc)
+    Canvases(canvas, reads).add_routes(app)
     Batches(batch).add_routes(app)
     store = BlobStore(js, hot_bytes=HOT_BLOB_BYTES)
     Blobs(store, image, settings.max_upload_bytes, keys).add_routes(app)

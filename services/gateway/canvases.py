@@ -12,7 +12,14 @@ from libs.downstream import Downstream
 from libs.errors import InvalidArgument
 from libs.web import read_json
 from services.gateway.auth import IDENTITY
-from services.gateway.protojson import message_response, query_int, revalidated_response
+from services.gateway.canvas_reads import CanvasReads, Kept, current_stamp
+from services.gateway.protojson import (
+    etagged_body,
+    message_response,
+    query_int,
+    revalidated,
+    revalidated_response,
+)
 from shotgraph.canvas.v1 import canvas_pb2, canvas_pb2_grpc
 
 __all__ = ["Canvases"]
@@ -23,8 +30,13 @@ MAX_GRAPH_DEPTH = 32
 
 
 class Canvases:
-    def __init__(self, canvas: Downstream[canvas_pb2_grpc.CanvasServiceStub]) -> None:
+    def __init__(
+        self,
+        canvas: Downstream[canvas_pb2_grpc.CanvasServiceStub],
+        reads: CanvasReads | None = None,
+    ) -> None:
         self._canvas = canvas
+        self._reads = reads or CanvasReads()
 
     def add_routes(self, app: web.Application) -> None:
         add = app.router
@@ -62,10 +74,20 @@ class Canvases:
         return message_response(await self._canvas.call(self._canvas.stub.CreateCanvas, call), 201)
 
     async def get(self, request: web.Request) -> web.Response:
-        call = canvas_pb2.GetCanvasRequest(owner_id=_user(request), canvas_id=_canvas(request))
-        return revalidated_response(
-            request, await self._canvas.call(self._canvas.stub.GetCanvas, call)
-        )
+        """The canvas, from this worker's kept answers while they are current
+        (``canvas_reads.py``), else from the canvas service."""
+        user, canvas_id, stamp = _user(request), _canvas(request), current_stamp(request)
+        if stamp is not None:
+            kept = self._reads.get(user, canvas_id, stamp)
+            if kept is not None:
+                return revalidated(request, kept.body, kept.etag)
+        call = canvas_pb2.GetCanvasRequest(owner_id=user, canvas_id=canvas_id)
+        canvas: canvas_pb2.Canvas = await self._canvas.call(self._canvas.stub.GetCanvas, call)
+        body, etag = etagged_body(canvas)
+        if stamp is not None:
+            updated = canvas.updated_at.seconds * 1_000_000 + canvas.updated_at.nanos // 1000
+            self._reads.put(user, canvas_id, Kept(updated, body, etag), stamp)
+        return revalidated(request, body, etag)
 
     async def list(self, request: web.Request) -> web.Response:
         call = canvas_pb2.ListCanvasesRequest(

@@ -15,10 +15,12 @@ from libs.errors import InvalidArgument
 from libs.web import MAX_JSON_DEPTH
 
 __all__ = [
+    "etagged_body",
     "message_from_json",
     "message_json",
     "message_response",
     "query_int",
+    "revalidated",
     "revalidated_response",
 ]
 
@@ -44,8 +46,17 @@ def revalidated_response(request: web.Request, message: Message) -> web.Response
     The content is private and changes (a canvas, a version list): caches must revalidate
     every time, and a revalidation that matches costs no body.
     """
+    return revalidated(request, *etagged_body(message))
+
+
+def etagged_body(message: Message) -> tuple[bytes, str]:
+    """``message`` as compact JSON, and a strong ETag of it."""
     body = json.dumps(message_json(message), separators=(",", ":"), sort_keys=True).encode()
-    etag = hashlib.sha256(body).hexdigest()[:32]
+    return body, hashlib.sha256(body).hexdigest()[:32]
+
+
+def revalidated(request: web.Request, body: bytes, etag: str) -> web.Response:
+    """``body`` with its ETag, or 304 when the client already has it."""
     headers = {"ETag": f'"{etag}"', "Cache-Control": "private, no-cache"}
     if any(tag.value in (etag, "*") for tag in request.if_none_match or ()):
         return web.Response(status=304, headers=headers)

@@ -141,15 +141,23 @@ async def _renewing(
             await task
 
 
-def rate_limit(limiter: Limiter, policies: Policies) -> Middleware:
-    """Admit or refuse each API request on every limit that applies to it, in one decision."""
+Peek = Callable[[web.Request], str | None]
+
+
+def rate_limit(limiter: Limiter, policies: Policies, peek: Peek | None = None) -> Middleware:
+    """Admit or refuse each API request on every limit that applies to it, in one decision.
+    ``peek`` names a key whose value a request's handler needs (a stamp to check a cached
+    answer against): it is read in the same round trip, and the handler finds it on
+    ``request[RATE_LIMIT].peeked``."""
 
     @web.middleware
     async def limit(request: web.Request, handler: Handler) -> web.StreamResponse:
         if not request.path.startswith(LIMITED_PREFIXES):
             return await handler(request)
         checks, held, kept = await _what_to_check(request, policies)
-        decision = await limiter.acquire(checks, held + kept)
+        decision = await limiter.acquire(
+            checks, held + kept, peek(request) if peek is not None else None
+        )
         names = _structured(checks, held + kept)
         headers = _headers(decision, names)
         if not decision.allowed:
