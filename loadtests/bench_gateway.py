@@ -27,6 +27,7 @@ import urllib.error
 import urllib.request
 from array import array
 from collections import Counter
+from contextlib import ExitStack
 from dataclasses import asdict
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -53,6 +54,7 @@ WARMUP_S = 2.0
 MAX_DURATION_S = 60.0
 MAX_CONNECTIONS = 1024
 MAX_REQUESTS = 1_000_000  # per target, warm-up included: bounds run time and memory
+MAX_CANVASES = 20_000
 REQUEST_TIMEOUT_S = 10.0
 HOST = "127.0.0.1"
 
@@ -61,8 +63,9 @@ HOST = "127.0.0.1"
 
 
 def _serve_baseline(port: int) -> None:
-    """Plain aiohttp in one process, on asyncio's default loop with no access log, like a
-    single gateway worker, so that the difference is what the gateway does per request."""
+    """Plain aiohttp on asyncio's default loop with no access log, like one gateway worker, so
+    that the difference is what the gateway does per request; as many of these processes as
+    the gateway has workers share the port (``SO_REUSEPORT``), as the gateway's do."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us, also on Ctrl-C
 
     async def hello(_: web.Request) -> web.Response:
@@ -73,7 +76,7 @@ def _serve_baseline(port: int) -> None:
         app.router.add_get("/", hello)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        await web.TCPSite(runner, HOST, port).start()
+        await web.TCPSite(runner, HOST, port, reuse_port=True).start()
         await asyncio.Event().wait()
 
     asyncio.run(serve())
@@ -82,24 +85,25 @@ def _serve_baseline(port: int) -> None:
 # --- the load generator, run in a process of its own --------------------------------------------
 
 
+Requests = list[tuple[str, dict[str, str]]]  # url and headers, taken in turn
+
+
 def _generate(
     out: Connection,
     target: str,
-    url: str,
-    headers: dict[str, str],
+    requests: Requests,
     connections: int,
     duration: float,
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    measurement = asyncio.run(_drive(target, url, headers, connections, duration))
+    measurement = asyncio.run(_drive(target, requests, connections, duration))
     out.send(asdict(measurement))  # a dict: the class pickles as __mp_main__'s here
     out.close()
 
 
-async def _drive(
-    target: str, url: str, headers: dict[str, str], connections: int, duration: float
-) -> LoadFigures:
-    """``connections`` loops, each with one keep-alive connection, sending back-to-back.
+async def _drive(target: str, requests: Requests, connections: int, duration: float) -> LoadFigures:
+    """``connections`` loops, each with one keep-alive connection, sending back-to-back; each
+    request is the next of ``requests`` in turn (one canvas after another, of each owner).
 
     Only requests started after the warm-up count; the clock stops when the last of them is
     answered, so every counted request lies within the measured time.
@@ -113,6 +117,7 @@ async def _drive(
     async def loop(session: aiohttp.ClientSession) -> None:
         nonlocal sent
         while (began := time.perf_counter()) < stop_at and sent < MAX_REQUESTS:
+            url, headers = requests[sent % len(requests)]
             sent += 1
             try:
                 async with session.get(url, headers=headers) as response:
@@ -130,11 +135,9 @@ async def _drive(
     return load_figures(target, latencies, errors, measure_from)
 
 
-def measure(
-    target: str, url: str, headers: dict[str, str], connections: int, duration: float
-) -> LoadFigures:
+def measure(target: str, requests: Requests, connections: int, duration: float) -> LoadFigures:
     receiver, sender = spawn.Pipe(duplex=False)
-    args = (sender, target, url, headers, connections, duration)
+    args = (sender, target, requests, connections, duration)
     with child(_generate, args) as generator:
         sender.close()  # so that a crashed generator shows up as EOF, not a hang
         if not receiver.poll(WARMUP_S + duration + REQUEST_TIMEOUT_S + 30):
@@ -167,6 +170,20 @@ def _wait_until_ok(url: str, headers: dict[str, str], timeout: float = 15.0) -> 
         if time.monotonic() > deadline:
             raise RuntimeError(f"GET {url} answers {status or 'nothing'}, not 200")
         time.sleep(0.1)
+
+
+def _canvases(system: Platform, owners: int, canvases: int) -> Requests:
+    """``canvases`` canvases, dealt round-robin to ``owners`` new users: each read's url and its
+    owner's key, interleaved so that consecutive reads are of different owners."""
+    keys = [system.create_api_key(f"bench-owner-{n}") for n in range(owners)]
+    reads: Requests = []
+    for n in range(canvases):
+        key = keys[n % owners]
+        canvas_id = _create_canvas(system.gateway_url, key)
+        reads.append(
+            (f"{system.gateway_url}/v1/canvases/{canvas_id}", {"Authorization": f"Bearer {key}"})
+        )
+    return reads
 
 
 def _create_canvas(gateway: str, key: str) -> str:
@@ -216,9 +233,11 @@ def report(settings: dict[str, Any], gateway: LoadFigures, baseline: LoadFigures
         "  measured under the same conditions, one after the other. Other work on the machine\n"
         "  (see load_1m) skews it, and the gateway more: it needs more processes.\n"
         "- req/s and latencies count 200 responses only; any other outcome is an error.\n"
-        "- a gateway request is API-key authentication + a gRPC call to the canvas service +\n"
-        f"  its store ({settings['workers']} worker(s) per service); the baseline is one aiohttp\n"
-        "  process answering a constant.\n"
+        f"- a gateway request reads one of {settings['canvases']:,} canvases of"
+        f" {settings['owners']} owners in turn, with the\n"
+        "  owner's API key, every part of the edge on (limits, headers, compression); the\n"
+        f"  baseline is {settings['workers']} aiohttp process(es) on the same event loop"
+        " implementation answering a constant.\n"
     )
     result = {
         "settings": settings,
@@ -246,6 +265,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64, help="concurrent connections")
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds/target")
     parser.add_argument("--workers", type=int, default=1, help="processes per service")
+    parser.add_argument("--owners", type=int, default=8, help="users whose canvases are read")
+    parser.add_argument("--canvases", type=int, default=1000, help="canvases read, in all")
     parser.add_argument(
         "--limiter-off-too",
         action="store_true",
@@ -258,11 +279,15 @@ def main() -> None:
         parser.error(f"--duration must be more than 0 and at most {MAX_DURATION_S:g}")
     if args.workers < 1:
         parser.error("--workers must be at least 1")
+    if not 1 <= args.owners <= args.canvases <= MAX_CANVASES:
+        parser.error(f"need 1 <= --owners <= --canvases <= {MAX_CANVASES}")
     settings = {
         "connections": args.connections,
         "duration_s": args.duration,
         "warmup_s": WARMUP_S,
         "workers": args.workers,
+        "owners": args.owners,
+        "canvases": args.canvases,
         "cpus": os.cpu_count(),
         "usable_cpus": len(os.sched_getaffinity(0)),
         "python": host.python_version(),
@@ -280,27 +305,31 @@ def main() -> None:
         with stopped_at_exit(system):
             print(f"starting the platform ({args.workers} worker(s) per service)...", flush=True)
             system.start()
-            key = system.create_api_key("bench")
-            auth = {"Authorization": f"Bearer {key}"}
-            canvas_id = _create_canvas(system.gateway_url, key)
-            gateway_url = f"{system.gateway_url}/v1/canvases/{canvas_id}"
-            _wait_until_ok(gateway_url, auth)
+            print(f"creating {args.canvases:,} canvases of {args.owners} owners...", flush=True)
+            reads = _canvases(system, args.owners, args.canvases)
+            _wait_until_ok(*reads[0])
             settings["load_1m"] = round(os.getloadavg()[0], 2)  # other work on the machine
-            with child(_serve_baseline, (baseline_port,)):
+            with ExitStack() as baselines:
+                for _ in range(args.workers):
+                    baselines.enter_context(child(_serve_baseline, (baseline_port,)))
                 _wait_until_ok(baseline_url, {})
-                print(f"measuring {gateway_url} ...", flush=True)
-                gateway = measure("gateway", gateway_url, auth, args.connections, args.duration)
+                print(f"measuring {system.gateway_url}/v1/canvases/{{id}} ...", flush=True)
+                gateway = measure("gateway", reads, args.connections, args.duration)
                 print(f"measuring {baseline_url} ...", flush=True)
-                baseline = measure("baseline", baseline_url, {}, args.connections, args.duration)
+                baseline = measure(
+                    "baseline", [(baseline_url, {})], args.connections, args.duration
+                )
             unlimited = None
             if args.limiter_off_too:
                 off = system.add_process(
                     "gateway-unlimited", "services.gateway", {"SHOTGRAPH_RATE_LIMITING": "off"}
                 )
-                off_url = f"{off.url}/v1/canvases/{canvas_id}"
-                _wait_until_ok(off_url, auth)
-                print(f"measuring {off_url} (limiter off) ...", flush=True)
-                unlimited = measure("no-limit", off_url, auth, args.connections, args.duration)
+                off_reads = [
+                    (url.replace(system.gateway_url, off.url, 1), headers) for url, headers in reads
+                ]
+                _wait_until_ok(*off_reads[0])
+                print(f"measuring {off.url} (limiter off) ...", flush=True)
+                unlimited = measure("no-limit", off_reads, args.connections, args.duration)
             report(settings, gateway, baseline)
             if unlimited is not None:
                 report_limiter(gateway, unlimited)
