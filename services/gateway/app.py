@@ -23,6 +23,7 @@ from services.gateway.blobs import Blobs
 from services.gateway.canvas_reads import CanvasReads, stamp_to_check
 from services.gateway.canvases import Canvases
 from services.gateway.client_address import client_address
+from services.gateway.compression import compress_responses, decode_request_bodies
 from services.gateway.csrf import CSRF_COOKIE, DEV_CSRF_COOKIE, CsrfGuard
 from services.gateway.events import EventsRelay
 from services.gateway.headers import allow_origins, answer_preflights, secure_headers
@@ -81,16 +82,19 @@ async def build(settings: GatewaySettings, stack: AsyncExitStack) -> ServicePart
     await listen_for_revocations(nc, identities)
     cookies = cookie_policy(settings.dev_insecure_http)
     csrf = CsrfGuard(settings.csrf_keys, trusted_origins=settings.cors_origins, cookie=cookies.csrf)
-    # In this order: the client's address (behind a trusted proxy), CORS preflights (they carry
-    # no credential), who is calling, the rate limits (before anything reads a body or refuses
-    # a credential, so an over-limit request is a 429 whatever it carries), JSON depth, and
+    # In this order: compression (around every response a handler or middleware returns), the
+    # client's address (behind a trusted proxy), CORS preflights (they carry no credential), who
+    # is calling, the rate limits (before anything reads a body or refuses a credential, so an
+    # over-limit request is a 429 whatever it carries), the body's coding, JSON depth, and
     # whether the caller may.
+    app.middlewares.append(compress_responses(min_bytes=settings.compress_min_bytes))
     app.middlewares.append(client_address(trusted_proxies=settings.trusted_proxies))
     app.middlewares.append(answer_preflights())
     app.middlewares.append(authenticate(identities=identities, cookie_names=(cookies.session,)))
     if settings.rate_limiting:
         app.middlewares.append(rate_limit(limiter, settings.rate_limits, stamp_to_check))
         app.on_response_prepare.append(add_rate_limit_headers)
+    app.middlewares.append(decode_request_bodies())
     app.middlewares.append(refuse_deep_json())
     app.middlewares.append(authorize(csrf=csrf))
     Accounts(auth, identities, csrf, cookies).add_routes(app)

@@ -4,7 +4,7 @@ key of the test's own, and the gateway's routes behind aiohttp's test server."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -104,9 +104,10 @@ def make_gateway(devstack: DevStack, auth: Auth, stack: AsyncExitStack) -> MakeG
     makes it, on the test's backends and auth service; the services behind it are not running,
     so only what needs none of them answers. It listens on loopback, with plain HTTP for
     browsers allowed as in development, and with limits too high to refuse anything unless
-    the test gives ``rate_limits`` of its own (``""``: the built-in ones)."""
+    the test gives ``rate_limits`` of its own (``""``: the built-in ones). ``routes`` are
+    added to the built app, for a test that needs a handler of its own behind the edge."""
 
-    async def make(**settings: str) -> GatewayClient:
+    async def make(*, routes: Sequence[web.RouteDef] = (), **settings: str) -> GatewayClient:
         nowhere = {
             f"SHOTGRAPH_{name}_ADDR": f"127.0.0.1:{free_port()}"
             for name in ("CANVAS", "BATCH", "IMAGE", "RENDER")
@@ -124,6 +125,7 @@ def make_gateway(devstack: DevStack, auth: Auth, stack: AsyncExitStack) -> MakeG
             }
         )
         parts = await build(parsed, stack)
+        parts.app.router.add_routes(routes)
         return await client_of(stack, parts.app)
 
     return make
