@@ -19,6 +19,7 @@ from libs.web import create_app, refuse_deep_json
 from services.gateway.accounts import Accounts, CookiePolicy
 from services.gateway.auth import authenticate, authorize
 from services.gateway.batches import Batches
+from services.gateway.batching import Batching
 from services.gateway.blobs import Blobs
 from services.gateway.canvas_reads import CanvasReads, stamp_to_check
 from services.gateway.canvases import Canvases
@@ -107,5 +108,6 @@ async def build(settings: GatewaySettings, stack: AsyncExitStack) -> ServicePart
     Images(image, store, keys).add_routes(app)
     Renders(render, store).add_routes(app)
     EventsRelay(settings.fanout_url, identities, cookies.session).add_routes(app)
+    Batching(settings.max_body_bytes).add_routes(app)
     allow_origins(app, settings.cors_origins)  # last: it covers the routes added above
     return ServiceParts(app=app)
