@@ -14,6 +14,7 @@ import msgspec
 
 from libs.bus.states import JobState
 from services.canvas.node_states import ExecutionNode, JobStatus
+from services.canvas.store import refer_to_blobs
 
 __all__ = ["ExecutionRecord", "LockedExecution", "ResultStore"]
 
@@ -66,6 +67,8 @@ class LockedExecution:
         more will come of the execution."""
         if made:
             await _keep(self._conn, made)
+            # Whoever can read the canvas sees these results, so may read their blobs.
+            await refer_to_blobs(self._conn, self.record.canvas_id, list(made.values()))
         await self._conn.execute(
             "UPDATE canvas.executions SET jobs = $2, settled = $3, heard_at = clock_timestamp()"
             " WHERE batch_id = $1",

@@ -19,6 +19,7 @@ from libs.web import create_app, refuse_deep_json
 from services.gateway.accounts import Accounts, CookiePolicy
 from services.gateway.auth import authenticate, authorize
 from services.gateway.batches import Batches
+from services.gateway.blob_access import BlobAccess
 from services.gateway.blobs import Blobs
 from services.gateway.canvases import Canvases
 from services.gateway.client_address import client_address
@@ -96,8 +97,9 @@ async def build(settings: GatewaySettings, stack: AsyncExitStack) -> ServicePart
     Canvases(canvas).add_routes(app)
     Batches(batch).add_routes(app)
     store = BlobStore(js, hot_bytes=HOT_BLOB_BYTES)
-    Blobs(store, image, settings.max_upload_bytes, keys).add_routes(app)
-    Images(image, store, keys).add_routes(app)
+    access = BlobAccess(image, batch, canvas)
+    Blobs(store, access, image, settings.max_upload_bytes, keys).add_routes(app)
+    Images(image, store, access, keys).add_routes(app)
     Renders(render, store).add_routes(app)
     EventsRelay(settings.fanout_url, identities, cookies.session).add_routes(app)
     allow_origins(app, settings.cors_origins)  # last: it covers the routes added above

@@ -731,3 +731,27 @@ async def test_queue_stats_count_jobs_per_function_and_running_jobs_per_worker(
         {"function": "render.scad", "worker": "render-a", "running": 1},
         {"function": "render.scad", "worker": "render-b", "running": 1},
     ]
+
+
+# -- who may read what jobs made ------------------------------------------------------------
+
+
+async def test_blobs_a_job_made_are_readable_by_its_batchs_owner_alone(store: BatchStore) -> None:
+    png, glb, frame = "a" * 64, "b" * 64, "c" * 64
+    batch = await submit(store, spec("render"), spec("frames"))
+    sent = await dispatched(store, batch)
+    assert not await store.produced_blob(OWNER, png)
+    await store.apply_reports(
+        [
+            report(
+                sent["render"],
+                ReportedState.SUCCEEDED,
+                output={"outputs": {"png": png, "glb": glb}, "image": png, "note": "f" * 63},
+            ),
+            report(sent["frames"], ReportedState.SUCCEEDED, output={"frames": [{"blob": frame}]}),
+        ]
+    )
+    for blob in (png, glb, frame):
+        assert await store.produced_blob(OWNER, blob)
+        assert not await store.produced_blob("user-bob", blob)
+    assert not await store.produced_blob(OWNER, "f" * 63), "only blob addresses count"

@@ -185,3 +185,28 @@ async def test_shares_are_kept_listed_and_taken_back(
     assert await store.list_canvases(reader, 10, None) == []
     head = await store.head(canvas.id)
     assert head is not None and head[1] == {writer: "write"}
+
+
+async def test_a_referenced_blob_is_readable_while_the_canvas_is(
+    store: CanvasStore, new_owner: Callable[[], str]
+) -> None:
+    owner, reader, stranger = new_owner(), new_owner(), new_owner()
+    photo, dropped = uuid.uuid4().hex * 2, uuid.uuid4().hex * 2
+    canvas = await store.create(owner, "Shot 020")
+    node = {"id": "ref", "type": "image.reference", "properties": {"blob": dropped}}
+    first, _ = await store.save(canvas.id, owner, 1, _graph(node), "", autosave=False)
+    node = {"id": "ref", "type": "image.reference", "properties": {"blob": photo}}
+    await store.save(canvas.id, owner, first.number, _graph(node), "", autosave=False)
+
+    # Every version counts: whoever reads the canvas reads its history too.
+    assert await store.can_read_blob(owner, photo) and await store.can_read_blob(owner, dropped)
+    assert not await store.can_read_blob(reader, photo)
+    await store.share(canvas.id, reader, "read")
+    assert await store.can_read_blob(reader, photo)
+    assert not await store.can_read_blob(stranger, photo)
+    await store.share(canvas.id, reader, None)
+    assert not await store.can_read_blob(reader, photo), "unsharing takes the blob back"
+
+
+def _graph(*nodes: dict[str, Any]) -> dict[str, Any]:
+    return {"nodes": list(nodes), "edges": []}
