@@ -94,6 +94,11 @@ class ResultStore:
         async with self._pool.acquire() as conn:
             await _keep(conn, results)
 
+    async def refer(self, canvas_id: str, outputs: Iterable[Mapping[str, Any]]) -> None:
+        """Record the blobs of results shown on the canvas as referenced by it."""
+        async with self._pool.acquire() as conn:
+            await refer_to_blobs(conn, canvas_id, list(outputs))
+
     async def record(
         self,
         batch_id: str,

@@ -6,6 +6,10 @@ canvas); the gateway asks all three at once and takes the first yes, so a downlo
 the slowest "no" only when nobody grants it. A blob nobody grants is a 404, as if it did not
 exist: a SHA-256 alone must not tell a user that someone else holds those bytes.
 
+Whatever a user asks the platform to keep or to process (a canvas's graph, a batch's jobs) may
+name only blobs that user may read: otherwise referencing someone else's SHA-256 in a canvas
+of one's own, or feeding it to a job, would grant it.
+
 Yeses are remembered per worker, so a popular thumbnail costs no call. An upload or a job's
 output is never taken back and is remembered for ``KEPT_GRANT_S``; a grant through a canvas ends
 when the canvas is unshared, so it is remembered for ``CANVAS_GRANT_S`` only: that is how long
@@ -20,9 +24,9 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from libs.blobs import check_digest
+from libs.blobs import blob_ids, check_digest
 from libs.downstream import Downstream
-from libs.errors import NotFound
+from libs.errors import NotFound, Unprocessable
 from shotgraph.batch.v1 import batch_pb2, batch_pb2_grpc
 from shotgraph.canvas.v1 import canvas_pb2, canvas_pb2_grpc
 from shotgraph.image.v1 import image_pb2, image_pb2_grpc
@@ -73,6 +77,7 @@ class BlobAccess:
         )
         self._clock = clock
         self._granted: OrderedDict[tuple[str, str], float] = OrderedDict()
+        self._unanswered: set[asyncio.Future[_Owner | None]] = set()
 
     async def require(self, user_id: str, blob: str) -> str:
         """``blob`` if ``user_id`` may read it; NotFound (never Forbidden) if not."""
@@ -90,6 +95,19 @@ class BlobAccess:
         if len(self._granted) > MAX_REMEMBERED:
             self._granted.popitem(last=False)
         return blob
+
+    async def require_all(self, user_id: str, value: object, where: str) -> None:
+        """Unprocessable unless ``user_id`` may read every blob that ``value`` names (a graph,
+        a job's input); a blob nobody has and another user's are refused alike."""
+        blobs = sorted(blob_ids(value))
+        answers = await asyncio.gather(
+            *(self.require(user_id, blob) for blob in blobs), return_exceptions=True
+        )
+        for blob, answer in zip(blobs, answers, strict=True):
+            if isinstance(answer, NotFound):
+                raise Unprocessable(f"{where} names blob {blob}, which is not one of yours")
+            if isinstance(answer, BaseException):
+                raise answer
 
     async def _ask(self, user_id: str, blob: str) -> _Owner | None:
         """The first owner that grants the blob; a failure counts only if nobody grants it."""
@@ -109,8 +127,17 @@ class BlobAccess:
                 if granted is not None:
                     return granted
         finally:
+            # The other questions finish on their own (each is one quick read): cut off, their
+            # calls would leave the owners' spans without a parent in the caller's trace.
             for task in tasks:
-                task.cancel()
+                if not task.done():
+                    self._unanswered.add(task)
+                    task.add_done_callback(self._forget)
         if failure is not None:
             raise failure
         return None
+
+    def _forget(self, task: asyncio.Future[_Owner | None]) -> None:
+        self._unanswered.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: an owner's outage was already answered for

@@ -295,3 +295,28 @@ async def test_one_owners_yes_is_enough_and_a_no_from_the_others_is_never_guesse
     assert await access.require(alice.id, blob) == blob
     with pytest.raises(Unavailable):
         await access.require(str(uuid.uuid4()), blob)
+
+
+async def test_naming_another_users_blob_grants_nothing(
+    gateway: GatewayClient, owners: Owners, alice: User, bob: User
+) -> None:
+    """Referencing a SHA-256 in a canvas of one's own, or feeding it to a job, would make it
+    readable: both are refused, alike for a blob of someone else's and one nobody has."""
+    _, uploaded = await _upload(gateway, alice, _photo())
+    for blob in (uploaded["sha256"], "0" * 64):
+        canvas = await owners.canvases.create(bob.id, "Shot 050")
+        graph = {"nodes": [{"id": "ada", "type": "character", "properties": {"blob": blob}}]}
+        saved = await gateway.post(
+            f"/v1/canvases/{canvas.id}/versions",
+            json={"base_version": 1, "graph": graph | {"edges": []}},
+            headers=bob.headers,
+        )
+        assert saved.status == 422, await saved.text()
+        assert blob in (await saved.json(content_type=PROBLEM))["detail"]
+        job = {"function": "image.thumbnail", "input": {"blob": blob, "sizes": [64]}}
+        submitted = await gateway.post("/v1/batches", json={"jobs": [job]}, headers=bob.headers)
+        assert submitted.status == 422, await submitted.text()
+    await _not_found(gateway, f"/v1/blobs/{uploaded['sha256']}", bob)
+    job = {"function": "image.thumbnail", "input": {"blob": uploaded["sha256"]}}
+    mine = await gateway.post("/v1/batches", json={"jobs": [job]}, headers=alice.headers)
+    assert mine.status == 202, await mine.text()
