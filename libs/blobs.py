@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import re
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -19,7 +19,7 @@ from nats.js.object_store import ObjectStore
 from libs.bus.streams import BLOB_BUCKET
 from libs.errors import InvalidArgument, NotFound
 
-__all__ = ["Blob", "BlobStore", "check_digest", "file_digest"]
+__all__ = ["Blob", "BlobStore", "blob_ids", "check_digest", "file_digest"]
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 # The object store's stream and the subject of one object's chunks (the JetStream ADR-20 layout).
@@ -32,6 +32,26 @@ def check_digest(digest: str) -> str:
     if not _DIGEST.fullmatch(digest):
         raise InvalidArgument("a blob id is a lowercase hex SHA-256 (64 characters)")
     return digest
+
+
+def blob_ids(value: object) -> set[str]:
+    """Every blob id named anywhere in a JSON value (a job's output, a canvas's graph).
+
+    Outputs name their blobs under many members (``image``, ``outputs.png``, a frame list), so
+    a record of who may read what takes every string that is a blob address.
+    """
+    found: set[str] = set()
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if len(item) == 64 and _DIGEST.fullmatch(item):
+                found.add(item)
+        elif isinstance(item, Mapping):
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
+    return found
 
 
 def file_digest(path: Path) -> str:

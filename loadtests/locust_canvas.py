@@ -400,7 +400,9 @@ def main() -> None:
                 print(f"starting the platform ({args.workers} worker(s) per service)...")
                 system.start()
                 keys = [system.create_api_key(f"member-{n:03d}") for n in range(args.team)]
-                reference = upload(system.gateway_url, keys[0], reference_image())
+                # Every member uploads it: a graph may name only blobs its author may read.
+                image = reference_image()
+                (reference,) = {upload(system.gateway_url, key, image) for key in keys}
                 metrics, cache_url = (
                     f"{system.services['canvas'].admin_url}/metrics",
                     redis_url(system),

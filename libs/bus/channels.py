@@ -216,6 +216,7 @@ INFRASTRUCTURE: Final[dict[str, str]] = {
     "$O.blobs.>": "the blob store's chunks and metadata (a JetStream object store)",
     "$KV.render-cache.>": "render's cache of outputs (private to render)",
     "$KV.image-uploads.>": "image's upload index (private to image)",
+    "$KV.image-uploaders.>": "who uploaded which blob (private to image)",
     "$KV.image-derived.>": "image's derived-image index (private to image)",
     "$KV.image-working.>": "image's working copies (private to image)",
 }

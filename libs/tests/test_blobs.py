@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from nats.js import JetStreamContext
 
-from libs.blobs import BlobStore, file_digest
+from libs.blobs import BlobStore, blob_ids, file_digest
 from libs.bus import ensure_streams
 from libs.bus.streams import BLOB_BUCKET
 from libs.errors import NotFound
@@ -71,3 +71,15 @@ async def test_reads_take_only_their_own_chunks_and_open_no_consumer(
         await store.get(gone)
     stream = await js.stream_info(f"OBJ_{BLOB_BUCKET}")
     assert stream.state.consumer_count == 0, "direct gets, not a consumer per read"
+
+
+def test_blob_ids_are_every_blob_address_in_a_json_value() -> None:
+    png, glb, frame = "a" * 64, "b" * 64, "c" * 64
+    output = {
+        "image": png,
+        "outputs": {"png": png, "glb": glb},
+        "frames": [{"blob": frame}, "A" * 64, "d" * 63, 64],
+        "note": f"made {png}",
+    }
+    assert blob_ids(output) == {png, glb, frame}
+    assert blob_ids(None) == set() and blob_ids([]) == set()

@@ -7,6 +7,7 @@ from google.protobuf import json_format
 from nats.js.kv import KeyValue
 from opentelemetry import propagate
 
+from libs.blobs import check_digest
 from libs.bus.events import BatchCancelled, BatchRetried, BatchSubmitted
 from libs.errors import InvalidArgument, NotFound
 from libs.pagination import page_size, paginate
@@ -209,3 +210,10 @@ class BatchServicer(batch_pb2_grpc.BatchServiceServicer):
             functions=[batch_pb2.FunctionQueue(**f) for f in functions],
             workers=[batch_pb2.WorkerLoad(**w) for w in workers],
         )
+
+    async def CanReadBlob(
+        self, request: batch_pb2.CanReadBlobRequest, context: grpc.aio.ServicerContext
+    ) -> batch_pb2.CanReadBlobResponse:
+        blob = check_digest(request.sha256)
+        readable = await self._store.produced_blob(_owner(request.user_id), blob)
+        return batch_pb2.CanReadBlobResponse(readable=readable)

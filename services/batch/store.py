@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 
+from libs.blobs import blob_ids
 from libs.bus.states import BatchState, JobState, ReportedState
 from libs.bus.work import JobReport
 from libs.pagination import Cursor
@@ -18,6 +19,7 @@ from services.batch.domain import (
     JobChange,
     JobSpec,
     JobStanding,
+    JobUpdate,
     Priority,
     decide_reports,
     roll_up,
@@ -152,6 +154,22 @@ def _standing(row: asyncpg.Record) -> JobStanding:
 
 def _prefixed(alias: str, columns: str) -> str:
     return ", ".join(f"{alias}.{column.strip()}" for column in columns.split(","))
+
+
+async def _record_job_blobs(conn: asyncpg.Connection, updates: Sequence[JobUpdate]) -> None:
+    """Every blob the new outputs name becomes readable by the owner of the job's batch."""
+    pairs = [(u.job_id, blob) for u in updates for blob in sorted(blob_ids(u.output or {}))]
+    if not pairs:
+        return
+    await conn.execute(
+        "INSERT INTO batch.job_blobs (blob, owner_id)"
+        " SELECT DISTINCT made.blob, b.owner_id"
+        " FROM unnest($1::uuid[], $2::text[]) AS made (job_id, blob)"
+        " JOIN batch.jobs j ON j.id = made.job_id JOIN batch.batches b ON b.id = j.batch_id"
+        " ON CONFLICT DO NOTHING",
+        [uuid.UUID(job) for job, _ in pairs],
+        [blob for _, blob in pairs],
+    )
 
 
 def _uuid(value: str) -> uuid.UUID | None:
@@ -329,6 +347,15 @@ class BatchStore:
             key,
         )
         return [dict(r) for r in rows]
+
+    async def produced_blob(self, owner_id: str, blob: str) -> bool:
+        """Whether a job of one of ``owner_id``'s batches named ``blob`` in its output."""
+        found: bool = await self._pool.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM batch.job_blobs WHERE blob = $1 AND owner_id = $2)",
+            blob,
+            owner_id,
+        )
+        return found
 
     # -- commands -------------------------------------------------------------------------
 
@@ -549,6 +576,7 @@ class BatchStore:
                     for u in decision.updates
                 ],
             )
+            await _record_job_blobs(conn, decision.updates)
             if decision.succeeded:
                 outcome.released = await self._release_dependents(
                     conn, [uuid.UUID(i) for i in decision.succeeded]

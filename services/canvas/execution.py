@@ -58,6 +58,8 @@ class Executions:
         live = await self.live(canvas_id)
         results = await self._results.results(keys.values())
         compiled = plan(graph, results, self._registry, keys=keys)
+        # A result made elsewhere is now shown on this canvas: its readers may read its blobs.
+        await self._results.refer(canvas_id, compiled.cached.values())
         nodes = {node_id: _node(node_id, compiled, NodeState.CACHED) for node_id in compiled.cached}
         batch_id = ""
         if compiled.batch:

@@ -16,6 +16,7 @@ import grpc
 from google.protobuf import json_format
 from google.protobuf.struct_pb2 import Struct
 
+from libs.blobs import check_digest
 from libs.errors import Conflict, Forbidden, InvalidArgument, NotFound, Unprocessable
 from libs.pagination import paginate, paginate_numbered
 from libs.rpc import struct, timestamp
@@ -58,6 +59,14 @@ class CanvasServicer(canvas_pb2_grpc.CanvasServiceServicer):
         self._limits = limits or GraphLimits()
 
     # -- access ---------------------------------------------------------------------------
+
+    async def CanReadBlob(
+        self, request: canvas_pb2.CanReadBlobRequest, context: grpc.aio.ServicerContext
+    ) -> canvas_pb2.CanReadBlobResponse:
+        if not request.user_id:
+            raise InvalidArgument("the caller's user id is required")
+        readable = await self._store.can_read_blob(request.user_id, check_digest(request.sha256))
+        return canvas_pb2.CanReadBlobResponse(readable=readable)
 
     async def readable(self, user_id: str, canvas_id: str) -> CanvasRecord:
         """The canvas as ``user_id`` sees it; NotFound unless they own it or it is shared."""

@@ -14,6 +14,7 @@ import msgspec
 
 from libs.bus.states import JobState
 from services.canvas.node_states import ExecutionNode, JobStatus
+from services.canvas.store import refer_to_blobs
 
 __all__ = ["ExecutionRecord", "LockedExecution", "ResultStore"]
 
@@ -66,6 +67,8 @@ class LockedExecution:
         more will come of the execution."""
         if made:
             await _keep(self._conn, made)
+            # Whoever can read the canvas sees these results, so may read their blobs.
+            await refer_to_blobs(self._conn, self.record.canvas_id, list(made.values()))
         await self._conn.execute(
             "UPDATE canvas.executions SET jobs = $2, settled = $3, heard_at = clock_timestamp()"
             " WHERE batch_id = $1",
@@ -90,6 +93,11 @@ class ResultStore:
         """Keep node results by key; a key's result never changes, so the first one stays."""
         async with self._pool.acquire() as conn:
             await _keep(conn, results)
+
+    async def refer(self, canvas_id: str, outputs: Iterable[Mapping[str, Any]]) -> None:
+        """Record the blobs of results shown on the canvas as referenced by it."""
+        async with self._pool.acquire() as conn:
+            await refer_to_blobs(conn, canvas_id, list(outputs))
 
     async def record(
         self,

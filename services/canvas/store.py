@@ -14,6 +14,7 @@ from typing import Any, Final
 
 import asyncpg
 
+from libs.blobs import blob_ids
 from libs.pagination import Cursor
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "CanvasStore",
     "StaleBase",
     "VersionRecord",
+    "refer_to_blobs",
 ]
 
 EMPTY_GRAPH: Final[dict[str, Any]] = {"nodes": [], "edges": []}
@@ -220,6 +222,7 @@ class CanvasStore:
             autosave,
             graph,
         )
+        await refer_to_blobs(conn, canvas_id, graph)
         return VersionRecord.from_row(row)
 
     async def version(self, canvas_id: str, number: int) -> VersionRecord | None:
@@ -236,6 +239,18 @@ class CanvasStore:
             limit,
         )
         return [VersionRecord.from_row(r) for r in rows]
+
+    async def can_read_blob(self, user_id: str, blob: str) -> bool:
+        """Whether a canvas that ``user_id`` owns or is shared references ``blob``."""
+        found: bool = await self._pool.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM canvas.blob_refs r"
+            " JOIN canvas.canvases c ON c.id = r.canvas_id WHERE r.blob = $1 AND (c.owner_id = $2"
+            " OR EXISTS (SELECT 1 FROM canvas.shares s"
+            " WHERE s.canvas_id = c.id AND s.user_id = $2)))",
+            blob,
+            user_id,
+        )
+        return found
 
     async def share(self, canvas_id: str, user_id: str, access: str | None) -> datetime:
         """Grant ``access`` ("read" or "write"), or take it away with None; the canvas's new
@@ -272,3 +287,15 @@ async def _version(
         number,
     )
     return VersionRecord.from_row(row) if row else None
+
+
+async def refer_to_blobs(conn: asyncpg.Connection, canvas_id: str, value: object) -> None:
+    """Record the blobs ``value`` (a graph, a result) names as referenced by the canvas."""
+    blobs = sorted(blob_ids(value))
+    if blobs:
+        await conn.execute(
+            "INSERT INTO canvas.blob_refs (blob, canvas_id) SELECT unnest($1::text[]), $2"
+            " ON CONFLICT DO NOTHING",
+            blobs,
+            uuid.UUID(canvas_id),
+        )

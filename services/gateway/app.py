@@ -20,6 +20,7 @@ from services.gateway.accounts import Accounts, CookiePolicy
 from services.gateway.auth import authenticate, authorize
 from services.gateway.batches import Batches
 from services.gateway.batching import Batching
+from services.gateway.blob_access import BlobAccess
 from services.gateway.blobs import Blobs
 from services.gateway.canvas_reads import CanvasReads, stamp_to_check
 from services.gateway.canvases import Canvases
@@ -99,13 +100,14 @@ async def build(settings: GatewaySettings, stack: AsyncExitStack) -> ServicePart
     app.middlewares.append(refuse_deep_json())
     app.middlewares.append(authorize(csrf=csrf))
     Accounts(auth, identities, csrf, cookies).add_routes(app)
+    access = BlobAccess(image, batch, canvas)
     reads = CanvasReads()
     await reads.listen(nc)
-    Canvases(canvas, reads).add_routes(app)
-    Batches(batch).add_routes(app)
+    Canvases(canvas, access, reads).add_routes(app)
+    Batches(batch, access).add_routes(app)
     store = BlobStore(js, hot_bytes=HOT_BLOB_BYTES)
-    Blobs(store, image, settings.max_upload_bytes, keys).add_routes(app)
-    Images(image, store, keys).add_routes(app)
+    Blobs(store, access, image, settings.max_upload_bytes, keys).add_routes(app)
+    Images(image, store, access, keys).add_routes(app)
     Renders(render, store).add_routes(app)
     EventsRelay(settings.fanout_url, identities, cookies.session).add_routes(app)
     Batching(settings.max_body_bytes).add_routes(app)

@@ -10,6 +10,7 @@ from libs.downstream import Downstream
 from libs.errors import InvalidArgument
 from libs.web import read_json
 from services.gateway.auth import IDENTITY
+from services.gateway.blob_access import BlobAccess
 from services.gateway.protojson import message_response, query_int
 from shotgraph.batch.v1 import batch_pb2, batch_pb2_grpc
 
@@ -53,8 +54,11 @@ def _no_fields(body: dict[str, Any]) -> None:
 
 
 class Batches:
-    def __init__(self, batch: Downstream[batch_pb2_grpc.BatchServiceStub]) -> None:
+    def __init__(
+        self, batch: Downstream[batch_pb2_grpc.BatchServiceStub], access: BlobAccess
+    ) -> None:
         self._batch = batch
+        self._access = access  # jobs may process only blobs their submitter may read
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/batches", self.submit)
@@ -74,10 +78,14 @@ class Batches:
         key = request.headers.get("Idempotency-Key", body.get("idempotency_key", ""))
         if not all(isinstance(v, str) for v in (canvas_id, priority, key)):
             raise InvalidArgument("canvas_id, priority and idempotency_key must be strings")
+        jobs = _job_specs(body)
+        await self._access.require_all(
+            request[IDENTITY].user_id, [job.get("input") for job in body["jobs"]], "a job's input"
+        )
         call = batch_pb2.SubmitBatchRequest(
             owner_id=request[IDENTITY].user_id,
             canvas_id=canvas_id,
-            jobs=_job_specs(body),
+            jobs=jobs,
             idempotency_key=key,
             priority=priority,
         )

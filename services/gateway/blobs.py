@@ -1,4 +1,8 @@
-"""Blob upload (streamed to the image service) and download (straight from the blob store)."""
+"""Blob upload (streamed to the image service) and download (straight from the blob store).
+
+A download is served only to a caller who may read the blob (``BlobAccess``), checked before
+the blob store (and its in-memory copies of hot blobs) is touched; anyone else gets a 404.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,9 @@ from libs.blobs import BlobStore
 from libs.downstream import Downstream
 from libs.errors import PayloadTooLarge
 from services.gateway.auth import IDENTITY
+from services.gateway.blob_access import BlobAccess
 from services.gateway.downloads import blob_response
-from services.gateway.images import signed_url
+from services.gateway.images import signed_url, url_expiry
 from shotgraph.image.v1 import image_pb2, image_pb2_grpc
 
 __all__ = ["Blobs"]
@@ -30,11 +35,13 @@ class Blobs:
     def __init__(
         self,
         store: BlobStore,
+        access: BlobAccess,
         image: Downstream[image_pb2_grpc.ImageServiceStub],
         max_upload_bytes: int,
         url_keys: Sequence[bytes],
     ) -> None:
         self._store = store
+        self._access = access
         self._image = image
         self._max_upload_bytes = max_upload_bytes
         self._url_keys = url_keys
@@ -63,12 +70,17 @@ class Blobs:
         body = json_format.MessageToDict(
             blob, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
         )
-        body["thumbnail_url"] = signed_url(self._url_keys, blob.sha256, THUMBNAIL_OPTIONS)
-        # 200 for a file uploaded before (nothing new was made), 201 for a new one.
+        body["thumbnail_url"] = signed_url(
+            self._url_keys, blob.sha256, THUMBNAIL_OPTIONS, expires=url_expiry()
+        )
+        # 200 for a file this caller uploaded before, 201 for one new to them (even when another
+        # user holds the same bytes: that is never told).
         status = 200 if blob.duplicate else 201
         return web.json_response(
             body, status=status, headers={"Location": f"/v1/blobs/{blob.sha256}"}
         )
 
     async def download(self, request: web.Request) -> web.Response:
-        return await blob_response(request, self._store, request.match_info["digest"])
+        user_id = request[IDENTITY].user_id
+        digest = await self._access.require(user_id, request.match_info["digest"])
+        return await blob_response(request, self._store, digest)

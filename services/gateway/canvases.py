@@ -12,6 +12,7 @@ from libs.downstream import Downstream
 from libs.errors import InvalidArgument
 from libs.web import read_json
 from services.gateway.auth import IDENTITY
+from services.gateway.blob_access import BlobAccess
 from services.gateway.canvas_reads import CanvasReads, Kept, current_stamp
 from services.gateway.protojson import (
     etagged_body,
@@ -33,9 +34,11 @@ class Canvases:
     def __init__(
         self,
         canvas: Downstream[canvas_pb2_grpc.CanvasServiceStub],
+        access: BlobAccess,
         reads: CanvasReads | None = None,
     ) -> None:
         self._canvas = canvas
+        self._access = access  # a graph may reference only blobs its author may read
         self._reads = reads or CanvasReads()
 
     def add_routes(self, app: web.Application) -> None:
@@ -105,6 +108,7 @@ class Canvases:
         message, autosave = body.get("message", ""), body.get("autosave", False)
         if not isinstance(message, str) or not isinstance(autosave, bool):
             raise InvalidArgument("'message' must be a string and 'autosave' a boolean")
+        await self._access.require_all(_user(request), body.get("graph"), "the graph")
         call = canvas_pb2.SaveCanvasRequest(
             user_id=_user(request),
             canvas_id=_canvas(request),

@@ -38,6 +38,7 @@ from services.image.jobs import (
 )
 from services.image.settings import ImageSettings
 from services.image.thumbnails import ImageLimits
+from services.image.uploaders import Uploaders
 from services.image.uploads import UploadIndex, Uploads
 from shotgraph.image.v1 import image_pb2_grpc
 
@@ -97,8 +98,11 @@ async def build(settings: ImageSettings, stack: AsyncExitStack) -> ServiceParts:
             max_deliver=settings.max_deliver,
         )
         background.append(functools.partial(_consume, consumer, js))
+    uploaders = Uploaders(js)
     servicer = ImageServicer(
-        Uploads(blobs, UploadIndex(js), limits, processing=processing), derived
+        Uploads(blobs, UploadIndex(js), uploaders, limits, processing=processing),
+        uploaders,
+        derived,
     )
 
     def register(server: grpc.aio.Server) -> None:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import grpc
 
 from services.image.derived import DerivedImages
+from services.image.uploaders import Uploaders
 from services.image.uploads import Uploads
 from shotgraph.image.v1 import image_pb2, image_pb2_grpc
 
@@ -14,8 +15,9 @@ __all__ = ["ImageServicer"]
 
 
 class ImageServicer(image_pb2_grpc.ImageServiceServicer):
-    def __init__(self, uploads: Uploads, derived: DerivedImages) -> None:
+    def __init__(self, uploads: Uploads, uploaders: Uploaders, derived: DerivedImages) -> None:
         self._uploads = uploads
+        self._uploaders = uploaders
         self._derived = derived
 
     async def Upload(
@@ -23,11 +25,14 @@ class ImageServicer(image_pb2_grpc.ImageServiceServicer):
         request_iterator: AsyncIterator[image_pb2.UploadChunk],
         context: grpc.aio.ServicerContext,
     ) -> image_pb2.Blob:
+        first = await anext(request_iterator, image_pb2.UploadChunk())
+
         async def chunks() -> AsyncIterator[bytes]:
+            yield first.data
             async for chunk in request_iterator:
                 yield chunk.data
 
-        stored, duplicate = await self._uploads.store(chunks())
+        stored, duplicate = await self._uploads.store(chunks(), first.owner_id)
         return image_pb2.Blob(
             sha256=stored.blob,
             size=stored.size,
@@ -49,3 +54,9 @@ class ImageServicer(image_pb2_grpc.ImageServiceServicer):
             cached=made.cached,
             negotiated=made.negotiated,
         )
+
+    async def CanReadBlob(
+        self, request: image_pb2.CanReadBlobRequest, context: grpc.aio.ServicerContext
+    ) -> image_pb2.CanReadBlobResponse:
+        readable = await self._uploaders.uploaded(request.sha256, request.user_id)
+        return image_pb2.CanReadBlobResponse(readable=readable)

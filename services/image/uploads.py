@@ -2,11 +2,14 @@
 
 An upload never sits whole in memory: its chunks go to a temporary file while their SHA-256
 is computed. That hash of the bytes as sent is looked up first, so sending the same file again
-costs one KV read and nothing else. A new file is checked by its header (type from the content,
-size, pixels, frames; `services.image.thumbnails.probe_file`), then normalised by libvips
-reading the file sequentially: EXIF orientation applied, converted to sRGB, every piece of
-metadata dropped (EXIF with its GPS position, XMP, IPTC, comments), first frame only. The
-normalised file is what the blob store keeps, under its own SHA-256.
+costs one KV read (and the uploader's record) and nothing else. A new file is checked by its
+header (type from the content, size, pixels, frames; `services.image.thumbnails.probe_file`),
+then normalised by libvips reading the file sequentially: EXIF orientation applied, converted
+to sRGB, every piece of metadata dropped (EXIF with its GPS position, XMP, IPTC, comments),
+first frame only. The normalised file is what the blob store keeps, under its own SHA-256.
+
+Every upload records its uploader (``services.image.uploaders``), and "duplicate" means only
+that this uploader sent the file before: a user is never told that another holds the same bytes.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from libs.bus.buckets import LazyBucket
 from libs.errors import InvalidArgument, PayloadTooLarge
 from libs.logs import get_logger
 from services.image.thumbnails import ImageLimits, ImageRejected, probe_file, root_cause
+from services.image.uploaders import Uploaders
 
 __all__ = ["StoredImage", "UploadIndex", "Uploads"]
 
@@ -93,24 +97,26 @@ class Uploads:
         self,
         blobs: BlobStore,
         index: UploadIndex,
+        uploaders: Uploaders,
         limits: ImageLimits,
         *,
         processing: asyncio.Semaphore | None = None,
     ) -> None:
         self._blobs = blobs
         self._index = index
+        self._uploaders = uploaders
         self._limits = limits
         # Decoding is what costs memory: at most this many at once, however many upload.
         self._processing = processing or asyncio.Semaphore(1)
 
-    async def store(self, chunks: AsyncIterator[bytes]) -> tuple[StoredImage, bool]:
-        """Take an upload: (what was stored, whether this exact file was stored before)."""
+    async def store(self, chunks: AsyncIterator[bytes], uploader: str) -> tuple[StoredImage, bool]:
+        """Take an upload: (what was stored, whether ``uploader`` had stored it before)."""
         folder = Path(tempfile.mkdtemp(prefix="upload-"))
         try:
             received = await self._receive(chunks, folder)
             known = await self._index.get(received.digest)
             if known is not None:
-                return known, True
+                return known, await self._uploaders.add(known.blob, uploader)
             async with self._processing:
                 normalised, content_type, width, height = await asyncio.to_thread(
                     _normalise, received.path, self._limits
@@ -118,7 +124,8 @@ class Uploads:
             blob = await self._blobs.put_file(normalised, content_type)
             stored = StoredImage(blob, normalised.stat().st_size, content_type, width, height)
             await self._index.put(received.digest, stored)
-            return stored, False
+            # Two different files may normalise to one blob that this user already holds.
+            return stored, await self._uploaders.add(stored.blob, uploader)
         finally:
             await asyncio.to_thread(shutil.rmtree, folder, True)
 

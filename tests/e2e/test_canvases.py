@@ -171,7 +171,9 @@ _bad(
     "a second scene on one shot",
     _with(
         lambda g: (
-            g["nodes"].append(node("yard2", "scene", {"location": "Street", "backdrop": "a" * 64})),
+            g["nodes"].append(
+                node("yard2", "scene", {**g["nodes"][1]["properties"], "location": "Street"})
+            ),
             g["edges"].append(edge("yard2", "scene", "s010", "scene")),
         )
     ),

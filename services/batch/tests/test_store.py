@@ -10,9 +10,11 @@ creating a database takes some 20 ms.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -731,3 +733,59 @@ async def test_queue_stats_count_jobs_per_function_and_running_jobs_per_worker(
         {"function": "render.scad", "worker": "render-a", "running": 1},
         {"function": "render.scad", "worker": "render-b", "running": 1},
     ]
+
+
+# -- who may read what jobs made ------------------------------------------------------------
+
+
+async def test_blobs_a_job_made_are_readable_by_its_batchs_owner_alone(store: BatchStore) -> None:
+    png, glb, frame = "a" * 64, "b" * 64, "c" * 64
+    batch = await submit(store, spec("render"), spec("frames"))
+    sent = await dispatched(store, batch)
+    assert not await store.produced_blob(OWNER, png)
+    await store.apply_reports(
+        [
+            report(
+                sent["render"],
+                ReportedState.SUCCEEDED,
+                output={"outputs": {"png": png, "glb": glb}, "image": png, "note": "f" * 63},
+            ),
+            report(sent["frames"], ReportedState.SUCCEEDED, output={"frames": [{"blob": frame}]}),
+        ]
+    )
+    for blob in (png, glb, frame):
+        assert await store.produced_blob(OWNER, blob)
+        assert not await store.produced_blob("user-bob", blob)
+    assert not await store.produced_blob(OWNER, "f" * 63), "only blob addresses count"
+
+
+async def test_the_migration_records_the_blobs_of_outputs_made_before_it(
+    devstack: DevStack, pg_pool: asyncpg.Pool, pg_schema: str, tmp_path: Path
+) -> None:
+    for earlier in sorted(MIGRATIONS.glob("000[1-3]_*.sql")):
+        shutil.copy(earlier, tmp_path)
+    await pg_pool.execute(f"CREATE DATABASE {pg_schema}")
+    try:
+        pool = await create_pool(_database_url(devstack.database_url, pg_schema))
+        try:
+            await migrate(pool, "batch", tmp_path)
+            batch = await pool.fetchval(
+                "INSERT INTO batch.batches (owner_id, state) VALUES ($1, 'succeeded') RETURNING id",
+                OWNER,
+            )
+            await pool.execute(
+                "INSERT INTO batch.jobs (batch_id, position, function, state, input, output)"
+                " VALUES ($1, 0, 'render.scad', 'succeeded', '{}', $2)",
+                batch,
+                {"outputs": {"png": "a" * 64}, "frames": [{"blob": "b" * 64}], "n": "c" * 63},
+            )
+            await migrate(pool, "batch", MIGRATIONS)
+            store = BatchStore(pool)
+            assert await store.produced_blob(OWNER, "a" * 64)
+            assert await store.produced_blob(OWNER, "b" * 64)
+            assert not await store.produced_blob(OWNER, "c" * 63)
+            assert not await store.produced_blob("user-bob", "a" * 64)
+        finally:
+            await pool.close()
+    finally:
+        await pg_pool.execute(f"DROP DATABASE {pg_schema} WITH (FORCE)")

@@ -7,17 +7,22 @@ to rows of an owner id of its own, deleted afterwards.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
-from libs.db import migrate
+from libs.db import create_pool, migrate
+from libs.devstack import DevStack
 from libs.pagination import decode_cursor, encode_cursor
 from services.canvas.app import MIGRATIONS
+from services.canvas.results import ResultStore
 from services.canvas.store import CanvasRecord, CanvasStore, StaleBase
 
 
@@ -185,3 +190,73 @@ async def test_shares_are_kept_listed_and_taken_back(
     assert await store.list_canvases(reader, 10, None) == []
     head = await store.head(canvas.id)
     assert head is not None and head[1] == {writer: "write"}
+
+
+async def test_a_referenced_blob_is_readable_while_the_canvas_is(
+    store: CanvasStore, new_owner: Callable[[], str]
+) -> None:
+    owner, reader, stranger = new_owner(), new_owner(), new_owner()
+    photo, dropped = uuid.uuid4().hex * 2, uuid.uuid4().hex * 2
+    canvas = await store.create(owner, "Shot 020")
+    node = {"id": "ref", "type": "image.reference", "properties": {"blob": dropped}}
+    first, _ = await store.save(canvas.id, owner, 1, _graph(node), "", autosave=False)
+    node = {"id": "ref", "type": "image.reference", "properties": {"blob": photo}}
+    await store.save(canvas.id, owner, first.number, _graph(node), "", autosave=False)
+
+    # Every version counts: whoever reads the canvas reads its history too.
+    assert await store.can_read_blob(owner, photo) and await store.can_read_blob(owner, dropped)
+    assert not await store.can_read_blob(reader, photo)
+    await store.share(canvas.id, reader, "read")
+    assert await store.can_read_blob(reader, photo)
+    assert not await store.can_read_blob(stranger, photo)
+    await store.share(canvas.id, reader, None)
+    assert not await store.can_read_blob(reader, photo), "unsharing takes the blob back"
+
+
+async def test_results_shown_on_a_canvas_lend_their_blobs_to_its_readers(
+    store: CanvasStore, pg_pool: asyncpg.Pool, new_owner: Callable[[], str]
+) -> None:
+    owner, reader = new_owner(), new_owner()
+    frame, glb = uuid.uuid4().hex * 2, uuid.uuid4().hex * 2
+    canvas = await store.create(owner, "Shot 030")
+    await store.share(canvas.id, reader, "read")
+    assert not await store.can_read_blob(reader, frame)
+    await ResultStore(pg_pool).refer(canvas.id, [{"frame": frame}, {"render": {"glb": glb}}])
+    assert await store.can_read_blob(reader, frame) and await store.can_read_blob(reader, glb)
+
+
+def _graph(*nodes: dict[str, Any]) -> dict[str, Any]:
+    return {"nodes": list(nodes), "edges": []}
+
+
+async def test_the_migration_records_the_blobs_of_graphs_saved_before_it(
+    devstack: DevStack, pg_pool: asyncpg.Pool, pg_schema: str, tmp_path: Path
+) -> None:
+    for earlier in sorted(MIGRATIONS.glob("000[1-3]_*.sql")):
+        shutil.copy(earlier, tmp_path)
+    parts = urlsplit(devstack.database_url)
+    await pg_pool.execute(f"CREATE DATABASE {pg_schema}")
+    try:
+        pool = await create_pool(urlunsplit(parts._replace(path=f"/{pg_schema}")))
+        try:
+            await migrate(pool, "canvas", tmp_path)
+            canvas = await pool.fetchval(
+                "INSERT INTO canvas.canvases (owner_id, name) VALUES ('user-ada', 'old')"
+                " RETURNING id"
+            )
+            node = {"id": "ref", "properties": {"blob": "a" * 64, "note": "b" * 63}}
+            await pool.execute(
+                "INSERT INTO canvas.versions (canvas_id, number, author_id, graph)"
+                " VALUES ($1, 2, 'user-ada', $2)",
+                canvas,
+                {"nodes": [node], "edges": []},
+            )
+            await migrate(pool, "canvas", MIGRATIONS)
+            store = CanvasStore(pool)
+            assert await store.can_read_blob("user-ada", "a" * 64)
+            assert not await store.can_read_blob("user-ada", "b" * 63)
+            assert not await store.can_read_blob("user-bob", "a" * 64)
+        finally:
+            await pool.close()
+    finally:
+        await pg_pool.execute(f"DROP DATABASE {pg_schema} WITH (FORCE)")

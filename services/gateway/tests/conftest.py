@@ -3,6 +3,7 @@ key of the test's own, and the gateway's routes behind aiohttp's test server."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import AsyncExitStack
@@ -13,7 +14,10 @@ import asyncpg
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from nats.js import JetStreamContext
 
+from libs.blobs import BlobStore
+from libs.bus import ensure_streams
 from libs.db import migrate
 from libs.devstack import DevStack
 from libs.downstream import Downstream
@@ -28,7 +32,13 @@ from services.gateway.app import build, cookie_policy
 from services.gateway.auth import authenticate, authorize
 from services.gateway.csrf import CsrfGuard
 from services.gateway.settings import GatewaySettings
+from services.image.derived import DerivedImages
+from services.image.handlers import ImageServicer
+from services.image.thumbnails import ImageLimits
+from services.image.uploaders import Uploaders
+from services.image.uploads import UploadIndex, Uploads
 from shotgraph.auth.v1 import auth_pb2, auth_pb2_grpc
+from shotgraph.image.v1 import image_pb2_grpc
 from tests.in_process import downstream, serve
 
 Stub = TypeVar("Stub")
@@ -134,3 +144,27 @@ def make_gateway(devstack: DevStack, auth: Auth, stack: AsyncExitStack) -> MakeG
 @pytest.fixture
 async def whole_gateway(make_gateway: MakeGateway) -> GatewayClient:
     return await make_gateway()
+
+
+@dataclass(frozen=True)
+class ImageService:
+    address: str
+    uploaders: Uploaders  # its record of who uploaded which blob
+
+
+@pytest.fixture
+async def image_service(stack: AsyncExitStack, nats_js: JetStreamContext) -> ImageService:
+    """The real image service's gRPC API on the test's NATS (``image_addr`` for a gateway that
+    must find out who uploaded a blob)."""
+    await ensure_streams(nats_js)
+    blobs, limits = BlobStore(nats_js), ImageLimits(max_bytes=1 << 20)
+    uploaders = Uploaders(nats_js)
+    servicer = ImageServicer(
+        Uploads(blobs, UploadIndex(nats_js), uploaders, limits),
+        uploaders,
+        DerivedImages(nats_js, blobs, limits, asyncio.Semaphore(1)),
+    )
+    address = await serve(
+        stack, lambda server: image_pb2_grpc.add_ImageServiceServicer_to_server(servicer, server)
+    )
+    return ImageService(address, uploaders)

@@ -17,7 +17,8 @@ from services.gateway.downloads import blob_response
 from services.gateway.tests.conftest import GatewayClient, client_of
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
-IMMUTABLE = "public, max-age=31536000, immutable"
+# Private: who may read a blob depends on the caller, which a shared cache cannot tell.
+IMMUTABLE = "private, max-age=31536000, immutable"
 PROBLEM = "application/problem+json"
 
 

@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from libs.web import MAX_JSON_DEPTH
 from services.gateway.headers import CONTENT_SECURITY_POLICY, SECURITY_HEADERS, secure_headers
-from services.gateway.tests.conftest import Auth, GatewayClient, MakeGateway
+from services.gateway.tests.conftest import Auth, GatewayClient, ImageService, MakeGateway
 
 PROBLEM = "application/problem+json"
 STUDIO = "https://studio.example.com"
@@ -33,6 +33,14 @@ async def gateway(make_gateway: MakeGateway) -> GatewayClient:
     return await make_gateway()
 
 
+@pytest.fixture
+async def image_addr(image_service: ImageService, auth: Auth) -> str:
+    """The image service, which knows the test's user uploaded DIGEST (signing a URL for it
+    is a request that succeeds with no other service running)."""
+    await image_service.uploaders.add(DIGEST, auth.user_id)
+    return image_service.address
+
+
 def _assert_secure(headers: Any) -> None:
     for name, value in SECURITY_HEADERS.items():
         assert headers[name] == value, name
@@ -43,8 +51,9 @@ def _assert_secure(headers: Any) -> None:
 
 
 async def test_a_200_carries_the_security_headers_and_no_store(
-    gateway: GatewayClient, auth: Auth
+    make_gateway: MakeGateway, auth: Auth, image_addr: str
 ) -> None:
+    gateway = await make_gateway(image_addr=image_addr)
     response = await gateway.post(
         "/v1/images/urls", json={"blob": DIGEST}, headers={"X-API-Key": auth.key}
     )
@@ -99,8 +108,12 @@ def _preflight(origin: str) -> dict[str, str]:
     }
 
 
-async def test_cors_answers_an_allowed_origin(make_gateway: MakeGateway, auth: Auth) -> None:
-    gateway = await make_gateway(cors_origins=f"{STUDIO}, https://other.example.com")
+async def test_cors_answers_an_allowed_origin(
+    make_gateway: MakeGateway, auth: Auth, image_addr: str
+) -> None:
+    gateway = await make_gateway(
+        cors_origins=f"{STUDIO}, https://other.example.com", image_addr=image_addr
+    )
     preflight = await gateway.options("/v1/canvases", headers=_preflight(STUDIO))
     assert preflight.status == 200
     assert preflight.headers["Access-Control-Allow-Origin"] == STUDIO
@@ -124,9 +137,9 @@ async def test_cors_answers_an_allowed_origin(make_gateway: MakeGateway, auth: A
 
 @pytest.mark.parametrize("configured", ["", STUDIO])
 async def test_cors_says_nothing_to_another_origin(
-    make_gateway: MakeGateway, auth: Auth, configured: str
+    make_gateway: MakeGateway, auth: Auth, image_addr: str, configured: str
 ) -> None:
-    gateway = await make_gateway(cors_origins=configured)
+    gateway = await make_gateway(cors_origins=configured, image_addr=image_addr)
     stranger = "https://evil.example.net"
     preflight = await gateway.options("/v1/canvases", headers=_preflight(stranger))
     assert preflight.status >= 400
@@ -179,7 +192,10 @@ async def test_json_nested_too_deep_is_a_400_on_every_route(
         assert f"more than {MAX_JSON_DEPTH} deep" in problem["detail"], (method, path)
 
 
-async def test_json_nested_to_the_limit_is_accepted(gateway: GatewayClient, auth: Auth) -> None:
+async def test_json_nested_to_the_limit_is_accepted(
+    make_gateway: MakeGateway, auth: Auth, image_addr: str
+) -> None:
+    gateway = await make_gateway(image_addr=image_addr)
     nested = "[" * (MAX_JSON_DEPTH - 1) + "]" * (MAX_JSON_DEPTH - 1)
     response = await gateway.post(
         "/v1/images/urls",

@@ -29,9 +29,12 @@ from libs.errors import (
 from libs.ports import free_port
 from libs.resilience import Breakers
 from services.gateway.batches import Batches
+from services.gateway.blob_access import BlobAccess
 from services.gateway.tests.conftest import Auth, GatewayClient, client_of, guarded_app
 from shotgraph.auth.v1 import auth_pb2_grpc
 from shotgraph.batch.v1 import batch_pb2, batch_pb2_grpc
+from shotgraph.canvas.v1 import canvas_pb2_grpc
+from shotgraph.image.v1 import image_pb2_grpc
 from tests.in_process import downstream, serve
 
 PROBLEM = "application/problem+json"
@@ -76,7 +79,11 @@ async def gateway(
 ) -> GatewayClient:
     """The gateway's key check and batch routes, as app.build wires them."""
     app, _ = guarded_app(auth)
-    Batches(batch).add_routes(app)
+    # Blob owners that listen nowhere: these tests submit no job that names a blob.
+    nowhere = f"127.0.0.1:{free_port()}"
+    image = downstream(stack, "image", nowhere, image_pb2_grpc.ImageServiceStub)
+    canvas = downstream(stack, "canvas", nowhere, canvas_pb2_grpc.CanvasServiceStub)
+    Batches(batch, BlobAccess(image, batch, canvas)).add_routes(app)
     return await client_of(stack, app)
 
 
