@@ -18,7 +18,7 @@ least recently used first out.
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 from nats.aio.client import Client
@@ -41,6 +41,8 @@ class Kept:
     stamp: int  # the canvas's updated_at, in microseconds
     body: bytes
     etag: str
+    # The body in each content coding sent so far (``compression.ENCODINGS``): made once.
+    encodings: dict[str, bytes] = field(default_factory=dict, compare=False)
 
 
 def stamp_to_check(request: web.Request) -> str | None:

@@ -14,6 +14,7 @@ from libs.web import read_json
 from services.gateway.auth import IDENTITY
 from services.gateway.blob_access import BlobAccess
 from services.gateway.canvas_reads import CanvasReads, Kept, current_stamp
+from services.gateway.compression import ENCODINGS
 from services.gateway.protojson import (
     etagged_body,
     message_response,
@@ -83,7 +84,9 @@ class Canvases:
         if stamp is not None:
             kept = self._reads.get(user, canvas_id, stamp)
             if kept is not None:
-                return revalidated(request, kept.body, kept.etag)
+                response = revalidated(request, kept.body, kept.etag)
+                response[ENCODINGS] = kept.encodings
+                return response
         call = canvas_pb2.GetCanvasRequest(owner_id=user, canvas_id=canvas_id)
         canvas: canvas_pb2.Canvas = await self._canvas.call(self._canvas.stub.GetCanvas, call)
         body, etag = etagged_body(canvas)

@@ -31,6 +31,7 @@ from libs.web import problem_response
 from services.gateway.secret import SECRET
 
 __all__ = [
+    "ENCODINGS",
     "Coding",
     "compress_responses",
     "compressible",
@@ -115,6 +116,11 @@ def compressible(content_type: str) -> bool:
     )
 
 
+# Where a handler that answers the same body again and again (a kept canvas) lets the body's
+# encodings be kept with it, so each is made once, not once per request.
+ENCODINGS = web.ResponseKey("encodings", dict)
+
+
 def encode(body: bytes, coding: Coding) -> bytes:
     """``body`` in ``coding``."""
     if coding is Coding.BR:
@@ -183,7 +189,13 @@ def compress_responses(*, min_bytes: int) -> Middleware:
         coding = negotiate(request.headers.get(hdrs.ACCEPT_ENCODING))
         if coding is Coding.IDENTITY:
             return response
-        response.body = await _encoded(bytes(body), coding)
+        kept = response.get(ENCODINGS)
+        encoded = kept.get(coding) if kept is not None else None
+        if encoded is None:
+            encoded = await _encoded(bytes(body), coding)
+            if kept is not None:
+                kept[coding] = encoded
+        response.body = encoded
         response.headers.popall(hdrs.CONTENT_LENGTH, None)  # aiohttp counts the new body
         response.headers[hdrs.CONTENT_ENCODING] = coding
         if (etag := response.headers.get(hdrs.ETAG)) is not None:

@@ -18,7 +18,13 @@ from aiohttp import hdrs, web
 from aiohttp.client import ClientResponse
 from google.protobuf import struct_pb2
 
-from services.gateway.compression import THREAD_BYTES, Coding, compressible, negotiate
+from services.gateway.compression import (
+    ENCODINGS,
+    THREAD_BYTES,
+    Coding,
+    compressible,
+    negotiate,
+)
 from services.gateway.protojson import revalidated_response
 from services.gateway.secret import secret_response
 from services.gateway.tests.conftest import Auth, GatewayClient, MakeGateway
@@ -238,6 +244,25 @@ async def test_a_body_past_the_thread_threshold_decodes_whole(make_gateway: Make
     gateway = await make_gateway(routes=[web.get("/test/large", handler)])
     response = await _get_raw(gateway, "/test/large", accept_encoding="br")
     assert json.loads(brotli.decompress(await response.read())) == large
+
+
+async def test_a_body_kept_by_its_handler_is_encoded_once(make_gateway: MakeGateway) -> None:
+    large = {"blob": "ab" * 2048}
+    encodings: dict[str, bytes] = {}
+
+    async def handler(_: web.Request) -> web.Response:
+        response = web.json_response(large)
+        response[ENCODINGS] = encodings
+        return response
+
+    gateway = await make_gateway(routes=[web.get("/test/kept", handler)])
+    first = await (await _get_raw(gateway, "/test/kept", accept_encoding="br")).read()
+    assert encodings == {"br": first}
+    encodings["br"] = brotli.compress(b'{"made": "once"}')  # what the next answer must reuse
+    again = await _get_raw(gateway, "/test/kept", accept_encoding="br")
+    assert json.loads(brotli.decompress(await again.read())) == {"made": "once"}
+    gzipped = await (await _get_raw(gateway, "/test/kept", accept_encoding="gzip")).read()
+    assert set(encodings) == {"br", "gzip"} and encodings["gzip"] == gzipped
 
 
 # --- request bodies --------------------------------------------------------------------------
