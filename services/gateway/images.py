@@ -10,6 +10,7 @@ negotiated.
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from collections.abc import Sequence
 
@@ -23,9 +24,11 @@ from libs.web import read_json
 from services.gateway.downloads import blob_response
 from shotgraph.image.v1 import image_pb2, image_pb2_grpc
 
-__all__ = ["Images", "signed_url"]
+__all__ = ["MAX_OPTIONS", "OPTIONS_PATTERN", "Images", "signed_url"]
 
 MAX_OPTIONS = 512  # characters of processing options in one URL
+# What options are made of ("th:256/f:webp"): characters a URL path holds as they are.
+OPTIONS_PATTERN = re.compile(r"[A-Za-z0-9:._,/-]*")
 # (URL path, Accept) -> the variant the image service made for it. A variant never changes, so
 # a repeat skips the gRPC call; bounded, the oldest forgotten first.
 MAX_REMEMBERED = 10_000
@@ -84,4 +87,6 @@ class Images:
             raise InvalidArgument("'blob' and 'options' must be strings")
         if len(options) > MAX_OPTIONS:
             raise InvalidArgument(f"options are limited to {MAX_OPTIONS} characters")
+        if not OPTIONS_PATTERN.fullmatch(options):
+            raise InvalidArgument("options are 'name:arg' segments of letters, digits and ':._,-'")
         return web.json_response({"url": signed_url(self._keys, check_digest(blob), options)})
