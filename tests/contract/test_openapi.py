@@ -103,3 +103,23 @@ def test_every_operation_has_a_response_schema_or_no_body() -> None:
                     if "schema" not in content:
                         missing.append((method, path, status, media))
     assert missing == []
+
+
+def test_only_the_public_operations_need_no_credential() -> None:
+    open_to_anyone = {
+        (method.upper(), path)
+        for path, item in document()["paths"].items()
+        for method, operation in item.items()
+        if operation["security"] == []
+    }
+    assert open_to_anyone == {
+        ("POST", "/v1/auth/login"),
+        ("POST", "/v1/invites/accept"),
+        ("GET", "/v1/openapi.json"),
+        ("GET", "/images/{signature}/{tail}"),
+    }
+
+
+def test_managing_credentials_takes_a_session_or_an_admin_key() -> None:
+    security = document()["paths"]["/v1/keys"]["post"]["security"]
+    assert security == [{"bearer": ["admin"]}, {"apiKey": ["admin"]}, {"session": [], "csrf": []}]

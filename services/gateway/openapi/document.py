@@ -7,6 +7,7 @@ from typing import Any, Final
 
 from libs.identity import SESSION_COOKIE
 from libs.web import PROBLEM_CONTENT_TYPE
+from services.gateway.access import SAFE_METHODS, Access, access_of
 from services.gateway.csrf import CSRF_HEADER
 from services.gateway.openapi.operations import operations
 from services.gateway.openapi.parts import (
@@ -66,14 +67,21 @@ _SECURITY_SCHEMES: Final = {
         "description": "The session's CSRF token, sent back with every unsafe method.",
     },
 }
-_SAFE: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def _security(op: Operation) -> list[dict[str, list[str]]]:
-    if op.public:
+    """Who may call, from ``access.py``: the document and the authorizer read one table."""
+    if not op.path.startswith("/v1/"):
+        return []  # a signed image URL: the signature is the credential
+    access = access_of(op.method, op.path)
+    if access is Access.PUBLIC:
         return []
-    scope = ["read"] if op.method in _SAFE else ["write"]
-    session = {"session": scope} if op.method in _SAFE else {"session": scope, "csrf": []}
+    # A key needs the scope; a session, its CSRF token on unsafe methods. Managing one's own
+    # credentials takes a session, or a key with the admin scope.
+    scope = ["admin"] if access is Access.ACCOUNT else [access.value]
+    session: dict[str, list[str]] = {"session": [] if access is Access.ACCOUNT else scope}
+    if op.method not in SAFE_METHODS:
+        session["csrf"] = []
     return [{"bearer": scope}, {"apiKey": scope}, session]
 
 

@@ -95,7 +95,6 @@ def operations(messages: MessageSchemas) -> list[Operation]:
                 ),
             ),
             frozenset({429}),
-            public=True,
         ),
     ]
 
@@ -442,7 +441,6 @@ def _blobs_and_images(m: MessageSchemas) -> list[Operation]:
                 Param("Accept", "header", STRING, "The image formats the client takes."),
                 IF_NONE_MATCH,
             ),
-            public=True,
         ),
     ]
 
@@ -613,7 +611,6 @@ def _accounts(m: MessageSchemas) -> list[Operation]:
             (Reply(200, "Signed in.", signed_in, headers=secret),),
             _CALL | {413},
             body=obj({"user_name": user_name, "password": password}, "user_name", "password"),
-            public=True,
         ),
         Operation(
             "POST",
@@ -743,7 +740,6 @@ def _accounts(m: MessageSchemas) -> list[Operation]:
                 "user_name",
                 "password",
             ),
-            public=True,
         ),
         Operation(
             "GET",

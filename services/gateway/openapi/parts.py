@@ -101,7 +101,6 @@ class Operation:
     body: JsonSchema | None = None
     body_type: str = "application/json"
     body_required: bool = True
-    public: bool = False
     revalidated: bool = False  # strong ETag and 304 on If-None-Match
 
 
