@@ -26,7 +26,7 @@ from typing import Any, Final, Protocol
 
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig
-from nats.js.errors import KeyNotFoundError
+from nats.js.errors import InvalidKeyError, KeyNotFoundError
 from nats.js.kv import KeyValue
 
 from libs.bus import Delivery, publish
@@ -98,7 +98,7 @@ async def load_function(js: JetStreamContext, name: str) -> FunctionSpec | None:
     registry = await _bucket(js, FUNCTIONS_BUCKET)
     try:
         entry = await registry.get(name)
-    except KeyNotFoundError:
+    except (KeyNotFoundError, InvalidKeyError):  # a name no worker could register ("", "a b")
         return None
     return FunctionSpec.from_json(entry.value) if entry.value else None
 

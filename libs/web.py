@@ -113,11 +113,33 @@ def parse_json(raw: bytes) -> Any:
         raise InvalidArgument(f"body nests arrays and objects more than {MAX_JSON_DEPTH} deep")
     try:
         # From bytes, not text: json.loads detects UTF-8/16/32 itself, whatever charset is claimed.
-        return json.loads(raw)
+        value = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise InvalidArgument(f"body is not valid JSON: {exc.msg} at line {exc.lineno}") from exc
     except UnicodeDecodeError as exc:
         raise InvalidArgument("body is not UTF-8") from exc
+    # json.loads lets an escaped half of a surrogate pair through as a string no encoder (nor
+    # protobuf) takes; only an escape can make one, so only such a body is walked.
+    if _SURROGATE_ESCAPE.search(raw) and _has_lone_surrogate(value):
+        raise InvalidArgument("body holds a lone UTF-16 surrogate (\\ud800-\\udfff), not text")
+    return value
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(item) for item in value)
+    return False
 
 
 # Bodies that are not JSON by their type (uploads) are left to their handlers.
@@ -160,6 +182,11 @@ def _route_of(request: web.Request) -> str:
     return resource.canonical if resource is not None else "unmatched"
 
 
+def _instance(request: web.Request) -> str:
+    """The request's path as a URI reference (RFC 9457): percent-encoded, as it was sent."""
+    return request.rel_url.raw_path
+
+
 def error_response(
     request: web.Request, exc: ShotgraphError, headers: Mapping[str, str] | None = None
 ) -> web.Response:
@@ -173,7 +200,7 @@ def error_response(
         exc.title,
         exc.detail,
         type_slug=exc.type_slug,
-        instance=request.path,
+        instance=_instance(request),
         headers=sent or None,
         **exc.extensions,
     )
@@ -187,11 +214,11 @@ def _error_to_problem(request: web.Request, exc: Exception) -> web.Response:
             exc.status,
             exc.reason,
             exc.text or exc.reason,
-            instance=request.path,
+            instance=_instance(request),
             headers={k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")},
         )
     log.exception("http.unhandled", path=request.path)
-    return problem_response(500, "Internal error", "unexpected error", instance=request.path)
+    return problem_response(500, "Internal error", "unexpected error", instance=_instance(request))
 
 
 async def _respond(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -275,7 +302,7 @@ def _admin_app(
                 "Not ready",
                 f"dependencies unavailable: {', '.join(failing)}",
                 type_slug="unavailable",
-                instance=request.path,
+                instance=_instance(request),
                 headers={"Retry-After": "5"},
                 failing=failing,
             )

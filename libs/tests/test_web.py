@@ -133,6 +133,18 @@ async def test_unknown_route_is_a_404_problem(client: TestClient[Any, Any]) -> N
     assert body["type"] == "about:blank"
 
 
+async def test_an_escaped_surrogate_pair_is_read(client: TestClient[Any, Any]) -> None:
+    response = await client.post(
+        "/echo", data=b'{"name": "\\ud83c\\udfac"}', headers={"Content-Type": "application/json"}
+    )
+    assert await response.json() == {"name": "\N{CLAPPER BOARD}"}
+
+
+async def test_a_problems_instance_is_a_uri_reference(client: TestClient[Any, Any]) -> None:
+    body = await _problem(await client.get("/no/such/caf%C3%A9"), 404)
+    assert body["instance"] == "/no/such/caf%C3%A9"
+
+
 async def test_wrong_method_is_a_405_problem_with_allow(client: TestClient[Any, Any]) -> None:
     response = await client.delete("/echo")
     await _problem(response, 405)
@@ -153,6 +165,8 @@ async def test_json_object_body_is_read(client: TestClient[Any, Any]) -> None:
         ("JSON array", b"[1, 2]", "must be a JSON object"),
         ("JSON string", b'"text"', "must be a JSON object"),
         ("not UTF-8", b'{"name": "\xff"}', "not UTF-8"),
+        ("half a surrogate pair", b'{"name": ["\\udbf8"]}', "lone UTF-16 surrogate"),
+        ("half a surrogate pair in a key", b'{"\\udc00": 1}', "lone UTF-16 surrogate"),
     ],
 )
 async def test_bad_json_body_is_a_400_problem(

@@ -19,7 +19,7 @@ SAFE_METHODS: Final = frozenset({hdrs.METH_GET, hdrs.METH_HEAD, hdrs.METH_OPTION
 
 
 class Access(enum.Enum):
-    PUBLIC = "public"  # no credential: signing in and up
+    PUBLIC = "public"  # no credential: signing in and up, the API's description
     READ = "read"
     WRITE = "write"
     ADMIN = "admin"
@@ -31,6 +31,7 @@ class Access(enum.Enum):
 EXCEPTIONS: Final[dict[tuple[str, str], Access]] = {
     ("POST", "/v1/auth/login"): Access.PUBLIC,
     ("POST", "/v1/invites/accept"): Access.PUBLIC,
+    ("GET", "/v1/openapi.json"): Access.PUBLIC,
     ("POST", "/v1/auth/logout"): Access.ACCOUNT,
     ("POST", "/v1/auth/password"): Access.ACCOUNT,
     ("GET", "/v1/sessions"): Access.ACCOUNT,

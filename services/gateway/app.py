@@ -30,6 +30,7 @@ from services.gateway.csrf import CSRF_COOKIE, DEV_CSRF_COOKIE, CsrfGuard
 from services.gateway.events import EventsRelay
 from services.gateway.headers import allow_origins, answer_preflights, secure_headers
 from services.gateway.images import Images
+from services.gateway.openapi import add_routes as add_openapi
 from services.gateway.ratelimits import add_rate_limit_headers, rate_limit
 from services.gateway.renders import Renders
 from services.gateway.settings import GatewaySettings
@@ -111,5 +112,6 @@ async def build(settings: GatewaySettings, stack: AsyncExitStack) -> ServicePart
     Renders(render, store).add_routes(app)
     EventsRelay(settings.fanout_url, identities, cookies.session).add_routes(app)
     Batching(settings.max_body_bytes).add_routes(app)
+    add_openapi(app)
     allow_origins(app, settings.cors_origins)  # last: it covers the routes added above
     return ServiceParts(app=app)

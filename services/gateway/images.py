@@ -17,6 +17,7 @@ format was negotiated.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -34,9 +35,11 @@ from services.gateway.blob_access import BlobAccess
 from services.gateway.downloads import blob_response
 from shotgraph.image.v1 import image_pb2, image_pb2_grpc
 
-__all__ = ["URL_LIFETIME_S", "Images", "signed_url", "url_expiry"]
+__all__ = ["MAX_OPTIONS", "OPTIONS_PATTERN", "URL_LIFETIME_S", "Images", "signed_url", "url_expiry"]
 
 MAX_OPTIONS = 512  # characters of processing options in one URL
+# What options are made of ("th:256/f:webp"): characters a URL path holds as they are.
+OPTIONS_PATTERN = re.compile(r"[A-Za-z0-9:._,/-]*")
 # (URL path, Accept) -> the variant the image service made for it. A variant never changes, so
 # a repeat skips the gRPC call; bounded, the oldest forgotten first.
 MAX_REMEMBERED = 10_000
@@ -128,6 +131,8 @@ class Images:
             raise InvalidArgument("'blob' and 'options' must be strings")
         if len(options) > MAX_OPTIONS:
             raise InvalidArgument(f"options are limited to {MAX_OPTIONS} characters")
+        if not OPTIONS_PATTERN.fullmatch(options):
+            raise InvalidArgument("options are 'name:arg' segments of letters, digits and ':._,-'")
         if _EXPIRES in options:
             raise InvalidArgument(f"options may not set the expiry ({_EXPIRES!r}): it is given")
         blob = await self._access.require(request[IDENTITY].user_id, check_digest(blob))

@@ -22,14 +22,14 @@ from services.gateway.downloads import blob_response
 from services.gateway.protojson import message_from_json, message_response
 from shotgraph.render.v1 import render_pb2, render_pb2_grpc
 
-__all__ = ["Renders", "render_json"]
+__all__ = ["FORMATS", "Renders", "render_json"]
 
 # A quick preview renders while the browser waits, but not forever: the render service cuts
 # OpenSCAD's wall clock to fit inside this.
 PREVIEW_DEADLINE_S = 20.0
 # Starting a render checks its syntax (bounded at a few seconds) and queues its job.
 START_DEADLINE_S = 15.0
-_FORMATS = ("png", "glb", "3mf", "stl")
+FORMATS = ("png", "glb", "3mf", "stl")
 
 
 def _source(body: dict[str, Any]) -> str:
@@ -120,8 +120,8 @@ class Renders:
     async def output(self, request: web.Request) -> web.Response:
         """One output file: 409 while the render runs, 422 when the model failed to render."""
         fmt = request.match_info["format"]
-        if fmt not in _FORMATS:
-            raise NotFound(f"no such format {fmt!r}; renders come as {', '.join(_FORMATS)}")
+        if fmt not in FORMATS:
+            raise NotFound(f"no such format {fmt!r}; renders come as {', '.join(FORMATS)}")
         render = await self._get(request)
         state = JobState(render.state)
         if not state.is_final:

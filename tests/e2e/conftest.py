@@ -20,6 +20,7 @@ import pytest
 from libs.devstack import DevStack
 from libs.launcher import Platform
 from libs.ratelimit import generous_policies
+from tests.e2e import test_openapi_fuzz
 from tests.e2e.bus_audit import AuditReport, BusAudit
 from tests.e2e.otlp import OtlpReceiver
 
@@ -38,6 +39,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     for report in AUDITS:
         terminalreporter.write_line(report.summary())
+    if test_openapi_fuzz.FUZZED:
+        terminalreporter.write_line(test_openapi_fuzz.summary())
 
 
 @pytest.fixture(scope="session")

@@ -181,6 +181,7 @@ async def test_a_duplicate_submit_is_one_batch(http: aiohttp.ClientSession) -> N
     ("jobs", "detail"),
     [
         ([{"function": "test.nothing"}], "unknown function"),
+        ([{"function": "no such * name"}], "unknown function"),
         (
             [
                 {"key": "a", "function": "test.noop", "depends_on": ["b"]},
@@ -193,7 +194,15 @@ async def test_a_duplicate_submit_is_one_batch(http: aiohttp.ClientSession) -> N
         ([{"function": "test.sleep", "input": {"seconds": "forever"}}], "does not fit test.sleep"),
         ([{"function": "render.scad", "input": {}}], "'source' is a required property"),
     ],
-    ids=["unknown-function", "cycle", "dangling", "oversized", "schema", "missing-field"],
+    ids=[
+        "unknown-function",
+        "not-a-function-name",
+        "cycle",
+        "dangling",
+        "oversized",
+        "schema",
+        "missing-field",
+    ],
 )
 async def test_a_bad_batch_is_a_clear_400_and_creates_nothing(
     http: aiohttp.ClientSession, jobs: list[dict[str, Any]], detail: str

@@ -23,9 +23,15 @@ async def test_every_exception_names_a_route_of_the_gateway(whole_gateway: Gatew
     assert set(EXCEPTIONS) <= routes(whole_gateway)
 
 
-async def test_only_signing_in_and_up_are_public(whole_gateway: GatewayClient) -> None:
+async def test_only_signing_in_and_up_and_the_api_description_are_public(
+    whole_gateway: GatewayClient,
+) -> None:
     public = {r for r in routes(whole_gateway) if access_of(*r) is Access.PUBLIC}
-    assert public == {("POST", "/v1/auth/login"), ("POST", "/v1/invites/accept")}
+    assert public == {
+        ("POST", "/v1/auth/login"),
+        ("POST", "/v1/invites/accept"),
+        ("GET", "/v1/openapi.json"),
+    }
 
 
 @pytest.mark.parametrize(
