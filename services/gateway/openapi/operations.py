@@ -11,6 +11,7 @@ from typing import Final
 
 from google.protobuf.descriptor import Descriptor, ServiceDescriptor
 
+from services.gateway.batching import BATCH_PATH, MAX_ID_CHARS, MAX_REQUESTS, METHODS
 from services.gateway.images import MAX_OPTIONS, OPTIONS_PATTERN
 from services.gateway.openapi.parts import (
     BINARY,
@@ -43,6 +44,64 @@ _IDEMPOTENCY_KEY: Final = Param(
 _REVOKED: Final = obj({"sessions_revoked": {"type": "integer", "minimum": 0}}, "sessions_revoked")
 
 
+def _batch() -> Operation:
+    headers: JsonSchema = {
+        "type": "object",
+        "additionalProperties": {"type": "string"},
+        "maxProperties": 64,
+    }
+    request = obj(
+        {
+            "id": {"type": "string", "minLength": 1, "maxLength": MAX_ID_CHARS},
+            "method": {"type": "string", "enum": sorted(METHODS)},
+            "url": {"type": "string", "pattern": "^/", "maxLength": 2048},
+            "headers": headers,
+            "body": _ANY_JSON,
+            "dependsOn": {"type": "array", "items": {"type": "string"}, "maxItems": MAX_REQUESTS},
+        },
+        "id",
+        "method",
+        "url",
+    )
+    response = obj(
+        {
+            "id": STRING,
+            "status": {"type": "integer", "minimum": 100, "maximum": 599},
+            "headers": headers,
+            "body": _ANY_JSON,
+        },
+        "id",
+        "status",
+        "headers",
+    )
+    return Operation(
+        "POST",
+        BATCH_PATH,
+        "Up to 20 calls of this API in one round trip (Microsoft Graph's JSON batching): each"
+        " is routed, authenticated, limited and checked as if sent alone",
+        "batching",
+        (
+            Reply(
+                200,
+                "Every call's answer, in the order asked; 424 for one whose dependency failed.",
+                obj({"responses": {"type": "array", "items": response}}, "responses"),
+            ),
+        ),
+        _CALL | {413},
+        body=obj(
+            {
+                "requests": {
+                    "type": "array",
+                    "items": request,
+                    "minItems": 1,
+                    "maxItems": MAX_REQUESTS,
+                }
+            },
+            "requests",
+        ),
+    )
+
+
 def _output(service: ServiceDescriptor, method: str) -> Descriptor:
     return service.methods_by_name[method].output_type
 
@@ -59,6 +118,7 @@ def operations(messages: MessageSchemas) -> list[Operation]:
         *_blobs_and_images(messages),
         *_renders(messages),
         *_accounts(messages),
+        _batch(),
         Operation(
             "GET",
             "/v1/events",
@@ -410,8 +470,15 @@ def _blobs_and_images(m: MessageSchemas) -> list[Operation]:
             (
                 Reply(
                     200,
-                    "The URL.",
-                    obj({"url": {"type": "string", "format": "uri-reference"}}, "url"),
+                    "The URL, which expires (its `exp:` option, signed with it).",
+                    obj(
+                        {
+                            "url": {"type": "string", "format": "uri-reference"},
+                            "expires_at": {"type": "string", "format": "date-time"},
+                        },
+                        "url",
+                        "expires_at",
+                    ),
                 ),
             ),
             _CALL | {404, 413},
