@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import importlib
 import multiprocessing
 import os
@@ -187,6 +188,11 @@ async def _serve(settings: Settings, build: Build[Settings], index: int) -> None
 
     async with AsyncExitStack() as stack:
         parts = await build(settings, stack)
+        # What start-up made (modules, protobuf descriptors, the app) lives as long as the
+        # worker: out of the collector's sight, a full collection no longer walks it all, and
+        # requests stop paying for those pauses in their tail latency.
+        gc.collect()
+        gc.freeze()
         # handler_cancellation: a browser that leaves ends its SSE relay and stream at once.
         runner = web.AppRunner(
             parts.app,

@@ -39,6 +39,7 @@ from aiohttp import web
 from libs.launcher import Platform
 from libs.ports import free_port
 from libs.ratelimit import generous_policies
+from loadtests.bench_compression import production
 from loadtests.common import (
     cell,
     child,
@@ -172,18 +173,33 @@ def _wait_until_ok(url: str, headers: dict[str, str], timeout: float = 15.0) -> 
         time.sleep(0.1)
 
 
-def _canvases(system: Platform, owners: int, canvases: int) -> Requests:
+def _canvases(system: Platform, owners: int, canvases: int, *, productions: bool) -> Requests:
     """``canvases`` canvases, dealt round-robin to ``owners`` new users: each read's url and its
-    owner's key, interleaved so that consecutive reads are of different owners."""
+    owner's key, interleaved so that consecutive reads are of different owners. With
+    ``productions`` each canvas holds a production's graph of 50 nodes (17 KiB of JSON, so its
+    answer is compressed), else it is empty."""
     keys = [system.create_api_key(f"bench-owner-{n}") for n in range(owners)]
     reads: Requests = []
     for n in range(canvases):
         key = keys[n % owners]
         canvas_id = _create_canvas(system.gateway_url, key)
+        if productions:
+            _save_production(system.gateway_url, key, canvas_id)
         reads.append(
             (f"{system.gateway_url}/v1/canvases/{canvas_id}", {"Authorization": f"Bearer {key}"})
         )
     return reads
+
+
+def _save_production(gateway: str, key: str, canvas_id: str) -> None:
+    request = urllib.request.Request(
+        f"{gateway}/v1/canvases/{canvas_id}/versions",
+        data=json.dumps({"base_version": 1, "graph": production(1)}).encode(),
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        response.read()
 
 
 def _create_canvas(gateway: str, key: str) -> str:
@@ -268,6 +284,11 @@ def main() -> None:
     parser.add_argument("--owners", type=int, default=8, help="users whose canvases are read")
     parser.add_argument("--canvases", type=int, default=1000, help="canvases read, in all")
     parser.add_argument(
+        "--productions",
+        action="store_true",
+        help="give every canvas a production's 50-node graph (compressed answers)",
+    )
+    parser.add_argument(
         "--limiter-off-too",
         action="store_true",
         help="also measure a gateway with the rate limiter off, and compare",
@@ -288,6 +309,7 @@ def main() -> None:
         "workers": args.workers,
         "owners": args.owners,
         "canvases": args.canvases,
+        "productions": args.productions,
         "cpus": os.cpu_count(),
         "usable_cpus": len(os.sched_getaffinity(0)),
         "python": host.python_version(),
@@ -306,7 +328,7 @@ def main() -> None:
             print(f"starting the platform ({args.workers} worker(s) per service)...", flush=True)
             system.start()
             print(f"creating {args.canvases:,} canvases of {args.owners} owners...", flush=True)
-            reads = _canvases(system, args.owners, args.canvases)
+            reads = _canvases(system, args.owners, args.canvases, productions=args.productions)
             _wait_until_ok(*reads[0])
             settings["load_1m"] = round(os.getloadavg()[0], 2)  # other work on the machine
             with ExitStack() as baselines:
