@@ -101,12 +101,25 @@ class BatchService:
         await self.events.flush()
 
 
+_BIND_TRIES = 5
+
+
 async def serve(stack: AsyncExitStack, register: Registrar, port: int = 0) -> str:
-    """A real gRPC server (the platform's own, with its error mapping); its address."""
-    port = port or free_port()
-    server, _ = await create_server("peer", port, [register])
-    stack.push_async_callback(server.stop, None)
-    return f"127.0.0.1:{port}"
+    """A real gRPC server (the platform's own, with its error mapping); its address.
+
+    Without a ``port`` it takes a free one; one taken by someone else between that choice and
+    gRPC's bind (which binds every address, not only loopback) is tried again with another."""
+    for attempt in range(1 if port else _BIND_TRIES):
+        chosen = port or free_port()
+        try:
+            server, _ = await create_server("peer", chosen, [register])
+        except RuntimeError as exc:
+            if port or attempt == _BIND_TRIES - 1 or "Failed to bind" not in str(exc):
+                raise
+            continue
+        stack.push_async_callback(server.stop, None)
+        return f"127.0.0.1:{chosen}"
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def downstream(

@@ -4,6 +4,7 @@ key of the test's own, and the gateway's routes behind aiohttp's test server."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import AsyncExitStack
@@ -168,3 +169,15 @@ async def image_service(stack: AsyncExitStack, nats_js: JetStreamContext) -> Ima
         stack, lambda server: image_pb2_grpc.add_ImageServiceServicer_to_server(servicer, server)
     )
     return ImageService(address, uploaders)
+
+
+# A blob the test's user has uploaded, as far as the image service knows.
+UPLOADED = hashlib.sha256(b"a blob").hexdigest()
+
+
+@pytest.fixture
+async def image_addr(image_service: ImageService, auth: Auth) -> str:
+    """The image service, which knows the test's user uploaded UPLOADED (signing a URL for it
+    is a request that succeeds with no other service running)."""
+    await image_service.uploaders.add(UPLOADED, auth.user_id)
+    return image_service.address

@@ -8,7 +8,6 @@ before the gateway would call them.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from typing import Any
 
@@ -18,11 +17,11 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from libs.web import MAX_JSON_DEPTH
 from services.gateway.headers import CONTENT_SECURITY_POLICY, SECURITY_HEADERS, secure_headers
-from services.gateway.tests.conftest import Auth, GatewayClient, ImageService, MakeGateway
+from services.gateway.tests.conftest import UPLOADED, Auth, GatewayClient, MakeGateway
 
 PROBLEM = "application/problem+json"
 STUDIO = "https://studio.example.com"
-DIGEST = hashlib.sha256(b"a blob").hexdigest()
+DIGEST = UPLOADED
 DEEP_LEVELS = 100_000
 # Routes that take a body that is not JSON, each with why.
 NOT_JSON = {("POST", "/v1/blobs"): "an upload: the body is the file's bytes"}
@@ -31,14 +30,6 @@ NOT_JSON = {("POST", "/v1/blobs"): "an upload: the body is the file's bytes"}
 @pytest.fixture
 async def gateway(make_gateway: MakeGateway) -> GatewayClient:
     return await make_gateway()
-
-
-@pytest.fixture
-async def image_addr(image_service: ImageService, auth: Auth) -> str:
-    """The image service, which knows the test's user uploaded DIGEST (signing a URL for it
-    is a request that succeeds with no other service running)."""
-    await image_service.uploaders.add(DIGEST, auth.user_id)
-    return image_service.address
 
 
 def _assert_secure(headers: Any) -> None:
