@@ -1,5 +1,6 @@
 """``POST /v1/$batch`` on the whole platform: the studio opens a canvas in one call instead of
-four, with the same answers, and a save followed by a read of what it saved runs in order."""
+four and its queue view in one instead of ten, with the same answers, and a save followed by a
+read of what it saved runs in order."""
 
 from __future__ import annotations
 
@@ -67,6 +68,40 @@ async def test_opening_a_canvas_is_one_call_with_the_same_answers(
         f"\nopening a canvas: {len(alone)} calls, {alone_bytes} bytes alone; "
         f"1 call, {batch_bytes} bytes batched "
         f"({1 - 1 / len(alone):.0%} fewer calls, {1 - batch_bytes / alone_bytes:.0%} fewer bytes)"
+    )
+
+
+QUEUE_VIEW_BATCHES = 8
+CUBE = 'color("teal") cube(4);'
+
+
+async def test_the_queue_view_is_one_call_instead_of_ten(http: aiohttp.ClientSession) -> None:
+    """The queue view: the queue depth per function, the recent batches, and the jobs of each
+    batch it shows (eight here): ten calls, or one batch of them."""
+    batch_ids = []
+    for n in range(QUEUE_VIEW_BATCHES):
+        job = {"function": "render.scad", "input": {"source": f"{CUBE} // {n}"}}
+        submitted = await http.post("/v1/batches", json={"jobs": [job]})
+        assert submitted.status in (200, 201, 202), await submitted.text()
+        batch_ids.append((await submitted.json())["id"])
+    view = [
+        {"id": "queues", "method": "GET", "url": "/queues"},
+        {"id": "batches", "method": "GET", "url": f"/batches?limit={QUEUE_VIEW_BATCHES}"},
+        *(
+            {"id": f"jobs-{n}", "method": "GET", "url": f"/batches/{batch_id}/jobs"}
+            for n, batch_id in enumerate(batch_ids)
+        ),
+    ]
+    response = await http.post("/v1/$batch", json={"requests": view})
+    assert response.status == 200, await response.text()
+    answers = {a["id"]: a for a in (await response.json())["responses"]}
+    assert all(a["status"] == 200 for a in answers.values()), answers
+    for n, batch_id in enumerate(batch_ids):
+        [job] = answers[f"jobs-{n}"]["body"]["jobs"]
+        assert job["batch_id"] == batch_id
+    print(
+        f"\nthe queue view: {len(view)} calls alone, 1 batched "
+        f"({1 - 1 / len(view):.0%} fewer calls)"
     )
 
 
