@@ -494,7 +494,9 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         self, request: auth_pb2.RevokeSessionsRequest, context: grpc.aio.ServicerContext
     ) -> auth_pb2.RevokeSessionsResponse:
         user_id = _id(request.user_id, "user id")
-        session_id = _id(request.session_id, "session id")
+        # A caller with a key has no session of its own to keep: "all but none" is every one.
+        keeping_none = request.all_but and not request.session_id
+        session_id = "" if keeping_none else _id(request.session_id, "session id")
         client = _client(request.client)
         if request.all_but:
             revoked = await self.sessions.revoke_all_but(user_id, session_id)

@@ -152,6 +152,19 @@ async def test_sign_out_everywhere_else(
         )
 
 
+async def test_sign_out_everywhere_from_a_key_keeps_no_session(auth: Auth) -> None:
+    user = await auth.user()
+    sessions = [await auth.login(user.user_name) for _ in range(2)]
+    reply = await auth.stub.RevokeSessions(
+        auth_pb2.RevokeSessionsRequest(user_id=user.user_id, session_id="", all_but=True)
+    )
+    assert reply.sessions_revoked == 2
+    for ended in sessions:
+        assert (await rpc_error(verify(auth, ended.token))).code() == (
+            grpc.StatusCode.UNAUTHENTICATED
+        )
+
+
 async def test_change_password_revokes_the_other_sessions_and_announces_them(
     auth: Auth, stack: AsyncExitStack, devstack: DevStack
 ) -> None:
