@@ -17,7 +17,7 @@ from libs.metrics import RENDER_DURATION
 from services.render.cache import CachedRender, RenderCache, engine_version
 from services.render.parameters import extract_parameters
 from services.render.previews import preview_coloured
-from services.render.renders import URGENT, render_job_spec, render_of
+from services.render.renders import URGENT, render_idempotency_key, render_job_spec, render_of
 from services.render.scad import RenderLimits, check_syntax
 from services.render.spec import RenderPlan, check_size, plan_render, spec_input
 from shotgraph.batch.v1 import batch_pb2, batch_pb2_grpc
@@ -99,7 +99,7 @@ class RenderServicer(render_pb2_grpc.RenderServiceServicer):
             batch_pb2.SubmitBatchRequest(
                 owner_id=request.owner_id,
                 jobs=[render_job_spec(plan)],
-                idempotency_key=request.idempotency_key,
+                idempotency_key=render_idempotency_key(request.idempotency_key),
                 priority=URGENT,
             ),
         )

@@ -15,11 +15,18 @@ from services.render.spec import DEFAULT_FORMATS, RenderPlan
 from shotgraph.batch.v1 import batch_pb2
 from shotgraph.render.v1 import render_pb2
 
-__all__ = ["URGENT", "render_job_spec", "render_of"]
+__all__ = ["URGENT", "render_idempotency_key", "render_job_spec", "render_of"]
 
 # Someone is looking at the screen, waiting for it: ahead of normal batches in every queue.
 URGENT = "urgent"
 _JOB_KEY = "render"
+
+
+def render_idempotency_key(key: str) -> str:
+    """The batch service's idempotency key for a render's batch: renders have keys of their
+    own, so a client that sends the same key to ``/v1/batches`` and ``/v1/renders`` gets a
+    render back, not the batch of its other request."""
+    return f"render:{key}" if key else ""
 
 
 def render_job_spec(plan: RenderPlan) -> batch_pb2.JobSpec:

@@ -143,6 +143,22 @@ async def test_a_repeated_idempotency_key_is_the_first_render(
     assert other.render.id != first.render.id
 
 
+async def test_a_key_already_used_for_a_batch_still_starts_a_render(
+    renders: RenderClient, batch: BatchClient, owner: str
+) -> None:
+    """Renders keep idempotency keys of their own: the same key sent to the batch API first
+    does not make StartRender answer with that other batch (whose job is no render)."""
+    other = batch_pb2.SubmitBatchRequest(
+        owner_id=owner,
+        idempotency_key="shared-key",
+        jobs=[batch_pb2.JobSpec(function=RENDER_SCAD.name, key="not-a-render-call")],
+    )
+    other.jobs[0].input.update({"source": MODEL})
+    submitted = await batch.call(batch.stub.SubmitBatch, other)
+    started = await start(renders, owner, "shared-key")
+    assert started.created and started.render.batch_id != submitted.batch.id
+
+
 async def test_a_render_is_followed_to_its_outputs(
     renders: RenderClient, batch_service: BatchService, owner: str
 ) -> None:
