@@ -19,7 +19,7 @@ from libs.identity import SCOPES, Identities, Identity, identity_of
 from libs.web import read_json
 from services.gateway.auth import IDENTITY
 from services.gateway.csrf import CsrfGuard
-from services.gateway.protojson import message_json, query_int
+from services.gateway.protojson import known_fields, message_json, query_int
 from services.gateway.secret import secret_response
 from shotgraph.auth.v1 import auth_pb2, auth_pb2_grpc
 
@@ -82,12 +82,6 @@ def _string(body: dict[str, Any], name: str, *, required: bool = True, limit: in
     if len(value) > limit:
         raise InvalidArgument(f"'{name}' is longer than {limit} characters")
     return value
-
-
-def _known(body: dict[str, Any], allowed: set[str]) -> None:
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise InvalidArgument(f"unknown fields: {', '.join(unknown)[:200]}")
 
 
 def _identity_json(identity: Identity) -> dict[str, Any]:
@@ -167,7 +161,7 @@ class Accounts:
         unknown name and a wrong password; 429 while the name or the address is throttled."""
         self._require_https(request)
         body = await read_json(request)
-        _known(body, {"user_name", "password"})
+        known_fields(body, {"user_name", "password"})
         call = auth_pb2.LoginRequest(
             user_name=_string(body, "user_name", limit=63),
             password=_string(body, "password"),
@@ -179,7 +173,7 @@ class Accounts:
         """``{"token", "user_name", "password"}``: the account is made and signed in."""
         self._require_https(request)
         body = await read_json(request)
-        _known(body, {"token", "user_name", "password"})
+        known_fields(body, {"token", "user_name", "password"})
         call = auth_pb2.AcceptInviteRequest(
             token=_string(body, "token"),
             user_name=_string(body, "user_name", limit=63),
@@ -221,7 +215,7 @@ class Accounts:
         if identity.credential_kind != "session":
             raise Forbidden("a password is changed from a signed-in session, not with a key")
         body = await read_json(request)
-        _known(body, {"current_password", "new_password"})
+        known_fields(body, {"current_password", "new_password"})
         changed: auth_pb2.ChangePasswordResponse = await self._auth.call(
             self._auth.stub.ChangePassword,
             auth_pb2.ChangePasswordRequest(
@@ -286,7 +280,7 @@ class Accounts:
         """``{"name", "scopes"?, "expires_in_days"?}``: the key is in this answer and never
         again."""
         body = await read_json(request)
-        _known(body, {"name", "scopes", "expires_in_days"})
+        known_fields(body, {"name", "scopes", "expires_in_days"})
         scopes = body.get("scopes", ["read", "write"])
         if (
             not isinstance(scopes, list)
@@ -323,7 +317,7 @@ class Accounts:
         """``{"email"?, "is_admin"?, "plan"?, "valid_for_s"?}`` (admins): the invitation's token
         is in this answer and never again."""
         body = await read_json(request)
-        _known(body, {"email", "is_admin", "plan", "valid_for_s"})
+        known_fields(body, {"email", "is_admin", "plan", "valid_for_s"})
         is_admin, valid_for = body.get("is_admin", False), body.get("valid_for_s", 0)
         if not isinstance(is_admin, bool):
             raise InvalidArgument("'is_admin' must be a boolean")

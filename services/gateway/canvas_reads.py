@@ -33,6 +33,7 @@ from services.gateway.ratelimits import RATE_LIMIT
 
 __all__ = ["CanvasReads", "Kept", "current_stamp", "stamp_to_check"]
 
+_ROUTE = "/v1/canvases/{canvas_id}"
 _MAX_ID = 64  # longer is no canvas id: nothing to look up
 
 
@@ -52,9 +53,6 @@ def stamp_to_check(request: web.Request) -> str | None:
         return None
     canvas_id = request.match_info["canvas_id"]
     return canvas_stamp_key(canvas_id) if len(canvas_id) <= _MAX_ID else None
-
-
-_ROUTE = "/v1/canvases/{canvas_id}"
 
 
 def current_stamp(request: web.Request) -> int | None:

@@ -17,6 +17,7 @@ from services.gateway.canvas_reads import CanvasReads, Kept, current_stamp
 from services.gateway.compression import ENCODINGS
 from services.gateway.protojson import (
     etagged_body,
+    known_fields,
     message_response,
     query_int,
     revalidated,
@@ -107,7 +108,7 @@ class Canvases:
         """A new version: ``{"base_version", "graph", "message"?, "autosave"?}``; 201, or 200
         when an autosave changed nothing."""
         body = await read_json(request)
-        _known(body, {"base_version", "graph", "message", "autosave"})
+        known_fields(body, {"base_version", "graph", "message", "autosave"})
         message, autosave = body.get("message", ""), body.get("autosave", False)
         if not isinstance(message, str) or not isinstance(autosave, bool):
             raise InvalidArgument("'message' must be a string and 'autosave' a boolean")
@@ -146,7 +147,7 @@ class Canvases:
 
     async def restore(self, request: web.Request) -> web.Response:
         body = await read_json(request)
-        _known(body, {"base_version"})
+        known_fields(body, {"base_version"})
         call = canvas_pb2.RestoreVersionRequest(
             user_id=_user(request),
             canvas_id=_canvas(request),
@@ -168,7 +169,7 @@ class Canvases:
 
     async def share(self, request: web.Request) -> web.Response:
         body = await read_json(request)
-        _known(body, {"user_id", "access"})
+        known_fields(body, {"user_id", "access"})
         user_id, access = body.get("user_id"), body.get("access")
         if not isinstance(user_id, str) or not isinstance(access, str):
             raise InvalidArgument("'user_id' and 'access' must be strings")
@@ -180,7 +181,7 @@ class Canvases:
     async def execute(self, request: web.Request) -> web.Response:
         """Run a version (``{"version"}``, else the newest): 202 with every node's state."""
         body = await read_json(request, optional=True)
-        _known(body, {"version"})
+        known_fields(body, {"version"})
         version = body.get("version")
         call = canvas_pb2.ExecuteCanvasRequest(
             user_id=_user(request),
@@ -205,12 +206,6 @@ def _user(request: web.Request) -> str:
 
 def _canvas(request: web.Request) -> str:
     return request.match_info["canvas_id"]
-
-
-def _known(body: dict[str, Any], fields: set[str]) -> None:
-    unknown = sorted(set(body) - fields)
-    if unknown:
-        raise InvalidArgument(f"unknown fields {unknown}; this request takes {sorted(fields)}")
 
 
 def _version_in_url(text: str | None, name: str) -> int:

@@ -16,6 +16,7 @@ from libs.web import MAX_JSON_DEPTH
 
 __all__ = [
     "etagged_body",
+    "known_fields",
     "message_from_json",
     "message_json",
     "message_response",
@@ -67,6 +68,15 @@ def message_json(message: Message) -> dict[str, Any]:
     return json_format.MessageToDict(
         message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
     )
+
+
+def known_fields(body: dict[str, Any], fields: set[str]) -> None:
+    """400 when a JSON body has members the request does not take: a misspelt field is an
+    error, not silently ignored."""
+    unknown = sorted(set(body) - fields)
+    if unknown:
+        shown = ", ".join(unknown)[:200]
+        raise InvalidArgument(f"unknown fields {shown}; this request takes {sorted(fields)}")
 
 
 def query_int(request: web.Request, name: str) -> int:
