@@ -31,6 +31,7 @@ __all__ = [
     "DEV_SESSION_COOKIE",
     "SCOPES",
     "SESSION_COOKIE",
+    "STREAM_TOKEN_QUERY",
     "Credential",
     "Identities",
     "Identity",
@@ -45,6 +46,11 @@ log = get_logger(__name__)
 Scope = Literal["read", "write", "admin"]
 SCOPES: tuple[Scope, ...] = ("read", "write", "admin")
 CredentialKind = Literal["session", "key"]
+# A stream token (``POST /v1/events/tokens``) opens one live connection; it resolves to the
+# identity of the session or key that asked for it, so revoking that closes the connection.
+PresentedKind = Literal["session", "key", "stream"]
+# Where a live connection may carry a stream token: EventSource and WebSocket cannot set headers.
+STREAM_TOKEN_QUERY = "token"
 
 # ``__Host-``: the browser keeps it only from a secure origin, for this host alone, path /.
 SESSION_COOKIE = "__Host-shotgraph_session"
@@ -74,21 +80,28 @@ class Identity:
 
 @dataclass(frozen=True)
 class Credential:
-    """What a request presents: a session token from a cookie, or an API key from a header."""
+    """What a request presents: a session token from a cookie, an API key from a header, or a
+    stream token from a live connection's URL."""
 
-    kind: CredentialKind
+    kind: PresentedKind
     secret: str
 
 
-def presented_credential(request: web.Request, cookie_names: Iterable[str]) -> Credential | None:
-    """The API key (``Authorization: Bearer`` or ``X-API-Key``) or else the session cookie;
-    None when there is neither. A key wins over a cookie: a request that carries one was made
-    by a program, which a cross-site page cannot forge (it cannot set the header)."""
+def presented_credential(
+    request: web.Request, cookie_names: Iterable[str], *, stream_token: bool = False
+) -> Credential | None:
+    """The API key (``Authorization: Bearer`` or ``X-API-Key``), else (for a live connection,
+    ``stream_token``) a stream token in the query, else the session cookie; None when there is
+    none. A key wins over a cookie: a request that carries one was made by a program, which a
+    cross-site page cannot forge (it cannot set the header)."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     key = token.strip() if scheme.lower() == "bearer" else request.headers.get("X-API-Key", "")
     if key:
         return Credential("key", _bounded(key, "API key"))
+    token = request.query.get(STREAM_TOKEN_QUERY, "") if stream_token else ""
+    if token:
+        return Credential("stream", _bounded(token, "stream token"))
     for name in cookie_names:
         session = request.cookies.get(name, "")
         if session:
@@ -170,6 +183,8 @@ class Identities:
         return entry
 
     async def _ask_auth(self, credential: Credential) -> Identity:
+        if credential.kind == "stream":
+            raise Unauthenticated("stream tokens are not issued yet")
         if credential.kind == "key":
             key: auth_pb2.VerifyApiKeyResponse = await self._auth.call(
                 self._auth.stub.VerifyApiKey, auth_pb2.VerifyApiKeyRequest(key=credential.secret)
@@ -218,7 +233,7 @@ class Identities:
 
 
 def _name(credential: Credential) -> str:
-    return "session" if credential.kind == "session" else "API key"
+    return {"session": "session", "key": "API key", "stream": "stream token"}[credential.kind]
 
 
 async def listen_for_revocations(nc: Client, identities: Identities) -> None:
