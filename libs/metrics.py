@@ -29,6 +29,14 @@ __all__ = [
     "HTTP_REQUESTS",
     "JOBS",
     "JOBS_RUNNING",
+    "LIVE_BYTES",
+    "LIVE_CONNECTIONS",
+    "LIVE_DISCONNECTS",
+    "LIVE_ENCODES",
+    "LIVE_EVENTS",
+    "LIVE_FRAMES",
+    "LIVE_REFUSALS",
+    "LIVE_REPLAYS",
     "NATS_DURATION",
     "NATS_MESSAGES",
     "OPENSCAD_RUNS",
@@ -37,7 +45,6 @@ __all__ = [
     "RATELIMIT_DEGRADED",
     "RENDER_CACHE",
     "RENDER_DURATION",
-    "SSE_CONNECTIONS",
     "render_latest",
 ]
 
@@ -108,8 +115,46 @@ RENDER_CACHE = Counter(
     "Render cache lookups, by kind (preview, png, glb, 3mf, stl) and result (hit, miss).",
     ["kind", "result"],
 )
-SSE_CONNECTIONS = Gauge(
-    "shotgraph_sse_connections", "Open SSE connections.", ["service"], multiprocess_mode="livesum"
+LIVE_CONNECTIONS = Gauge(
+    "shotgraph_live_connections",
+    "Open live connections, by transport (websocket, sse).",
+    ["service", "transport"],
+    multiprocess_mode="livesum",
+)
+LIVE_REFUSALS = Counter(
+    "shotgraph_live_refusals_total",
+    "Live connections refused before they opened, by reason (user_cap, process_cap, draining,"
+    " origin).",
+    ["reason"],
+)
+LIVE_EVENTS = Counter(
+    "shotgraph_live_events_total",
+    "Events the fan-out hub read from the stream, by outcome: routed (to at least one local"
+    " connection), unheard (no local connection takes it), malformed (skipped), duplicate.",
+    ["outcome"],
+)
+LIVE_ENCODES = Counter(
+    "shotgraph_live_event_encodes_total",
+    "Events encoded for the wire, by format (json, msgpack): once per event and format, however"
+    " many connections take it.",
+    ["format"],
+)
+LIVE_FRAMES = Counter(
+    "shotgraph_live_frames_total", "Frames written to live connections.", ["transport"]
+)
+LIVE_BYTES = Counter(
+    "shotgraph_live_bytes_total", "Bytes written to live connections.", ["transport"]
+)
+LIVE_DISCONNECTS = Counter(
+    "shotgraph_live_disconnects_total",
+    "Live connections the server ended, by reason: slow (its queue went over its bound),"
+    " credential (revoked or expired), draining, protocol (a bad client message).",
+    ["reason"],
+)
+LIVE_REPLAYS = Counter(
+    "shotgraph_live_replays_total",
+    "Resumes, by outcome: replayed, reset (history gone), bad (a sequence the stream never had).",
+    ["outcome"],
 )
 RATELIMIT_DECISIONS = Counter(
     "shotgraph_ratelimit_decisions_total",

@@ -1,57 +1,143 @@
-"""Wiring of the fanout service: authenticated SSE streams of each user's events."""
+"""Wiring of the fanout service: each user's one live connection, over WebSocket (``/v1/ws``)
+or Server-Sent Events (``/v1/events``), fed by one hub per process."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from contextlib import AsyncExitStack
 
 from aiohttp import web
+from nats.aio.client import Client
+from nats.js import JetStreamContext
 
 from libs.backends import open_downstream, open_nats
-from libs.errors import Unauthenticated
-from libs.identity import (
-    DEV_SESSION_COOKIE,
-    SESSION_COOKIE,
-    Identities,
-    listen_for_revocations,
-    presented_credential,
-)
-from libs.runner import ServiceParts
+from libs.identity import Identities, listen_for_revocations
+from libs.resilience import Breakers
+from libs.runner import Background, ServiceParts
 from libs.web import create_app
+from services.fanout.feed import Feed
+from services.fanout.guard import Guard
+from services.fanout.hub import Hub, Limits
+from services.fanout.live import Credentials, Live, PresenceBoard
 from services.fanout.settings import FanoutSettings
-from services.fanout.stream import stream_events
+from services.fanout.sse import events, keep_alive
+from services.fanout.topics import Access, GrpcAccess
+from services.fanout.websocket import websocket
 from shotgraph.auth.v1 import auth_pb2_grpc
+from shotgraph.batch.v1 import batch_pb2_grpc
+from shotgraph.canvas.v1 import canvas_pb2_grpc
+from shotgraph.render.v1 import render_pb2_grpc
+
+__all__ = ["LIVE", "add_routes", "build", "open_live"]
+
+LIVE = web.AppKey("live", Live)
+_SSE_PING_S = 15.0
 
 
 async def build(settings: FanoutSettings, stack: AsyncExitStack) -> ServiceParts:
     nc, js, nats_ready = await open_nats(settings, stack)
+    breakers = Breakers()
     auth = open_downstream(
-        settings, stack, "auth", settings.auth_addr, auth_pb2_grpc.AuthServiceStub
+        settings, stack, "auth", settings.auth_addr, auth_pb2_grpc.AuthServiceStub, breakers
     )
     identities = Identities(auth)
     await listen_for_revocations(nc, identities)
-    closing = asyncio.Event()
-
-    async def events(request: web.Request) -> web.StreamResponse:
-        # Only the gateway reaches this port: it forwards a key or the session cookie, under
-        # whichever name its cookie policy uses.
-        credential = presented_credential(request, (SESSION_COOKIE, DEV_SESSION_COOKIE))
-        if credential is None:
-            raise Unauthenticated("send an API key as 'Authorization: Bearer <key>'")
-        identity = await identities.resolve(credential)
-        revoked = asyncio.Event()
-        stop_watching = identities.on_revoked(identity, revoked.set)
-        try:
-            return await stream_events(request, js, identity.user_id, closing, revoked)
-        finally:
-            stop_watching()
-
-    async def close_streams(_: web.Application) -> None:
-        closing.set()  # open streams end within one poll, so draining never waits on them
-
+    access = GrpcAccess(
+        open_downstream(
+            settings,
+            stack,
+            "canvas",
+            settings.canvas_addr,
+            canvas_pb2_grpc.CanvasServiceStub,
+            breakers,
+        ),
+        open_downstream(
+            settings, stack, "batch", settings.batch_addr, batch_pb2_grpc.BatchServiceStub, breakers
+        ),
+        open_downstream(
+            settings,
+            stack,
+            "render",
+            settings.render_addr,
+            render_pb2_grpc.RenderServiceStub,
+            breakers,
+        ),
+    )
+    live = await open_live(stack, nc, js, settings, identities, access)
     app = create_app(
         settings.service, max_body_bytes=settings.max_body_bytes, readiness={"nats": nats_ready}
     )
-    app.router.add_get("/v1/events", events)
-    app.on_shutdown.append(close_streams)
-    return ServiceParts(app=app)
+    add_routes(app, live)
+
+    async def drain_on_stop(stopping: asyncio.Event) -> None:
+        # Drained as soon as the signal comes, while the port still answers: a client that
+        # reconnects to this process meanwhile is told 503 and tries another.
+        await stopping.wait()
+        await drain(live)
+
+    background: list[Background] = [drain_on_stop]
+    return ServiceParts(app=app, background=background)
+
+
+async def open_live(
+    stack: AsyncExitStack,
+    nc: Client,
+    js: JetStreamContext,
+    settings: FanoutSettings,
+    identities: Credentials,
+    access: Access,
+    presence: PresenceBoard | None = None,
+    *,
+    feed_heartbeat_s: float = 5.0,
+) -> Live:
+    """The process's hub, fed from the stream's end on, and what keeps its connections
+    allowed; all stopped when ``stack`` closes."""
+    hub = Hub(
+        Limits(
+            max_connections=settings.fanout_max_connections,
+            max_connections_per_user=settings.fanout_max_connections_per_user,
+            queue_bytes=settings.fanout_queue_bytes,
+            window_s=settings.fanout_window_ms / 1000,
+        )
+    )
+    feed = Feed(nc, js, hub.deliver, heartbeat_s=feed_heartbeat_s)
+    await feed.start()
+    stack.push_async_callback(feed.stop)
+    hub.last_seq = feed.last_seq
+    live = Live(settings, hub, js, identities, access, presence, feed)
+    guard = Guard(live, nc, recheck_s=settings.fanout_recheck_s)
+    await guard.start()
+    stack.push_async_callback(guard.stop)
+    pinging = asyncio.create_task(keep_alive(hub, _SSE_PING_S))
+
+    async def stop_pinging() -> None:
+        pinging.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pinging
+
+    stack.push_async_callback(stop_pinging)
+    return live
+
+
+def add_routes(app: web.Application, live: Live) -> None:
+    """``/v1/ws`` and ``/v1/events`` on ``app``, drained when it shuts down."""
+    app[LIVE] = live
+
+    async def ws(request: web.Request) -> web.StreamResponse:
+        return await websocket(live, request)
+
+    async def sse(request: web.Request) -> web.StreamResponse:
+        return await events(live, request)
+
+    async def shutdown(_: web.Application) -> None:
+        await drain(live)
+
+    app.router.add_get("/v1/ws", ws)
+    app.router.add_get("/v1/events", sse)
+    app.on_shutdown.append(shutdown)
+
+
+async def drain(live: Live) -> None:
+    """Every connection told to reconnect elsewhere, after a jittered delay, and ended."""
+    await live.hub.drain(live.settings.fanout_drain_jitter_ms, live.settings.shutdown_grace_s)
