@@ -149,6 +149,10 @@ class Hub:
             LIVE_DISCONNECTS.labels(reason).inc()
         connection.sink.end(code)
 
+    async def idle(self) -> None:
+        """Until no connection is open."""
+        await self._all_gone.wait()
+
     def count_of(self, user_id: str) -> int:
         return self._per_user.get(user_id, 0)
 
@@ -343,6 +347,6 @@ class Hub:
                 self.flush_now(connection)
                 self.end(connection, CloseCode.DRAINING)
         try:
-            await asyncio.wait_for(self._all_gone.wait(), timeout_s)
+            await asyncio.wait_for(self.idle(), timeout_s)
         except TimeoutError:
             log.warning("fanout.drain_timeout", left=len(self.connections))

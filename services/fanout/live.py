@@ -25,6 +25,7 @@ from libs.identity import (
 from libs.live.protocol import (
     MAX_TOPICS,
     CloseCode,
+    ErrorMessage,
     Hello,
     Refused,
     Reset,
@@ -41,6 +42,7 @@ from services.fanout.hub import Hub
 from services.fanout.replay import replay
 from services.fanout.settings import FanoutSettings
 from services.fanout.topics import Access, InvalidTopic, TopicKind, parse_topic
+from services.fanout.wire import BadResume
 
 __all__ = ["Credentials", "Live", "PresenceBoard"]
 
@@ -186,13 +188,21 @@ class Live:
             await self._leave(connection, key)
         return Unsubscribed(topic=name, reason=reason)
 
-    async def resume(self, connection: Connection, after: int) -> Resumed | Reset:
-        """Replay what ``connection`` missed after ``after`` (its live events held), then
-        let the live flow go on. BadResume passes through, the live events released."""
+    async def resume(self, connection: Connection, after: int) -> None:
+        """Replay what ``connection`` missed after ``after`` (its live events held), say how
+        it went (``resumed``, ``reset``, or an ``error`` for a point the stream never had),
+        then let the held live events follow."""
         try:
-            return await replay(self.js, self.hub, connection, after)
-        finally:
+            outcome: Resumed | Reset | ErrorMessage = await replay(
+                self.js, self.hub, connection, after
+            )
+        except BadResume as exc:
+            outcome = ErrorMessage(code="bad_resume", detail=exc.detail)
+        except BaseException:
             self.hub.release(connection)
+            raise
+        self.hub.send(connection, outcome)
+        self.hub.release(connection)
 
     # --- presence -----------------------------------------------------------------------------
 

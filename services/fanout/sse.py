@@ -15,13 +15,13 @@ from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
 
 from libs.errors import InvalidArgument
-from libs.live.protocol import CloseCode, ErrorMessage
+from libs.live.protocol import CloseCode
 from services.fanout.connection import Connection
 from services.fanout.feed import STREAM
 from services.fanout.hub import Hub
 from services.fanout.live import Live
 from services.fanout.topics import parse_topics
-from services.fanout.wire import BadResume, Wire
+from services.fanout.wire import Wire
 
 __all__ = ["PING", "SseSink", "events", "keep_alive", "resume_point"]
 
@@ -126,10 +126,7 @@ async def events(live: Live, request: web.Request) -> web.StreamResponse:
         if after is None:
             hub.release(connection)
         else:
-            try:
-                hub.send(connection, await live.resume(connection, after))
-            except BadResume as exc:  # checked above: only a stream made anew meanwhile
-                hub.send(connection, ErrorMessage(code="bad_resume", detail=exc.detail))
+            await live.resume(connection, after)
         hub.flush_now(connection)
         await sink.ended()
     finally:

@@ -184,9 +184,7 @@ async def _resume(live: Live, connection: Connection, message: Resume) -> None:
         connection.timer = None
     await _subscribe_all(live, connection, tuple(message.topics))
     try:
-        hub.send(connection, await live.resume(connection, message.after))
-    except BadResume as exc:
-        hub.send(connection, ErrorMessage(code="bad_resume", detail=exc.detail))
+        await live.resume(connection, message.after)
     except Exception:
         log.exception("fanout.replay_failed", connection=connection.id)
         hub.end(connection, CloseCode.SERVER_ERROR)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,6 +100,12 @@ class WsClient(_Reader):
         await asyncio.wait_for(self.ended.wait(), timeout_s)
         await self._reading
         return self.ws.close_code
+
+    def vanish(self) -> None:
+        """Drop the connection as a client whose network went does: no closing handshake."""
+        sock = self.ws.get_extra_info("socket")
+        assert sock is not None
+        sock.shutdown(socket.SHUT_RDWR)
 
     async def close(self) -> None:
         await self.ws.close()

@@ -25,7 +25,7 @@ from libs.bus.subjects import canvas_events_subject, user_events_subject
 from libs.db import migrate
 from libs.devstack import DevStack
 from libs.identity import Identities, listen_for_revocations
-from libs.live.protocol import MSGPACK_PROTOCOL, JSON_PROTOCOL
+from libs.live.protocol import JSON_PROTOCOL, MSGPACK_PROTOCOL
 from libs.web import create_app
 from services.auth.app import MIGRATIONS as AUTH_MIGRATIONS
 from services.auth.settings import AuthSettings
@@ -151,10 +151,10 @@ class Fanout:
         wire: Wire = Wire.MSGPACK,
         *,
         headers: Mapping[str, str] | None = None,
-        first: dict[str, Any] | None = None,
+        first: dict[str, Any] | bool | None = None,
     ) -> WsClient:
         """An open WebSocket of ``user`` whose ``hello`` has come; ``first`` is sent at once
-        (a ping unless given: live events wait for a client's first message)."""
+        (a ping unless given, nothing if False: live events wait for a first message)."""
         protocol = MSGPACK_PROTOCOL if wire is Wire.MSGPACK else JSON_PROTOCOL
         sent = {**(user.headers if user else {}), **(headers or {})}
         ws = await self.client.ws_connect("/v1/ws", protocols=(protocol,), headers=sent)
@@ -162,7 +162,9 @@ class Fanout:
         self.opened.append(client)
         hello = await client.next()
         assert hello["type"] == "hello", hello
-        await client.send(first or {"type": "ping", "id": "first"})
+        if first is False:
+            return client
+        await client.send(first if isinstance(first, dict) else {"type": "ping", "id": "first"})
         if first is None:
             assert (await client.next_of("pong"))["id"] == "first"
         return client

@@ -10,8 +10,8 @@ import msgpack
 import msgspec
 
 from libs.bus import encode
-from libs.bus.events import BatchProgress, CanvasChanged, JobProgress
-from libs.bus.states import BatchState, JobState
+from libs.bus.events import BatchProgress, CanvasChanged, CanvasNodes, JobProgress, NodeResult
+from libs.bus.states import BatchState, JobState, NodeState
 from libs.bus.work import JobMessage
 
 
@@ -95,3 +95,13 @@ NOT_USER_EVENTS: list[tuple[str, bytes]] = [
     ),
 ]
 """Each is logged as ``nats.malformed`` with its subject and skipped."""
+
+
+def nodes(canvas_id: str) -> CanvasNodes:
+    """Node states of one canvas during Execute: a canvas event."""
+    return CanvasNodes(
+        canvas_id=canvas_id,
+        version=1,
+        batch_id=str(uuid.uuid4()),
+        nodes=[NodeResult(node_id="shot-1", key="k" * 64, state=NodeState.RUNNING, progress=40)],
+    )
