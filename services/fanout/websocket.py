@@ -74,8 +74,8 @@ class WebSocketSink:
 
     async def _close(self, code: CloseCode) -> None:
         try:
-            # drain=False: a peer that does not read would hold the close forever.
             if self._ws.prepared:
+                # drain=False: a peer that does not read would hold the close forever.
                 await asyncio.wait_for(self._ws.close(code=code, drain=False), _CLOSE_TIMEOUT_S)
         except (TimeoutError, ConnectionError):
             pass  # the peer is gone or does not answer: the socket goes below
@@ -84,7 +84,9 @@ class WebSocketSink:
         finally:
             transport = self._request.transport
             if transport is not None and transport.get_write_buffer_size():
-                transport.abort()  # unread frames go with the socket
+                # What it has not read yet (the close frame last) may still go; a peer that
+                # never reads loses its socket, and the memory with it, a little later.
+                asyncio.get_running_loop().call_later(_CLOSE_TIMEOUT_S, transport.abort)
 
     async def closed(self) -> None:
         """Until the close this sink started (if any) is over."""
