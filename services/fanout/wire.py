@@ -34,6 +34,7 @@ __all__ = [
     "Frames",
     "Item",
     "Wire",
+    "frame_bytes",
     "read_client_message",
 ]
 

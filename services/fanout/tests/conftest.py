@@ -7,6 +7,7 @@ production (canvas, batch, render) are exercised by the end-to-end tests.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
@@ -24,6 +25,7 @@ from libs.bus import Message, connect, encode, ensure_streams
 from libs.bus.subjects import canvas_events_subject, user_events_subject
 from libs.db import migrate
 from libs.devstack import DevStack
+from libs.errors import Unavailable
 from libs.identity import Identities, listen_for_revocations
 from libs.live.protocol import JSON_PROTOCOL, MSGPACK_PROTOCOL
 from libs.web import create_app
@@ -33,7 +35,7 @@ from services.auth.tests.conftest import CHEAP, PASSWORD, auth_servicer
 from services.fanout.app import add_routes, open_live
 from services.fanout.live import Live
 from services.fanout.settings import FanoutSettings
-from services.fanout.tests.clients import SseClient, WsClient
+from services.fanout.tests.clients import TIMEOUT_S, SseClient, WsClient
 from services.fanout.topics import Topic
 from services.fanout.wire import Wire
 from shotgraph.auth.v1 import auth_pb2, auth_pb2_grpc
@@ -115,6 +117,8 @@ class Policy:
     def __init__(self) -> None:
         self._keys: dict[tuple[str, str], str] = {}
         self.asked: list[tuple[str, str]] = []
+        self.down = False  # True: every question fails as a peer that is down would
+        self._asked = asyncio.Event()
 
     def allow(self, user_id: str, topic: str, key: str | None = None) -> None:
         """``user_id`` may read ``topic``, whose events travel under ``key`` (the topic's own
@@ -124,9 +128,18 @@ class Policy:
     def deny(self, user_id: str, topic: str) -> None:
         self._keys.pop((user_id, topic.lower()), None)
 
+    async def asked_more_than(self, count: int) -> None:
+        """Until more than ``count`` questions have been asked."""
+        while len(self.asked) <= count:
+            self._asked.clear()
+            await asyncio.wait_for(self._asked.wait(), TIMEOUT_S)
+
     async def key_of(self, user_id: str, topic: Topic) -> str | None:
         name = f"{topic.kind.value}:{topic.id}"
         self.asked.append((user_id, name))
+        self._asked.set()
+        if self.down:
+            raise Unavailable("the canvas service is down")
         return self._keys.get((user_id, name))
 
 

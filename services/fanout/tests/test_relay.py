@@ -1,5 +1,6 @@
-"""``relayed_event`` on its own: what the browser gets for each message on a user subject, and
-that a message which is no user event is logged with its subject and gives nothing."""
+"""``relayed_event`` and ``route_of`` on their own: what a client gets for each message of the
+EVENTS stream, that a message which is no event of its subject is logged with its subject and
+gives nothing, and which connections each subject reaches."""
 
 from __future__ import annotations
 
@@ -14,8 +15,14 @@ from libs.bus import encode
 from libs.bus.events import BatchProgress, CanvasExecution, NodeResult
 from libs.bus.states import NodeState, ReportedState
 from libs.bus.work import JobReport
-from services.fanout.stream import relayed_event
-from services.fanout.tests.samples import NOT_USER_EVENTS, envelope, progress, progress_fields
+from services.fanout.events import Route, relayed_event, route_of
+from services.fanout.tests.samples import (
+    NOT_USER_EVENTS,
+    envelope,
+    nodes,
+    progress,
+    progress_fields,
+)
 
 SUBJECT = "events.user.u-relay"
 
@@ -66,15 +73,18 @@ def test_a_user_event_is_its_envelope_fields_beside_its_payload_fields() -> None
     relayed = relayed_event(SUBJECT, encode(event, message_id="e-1", sent_at=42.5))
 
     assert relayed is not None
-    kind, data = relayed
-    assert kind == "canvas.execution"
-    assert json.loads(data) == {
-        "type": "canvas.execution",
-        "id": "e-1",
-        "time": 42.5,
-        "schema_version": CanvasExecution.VERSION,
-        **msgspec.to_builtins(event),
-    }
+    assert relayed.type == "canvas.execution"
+    assert (
+        json.loads(relayed.json)
+        == relayed.fields
+        == {
+            "type": "canvas.execution",
+            "id": "e-1",
+            "time": 42.5,
+            "schema_version": CanvasExecution.VERSION,
+            **msgspec.to_builtins(event),
+        }
+    )
 
 
 NEWER = BatchProgress.VERSION + 1
@@ -104,9 +114,8 @@ def test_an_event_of_another_release_is_relayed_as_written(
     relayed = relayed_event(SUBJECT, data)
 
     assert relayed is not None, label
-    kind, body = relayed
-    assert kind == type_
-    assert json.loads(body) == {
+    assert relayed.type == type_
+    assert json.loads(relayed.json) == {
         "type": type_,
         "id": "e-2",
         "time": 7.25,
@@ -127,3 +136,40 @@ def test_a_newer_event_is_not_logged_as_malformed() -> None:
 def test_a_sample_event_relays() -> None:
     """The control for the bad inputs: the same sample, unspoilt, is a user event."""
     assert relayed_event(SUBJECT, encode(progress(1))) is not None
+
+
+CANVAS_SUBJECT = f"events.canvas.{uuid.uuid4()}"
+
+
+def test_a_canvas_event_relays_on_a_canvas_subject_and_not_on_a_user_one() -> None:
+    data = encode(nodes(str(uuid.uuid4())))
+
+    relayed = relayed_event(CANVAS_SUBJECT, data)
+
+    assert relayed is not None and relayed.type == "canvas.nodes"
+    with structlog.testing.capture_logs() as logs:
+        assert relayed_event(SUBJECT, data) is None
+    assert [e["error"] for e in logs] == ["a 'canvas.nodes' message is no user event"]
+
+
+def test_a_user_event_on_a_canvas_subject_gives_nothing() -> None:
+    with structlog.testing.capture_logs() as logs:
+        assert relayed_event(CANVAS_SUBJECT, encode(progress(1))) is None
+
+    assert [e["error"] for e in logs] == ["a 'batch.progress' message is no canvas event"]
+
+
+@pytest.mark.parametrize(
+    ("subject", "route"),
+    [
+        ("events.user.u1", Route(("user:u1",), "user")),
+        ("events.user.u1.batch.b1", Route(("user:u1", "batch:b1"), "batch:b1")),
+        ("events.user.u1.renders.r1", Route(("user:u1",), "user")),
+        ("events.canvas.c1", Route(("canvas:c1",), "canvas:c1")),
+        ("events.canvas.c1.extra", None),
+        ("events.other.x", None),
+        ("events.user", None),
+    ],
+)
+def test_a_subject_reaches_the_keys_its_tokens_name(subject: str, route: Route | None) -> None:
+    assert route_of(subject) == route
