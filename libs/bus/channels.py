@@ -219,4 +219,5 @@ INFRASTRUCTURE: Final[dict[str, str]] = {
     "$KV.image-uploaders.>": "who uploaded which blob (private to image)",
     "$KV.image-derived.>": "image's derived-image index (private to image)",
     "$KV.image-working.>": "image's working copies (private to image)",
+    "$KV.presence.>": "who views which canvas (private to fanout, shared by its processes)",
 }
