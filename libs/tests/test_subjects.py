@@ -43,13 +43,14 @@ def test_a_token_that_would_route_elsewhere_is_refused(owner: str, batch: str) -
 async def _subjects_found(js: JetStreamContext, filter_subject: str, after: int) -> list[str]:
     """The subjects of every message the EVENTS stream keeps on ``filter_subject`` after
     ``after``, oldest first."""
-    found, seq = [], after + 1
+    found: list[str] = []
+    seq = after + 1
     while True:
         try:
             kept = await js.get_msg("EVENTS", seq, subject=filter_subject, next=True)
         except NotFoundError:
             return found
-        found.append(kept.subject)
+        found.append(kept.subject or "")
         seq = (kept.seq or seq) + 1
 
 
