@@ -505,8 +505,8 @@ async def test_a_reconnect_message_is_honoured_instead_of_the_backoff(
     slow = Backoff(initial_s=30, max_s=30)  # a backoff wait would outlast the test
     client = await clients.enter_async_context(LiveClient(stand.url, auth=KEY, backoff=slow))
     first = await stand.next()
+    sent_at = time.monotonic()  # before: the client may read it before send() returns
     await first.send(hello(last_seq=0), event(1), Reconnect(after_ms=300))
-    sent_at = time.monotonic()
     await take(client, 3)
     await first.close(CloseCode.DRAINING, "draining")
     second = await stand.next()
@@ -519,8 +519,8 @@ async def test_after_a_reconnect_message_the_client_comes_back_by_itself(
 ) -> None:
     client = await clients.enter_async_context(LiveClient(stand.url, auth=KEY, backoff=FAST))
     first = await stand.next()
-    await first.send(hello(last_seq=0), Reconnect(after_ms=200))
     sent_at = time.monotonic()
+    await first.send(hello(last_seq=0), Reconnect(after_ms=200))
     await take(client, 2)
     second = await stand.next()  # the server never closed the first: the client did
     assert second.at - sent_at >= 0.2
