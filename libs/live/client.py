@@ -263,6 +263,7 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
 class LiveClient:
     """One live connection, opened again whenever it drops, until closed.
 
+    ``base_url`` is where a gateway or a fan-out replica listens (scheme, host and port).
     ``transport`` is ``"ws"`` (``/v1/ws``) or ``"sse"`` (``/v1/events``); ``protocol`` the
     WebSocket subprotocol. Over SSE the topics are fixed per connection, so ``subscribe`` and
     ``unsubscribe`` open a new one that resumes where the old one stopped. Many clients (a load
