@@ -174,7 +174,10 @@ class Identities:
         except Unauthenticated as exc:
             entry = _Entry(None, exc, time.monotonic() + self._failure_ttl_s)
         else:
-            entry = _Entry(identity, None, time.monotonic() + self._ttl_s)
+            # A stream token's minute is auth's to keep: it is asked about at every use, so a
+            # cached answer never opens a connection after the token has expired.
+            ttl_s = 0.0 if credential.kind == "stream" else self._ttl_s
+            entry = _Entry(identity, None, time.monotonic() + ttl_s)
             self._by_id.setdefault(identity.credential_id, set()).add(credential)
         self._forget(credential)
         if len(self._entries) >= _MAX_ENTRIES:  # oldest first: dicts keep insertion order
@@ -184,7 +187,13 @@ class Identities:
 
     async def _ask_auth(self, credential: Credential) -> Identity:
         if credential.kind == "stream":
-            raise Unauthenticated("stream tokens are not issued yet")
+            # The identity of the session or key that asked for the token: its revocation
+            # (``on_revoked`` keys on its id) ends what the token opened.
+            stream: auth_pb2.Identity = await self._auth.call(
+                self._auth.stub.VerifyStreamToken,
+                auth_pb2.VerifyStreamTokenRequest(token=credential.secret),
+            )
+            return identity_of(stream)
         if credential.kind == "key":
             key: auth_pb2.VerifyApiKeyResponse = await self._auth.call(
                 self._auth.stub.VerifyApiKey, auth_pb2.VerifyApiKeyRequest(key=credential.secret)

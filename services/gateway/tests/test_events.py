@@ -19,6 +19,7 @@ from libs.identity import DEV_SESSION_COOKIE
 from libs.ports import free_port
 from libs.web import problem_response
 from services.gateway.events import EventsRelay
+from services.gateway.fanout_link import FanOutLink
 from services.gateway.tests.conftest import Auth, GatewayClient, client_of, guarded_app
 from shotgraph.auth.v1 import auth_pb2_grpc
 from tests.in_process import downstream
@@ -74,7 +75,9 @@ async def relay_to(stack: AsyncExitStack, auth: Auth, fanout_url: str) -> Gatewa
     app, identities = guarded_app(
         downstream(stack, "auth", auth.address, auth_pb2_grpc.AuthServiceStub)
     )
-    EventsRelay(fanout_url, identities, DEV_SESSION_COOKIE).add_routes(app)
+    link = FanOutLink(fanout_url, DEV_SESSION_COOKIE)
+    link.add_to(app)
+    EventsRelay(link, identities).add_routes(app)
     client = await client_of(stack, app)
     client.session.headers["Authorization"] = f"Bearer {auth.key}"
     return client
