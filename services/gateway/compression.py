@@ -6,8 +6,9 @@ by substring, ignoring q-values (``gzip;q=0`` still gets gzip), so negotiation a
 here. Only whole bodies of text types above a threshold are compressed; never a response marked
 ``SECRET`` (BREACH, see ``secret.py``), an already-compressed type, a streamed response, an
 event stream or a WebSocket (live messages must leave as they are written, and a WebSocket
-compresses per connection or not at all: ``websocket.py``), a HEAD, 204 or 304. A compressed body's strong ETag turns weak: the bytes differ per coding, and weak
-comparison (what ``If-None-Match`` uses) still revalidates it.
+compresses per connection or not at all: ``websocket.py``), a HEAD, 204 or 304. A compressed
+body's strong ETag turns weak: the bytes differ per coding, and weak comparison (what
+``If-None-Match`` uses) still revalidates it.
 
 Requests: aiohttp's parser already decodes gzip, deflate and br bodies a chunk at a time and
 counts the decoded bytes against ``client_max_size``, so a bomb is a 413 without the memory.

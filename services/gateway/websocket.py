@@ -73,7 +73,7 @@ class WebSocketRelay:
     async def relay(self, request: web.Request) -> web.StreamResponse:
         identity = request[IDENTITY]
         offered = _offered(request)
-        if not web.WebSocketResponse().can_prepare(request):
+        if not web.WebSocketResponse(protocols=offered).can_prepare(request):
             raise InvalidArgument(f"GET {WS_PATH} opens a WebSocket: send an upgrade request")
         upstream = await self._connect(request, offered)
         if isinstance(upstream, web.Response):
@@ -82,7 +82,8 @@ class WebSocketRelay:
             client = web.WebSocketResponse(
                 protocols=(upstream.protocol,) if upstream.protocol else (),
                 compress=False,  # per-connection memory, and it defeats fan-out's encode-once
-                max_msg_size=MAX_CLIENT_MESSAGE_BYTES,  # larger: closed with 1009
+                # Larger is closed with 1009. aiohttp refuses a frame of max_msg_size itself.
+                max_msg_size=MAX_CLIENT_MESSAGE_BYTES + 1,
                 heartbeat=self._heartbeat_s,
                 timeout=_CLOSE_TIMEOUT_S,
                 decode_text=False,
@@ -162,17 +163,37 @@ async def _pipe(
         elif down.done():  # fan-out closed: the browser gets its code and reason
             code, reason = down.result()
             await client.close(code=_sendable(code, WSCloseCode.INTERNAL_ERROR), message=reason)
-        else:  # the browser left (or sent an oversized frame): fan-out hears it left
-            code, reason = up.result()
+        else:  # the browser closed (or sent an oversized frame): fan-out hears it left
+            code, reason = _left(up)
             await upstream.close(code=_sendable(code, WSCloseCode.OK), message=reason)
-        # Each side's close has broken the other loop's receive; let both finish.
+        # Each side's close has broken the other loop's receive: let both finish.
         await asyncio.wait((up, down), timeout=_CLOSE_TIMEOUT_S)
     finally:
         for task in (up, down, stop):
             task.cancel()
         await asyncio.gather(up, down, stop, return_exceptions=True)
+        # What is still open after a cancellation (the browser's connection was lost) or a
+        # side that went quiet: closed with what is known of why.
         if not upstream.closed:
-            await upstream.close(code=WSCloseCode.GOING_AWAY)
+            code, reason = _left(up)
+            await upstream.close(code=_sendable(code, WSCloseCode.OK), message=reason)
+        if not client.closed:
+            code, reason = _ended(down)
+            await client.close(code=_sendable(code, WSCloseCode.INTERNAL_ERROR), message=reason)
+
+
+def _left(up: asyncio.Task[_Close]) -> _Close:
+    """How the browser left: its close code and reason, or 1001 when it just went."""
+    if up.done() and not up.cancelled() and up.exception() is None:
+        return up.result()
+    return WSCloseCode.GOING_AWAY, b""
+
+
+def _ended(down: asyncio.Task[_Close]) -> _Close:
+    """How fan-out ended the connection, or 1011 (resume elsewhere) when that is unknown."""
+    if down.done() and not down.cancelled() and down.exception() is None:
+        return down.result()
+    return WSCloseCode.INTERNAL_ERROR, b""
 
 
 async def _client_to_upstream(

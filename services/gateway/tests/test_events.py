@@ -4,12 +4,14 @@ problem the browser retries."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -21,6 +23,7 @@ from libs.web import problem_response
 from services.gateway.events import EventsRelay
 from services.gateway.fanout_link import FanOutLink
 from services.gateway.tests.conftest import Auth, GatewayClient, client_of, guarded_app
+from services.gateway.tests.live_peer import LivePeer
 from shotgraph.auth.v1 import auth_pb2_grpc
 from tests.in_process import downstream
 
@@ -158,3 +161,34 @@ async def test_a_fanout_that_cannot_be_reached_is_a_503_to_retry(
     body = json.loads(await response.read())
     assert body["type"] == "https://shotgraph.dev/problems/unavailable"
     assert body["detail"] == "live events are unavailable right now"
+
+
+STREAMS = 300
+
+
+async def test_three_hundred_streams_are_open_at_once_through_the_whole_gateway(
+    live_gateway: GatewayClient, live_peer: LivePeer, auth: Auth
+) -> None:
+    """aiohttp's default connector held 100 upstream connections: the 101st waited, then
+    failed as a 503. Every stream here stays open until all have their first event."""
+    live_peer.release_streams.clear()
+    url = live_gateway.make_url("/v1/events")
+    # The browsers' side has no ceiling either: 300 browsers, not one client's pool.
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as browsers:
+
+        async def stream() -> tuple[int, bytes, aiohttp.ClientResponse]:
+            response = await browsers.get(url, headers={"Authorization": f"Bearer {auth.key}"})
+            first = await response.content.readuntil(b"\n\n") if response.status == 200 else b""
+            return response.status, first, response
+
+        async with asyncio.timeout(60):
+            opened = await asyncio.gather(*(stream() for _ in range(STREAMS)))
+        assert [status for status, _, _ in opened] == [200] * STREAMS
+        assert {first for _, first, _ in opened} == {
+            b'id: 1\nevent: batch.progress\ndata: {"n": 1}\n\n'
+        }
+        assert live_peer.streams_open == STREAMS  # all of them at once, none ended yet
+        live_peer.release_streams.set()
+        async with asyncio.timeout(30):
+            rests = await asyncio.gather(*(response.read() for _, _, response in opened))
+        assert set(rests) == {b": bye\n\n"}
