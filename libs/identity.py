@@ -1,6 +1,7 @@
-"""Who is calling: a session cookie (browsers) or an API key (programs), verified by the auth
-service, remembered for a few seconds in process, and forgotten at once when auth announces a
-revocation on ``auth.revoked.<user_id>``.
+"""Who is calling: a session cookie (browsers), an API key (programs) or, for a live connection,
+a stream token, verified by the auth service, remembered for a few seconds in process (a stream
+token not at all), and forgotten at once when auth announces a revocation on
+``auth.revoked.<user_id>``.
 
 The cache is a plain dict, not a cache framework: it is on every request's path, and a lookup
 must cost a dict lookup. Failures are remembered briefly too, so a flood of one bad key costs

@@ -192,3 +192,17 @@ async def test_three_hundred_streams_are_open_at_once_through_the_whole_gateway(
         async with asyncio.timeout(30):
             rests = await asyncio.gather(*(response.read() for _, _, response in opened))
         assert set(rests) == {b": bye\n\n"}
+
+
+async def test_the_relayed_stream_is_never_compressed_on_either_hop(
+    live_gateway: GatewayClient, live_peer: LivePeer, auth: Auth
+) -> None:
+    response = await live_gateway.get(
+        "/v1/events",
+        headers={"Authorization": f"Bearer {auth.key}", "Accept-Encoding": "br, gzip"},
+        auto_decompress=False,
+    )
+    assert response.status == 200
+    assert "Content-Encoding" not in response.headers
+    assert (await response.read()).startswith(b"id: 1\n")
+    assert live_peer.seen[0].headers["Accept-Encoding"] == "identity"
