@@ -114,6 +114,11 @@ class FanOutLink:
             headers |= {k: request.headers[k] for k in _KEY_HEADERS if k in request.headers}
         elif credential.kind == "session":
             headers[hdrs.COOKIE] = f"{self._session_cookie}={credential.secret}"
+        # Where the browser was and what it asked for: fan-out sees the gateway's connection
+        # and its own host, and a cookie upgrade's Origin names the gateway's.
+        headers[hdrs.X_FORWARDED_FOR] = request.remote or ""
+        headers[hdrs.X_FORWARDED_HOST] = request.host
+        headers[hdrs.X_FORWARDED_PROTO] = request.scheme
         # An event stream is sent as it is written; a coding would hold it back in a buffer.
         headers[hdrs.ACCEPT_ENCODING] = "identity"
         propagate.inject(headers)

@@ -236,6 +236,9 @@ async def test_a_cookie_upgrade_from_this_site_passes_with_its_cookie(
     ws = await opened(live_gateway, {"Origin": own})
     [seen] = live_peer.seen
     assert seen.headers["Origin"] == own
+    assert f"http://{seen.headers['X-Forwarded-Host']}" == own  # what the Origin was checked by
+    assert seen.headers["X-Forwarded-Proto"] == "http"
+    assert seen.headers["X-Forwarded-For"] == "127.0.0.1"
     assert seen.headers["Cookie"].startswith("shotgraph_session=")
     assert "Authorization" not in seen.headers
     await ws.close()
@@ -281,3 +284,16 @@ async def test_revoking_the_key_closes_the_socket_with_4401(
     async with asyncio.timeout(WITHIN_S):
         await live_peer.closed.wait()
     assert live_peer.closed_with == 4401
+
+
+async def test_a_gateway_shutting_down_tells_its_sockets_to_reconnect(
+    live_gateway: GatewayClient, live_peer: LivePeer, person: Person
+) -> None:
+    ws = await opened(live_gateway, bearer(person.key))
+    assert live_gateway.app is not None
+    await live_gateway.app.shutdown()  # what SIGTERM starts
+    closing = await ws.receive(timeout=WITHIN_S)
+    assert (closing.type, closing.data) == (WSMsgType.CLOSE, 1012)
+    async with asyncio.timeout(WITHIN_S):
+        await live_peer.closed.wait()
+    assert live_peer.closed_with == 1012
