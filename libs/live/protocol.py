@@ -76,8 +76,9 @@ CLOSE_CODES: Final[Mapping[CloseCode, tuple[str, str]]] = {
     CloseCode.MESSAGE_TOO_BIG: ("a client message over 4 KiB", "fix the client"),
     CloseCode.SERVER_ERROR: ("server error", "reconnect with backoff, resume"),
     CloseCode.DRAINING: (
-        "the process is draining (after `reconnect`)",
-        "reconnect after `after_ms`, resume",
+        "the process is draining (after `reconnect`), or the gateway relaying it is"
+        " restarting (no `reconnect` first)",
+        "reconnect after `after_ms` (or with backoff), resume",
     ),
     CloseCode.MALFORMED: (
         "a malformed client message (not MessagePack/JSON, not a map, a field of the wrong type)",
