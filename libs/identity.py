@@ -1,6 +1,7 @@
-"""Who is calling: a session cookie (browsers) or an API key (programs), verified by the auth
-service, remembered for a few seconds in process, and forgotten at once when auth announces a
-revocation on ``auth.revoked.<user_id>``.
+"""Who is calling: a session cookie (browsers), an API key (programs) or, for a live connection,
+a stream token, verified by the auth service, remembered for a few seconds in process (a stream
+token not at all), and forgotten at once when auth announces a revocation on
+``auth.revoked.<user_id>``.
 
 The cache is a plain dict, not a cache framework: it is on every request's path, and a lookup
 must cost a dict lookup. Failures are remembered briefly too, so a flood of one bad key costs
@@ -174,7 +175,10 @@ class Identities:
         except Unauthenticated as exc:
             entry = _Entry(None, exc, time.monotonic() + self._failure_ttl_s)
         else:
-            entry = _Entry(identity, None, time.monotonic() + self._ttl_s)
+            # A stream token's minute is auth's to keep: it is asked about at every use, so a
+            # cached answer never opens a connection after the token has expired.
+            ttl_s = 0.0 if credential.kind == "stream" else self._ttl_s
+            entry = _Entry(identity, None, time.monotonic() + ttl_s)
             self._by_id.setdefault(identity.credential_id, set()).add(credential)
         self._forget(credential)
         if len(self._entries) >= _MAX_ENTRIES:  # oldest first: dicts keep insertion order
@@ -184,7 +188,13 @@ class Identities:
 
     async def _ask_auth(self, credential: Credential) -> Identity:
         if credential.kind == "stream":
-            raise Unauthenticated("stream tokens are not issued yet")
+            # The identity of the session or key that asked for the token: its revocation
+            # (``on_revoked`` keys on its id) ends what the token opened.
+            stream: auth_pb2.Identity = await self._auth.call(
+                self._auth.stub.VerifyStreamToken,
+                auth_pb2.VerifyStreamTokenRequest(token=credential.secret),
+            )
+            return identity_of(stream)
         if credential.kind == "key":
             key: auth_pb2.VerifyApiKeyResponse = await self._auth.call(
                 self._auth.stub.VerifyApiKey, auth_pb2.VerifyApiKeyRequest(key=credential.secret)

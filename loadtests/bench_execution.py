@@ -52,7 +52,7 @@ from nats.js.errors import NotFoundError
 from libs.bus import Envelope
 from libs.bus.events import CanvasNodes
 from libs.bus.states import JobState, NodeState, ReportedState
-from libs.bus.subjects import canvas_events_subject, user_events_subject
+from libs.bus.subjects import canvas_events_subject, user_batch_events_subject
 from libs.bus.work import JobReport
 from libs.db import create_pool, migrate
 from libs.devstack import DevStack
@@ -348,7 +348,7 @@ async def run(args: argparse.Namespace, stack: DevStack) -> dict[str, Any]:
             tracker = ExecutionTracker(results, canvases, batch.client, js, DEFAULT_TYPES, times)
             user = f"bench-{uuid.uuid4().hex[:8]}"
             consumer = tracker.consumer(
-                durable=f"bench-{uuid.uuid4().hex}", filter_subject=user_events_subject(user)
+                durable=f"bench-{uuid.uuid4().hex}", filter_subject=user_batch_events_subject(user)
             )
             following = asyncio.gather(consumer.run(js, stopping), tracker.run(stopping))
             await consumer_exists(js, consumer.durable)

@@ -1,10 +1,11 @@
 """The bus contract as documents, made from the code: the AsyncAPI 3 document of every subject
-(``proto/asyncapi.yaml``) and the JSON Schema of the user events that the studio's TypeScript
-types are made from (``web/src/api/events.ts``).
+and of the live connection (``proto/asyncapi.yaml``) and the JSON Schema of the user events
+that the studio's TypeScript types are made from (``web/src/api/events.ts``).
 
 ``make contracts`` writes both; ``tests/contract/test_messages.py`` fails when a committed one
 differs from what the code declares. The channels come from ``libs.bus.channels``; each of the
-platform's own functions gets a work channel whose job input is that function's schema.
+platform's own functions gets a work channel whose job input is that function's schema; the
+live connection's channels come from ``services.live_contract``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from libs.bus.messages import Message
 from libs.bus.work import FunctionSpec, JobMessage
 from services.image.generation import GENERATE
 from services.image.jobs import FRAME, THUMBNAIL, TRANSFORM
+from services.live_contract import live_document
 from services.render.jobs import RENDER_SCAD
 
 __all__ = [
@@ -96,8 +98,12 @@ def _parameters(channel: Channel) -> dict[str, Any]:
     }
 
 
+_ON_NATS: Final = [{"$ref": "#/servers/nats"}]
+
+
 def _channel(channel: Channel, messages: Iterable[str]) -> dict[str, Any]:
     body: dict[str, Any] = {"address": channel.address, "description": channel.description}
+    body["servers"] = _ON_NATS
     if channel.parameters:
         body["parameters"] = _parameters(channel)
     body["messages"] = {name: {"$ref": f"#/components/messages/{name}"} for name in messages}
@@ -143,6 +149,7 @@ def _function_channel(spec: FunctionSpec) -> tuple[str, dict[str, Any], str, dic
     channel = {
         "address": spec.subject,
         "description": f"Jobs of ``{spec.name}``: {spec.description}",
+        "servers": _ON_NATS,
         "messages": {title: {"$ref": f"#/components/messages/{title}"}},
         "x-stream": "WORK",
     }
@@ -178,7 +185,8 @@ def _operations(
 def asyncapi_document(
     channels: Sequence[Channel] = CHANNELS, functions: Sequence[FunctionSpec] = FUNCTIONS
 ) -> dict[str, Any]:
-    """The AsyncAPI 3 document of ``channels``, with a work channel per function."""
+    """The AsyncAPI 3 document of ``channels``, with a work channel per function, and of the
+    live connection."""
     types: list[type[msgspec.Struct]] = []
     for channel in channels:
         types.extend(channel.messages)
@@ -212,12 +220,22 @@ def asyncapi_document(
         schemas[input_ref] = spec.input_schema
         doc_channels[spec.subject] = body
         operations |= _operations(spec.subject, work, [title], {})
+    live = live_document()
+    for part, mine, theirs in (
+        ("channel", doc_channels, live["channels"]),
+        ("operation", operations, live["operations"]),
+        ("message", messages, live["messages"]),
+        ("schema", schemas, live["schemas"]),
+    ):
+        if clash := mine.keys() & theirs.keys():
+            raise ValueError(f"a bus {part} and a live one share the names {sorted(clash)}")
+        mine |= theirs
     return {
         "asyncapi": "3.0.0",
         "info": {
-            "title": "Shotgraph bus",
+            "title": "Shotgraph bus and live events",
             "version": "1.0.0",
-            "description": inspect.getdoc(libs.bus.messages) or "",
+            "description": (inspect.getdoc(libs.bus.messages) or "") + "\n\n" + live["description"],
         },
         "defaultContentType": MSGPACK,
         "servers": {
@@ -225,7 +243,8 @@ def asyncapi_document(
                 "host": "nats:4222",
                 "protocol": "nats",
                 "description": "NATS with JetStream (SHOTGRAPH_NATS_URL).",
-            }
+            },
+            **live["servers"],
         },
         "channels": doc_channels,
         "operations": operations,

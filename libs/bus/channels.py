@@ -110,16 +110,31 @@ CHANNELS: Final[tuple[Channel, ...]] = (
             "What one user's browsers are told, kept an hour for resuming (``Last-Event-ID`` is"
             " the stream sequence). Fan-out relays each event as written, as JSON: the"
             " envelope's ``type``, ``id``, ``time`` and ``schema_version`` beside the payload's"
-            " fields."
+            " fields. The user's feed is this subject and every one under it"
+            " (``events.user.{user_id}.>``)."
+        ),
+        senders={"canvas": (CanvasExecution,)},
+        # canvas: its durable consumer ``canvas-batch-events`` (``events.user.>``) sees these
+        # too, and skips them.
+        receivers=("fanout", "canvas"),
+        parameters={"user_id": _USER_ID},
+        stream="EVENTS",
+    ),
+    Channel(
+        id="events.user.batch",
+        address="events.user.{user_id}.batch.{batch_id}",
+        description=(
+            "What a batch's owner is told of it, on the owner's feed and kept an hour like the"
+            " rest of it; its subject alone routes it to whoever follows the batch (fan-out's"
+            " ``batch:<id>`` topic). Relayed as the user events are."
         ),
         senders={
             "batch": (BatchSubmitted, BatchProgress, BatchCompleted, BatchCancelled, BatchRetried),
-            "canvas": (CanvasExecution,),
         },
         # canvas: its durable consumer ``canvas-batch-events`` follows the batches of
-        # executions (``services/canvas/tracking.py``); it skips the other types.
+        # executions (``services/canvas/tracking.py``).
         receivers=("fanout", "canvas"),
-        parameters={"user_id": _USER_ID},
+        parameters={"user_id": _USER_ID, "batch_id": _BATCH_ID},
         stream="EVENTS",
     ),
     Channel(
@@ -219,4 +234,5 @@ INFRASTRUCTURE: Final[dict[str, str]] = {
     "$KV.image-uploaders.>": "who uploaded which blob (private to image)",
     "$KV.image-derived.>": "image's derived-image index (private to image)",
     "$KV.image-working.>": "image's working copies (private to image)",
+    "$KV.presence.>": "who views which canvas (private to fanout, shared by its processes)",
 }

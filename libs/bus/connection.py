@@ -19,10 +19,20 @@ _RECONNECTED: weakref.WeakKeyDictionary[Client, list[Callable[[], Awaitable[None
 )
 
 
-def when_reconnected(nc: Client, callback: Callable[[], Awaitable[None]]) -> None:
+def when_reconnected(nc: Client, callback: Callable[[], Awaitable[None]]) -> Callable[[], None]:
     """Run ``callback`` each time ``nc`` (made by ``connect``) reconnects: what core NATS
-    delivered meanwhile is lost, and a subscriber may have to catch up."""
-    _RECONNECTED.setdefault(nc, []).append(callback)
+    delivered meanwhile is lost, and a subscriber may have to catch up.
+
+    Returns a function that stops it, for a subscriber that ends before its connection does.
+    """
+    callbacks = _RECONNECTED.setdefault(nc, [])
+    callbacks.append(callback)
+
+    def forget() -> None:
+        if callback in callbacks:
+            callbacks.remove(callback)
+
+    return forget
 
 
 async def connect(url: str, name: str) -> Client:
@@ -38,7 +48,8 @@ async def connect(url: str, name: str) -> Client:
 
     async def on_reconnected() -> None:
         log.info("nats.reconnected")
-        for callback in _RECONNECTED.get(client, ()) if client is not None else ():
+        # A copy: a callback may forget itself (or another) while the others run.
+        for callback in list(_RECONNECTED.get(client, ())) if client is not None else ():
             await callback()
 
     client = await nats.connect(

@@ -1,4 +1,7 @@
-"""Events: what users are told on ``events.user.<user_id>``, and what replicas tell each other.
+"""Events: what users are told on their feed, and what replicas tell each other.
+
+A user's feed is ``events.user.<user_id>`` and the subjects under it: a batch's events go to
+``events.user.<owner_id>.batch.<batch_id>``, so fan-out routes them to the batch's topic too.
 
 User events are kept in the EVENTS stream and relayed by fan-out to the user's browsers as
 JSON: the envelope's ``type``, ``id``, ``time`` and ``schema_version`` beside the payload's fields

@@ -19,11 +19,14 @@ __all__ = [
     "ALL_WORK",
     "MAX_DELIVERIES_ADVISORIES",
     "auth_revoked_subject",
+    "batch_events_subject",
     "canvas_changed_subject",
     "canvas_events_subject",
     "result_subject",
     "service_work",
+    "user_batch_events_subject",
     "user_events_subject",
+    "user_feed_subjects",
     "work_subject",
 ]
 
@@ -68,6 +71,25 @@ def result_subject(batch_id: str) -> str:
 def user_events_subject(user_id: str) -> str:
     """What one user's browsers are told, kept in the EVENTS stream for resuming."""
     return f"events.user.{_token(user_id, 'user id')}"
+
+
+def batch_events_subject(owner_id: str, batch_id: str) -> str:
+    """What one batch's owner is told of it: on the owner's feed, and routable by subject alone
+    to whoever follows the batch (fan-out's ``batch:<id>`` topic)."""
+    owner = _token(owner_id, "owner id")
+    return f"events.user.{owner}.batch.{_token(batch_id, 'batch id')}"
+
+
+def user_batch_events_subject(user_id: str) -> str:
+    """Every event of every batch of one user's: the filter for following them."""
+    return f"events.user.{_token(user_id, 'user id')}.batch.*"
+
+
+def user_feed_subjects(user_id: str) -> tuple[str, str]:
+    """Every subject of one user's own feed: events for the user, and the events under it
+    (``events.user.<id>.>``, such as its batches'). A wildcard of NATS cannot name both."""
+    subject = user_events_subject(user_id)
+    return subject, f"{subject}.>"
 
 
 def canvas_events_subject(canvas_id: str) -> str:

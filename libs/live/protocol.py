@@ -7,6 +7,7 @@ one batching window); client frames hold one.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import IntEnum
 from typing import Annotated, Any, Final, Literal
 
@@ -14,12 +15,14 @@ import msgspec
 
 __all__ = [
     "CLIENT_MESSAGES",
+    "CLOSE_CODES",
     "JSON_PROTOCOL",
     "MAX_CLIENT_MESSAGE_BYTES",
     "MAX_TOPICS",
     "MSGPACK_PROTOCOL",
     "PROTOCOLS",
     "SERVER_MESSAGES",
+    "SSE_MESSAGES",
     "ClientMessage",
     "CloseCode",
     "ErrorMessage",
@@ -67,6 +70,30 @@ class CloseCode(IntEnum):
     UNAUTHENTICATED = 4401  # the credential was revoked or expired: sign in again
 
 
+# What each close code means and what the client should do, as docs/live-events.md tables them.
+CLOSE_CODES: Final[Mapping[CloseCode, tuple[str, str]]] = {
+    CloseCode.NORMAL: ("closed on request", ""),
+    CloseCode.MESSAGE_TOO_BIG: ("a client message over 4 KiB", "fix the client"),
+    CloseCode.SERVER_ERROR: ("server error", "reconnect with backoff, resume"),
+    CloseCode.DRAINING: (
+        "the process is draining (after `reconnect`), or the gateway relaying it is"
+        " restarting (no `reconnect` first)",
+        "reconnect after `after_ms` (or with backoff), resume",
+    ),
+    CloseCode.MALFORMED: (
+        "a malformed client message (not MessagePack/JSON, not a map, a field of the wrong type)",
+        "fix the client",
+    ),
+    CloseCode.UNKNOWN_TYPE: ("an unknown client message type", "fix the client"),
+    CloseCode.RESUME_NOT_FIRST: ("`resume` after other messages", "fix the client"),
+    CloseCode.TOO_SLOW: (
+        "too slow: the connection's queue went over its bound",
+        "reconnect, resume",
+    ),
+    CloseCode.UNAUTHENTICATED: ("the credential was revoked or expired", "sign in again"),
+}
+
+
 class _Message(msgspec.Struct, tag_field="type", frozen=True, kw_only=True):
     pass
 
@@ -75,10 +102,14 @@ class _Message(msgspec.Struct, tag_field="type", frozen=True, kw_only=True):
 
 
 class Subscribe(_Message, tag="subscribe", frozen=True):
+    """Follow a topic: answered by ``subscribed`` or ``refused``."""
+
     topic: Topic
 
 
 class Unsubscribe(_Message, tag="unsubscribe", frozen=True):
+    """Stop following a topic: answered by ``unsubscribed``."""
+
     topic: Topic
 
 
@@ -90,6 +121,8 @@ class Resume(_Message, tag="resume", frozen=True):
 
 
 class Ping(_Message, tag="ping", frozen=True):
+    """Ask for a ``pong`` with the same ``id``."""
+
     id: Annotated[str, msgspec.Meta(max_length=64)] | int = 0
 
 
@@ -101,11 +134,15 @@ CLIENT_MESSAGES: Final = (Subscribe, Unsubscribe, Resume, Ping)
 
 
 class Viewer(msgspec.Struct, frozen=True, kw_only=True):
+    """A user viewing a canvas."""
+
     user_id: str
     user_name: str
 
 
 class Hello(_Message, tag="hello", frozen=True):
+    """The first message of every connection: who it is for, and its limits."""
+
     connection_id: str
     user_id: str
     last_seq: Seq  # the stream's last sequence when the connection opened
@@ -126,22 +163,30 @@ class EventMessage(_Message, tag="event", frozen=True):
 
 
 class Subscribed(_Message, tag="subscribed", frozen=True):
+    """A subscribe (or a resumed topic) was accepted; a canvas's comes with its viewers."""
+
     topic: Topic
     presence: list[Viewer] = []
 
 
 class Refused(_Message, tag="refused", frozen=True):
+    """A subscribe was refused; a topic that does not exist is refused as not allowed."""
+
     topic: str
     reason: Literal["invalid", "not_allowed", "too_many_topics"]
     detail: str = ""
 
 
 class Unsubscribed(_Message, tag="unsubscribed", frozen=True):
+    """A topic is no longer followed: on request, or because access to it was lost."""
+
     topic: Topic
     reason: Literal["requested", "access_lost"]
 
 
 class Resumed(_Message, tag="resumed", frozen=True):
+    """The replay after a resume is over: every event after ``after`` was sent, live from here."""
+
     after: Seq
     replayed: int
 
@@ -156,6 +201,8 @@ class Reset(_Message, tag="reset", frozen=True):
 
 
 class PresenceMessage(_Message, tag="presence", frozen=True):
+    """A user's first connection on a canvas joined, or their last one left; never replayed."""
+
     topic: Topic
     action: Literal["join", "leave"]
     user_id: str
@@ -163,15 +210,22 @@ class PresenceMessage(_Message, tag="presence", frozen=True):
 
 
 class Pong(_Message, tag="pong", frozen=True):
+    """The answer to a ``ping``, with its ``id``."""
+
     id: str | int = 0
 
 
 class ErrorMessage(_Message, tag="error", frozen=True):
+    """A request that could not be done (a resume from a seq the stream never had); the
+    connection stays."""
+
     code: Literal["bad_resume"]
     detail: str
 
 
 class Reconnect(_Message, tag="reconnect", frozen=True):
+    """The process is stopping: reconnect after ``after_ms``, then resume."""
+
     after_ms: int
     reason: Literal["draining"] = "draining"
 
@@ -200,5 +254,17 @@ SERVER_MESSAGES: Final = (
     PresenceMessage,
     Pong,
     ErrorMessage,
+    Reconnect,
+)
+# What an SSE stream carries: no pong (SSE has no ping) and no error (a bad resume is a 400).
+SSE_MESSAGES: Final = (
+    Hello,
+    EventMessage,
+    Subscribed,
+    Refused,
+    Unsubscribed,
+    Resumed,
+    Reset,
+    PresenceMessage,
     Reconnect,
 )

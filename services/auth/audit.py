@@ -25,6 +25,7 @@ Action = Literal[
     "invite.created",
     "invite.accepted",
     "user.created",
+    "stream_token.created",
 ]
 ACTIONS: Final[frozenset[str]] = frozenset(Action.__args__)  # type: ignore[attr-defined]
 

@@ -30,12 +30,14 @@ from services.auth.keys import (
     looks_like_token,
     new_key,
     new_token,
+    token_hash,
     user_scopes,
 )
 from services.auth.passwords import MAX_PASSWORD, Passwords, check_new_password, hasher_for
 from services.auth.sessions import SessionRecord, Sessions
 from services.auth.settings import AuthSettings
-from services.auth.store import AuthStore, KeyRecord, UserRecord
+from services.auth.store import AuthStore, KeyOwner, KeyRecord, UserRecord
+from services.auth.stream_tokens import StreamTokenRecord, StreamTokens, looks_like_stream_token
 from services.auth.throttle import LoginThrottle, ThrottlePolicy
 from shotgraph.auth.v1 import auth_pb2, auth_pb2_grpc
 
@@ -132,6 +134,21 @@ def _session_identity(record: SessionRecord) -> auth_pb2.Identity:
     )
 
 
+def _key_identity(owner: KeyOwner) -> auth_pb2.Identity:
+    identity = auth_pb2.Identity(
+        user_id=owner.user_id,
+        user_name=owner.user_name,
+        credential_kind="key",
+        credential_id=owner.key_id,
+        # A key never does more than its user may today (an admin who is one no more).
+        scopes=[s for s in owner.scopes if s in user_scopes(owner.is_admin)],
+        plan=owner.plan,
+    )
+    if owner.expires_at is not None:
+        identity.expires_at.CopyFrom(timestamp(owner.expires_at))
+    return identity
+
+
 def _audit_event(record: AuditRecord) -> auth_pb2.AuditEvent:
     return auth_pb2.AuditEvent(
         event_id=record.id,
@@ -142,6 +159,10 @@ def _audit_event(record: AuditRecord) -> auth_pb2.AuditEvent:
         client=auth_pb2.Client(address=record.client.address, user_agent=record.client.user_agent),
         subject_id=record.subject_id,
     )
+
+
+def _credential_name(record: StreamTokenRecord) -> str:
+    return "session" if record.credential_kind == "session" else "API key"
 
 
 class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
@@ -167,7 +188,9 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         self._revocations = Revocations(nats)
         self._sessions: Sessions | None = None
         self._throttle: LoginThrottle | None = None
+        self._stream_tokens: StreamTokens | None = None
         if redis is not None:
+            self._stream_tokens = StreamTokens(redis, valid_s=settings.stream_token_valid_s)
             self._sessions = Sessions(
                 redis,
                 idle_s=settings.session_idle_s,
@@ -195,6 +218,14 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         if self._throttle is None:
             raise Unavailable("sign-in is unavailable: no session store (Redis) is configured")
         return self._throttle
+
+    @property
+    def stream_tokens(self) -> StreamTokens:
+        if self._stream_tokens is None:
+            raise Unavailable(
+                "stream tokens are unavailable: no session store (Redis) is configured"
+            )
+        return self._stream_tokens
 
     # --- API keys ------------------------------------------------------------------------
 
@@ -264,22 +295,11 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         )
         if owner is None:
             raise Unauthenticated("API key is unknown, revoked or expired")
-        identity = auth_pb2.Identity(
-            user_id=owner.user_id,
-            user_name=owner.user_name,
-            credential_kind="key",
-            credential_id=owner.key_id,
-            # A key never does more than its user may today (an admin who is one no more).
-            scopes=[s for s in owner.scopes if s in user_scopes(owner.is_admin)],
-            plan=owner.plan,
-        )
-        if owner.expires_at is not None:
-            identity.expires_at.CopyFrom(timestamp(owner.expires_at))
         return auth_pb2.VerifyApiKeyResponse(
             user_id=owner.user_id,
             key_id=owner.key_id,
             user_name=owner.user_name,
-            identity=identity,
+            identity=_key_identity(owner),
         )
 
     async def ListApiKeys(
@@ -512,6 +532,62 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         action: Action = "session.revoked"
         for session_id in revoked:
             await self._audit.record(action, client, user_id=user_id, subject_id=session_id)
+
+    # --- stream tokens ----------------------------------------------------------------------
+
+    async def CreateStreamToken(
+        self, request: auth_pb2.CreateStreamTokenRequest, context: grpc.aio.ServicerContext
+    ) -> auth_pb2.CreateStreamTokenResponse:
+        client = _client(request.client)
+        tokens = self.stream_tokens
+        which = request.WhichOneof("credential")
+        if which == "session_token":
+            if not looks_like_token(request.session_token):
+                raise Unauthenticated("session token is malformed")
+            record = StreamTokenRecord("session", token_hash(request.session_token))
+        elif which == "api_key":
+            if not looks_like_key(request.api_key):
+                raise Unauthenticated("API key is malformed")
+            record = StreamTokenRecord("key", token_hash(request.api_key))
+        else:
+            raise InvalidArgument("give the session token or the API key that asks")
+        identity = await self._identity_of(record)
+        if identity is None:
+            raise Unauthenticated(f"{_credential_name(record)} is unknown, revoked or expired")
+        token, expires_at = await tokens.create(record)
+        await self._audit.record(
+            "stream_token.created", client, user_id=identity.user_id,
+            user_name=identity.user_name, subject_id=identity.credential_id,
+        )  # fmt: skip
+        return auth_pb2.CreateStreamTokenResponse(
+            token=token, expires_at=timestamp(_epoch(expires_at)), identity=identity
+        )
+
+    async def VerifyStreamToken(
+        self, request: auth_pb2.VerifyStreamTokenRequest, context: grpc.aio.ServicerContext
+    ) -> auth_pb2.Identity:
+        if not looks_like_stream_token(request.token):
+            raise Unauthenticated("stream token is malformed")
+        record = await self.stream_tokens.find(request.token)
+        if record is None:
+            raise Unauthenticated("stream token is unknown or expired; ask for a new one")
+        identity = await self._identity_of(record)
+        if identity is None:
+            raise Unauthenticated(
+                f"the {_credential_name(record)} this stream token stands for was revoked or"
+                " has expired"
+            )
+        return identity
+
+    async def _identity_of(self, record: StreamTokenRecord) -> auth_pb2.Identity | None:
+        """The identity of the credential a stream token stands for, if it is still live."""
+        if record.credential_kind == "session":
+            session = await self.sessions.live(record.credential_hash)
+            return _session_identity(session) if session is not None else None
+        owner = await self._store.find_key(
+            bytes.fromhex(record.credential_hash), touch_after_s=self._settings.key_touch_s
+        )
+        return _key_identity(owner) if owner is not None else None
 
     # --- audit log -------------------------------------------------------------------------
 

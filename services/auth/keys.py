@@ -25,6 +25,7 @@ __all__ = [
     "looks_like_token",
     "new_key",
     "new_token",
+    "token_hash",
     "user_scopes",
 ]
 
@@ -50,6 +51,11 @@ def new_token() -> str:
 
 def hash_key(key: str) -> bytes:
     return hashlib.sha256(key.encode()).digest()
+
+
+def token_hash(token: str) -> str:
+    """The SHA-256 of a session's or stream token, hex: what Redis finds it by."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def key_prefix(key: str) -> str:

@@ -8,7 +8,6 @@ sessions that expired on their own are cleaned out of the index as it is read.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import time
 from collections.abc import Iterator, Sequence
@@ -20,7 +19,7 @@ from redis.exceptions import RedisError
 
 from libs.errors import Unavailable
 from services.auth.audit import ClientInfo
-from services.auth.keys import new_token
+from services.auth.keys import new_token, token_hash
 
 __all__ = ["SessionRecord", "Sessions", "redis_outage"]
 
@@ -86,10 +85,6 @@ class SessionRecord:
         )
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def _ttl_ms(record: SessionRecord, now: float) -> int:
     return max(1, int((record.idle_expires - now) * 1000))
 
@@ -121,12 +116,12 @@ class Sessions:
             idle_s=self._idle_s,
             client=client,
         )
-        key = _SESSION + _token_hash(token)
+        key = _SESSION + token_hash(token)
         with redis_outage("sign-in is"):
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.hset(key, mapping=record.fields())  # type: ignore[arg-type]
                 pipe.pexpire(key, _ttl_ms(record, now))
-                pipe.hset(_INDEX + user_id, record.id, _token_hash(token))
+                pipe.hset(_INDEX + user_id, record.id, token_hash(token))
                 pipe.pexpire(_INDEX + user_id, int(self._absolute_s * 1000))
                 await pipe.execute()
         return token, record
@@ -134,7 +129,7 @@ class Sessions:
     async def verify(self, token: str) -> SessionRecord | None:
         """The live session of ``token``, kept alive: its last-seen time (and so its idle
         expiry) is moved on when it is older than the touch interval."""
-        key = _SESSION + _token_hash(token)
+        key = _SESSION + token_hash(token)
         now = time.time()
         with redis_outage("sessions are"):
             record = await self._read(key, now)
@@ -147,9 +142,15 @@ class Sessions:
                 await pipe.execute()
         return record
 
+    async def live(self, hashed: str) -> SessionRecord | None:
+        """The live session whose token has the SHA-256 ``hashed`` (hex), as it is: a stream
+        token's look at the session it stands for does not keep that session alive."""
+        with redis_outage("sessions are"):
+            return await self._read(_SESSION + hashed, time.time())
+
     async def end(self, token: str) -> SessionRecord | None:
         """End the session of ``token``; None when there was none."""
-        key = _SESSION + _token_hash(token)
+        key = _SESSION + token_hash(token)
         with redis_outage("signing out is"):
             record = await self._read(key, time.time())
             if record is None:
@@ -196,8 +197,8 @@ class Sessions:
             if not known:
                 return []
             async with self._redis.pipeline(transaction=True) as pipe:
-                for _, token_hash in known:
-                    pipe.delete(_SESSION + token_hash.decode())
+                for _, hashed in known:
+                    pipe.delete(_SESSION + hashed.decode())
                 pipe.hdel(_INDEX + user_id, *(sid for sid, _ in known))
                 deleted = await pipe.execute()
         return [sid for (sid, _), gone in zip(known, deleted, strict=False) if gone]

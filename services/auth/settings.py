@@ -29,6 +29,10 @@ class AuthSettings(Settings):
     # A verified session's last-seen time is written at most this often: bounds Redis writes.
     session_touch_s: float = setting(default=60.0, parse=positive_float)
 
+    # How long a stream token opens live connections (what it opened lives on with its
+    # credential): long enough for a page to use it, short enough that a URL in a log is stale.
+    stream_token_valid_s: float = setting(default=60.0, parse=positive_float)
+
     invite_valid_s: float = setting(default=7 * DAY_S, parse=positive_float)
     invite_max_valid_s: float = setting(default=30 * DAY_S, parse=positive_float)
 

@@ -1,4 +1,5 @@
-"""What batch tells users on ``events.user.<owner_id>`` (kept in the EVENTS stream).
+"""What batch tells a batch's owner on ``events.user.<owner_id>.batch.<batch_id>`` (kept in the
+EVENTS stream): on the owner's feed, and on the batch's own topic for fan-out.
 
 Job changes are coalesced: at most one ``batch.progress`` event per batch per interval, with
 the roll-up counts and the latest state of up to ``BatchProgress.MAX_JOBS_PER_EVENT`` changed
@@ -18,7 +19,7 @@ from opentelemetry.trace import Span
 
 from libs.bus import publish
 from libs.bus.events import BatchProgress, BatchSummary, JobProgress
-from libs.bus.subjects import user_events_subject
+from libs.bus.subjects import batch_events_subject
 from libs.logs import get_logger
 from services.batch.domain import JobChange
 from services.batch.store import BatchRecord
@@ -68,7 +69,8 @@ class ProgressEvents:
 
     async def send(self, owner_id: str, event: BatchSummary, msg_id: str | None) -> None:
         """Publish one event now (deduplicated by ``msg_id`` within JetStream's window)."""
-        await publish(self._js, user_events_subject(owner_id), event, msg_id=msg_id)
+        subject = batch_events_subject(owner_id, event.batch_id)
+        await publish(self._js, subject, event, msg_id=msg_id)
 
     def add(self, batch: BatchRecord, changes: list[JobChange], span: Span) -> None:
         pending = self._pending.setdefault(batch.id, _Pending(batch, span))
@@ -103,6 +105,6 @@ class ProgressEvents:
             )
             try:
                 with trace.use_span(item.span):
-                    await publish(self._js, user_events_subject(batch.owner_id), event)
+                    await publish(self._js, batch_events_subject(batch.owner_id, batch.id), event)
             except Exception as exc:  # progress is advisory; the next one supersedes it
                 log.warning("events.progress_failed", batch_id=batch.id, error=repr(exc))

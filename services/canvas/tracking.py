@@ -109,7 +109,7 @@ class ExecutionTracker:
         concurrency: int = 4,
     ) -> Consumer[BatchSummary]:
         """The durable consumer of batch events, shared by every replica (tests follow one
-        user's subject with a durable of their own)."""
+        user's batches with a durable of their own)."""
         return Consumer(
             service="canvas",
             stream="EVENTS",

@@ -13,7 +13,7 @@ from typing import Final
 
 from aiohttp import hdrs
 
-__all__ = ["EXCEPTIONS", "SAFE_METHODS", "Access", "access_of"]
+__all__ = ["EXCEPTIONS", "SAFE_METHODS", "STREAM_TOKEN_ROUTES", "Access", "access_of"]
 
 SAFE_METHODS: Final = frozenset({hdrs.METH_GET, hdrs.METH_HEAD, hdrs.METH_OPTIONS})
 
@@ -44,7 +44,14 @@ EXCEPTIONS: Final[dict[tuple[str, str], Access]] = {
     ("POST", "/v1/invites"): Access.ADMIN,
     # Reading is enough to send a batch: each request inside is checked for its own scope.
     ("POST", "/v1/$batch"): Access.READ,
+    # A stream token only opens live connections, which read: reading is enough to ask for one
+    # (a session still needs its CSRF token: the method changes state).
+    ("POST", "/v1/events/tokens"): Access.READ,
 }
+
+# The live connections, which a browser opens without setting a header (``EventSource``,
+# ``WebSocket``): the only routes where a stream token (``?token=``) is a credential. Both read.
+STREAM_TOKEN_ROUTES: Final = frozenset({("GET", "/v1/events"), ("GET", "/v1/ws")})
 
 
 def access_of(method: str, route: str) -> Access:

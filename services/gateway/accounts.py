@@ -17,7 +17,7 @@ from libs.downstream import Downstream
 from libs.errors import Forbidden, InvalidArgument
 from libs.identity import SCOPES, Identities, Identity, identity_of
 from libs.web import read_json
-from services.gateway.auth import IDENTITY
+from services.gateway.auth import IDENTITY, PRESENTED
 from services.gateway.csrf import CsrfGuard
 from services.gateway.protojson import known_fields, message_json, query_int
 from services.gateway.secret import secret_response
@@ -139,6 +139,7 @@ class Accounts:
         add.add_post("/v1/invites", self.invite)
         add.add_post("/v1/invites/accept", self.accept_invite)
         add.add_get("/v1/audit", self.audit)
+        add.add_post("/v1/events/tokens", self.stream_token)
 
     def _require_https(self, request: web.Request) -> None:
         if not request.secure and not self._cookies.dev_http:
@@ -352,3 +353,18 @@ class Accounts:
             ),
         )
         return web.json_response(message_json(listed))
+
+    async def stream_token(self, request: web.Request) -> web.Response:
+        """A token that opens live connections for a minute (``?token=`` on ``/v1/events``
+        and ``/v1/ws``, where a browser cannot set a header); what it opens lives as long as
+        the session or key that asked, and ends when that is revoked."""
+        credential = request[PRESENTED]
+        call = auth_pb2.CreateStreamTokenRequest(client=_client(request))
+        if credential.kind == "session":
+            call.session_token = credential.secret
+        else:  # a stream token is no credential on this route: this is a key
+            call.api_key = credential.secret
+        created: auth_pb2.CreateStreamTokenResponse = await self._auth.call(
+            self._auth.stub.CreateStreamToken, call
+        )
+        return secret_response({"token": created.token, "expires_at": created.expires_at.seconds})

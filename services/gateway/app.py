@@ -28,12 +28,14 @@ from services.gateway.client_address import client_address
 from services.gateway.compression import compress_responses, decode_request_bodies
 from services.gateway.csrf import CSRF_COOKIE, DEV_CSRF_COOKIE, CsrfGuard
 from services.gateway.events import EventsRelay
+from services.gateway.fanout_link import FanOutLink
 from services.gateway.headers import allow_origins, answer_preflights, secure_headers
 from services.gateway.images import Images
 from services.gateway.openapi import add_routes as add_openapi
 from services.gateway.ratelimits import add_rate_limit_headers, rate_limit
 from services.gateway.renders import Renders
 from services.gateway.settings import GatewaySettings
+from services.gateway.websocket import WebSocketRelay
 from shotgraph.auth.v1 import auth_pb2_grpc
 from shotgraph.batch.v1 import batch_pb2_grpc
 from shotgraph.canvas.v1 import canvas_pb2_grpc
@@ -110,7 +112,10 @@ async def build(settings: GatewaySettings, stack: AsyncExitStack) -> ServicePart
     Blobs(store, access, image, settings.max_upload_bytes, keys).add_routes(app)
     Images(image, store, access, keys).add_routes(app)
     Renders(render, store).add_routes(app)
-    EventsRelay(settings.fanout_url, identities, cookies.session).add_routes(app)
+    fanout = FanOutLink(settings.fanout_url, cookies.session)
+    fanout.add_to(app)
+    EventsRelay(fanout, identities).add_routes(app)
+    WebSocketRelay(fanout, identities, heartbeat_s=settings.live_heartbeat_s).add_routes(app)
     Batching(settings.max_body_bytes).add_routes(app)
     add_openapi(app)
     allow_origins(app, settings.cors_origins)  # last: it covers the routes added above

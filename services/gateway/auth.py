@@ -1,28 +1,40 @@
 """Who is calling and whether they may: the two middlewares around the rate limiter.
 
-``authenticate`` resolves the presented credential (a session cookie or an API key) and puts the
-identity on the request, or remembers why it failed; the rate limiter runs next, so an
-over-limit request is refused with 429 whether or not its credential was good. ``authorize``
-then raises that failure, checks the route's scope (``access.py``) and, for a cookie request
-that changes state, CSRF (``csrf.py``).
+``authenticate`` resolves the presented credential (a session cookie, an API key, or on the live
+connections' routes a stream token) and puts the identity on the request, or remembers why it
+failed; the rate limiter runs next, so an over-limit request is refused with 429 whether or not
+its credential was good. ``authorize`` then raises that failure, checks the route's scope
+(``access.py``) and, for a cookie request that changes state, CSRF (``csrf.py``); a WebSocket
+upgrade that a cookie authenticates must come from an allowed ``Origin``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
 
 from libs.errors import Forbidden, ShotgraphError, Unauthenticated
-from libs.identity import Identities, Identity, presented_credential
-from services.gateway.access import SAFE_METHODS, Access, access_of
+from libs.identity import Credential, Identities, Identity, presented_credential
+from services.gateway.access import SAFE_METHODS, STREAM_TOKEN_ROUTES, Access, access_of
 from services.gateway.csrf import CsrfGuard
 
-__all__ = ["AUTH_FAILURE", "IDENTITY", "authenticate", "authorize", "guarded"]
+__all__ = [
+    "AUTH_FAILURE",
+    "IDENTITY",
+    "PRESENTED",
+    "authenticate",
+    "authorize",
+    "guarded",
+    "is_websocket_upgrade",
+]
 
 IDENTITY = web.RequestKey("identity", Identity)
 AUTH_FAILURE = web.RequestKey("auth_failure", ShotgraphError)
+# What the caller proved it with: a stream token's identity is its session's or key's, but only
+# a cookie is sent by the browser on its own (and so needs the CSRF and Origin checks).
+PRESENTED = web.RequestKey("presented", Credential)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -37,8 +49,12 @@ def authenticate(*, identities: Identities, cookie_names: Sequence[str]) -> Midd
     @web.middleware
     async def resolve(request: web.Request, handler: Handler) -> web.StreamResponse:
         if guarded(request):
-            credential = presented_credential(request, cookie_names)
+            resource = request.match_info.route.resource
+            assert resource is not None
+            live = (request.method, resource.canonical) in STREAM_TOKEN_ROUTES
+            credential = presented_credential(request, cookie_names, stream_token=live)
             if credential is not None:
+                request[PRESENTED] = credential
                 try:
                     request[IDENTITY] = await identities.resolve(credential)
                 except Unauthenticated as exc:
@@ -61,11 +77,27 @@ def authorize(*, csrf: CsrfGuard) -> Middleware:
             else:
                 identity = _identity(request)
                 _check_scope(identity, access)
-                if identity.credential_kind == "session" and request.method not in SAFE_METHODS:
+                by_cookie = _presented(request) == "session"
+                if by_cookie and request.method not in SAFE_METHODS:
                     csrf.check(request, identity.credential_id)
+                if by_cookie and is_websocket_upgrade(request):
+                    csrf.check_upgrade_origin(request)
         return await handler(request)
 
     return check
+
+
+def is_websocket_upgrade(request: web.Request) -> bool:
+    """Whether the request asks to become a WebSocket (RFC 6455 §4.1)."""
+    return (
+        request.headers.get(hdrs.UPGRADE, "").lower() == "websocket"
+        and "upgrade" in request.headers.get(hdrs.CONNECTION, "").lower()
+    )
+
+
+def _presented(request: web.Request) -> str:
+    credential = request.get(PRESENTED)
+    return credential.kind if credential is not None else ""
 
 
 def _identity(request: web.Request) -> Identity:

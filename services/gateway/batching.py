@@ -91,6 +91,7 @@ NOT_BATCHABLE: Final = frozenset(
         ("POST", "/v1/auth/logout"),
         ("GET", "/v1/auth/session"),
         ("GET", "/v1/events"),
+        ("GET", "/v1/ws"),
         ("POST", BATCH_PATH),
     }
 )

@@ -4,9 +4,11 @@ that claim a coding they are not in refused.
 Responses: aiohttp's own ``enable_compression`` knows gzip and deflate only and picks a coding
 by substring, ignoring q-values (``gzip;q=0`` still gets gzip), so negotiation and brotli live
 here. Only whole bodies of text types above a threshold are compressed; never a response marked
-``SECRET`` (BREACH, see ``secret.py``), an already-compressed type, a streamed response, a HEAD,
-204 or 304. A compressed body's strong ETag turns weak: the bytes differ per coding, and weak
-comparison (what ``If-None-Match`` uses) still revalidates it.
+``SECRET`` (BREACH, see ``secret.py``), an already-compressed type, a streamed response, an
+event stream or a WebSocket (live messages must leave as they are written, and a WebSocket
+compresses per connection or not at all: ``websocket.py``), a HEAD, 204 or 304. A compressed
+body's strong ETag turns weak: the bytes differ per coding, and weak comparison (what
+``If-None-Match`` uses) still revalidates it.
 
 Requests: aiohttp's parser already decodes gzip, deflate and br bodies a chunk at a time and
 counts the decoded bytes against ``client_max_size``, so a bomb is a 413 without the memory.
@@ -66,6 +68,8 @@ _TEXT_TYPES = frozenset(
 )
 # An XML suffix on a zip container: 3MF packages are already deflated.
 _ZIPPED_XML = frozenset({"application/vnd.ms-package.3dmanufacturing-3dmodel+xml"})
+# Events are read as they arrive: a compressed stream would wait in the coder's buffer.
+_EVENT_STREAM = "text/event-stream"
 _DECODED_REQUEST_CODINGS = frozenset({"gzip", "deflate", "br", "identity"})
 _NOT_COMPRESSED_STATUSES = frozenset({204, 304})
 
@@ -107,7 +111,7 @@ def negotiate(accept_encoding: str | None) -> Coding:
 def compressible(content_type: str) -> bool:
     """Whether a body of this media type is text that compresses; images, models, archives,
     fonts and opaque bytes are already compressed or not worth trying."""
-    if content_type in _ZIPPED_XML:
+    if content_type in _ZIPPED_XML or content_type == _EVENT_STREAM:
         return False
     return (
         content_type.startswith("text/")
@@ -169,7 +173,7 @@ def compress_responses(*, min_bytes: int) -> Middleware:
             _vary_on_encoding(response)
             return response
         if (
-            not isinstance(response, web.Response)
+            not isinstance(response, web.Response)  # a stream, a WebSocket
             or response.prepared
             or response.compression
             or response.get(SECRET, False)

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from hashlib import sha256
 from urllib.parse import urlsplit
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from libs.errors import Forbidden
 
@@ -63,6 +63,19 @@ class CsrfGuard:
         trusted_sibling = site == "same-site" and origin in self._trusted
         if site is not None and site not in ("same-origin", "none") and not trusted_sibling:
             raise Forbidden("a cross-site request may not change anything here")
+
+    def check_upgrade_origin(self, request: web.Request) -> None:
+        """403 unless a cookie-authenticated WebSocket upgrade names this site or a trusted
+        origin as its ``Origin``. A browser sends the cookie with an upgrade from any page, and
+        no CORS rule stands between that page and the socket (cross-site WebSocket hijacking);
+        a browser always sends ``Origin`` on an upgrade, so one without it is refused too."""
+        origin = request.headers.get(hdrs.ORIGIN)
+        if origin is None or origin == "null" or not self._trusted_origin(request, origin):
+            shown = "no origin" if origin is None else origin[:100]
+            raise Forbidden(
+                f"a WebSocket signed in by the session cookie may not be opened from {shown};"
+                " open it from this site, or with a stream token or an API key"
+            )
 
     def _trusted_origin(self, request: web.Request, origin: str) -> bool:
         if origin in self._trusted:

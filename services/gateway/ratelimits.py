@@ -45,6 +45,7 @@ ROUTE_BUDGETS = {
 HELD_WHILE_ANSWERING = {
     ("POST", "/v1/render/preview"): "previews",
     ("GET", "/v1/events"): "event_streams",
+    ("GET", "/v1/ws"): "event_streams",  # one lease per open connection, SSE or WebSocket
 }
 SUBMIT_BATCH = ("POST", "/v1/batches")
 # A body larger than this is not read here to count jobs or see its priority: it costs 1 and

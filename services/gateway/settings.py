@@ -77,6 +77,9 @@ class GatewaySettings(RpcClientSettings):
     image_addr: str = setting(default=LOCAL_ADDRESSES["image"], parse=address)
     render_addr: str = setting(default=LOCAL_ADDRESSES["render"], parse=address)
     fanout_url: str = setting(default="http://127.0.0.1:8086", parse=url("http", "https"))
+    # How often the gateway pings a browser's WebSocket (and fan-out's end of it); a ping
+    # unanswered for half of it closes the connection. Fan-out's own heartbeat is 20 s too.
+    live_heartbeat_s: float = setting(default=20.0, parse=positive_float)
     max_upload_bytes: int = setting(default=MAX_UPLOAD_BYTES, parse=positive_int)
     # The first key signs, all verify (rotation). No default: image URLs are always signed.
     image_url_keys: tuple[bytes, ...] = setting(parse=url_keys)

@@ -31,6 +31,7 @@ _URI: Final = "urn:shotgraph:asyncapi"
 EXPECT_INVALID_HEADER: Final = "Shotgraph-Test-Expect"
 # JetStream KV writes a delete or purge marker with no value.
 _KV_OPERATION: Final = "KV-Operation"
+_NATS: Final = {"$ref": "#/servers/nats"}
 
 
 def subject_matches(pattern: str, subject: str) -> bool:
@@ -86,6 +87,8 @@ class BusDocument:
         messages = self.document["components"]["messages"]
         found = []
         for channel_id, channel in self.document["channels"].items():
+            if _NATS not in channel.get("servers", [_NATS]):
+                continue  # the live connection's: an HTTP path, no subject
             parameters = channel.get("parameters", {})
             pattern = re.escape(channel["address"])
             for name, parameter in parameters.items():

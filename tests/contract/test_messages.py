@@ -72,7 +72,7 @@ class BatchProgress(events.BatchProgress, kw_only=True, frozen=True):
 def test_control_changing_one_field_of_a_type_fails_the_comparison() -> None:
     changed = [
         channel
-        if channel.id != "events.user"
+        if channel.id != "events.user.batch"
         else type(channel)(
             **{
                 **channel.__dict__,
@@ -152,13 +152,13 @@ EXAMPLES: list[tuple[str, Message]] = [
         ),
     ),
     (
-        "events.user.ada",
+        "events.user.ada.batch." + _id(),
         events.BatchSubmitted(
             batch_id=_id(), state=BatchState.QUEUED, total=2, counts={JobState.QUEUED: 2}
         ),
     ),
     (
-        "events.user.ada",
+        "events.user.ada.batch." + _id(),
         events.BatchProgress(
             batch_id=_id(),
             state=BatchState.RUNNING,
@@ -176,19 +176,19 @@ EXAMPLES: list[tuple[str, Message]] = [
         ),
     ),
     (
-        "events.user.ada",
+        "events.user.ada.batch." + _id(),
         events.BatchCompleted(
             batch_id=_id(), state=BatchState.FAILED, total=1, counts={JobState.FAILED: 1}
         ),
     ),
     (
-        "events.user.ada",
+        "events.user.ada.batch." + _id(),
         events.BatchCancelled(
             batch_id=_id(), state=BatchState.CANCELLED, total=1, counts={JobState.CANCELLED: 1}
         ),
     ),
     (
-        "events.user.ada",
+        "events.user.ada.batch." + _id(),
         events.BatchRetried(
             batch_id=_id(),
             state=BatchState.QUEUED,
@@ -270,6 +270,18 @@ def test_a_message_as_its_producer_sends_it_fits_the_document(
             "jobs.render",
             encode(EXAMPLES[0][1]),
             "no channel of the document carries 'jobs.render'",
+        ),
+        (
+            "a batch event on its owner's own subject",
+            "events.user.ada",
+            encode(EXAMPLES[4][1]),
+            "no message of type 'batch.progress'",
+        ),
+        (
+            "a batch event under a batch id with a dot",
+            "events.user.ada.batch.b.1",
+            encode(EXAMPLES[4][1]),
+            "no channel of the document carries",
         ),
         ("a function registry entry that is no JSON", "$KV.functions.x.y", b"{", "not"),
     ],

@@ -25,6 +25,7 @@ from nats.aio.client import Client
 
 from libs.bus import encode
 from libs.bus.states import ReportedState
+from libs.bus.subjects import batch_events_subject, user_events_subject
 from libs.bus.work import JobMessage, JobReport
 from libs.launcher import Platform
 from tests.contract.bus_document import EXPECT_INVALID_HEADER
@@ -102,7 +103,7 @@ BAD = [
         "'job.run' message where 'job.result' belongs"),
     Bad("a job on a user's event subject", "events.user.{user}",
         lambda: encode(JobMessage(**_job())), "fanout", "is no user event"),
-    Bad("a progress event whose total is text", "events.user.{user}",
+    Bad("a progress event whose total is text", "events.user.{user}.batch.{uuid}",
         lambda: _envelope("batch.progress", {"batch_id": _uuid(), "state": "running",
                                              "total": "many", "counts": {}, "jobs": []}),
         "fanout", "Expected `int`, got `str`"),
@@ -156,13 +157,14 @@ async def _publish(platform: Platform, api_key: str) -> Published:
                 subject = bad.subject.format(user=user, uuid=_uuid())
                 subjects[bad.label] = subject
                 await nc.publish(subject, bad.data(), headers=MARKED)
+            newer_batch = _uuid()
             newer = {
                 "type": "batch.progress",
                 "schema_version": 7,
                 "id": uuid.uuid4().hex,
                 "time": time.time(),
                 "payload": {
-                    "batch_id": _uuid(),
+                    "batch_id": newer_batch,
                     "state": "running",
                     "total": {"jobs": 3, "frames": 12},  # a field whose type has changed
                     "counts": {"running": 3},
@@ -171,8 +173,9 @@ async def _publish(platform: Platform, api_key: str) -> Published:
                 },
             }
             unknown = {**newer, "type": "batch.paused", "id": uuid.uuid4().hex, "payload": {"x": 1}}
-            for event in (newer, unknown):
-                await nc.publish(f"events.user.{user}", msgpack.packb(event), headers=MARKED)
+            newer_subject = batch_events_subject(user, newer_batch)
+            for subject, event in ((newer_subject, newer), (user_events_subject(user), unknown)):
+                await nc.publish(subject, msgpack.packb(event), headers=MARKED)
             await nc.flush()
             batch = await http.post(
                 "/v1/batches",

@@ -35,7 +35,11 @@ from libs.bus.events import (
     CanvasNodes,
 )
 from libs.bus.states import BatchState, JobState, NodeState, ReportedState
-from libs.bus.subjects import canvas_events_subject, user_events_subject
+from libs.bus.subjects import (
+    canvas_events_subject,
+    user_batch_events_subject,
+    user_feed_subjects,
+)
 from libs.bus.work import FunctionSpec, JobReport
 from libs.db import migrate
 from libs.errors import is_retryable
@@ -154,18 +158,21 @@ async def run_queued(batch: BatchService, owner_id: str, batch_id: str) -> set[s
     return {job.key for job in queued}
 
 
-async def events_on(js: JetStreamContext, subject: str) -> list[Envelope]:
-    """What browsers following ``subject`` are told, oldest first: every event the EVENTS
-    stream keeps on it."""
-    seq = 1
-    events: list[Envelope] = []
-    while True:
-        try:
-            kept = await js.get_msg("EVENTS", seq, subject=subject, next=True)
-        except NotFoundError:
-            return events
-        events.append(Envelope.decode(kept.data or b""))
-        seq = (kept.seq or seq) + 1
+async def events_on(js: JetStreamContext, *subjects: str) -> list[Envelope]:
+    """What browsers following ``subjects`` are told, oldest first: every event the EVENTS
+    stream keeps on them."""
+    kept: list[tuple[int, Envelope]] = []
+    for subject in subjects:
+        seq = 1
+        while True:
+            try:
+                found = await js.get_msg("EVENTS", seq, subject=subject, next=True)
+            except NotFoundError:
+                break
+            seq = found.seq or seq
+            kept.append((seq, Envelope.decode(found.data or b"")))
+            seq += 1
+    return [event for _, event in sorted(kept, key=lambda pair: pair[0])]
 
 
 async def node_results(
@@ -187,7 +194,7 @@ class Following:
         self._js = js
         self._consumer = tracker.consumer(
             durable=f"canvas-test-{uuid.uuid4().hex}",
-            filter_subject=user_events_subject(user_id),
+            filter_subject=user_batch_events_subject(user_id),
         )
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
@@ -341,7 +348,7 @@ async def test_execute_records_each_nodes_type_and_node_states_follow_the_batchs
     }
     # The user's browsers hear of the batch, then of Execute with every node's state; every
     # viewer of the canvas hears of every node's state on the canvas's subject.
-    events = await events_on(nats_js, user_events_subject(user))
+    events = await events_on(nats_js, *user_feed_subjects(user))
     assert [event.type for event in events] == ["batch.submitted", "canvas.execution"]
     announced = events[-1].open(CanvasExecution)
     assert (announced.canvas_id, announced.version, announced.batch_id) == (
@@ -411,7 +418,7 @@ async def user_batch_events(js: JetStreamContext, user_id: str) -> list[BatchSum
     kinds = {kind.TYPE: kind for kind in BatchSummary.__subclasses__()}
     return [
         event.open(kinds[event.type])
-        for event in await events_on(js, user_events_subject(user_id))
+        for event in await events_on(js, user_batch_events_subject(user_id))
         if event.type in kinds
     ]
 

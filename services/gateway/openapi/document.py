@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Final
 
-from libs.identity import SESSION_COOKIE
+from libs.identity import SESSION_COOKIE, STREAM_TOKEN_QUERY
 from libs.web import PROBLEM_CONTENT_TYPE
-from services.gateway.access import SAFE_METHODS, Access, access_of
+from services.gateway.access import SAFE_METHODS, STREAM_TOKEN_ROUTES, Access, access_of
 from services.gateway.csrf import CSRF_HEADER
 from services.gateway.openapi.operations import operations
 from services.gateway.openapi.parts import (
@@ -60,6 +60,12 @@ _SECURITY_SCHEMES: Final = {
         "name": SESSION_COOKIE,
         "description": "A browser's session (`POST /v1/auth/login`).",
     },
+    "streamToken": {
+        "type": "apiKey",
+        "in": "query",
+        "name": STREAM_TOKEN_QUERY,
+        "description": "A stream token (`POST /v1/events/tokens`): live connections only.",
+    },
     "csrf": {
         "type": "apiKey",
         "in": "header",
@@ -82,7 +88,10 @@ def _security(op: Operation) -> list[dict[str, list[str]]]:
     session: dict[str, list[str]] = {"session": [] if access is Access.ACCOUNT else scope}
     if op.method not in SAFE_METHODS:
         session["csrf"] = []
-    return [{"bearer": scope}, {"apiKey": scope}, session]
+    schemes = [{"bearer": scope}, {"apiKey": scope}, session]
+    if (op.method, op.path) in STREAM_TOKEN_ROUTES:
+        schemes.append({"streamToken": []})
+    return schemes
 
 
 def _operation(op: Operation) -> dict[str, Any]:

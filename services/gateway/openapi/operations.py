@@ -119,19 +119,7 @@ def operations(messages: MessageSchemas) -> list[Operation]:
         *_renders(messages),
         *_accounts(messages),
         _batch(),
-        Operation(
-            "GET",
-            "/v1/events",
-            "The caller's live events as Server-Sent Events (resumes after `Last-Event-ID`)",
-            "events",
-            (
-                Reply(
-                    200, "The event stream, until the client leaves.", STRING, "text/event-stream"
-                ),
-            ),
-            _CALL,
-            params=(Param("Last-Event-ID", "header", STRING, "The last event seen."),),
-        ),
+        *_live(),
         Operation(
             "GET",
             "/v1/openapi.json",
@@ -155,6 +143,83 @@ def operations(messages: MessageSchemas) -> list[Operation]:
                 ),
             ),
             frozenset({429}),
+        ),
+    ]
+
+
+def _live() -> list[Operation]:
+    """The live connections (``docs/live-events.md``) and the tokens that open them."""
+    tag = "events"
+    seq: JsonSchema = {"type": "string", "pattern": "^[0-9]{1,19}$"}
+    token = Param(
+        "token",
+        "query",
+        {"type": "string", "maxLength": 256},
+        "A stream token (`POST /v1/events/tokens`), for a client that cannot set a header.",
+    )
+    return [
+        Operation(
+            "POST",
+            "/v1/events/tokens",
+            "A stream token: opens live connections (`?token=` on `/v1/events` and `/v1/ws`) for"
+            " 60 s, as the session or key that asked, and what it opened ends with that",
+            tag,
+            (
+                Reply(
+                    200,
+                    "The token, shown once, and when it stops opening connections (epoch s).",
+                    obj(
+                        {"token": STRING, "expires_at": {"type": "integer", "minimum": 0}},
+                        "token",
+                        "expires_at",
+                    ),
+                ),
+            ),
+            _CALL,
+            body=None,
+        ),
+        Operation(
+            "GET",
+            "/v1/events",
+            "The caller's live events as Server-Sent Events (resumes after `Last-Event-ID`)",
+            tag,
+            (
+                Reply(
+                    200, "The event stream, until the client leaves.", STRING, "text/event-stream"
+                ),
+            ),
+            _CALL,
+            params=(
+                Param("Last-Event-ID", "header", seq, "The last event seen."),
+                Param("last_event_id", "query", seq, "The same, where a header cannot be set."),
+                Param(
+                    "topics",
+                    "query",
+                    {"type": "string", "maxLength": 10_000},
+                    "Topics beside the user's own feed, comma-separated: `canvas:<id>`,"
+                    " `batch:<id>`, `render:<id>`.",
+                ),
+                token,
+            ),
+        ),
+        Operation(
+            "GET",
+            "/v1/ws",
+            "The caller's live connection as a WebSocket (subprotocol `shotgraph.v1.msgpack` or"
+            " `shotgraph.v1.json`); a cookie upgrade must come from an allowed `Origin`",
+            tag,
+            (Reply(101, "Switching protocols: the WebSocket, until either side closes it."),),
+            _CALL,
+            params=(
+                Param(
+                    "Sec-WebSocket-Protocol",
+                    "header",
+                    STRING,
+                    "The subprotocols offered; the one chosen is in the answer's header.",
+                    required=True,
+                ),
+                token,
+            ),
         ),
     ]
 

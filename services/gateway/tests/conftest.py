@@ -28,11 +28,12 @@ from libs.ratelimit import generous_policies
 from libs.web import create_app
 from services.auth.app import MIGRATIONS as AUTH_MIGRATIONS
 from services.auth.settings import AuthSettings
-from services.auth.tests.conftest import CHEAP, auth_servicer
+from services.auth.tests.conftest import CHEAP, auth_servicer, delete_users
 from services.gateway.app import build, cookie_policy
 from services.gateway.auth import authenticate, authorize
 from services.gateway.csrf import CsrfGuard
 from services.gateway.settings import GatewaySettings
+from services.gateway.tests.live_peer import LivePeer
 from services.image.derived import DerivedImages
 from services.image.handlers import ImageServicer
 from services.image.thumbnails import ImageLimits
@@ -181,3 +182,57 @@ async def image_addr(image_service: ImageService, auth: Auth) -> str:
     is a request that succeeds with no other service running)."""
     await image_service.uploaders.add(UPLOADED, auth.user_id)
     return image_service.address
+
+
+@pytest.fixture
+async def live_peer(stack: AsyncExitStack) -> LivePeer:
+    """A server standing in for fan-out (``live_peer.py``), running for the test."""
+    peer = LivePeer()
+    server = await peer.start()
+    stack.push_async_callback(server.close)
+    peer.release_streams.set()  # streams end at once unless a test holds them open
+    return peer
+
+
+@pytest.fixture
+async def live_gateway(make_gateway: MakeGateway, live_peer: LivePeer) -> GatewayClient:
+    """The whole gateway, relaying live connections to ``live_peer``."""
+    return await make_gateway(fanout_url=live_peer.url)
+
+
+PASSWORD = "a long enough password"
+
+
+@dataclass(frozen=True)
+class Person:
+    """A user with PASSWORD on the test's auth service, and an API key of theirs."""
+
+    name: str
+    user_id: str
+    key: str
+    key_id: str
+
+
+@pytest.fixture
+async def person(stack: AsyncExitStack, auth: Auth, pg_pool: asyncpg.Pool) -> AsyncIterator[Person]:
+    client = downstream(stack, "auth", auth.address, auth_pb2_grpc.AuthServiceStub)
+    prefix = f"gw-{uuid.uuid4().hex[:10]}"
+    made: auth_pb2.CreateUserResponse = await client.call(
+        client.stub.CreateUser, auth_pb2.CreateUserRequest(user_name=prefix, password=PASSWORD)
+    )
+    key: auth_pb2.CreateApiKeyResponse = await client.call(
+        client.stub.CreateApiKey, auth_pb2.CreateApiKeyRequest(user_id=made.user.user_id)
+    )
+    yield Person(prefix, made.user.user_id, key.key, key.key_id)
+    await delete_users(pg_pool, prefix)
+
+
+async def sign_in(gateway: GatewayClient, person: Person) -> str:
+    """Sign ``person`` in: the gateway client's cookie jar holds the session from now on.
+    Returns the CSRF token."""
+    login = await gateway.post(
+        "/v1/auth/login", json={"user_name": person.name, "password": PASSWORD}
+    )
+    assert login.status == 200, await login.text()
+    token: str = (await login.json())["csrf_token"]
+    return token

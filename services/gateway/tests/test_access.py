@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.gateway.access import EXCEPTIONS, Access, access_of
+from services.gateway.access import EXCEPTIONS, STREAM_TOKEN_ROUTES, Access, access_of
 from services.gateway.tests.conftest import GatewayClient
 
 
@@ -21,6 +21,14 @@ def routes(http: GatewayClient) -> set[tuple[str, str]]:
 
 async def test_every_exception_names_a_route_of_the_gateway(whole_gateway: GatewayClient) -> None:
     assert set(EXCEPTIONS) <= routes(whole_gateway)
+
+
+async def test_a_stream_token_is_taken_only_by_the_live_connections_which_read(
+    whole_gateway: GatewayClient,
+) -> None:
+    assert {("GET", "/v1/events"), ("GET", "/v1/ws")} == STREAM_TOKEN_ROUTES
+    assert routes(whole_gateway) >= STREAM_TOKEN_ROUTES
+    assert {access_of(*route) for route in STREAM_TOKEN_ROUTES} == {Access.READ}
 
 
 async def test_only_signing_in_and_up_and_the_api_description_are_public(
@@ -41,6 +49,7 @@ async def test_only_signing_in_and_up_and_the_api_description_are_public(
         ("POST", "/v1/canvases", Access.WRITE),
         ("POST", "/v1/invites", Access.ADMIN),
         ("POST", "/v1/keys", Access.ACCOUNT),
+        ("POST", "/v1/events/tokens", Access.READ),  # it only opens what reading may
     ],
 )
 def test_reading_needs_read_and_changing_needs_write(

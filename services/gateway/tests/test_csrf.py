@@ -98,3 +98,33 @@ def test_a_trusted_origin_may_send_same_site_requests() -> None:
 
 def test_tokens_are_fresh_each_time() -> None:
     assert guard().issue("session-1") != guard().issue("session-1")
+
+
+def upgrade(origin: str | None) -> web.Request:
+    headers = {"Host": "studio.example", "Upgrade": "websocket", "Connection": "Upgrade"}
+    if origin is not None:
+        headers["Origin"] = origin
+    return make_mocked_request("GET", "/v1/ws", headers=headers)
+
+
+@pytest.mark.parametrize(
+    "origin", ["https://studio.example", "http://studio.example", "https://admin.studio.example"]
+)
+def test_a_cookie_websocket_from_this_site_or_a_trusted_origin_opens(origin: str) -> None:
+    guard(trusted=("https://admin.studio.example",)).check_upgrade_origin(upgrade(origin))
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        None,  # every browser sends one on an upgrade
+        "null",
+        "https://evil.example",
+        "https://studio.example.evil.example",
+        "https://evil.example/studio.example",
+        "https://sibling.studio.example",  # same site, but not listed
+    ],
+)
+def test_a_cookie_websocket_from_anywhere_else_is_refused(origin: str | None) -> None:
+    with pytest.raises(Forbidden, match="may not be opened from"):
+        guard(trusted=("https://admin.studio.example",)).check_upgrade_origin(upgrade(origin))

@@ -4,12 +4,14 @@ problem the browser retries."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -19,7 +21,9 @@ from libs.identity import DEV_SESSION_COOKIE
 from libs.ports import free_port
 from libs.web import problem_response
 from services.gateway.events import EventsRelay
+from services.gateway.fanout_link import FanOutLink
 from services.gateway.tests.conftest import Auth, GatewayClient, client_of, guarded_app
+from services.gateway.tests.live_peer import LivePeer
 from shotgraph.auth.v1 import auth_pb2_grpc
 from tests.in_process import downstream
 
@@ -74,7 +78,9 @@ async def relay_to(stack: AsyncExitStack, auth: Auth, fanout_url: str) -> Gatewa
     app, identities = guarded_app(
         downstream(stack, "auth", auth.address, auth_pb2_grpc.AuthServiceStub)
     )
-    EventsRelay(fanout_url, identities, DEV_SESSION_COOKIE).add_routes(app)
+    link = FanOutLink(fanout_url, DEV_SESSION_COOKIE)
+    link.add_to(app)
+    EventsRelay(link, identities).add_routes(app)
     client = await client_of(stack, app)
     client.session.headers["Authorization"] = f"Bearer {auth.key}"
     return client
@@ -155,3 +161,48 @@ async def test_a_fanout_that_cannot_be_reached_is_a_503_to_retry(
     body = json.loads(await response.read())
     assert body["type"] == "https://shotgraph.dev/problems/unavailable"
     assert body["detail"] == "live events are unavailable right now"
+
+
+STREAMS = 300
+
+
+async def test_three_hundred_streams_are_open_at_once_through_the_whole_gateway(
+    live_gateway: GatewayClient, live_peer: LivePeer, auth: Auth
+) -> None:
+    """aiohttp's default connector held 100 upstream connections: the 101st waited, then
+    failed as a 503. Every stream here stays open until all have their first event."""
+    live_peer.release_streams.clear()
+    url = live_gateway.make_url("/v1/events")
+    # The browsers' side has no ceiling either: 300 browsers, not one client's pool.
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as browsers:
+
+        async def stream() -> tuple[int, bytes, aiohttp.ClientResponse]:
+            response = await browsers.get(url, headers={"Authorization": f"Bearer {auth.key}"})
+            first = await response.content.readuntil(b"\n\n") if response.status == 200 else b""
+            return response.status, first, response
+
+        async with asyncio.timeout(60):
+            opened = await asyncio.gather(*(stream() for _ in range(STREAMS)))
+        assert [status for status, _, _ in opened] == [200] * STREAMS
+        assert {first for _, first, _ in opened} == {
+            b'id: 1\nevent: batch.progress\ndata: {"n": 1}\n\n'
+        }
+        assert live_peer.streams_open == STREAMS  # all of them at once, none ended yet
+        live_peer.release_streams.set()
+        async with asyncio.timeout(30):
+            rests = await asyncio.gather(*(response.read() for _, _, response in opened))
+        assert set(rests) == {b": bye\n\n"}
+
+
+async def test_the_relayed_stream_is_never_compressed_on_either_hop(
+    live_gateway: GatewayClient, live_peer: LivePeer, auth: Auth
+) -> None:
+    response = await live_gateway.get(
+        "/v1/events",
+        headers={"Authorization": f"Bearer {auth.key}", "Accept-Encoding": "br, gzip"},
+        auto_decompress=False,
+    )
+    assert response.status == 200
+    assert "Content-Encoding" not in response.headers
+    assert (await response.read()).startswith(b"id: 1\n")
+    assert live_peer.seen[0].headers["Accept-Encoding"] == "identity"

@@ -46,6 +46,8 @@ class Edge:
     limiter: Limiter
     previews_may_finish: asyncio.Event
     preview_started: asyncio.Event
+    # Set once a WebSocket's answer has left the rate limiter (its lease released).
+    websocket_done: asyncio.Event
 
     def session(self, stack: AsyncExitStack, source: str = "127.0.0.1") -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(local_addr=(source, 0))
@@ -65,6 +67,17 @@ async def start_edge(
     app = create_app(
         "gateway", max_body_bytes=1 << 20, degraded={"ratelimit": limiter.readiness_note}
     )
+    websocket_done = asyncio.Event()
+
+    @web.middleware
+    async def note_websocket_done(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        finally:
+            if request.path == "/v1/ws":
+                websocket_done.set()
+
+    app.middlewares.append(note_websocket_done)  # outside the limiter: after its release
     app.middlewares.append(client_address(trusted_proxies=[ip_network(f"{PROXY}/32")]))
     app.middlewares.append(signed_in_by_header)
     app.middlewares.append(rate_limit(limiter, policies))
@@ -87,13 +100,22 @@ async def start_edge(
     app.router.add_get("/v1/remote", remote)
     app.router.add_get("/elsewhere", remote)
     app.router.add_post("/v1/render/preview", preview)
+
+    async def websocket(request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for _ in ws:  # open until the client closes it
+            pass
+        return ws
+
     app.router.add_get("/v1/events", events)
+    app.router.add_get("/v1/ws", websocket)
     servers = [TestServer(app, host="127.0.0.1"), TestServer(app[ADMIN_APP], host="127.0.0.1")]
     for server in servers:
         await server.start_server()
         stack.push_async_callback(server.close)
     public, admin = (str(server.make_url("")) for server in servers)
-    return Edge(public, admin, limiter, finish, started)
+    return Edge(public, admin, limiter, finish, started, websocket_done)
 
 
 @pytest.fixture
@@ -203,6 +225,29 @@ async def test_an_event_stream_carries_the_headers(edge: Edge, stack: AsyncExitS
     async with session.get(f"{edge.url}/v1/events", headers=user) as response:
         assert response.status == 200
         assert response.headers["RateLimit-Policy"].endswith('"concurrency.event_streams";q=5')
+
+
+async def test_an_open_websocket_holds_an_event_stream_place_until_it_closes(
+    stack: AsyncExitStack, redis_url: str
+) -> None:
+    policies = load_policies('{"plans": {"standard": {"concurrency": {"event_streams": 1}}}}')
+    edge = await start_edge(stack, redis_url, policies)
+    session, user = edge.session(stack), {"X-Test-User": "ada"}
+    url = f"{edge.url}/v1/ws"
+    first = await session.ws_connect(url, headers=user)
+    for refused_url in (url, f"{edge.url}/v1/events"):  # one cap for SSE and WebSocket
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await session.ws_connect(refused_url, headers=user)
+        assert refused.value.status == 429
+        assert refused.value.headers is not None
+        assert refused.value.headers["RateLimit"] == '"concurrency.event_streams";r=0;t=1'
+    edge.websocket_done.clear()  # the refusals went through it too
+    await first.close()
+    async with asyncio.timeout(5):
+        await edge.websocket_done.wait()
+    await edge.limiter.close()  # the release, fired as the answer left, has landed
+    again = await session.ws_connect(url, headers=user)
+    await again.close()
 
 
 async def test_with_redis_stopped_the_edge_limits_per_process_and_says_so(
