@@ -13,13 +13,15 @@ from nats.js import JetStreamContext
 
 from libs.backends import open_downstream, open_nats
 from libs.identity import Identities, listen_for_revocations
+from libs.live.protocol import PresenceMessage
 from libs.resilience import Breakers
 from libs.runner import Background, ServiceParts
 from libs.web import create_app
 from services.fanout.feed import Feed
 from services.fanout.guard import Guard
 from services.fanout.hub import Hub, Limits
-from services.fanout.live import Credentials, Live, PresenceBoard
+from services.fanout.live import Credentials, Live
+from services.fanout.presence import Presence, PresenceChange, open_presence
 from services.fanout.settings import FanoutSettings
 from services.fanout.sse import events, keep_alive
 from services.fanout.topics import Access, GrpcAccess
@@ -87,12 +89,12 @@ async def open_live(
     settings: FanoutSettings,
     identities: Credentials,
     access: Access,
-    presence: PresenceBoard | None = None,
     *,
+    presence: bool = True,
     feed_heartbeat_s: float = 5.0,
 ) -> Live:
-    """The process's hub, fed from the stream's end on, and what keeps its connections
-    allowed; all stopped when ``stack`` closes."""
+    """The process's hub, fed from the stream's end on, who views which canvas (``presence``),
+    and what keeps its connections allowed; all stopped when ``stack`` closes."""
     hub = Hub(
         Limits(
             max_connections=settings.fanout_max_connections,
@@ -105,7 +107,8 @@ async def open_live(
     await feed.start()
     stack.push_async_callback(feed.stop)
     hub.last_seq = feed.last_seq
-    live = Live(settings, hub, js, identities, access, presence, feed)
+    viewers = await _open_presence(stack, js, hub) if presence else None
+    live = Live(settings, hub, js, identities, access, viewers, feed)
     guard = Guard(live, nc, recheck_s=settings.fanout_recheck_s)
     await guard.start()
     stack.push_async_callback(guard.stop)
@@ -118,6 +121,25 @@ async def open_live(
 
     stack.push_async_callback(stop_pinging)
     return live
+
+
+async def _open_presence(stack: AsyncExitStack, js: JetStreamContext, hub: Hub) -> Presence:
+    """Presence shared by every process; each change told to this process's viewers."""
+
+    def tell(change: PresenceChange) -> None:
+        topic = f"canvas:{change.canvas_id}"
+        message = PresenceMessage(
+            topic=topic,
+            action=change.action,
+            user_id=change.viewer.user_id,
+            user_name=change.viewer.user_name,
+        )
+        hub.broadcast(topic, message)
+
+    presence = Presence(await open_presence(js), tell)
+    await presence.start()
+    stack.push_async_callback(presence.stop)
+    return presence
 
 
 def add_routes(app: web.Application, live: Live) -> None:

@@ -134,12 +134,10 @@ class Guard:
         await _bounded(check(user, name) for user, name in topics)
         if not lost:
             return
-        hub = self._live.hub
         for connection in connections:
             for name in [n for n in connection.topics if (connection.user_id, n) in lost]:
                 log.info("fanout.access_lost", connection=connection.id, topic=name)
-                reply = await self._live.unsubscribe(connection, name, "access_lost")
-                hub.send(connection, reply)
+                await self._live.unsubscribe(connection, name, "access_lost")
 
 
 async def _bounded(checks: Iterable[Awaitable[None]]) -> None:

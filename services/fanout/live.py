@@ -138,8 +138,11 @@ class Live:
             connection.expiry.cancel()
         canvases = [key for key in connection.keys if key.startswith("canvas:")]
         self.hub.close(connection)
-        for key in canvases:
-            await self._leave(connection, key)
+        # A draining process leaves its viewers' keys to expire: they reconnect elsewhere
+        # before that, and the others see neither a leave nor a second join.
+        if not self.hub.draining:
+            for key in canvases:
+                await self._leave(connection, key)
 
     def hello(self, connection: Connection) -> Hello:
         return Hello(
@@ -150,43 +153,60 @@ class Live:
             heartbeat_s=self.settings.fanout_heartbeat_s,
         )
 
-    async def subscribe(self, connection: Connection, name: str) -> Subscribed | Refused:
-        """Subscribe ``connection`` to the topic ``name`` if its user may read it."""
+    async def subscribe(self, connection: Connection, name: str) -> None:
+        """Subscribe ``connection`` to the topic ``name`` if its user may read it, and tell it
+        (``subscribed`` before the topic's first event, or ``refused``)."""
         if name in connection.topics:
-            return Subscribed(topic=name, presence=self._viewers(connection.topics[name]))
-        if len(connection.topics) >= MAX_TOPICS:
-            return Refused(
-                topic=name, reason="too_many_topics", detail=f"at most {MAX_TOPICS} topics"
+            held = connection.topics[name]
+            self.hub.send(
+                connection, Subscribed(topic=name, presence=self._viewers(connection, held))
             )
+            return
+        if len(connection.topics) >= MAX_TOPICS:
+            self._refuse(connection, name, "too_many_topics", f"at most {MAX_TOPICS} topics")
+            return
         try:
             topic = parse_topic(name)
         except InvalidTopic as exc:
-            return Refused(topic=name[:200], reason="invalid", detail=str(exc))
+            self._refuse(connection, name[:200], "invalid", str(exc))
+            return
         try:
             key = await self.access.key_of(connection.user_id, topic)
         except ShotgraphError as exc:
             log.warning("fanout.access_unknown", topic=name, error=str(exc))
-            return Refused(topic=name, reason="not_allowed", detail="access cannot be checked now")
+            self._refuse(connection, name, "not_allowed", "access cannot be checked now")
+            return
         if key is None:
-            return Refused(topic=name, reason="not_allowed", detail="no such topic for you")
+            self._refuse(connection, name, "not_allowed", "no such topic for you")
+            return
         if connection.ended is not None or connection not in self.hub.connections:
-            return Refused(topic=name, reason="not_allowed", detail="the connection ended")
+            return  # it went while access was asked
+        self.hub.send(connection, Subscribed(topic=name, presence=self._viewers(connection, key)))
         self.hub.subscribe(connection, name, key)
         if topic.kind is TopicKind.CANVAS and self.presence is not None:
             await self._join(connection, topic.id)
-        return Subscribed(topic=name, presence=self._viewers(key))
+
+    def _refuse(
+        self,
+        connection: Connection,
+        name: str,
+        reason: Literal["invalid", "not_allowed", "too_many_topics"],
+        detail: str,
+    ) -> None:
+        self.hub.send(connection, Refused(topic=name, reason=reason, detail=detail))
 
     async def unsubscribe(
         self,
         connection: Connection,
         name: str,
         reason: Literal["requested", "access_lost"] = "requested",
-    ) -> Unsubscribed:
+    ) -> None:
+        """Stop ``connection``'s topic ``name`` and tell it so."""
         key = connection.topics.get(name)
         self.hub.unsubscribe(connection, name)
+        self.hub.send(connection, Unsubscribed(topic=name, reason=reason))
         if key is not None and key.startswith("canvas:") and key not in connection.keys:
             await self._leave(connection, key)
-        return Unsubscribed(topic=name, reason=reason)
 
     async def resume(self, connection: Connection, after: int) -> None:
         """Replay what ``connection`` missed after ``after`` (its live events held), say how
@@ -206,16 +226,25 @@ class Live:
 
     # --- presence -----------------------------------------------------------------------------
 
-    def _viewers(self, key: str) -> list[Viewer]:
+    def _viewers(self, connection: Connection, key: str) -> list[Viewer]:
+        """Who views the canvas of ``key``, the connection's own user among them (the watch
+        may not have seen their key yet), ordered as ``Presence.viewers`` orders them."""
         if self.presence is None or not key.startswith("canvas:"):
             return []
-        return self.presence.viewers(key.removeprefix("canvas:"))
+        viewers = self.presence.viewers(key.removeprefix("canvas:"))
+        if all(v.user_id != connection.user_id for v in viewers):
+            viewers.append(self._viewer(connection))
+            viewers.sort(key=lambda viewer: (viewer.user_name.casefold(), viewer.user_id))
+        return viewers
+
+    @staticmethod
+    def _viewer(connection: Connection) -> Viewer:
+        return Viewer(user_id=connection.user_id, user_name=connection.identity.user_name)
 
     async def _join(self, connection: Connection, canvas_id: str) -> None:
         assert self.presence is not None
-        viewer = Viewer(user_id=connection.user_id, user_name=connection.identity.user_name)
         try:
-            await self.presence.join(canvas_id, viewer, connection.id)
+            await self.presence.join(canvas_id, self._viewer(connection), connection.id)
         except Exception as exc:  # presence is a nicety: its outage must not refuse the topic
             log.warning("fanout.presence_failed", canvas=canvas_id, error=repr(exc))
 

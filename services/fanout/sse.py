@@ -122,7 +122,7 @@ async def events(live: Live, request: web.Request) -> web.StreamResponse:
         await sink.open(response)
         hub.send(connection, live.hello(connection))
         for topic in topics:
-            hub.send(connection, await live.subscribe(connection, topic.name))
+            await live.subscribe(connection, topic.name)
         if after is None:
             hub.release(connection)
         else:

@@ -167,16 +167,16 @@ async def _serve(live: Live, ws: web.WebSocketResponse, connection: Connection) 
             first = False
             hub.release(connection)  # no resume: the live events waiting go out now
         if isinstance(message, Subscribe):
-            hub.send(connection, await live.subscribe(connection, message.topic))
+            await live.subscribe(connection, message.topic)
         elif isinstance(message, Unsubscribe):
-            hub.send(connection, await live.unsubscribe(connection, message.topic))
+            await live.unsubscribe(connection, message.topic)
         elif isinstance(message, Ping):
             hub.send(connection, Pong(id=message.id))
 
 
 async def _subscribe_all(live: Live, connection: Connection, topics: tuple[str, ...]) -> None:
     for topic in dict.fromkeys(topics):
-        live.hub.send(connection, await live.subscribe(connection, topic))
+        await live.subscribe(connection, topic)
 
 
 async def _resume(live: Live, connection: Connection, message: Resume) -> None:

@@ -236,7 +236,11 @@ async def make_fanout(
     made: list[Fanout] = []
 
     async def make(
-        *, js: JetStreamContext | None = None, nats_url: str = "", **settings: Any
+        *,
+        js: JetStreamContext | None = None,
+        nats_url: str = "",
+        presence: bool = True,
+        **settings: Any,
     ) -> Fanout:
         nc = await connect(nats_url or devstack.nats_url, "fanout-test")
         stack.push_async_callback(nc.close)
@@ -251,7 +255,14 @@ async def make_fanout(
         inner = AsyncExitStack()
         stack.push_async_callback(inner.aclose)
         live = await open_live(
-            inner, nc, js or real_js, parsed, identities, policy, feed_heartbeat_s=0.5
+            inner,
+            nc,
+            js or real_js,
+            parsed,
+            identities,
+            policy,
+            presence=presence,
+            feed_heartbeat_s=0.5,
         )
         app = create_app("fanout", max_body_bytes=1024)
         add_routes(app, live)

@@ -20,7 +20,7 @@ async def test_a_stream_subscribes_the_topics_in_its_url(fanout: Fanout) -> None
     topics = f"canvas:{canvas},canvas:{forbidden}"
 
     source = await fanout.sse(alice, params={"topics": topics})
-    subscribed, refused = await source.next(), await source.next()
+    subscribed, refused = await source.next_of("subscribed"), await source.next_of("refused")
     seq = await fanout.to_canvas(canvas, nodes(canvas))
     await fanout.to_canvas(forbidden, nodes(forbidden))
     mine = await fanout.to_user(alice, progress(1))

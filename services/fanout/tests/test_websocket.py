@@ -326,7 +326,7 @@ def small_receive_buffer(addr_info: Any) -> socket.socket:
 async def test_a_client_that_never_reads_is_closed_with_4008_within_its_bound(
     make_fanout: MakeFanout,
 ) -> None:
-    queue_bytes = 64 * 1024
+    queue_bytes = 1 << 20
     fanout = await make_fanout(fanout_queue_bytes=queue_bytes, fanout_window_ms=0)
     alice = await fanout.user()
     bystander = await fanout.ws(alice)
@@ -339,8 +339,8 @@ async def test_a_client_that_never_reads_is_closed_with_4008_within_its_bound(
         [slow] = [
             c for c in fanout.live.hub.connections if c.id != bystander.seen[0]["connection_id"]
         ]
-        event_bytes = 256 * 1024
-        for _ in range(64):  # 16 MiB at most: more than every buffer on the way holds
+        event_bytes = 128 * 1024
+        for _ in range(160):  # 20 MiB at most: more than every buffer on the way holds
             await fanout.to_user(alice, big_progress(event_bytes))
             if slow.ended is not None:
                 break

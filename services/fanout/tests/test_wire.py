@@ -11,7 +11,7 @@ import msgspec
 import pytest
 from prometheus_client import REGISTRY
 
-from libs.live.protocol import CloseCode, Hello, Ping, Resume, Subscribe, Unsubscribe
+from libs.live.protocol import CloseCode, Hello, Ping, Pong, Resume, Subscribe, Unsubscribe
 from services.fanout.wire import (
     BadResume,
     ClientError,
@@ -51,7 +51,7 @@ def ws_payload(frame: bytes) -> tuple[int, bytes]:
 
 @pytest.mark.parametrize("size", [10, 125, 126, 65_535, 65_536, 300_000])
 def test_a_frame_holds_its_items_as_an_array_whatever_its_length(size: int) -> None:
-    items = [event(1, "x" * size), ControlItem(Ping(id=3))]
+    items = [event(1, "x" * size), ControlItem(Pong(id=3))]
 
     text_op, text = ws_payload(frame_bytes(Wire.JSON, items))
     binary_op, binary = ws_payload(frame_bytes(Wire.MSGPACK, items))
@@ -59,13 +59,13 @@ def test_a_frame_holds_its_items_as_an_array_whatever_its_length(size: int) -> N
     assert (text_op, binary_op) == (0x1, 0x2)
     assert json.loads(text) == msgpack.unpackb(binary)
     decoded = json.loads(text)
-    assert [m["type"] for m in decoded] == ["event", "ping"]
+    assert [m["type"] for m in decoded] == ["event", "pong"]
     assert decoded[0]["event"]["text"] == "x" * size and decoded[0]["seq"] == 1
 
 
 @pytest.mark.parametrize("count", [1, 15, 16, 70_000])
 def test_a_msgpack_frame_counts_its_items_right(count: int) -> None:
-    item = ControlItem(Ping(id=1))
+    item = ControlItem(Pong(id=1))
     _, payload = ws_payload(frame_bytes(Wire.MSGPACK, [item] * count))
 
     assert len(msgpack.unpackb(payload)) == count
