@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import math
 import os
 import platform as host
@@ -52,8 +53,9 @@ import grpc
 import msgspec
 import nats
 from aiohttp import web
+from nats.aio.msg import Msg
 
-from libs.bus import encode
+from libs.bus import Envelope, encode
 from libs.bus.events import CanvasNodes, NodeResult
 from libs.bus.states import NodeState
 from libs.bus.subjects import canvas_events_subject
@@ -183,23 +185,46 @@ async def _publish_at_rate(
     nats_url: str, canvas_id: str, rate: float, duration_s: float
 ) -> dict[str, Any]:
     """``rate`` events a second on one canvas for ``duration_s``, evenly spaced; each is stamped
-    as it is published. The first and last sequences, and how long publishing took."""
+    as it is published. The first and last sequences, how long publishing took, and the
+    latencies of one plain NATS subscriber of the subject (the floor: the bus and this machine
+    without fan-out)."""
     count = max(1, round(rate * duration_s))
+    subject = canvas_events_subject(canvas_id)
     nc = await nats.connect(nats_url, connect_timeout=5)
+    listener = await nats.connect(nats_url, connect_timeout=5)
+    heard: list[float] = []
+    all_heard = asyncio.Event()
+
+    async def hear(msg: Msg) -> None:
+        heard.append(time.time() - Envelope.decode(msg.data).time)
+        if len(heard) == count:
+            all_heard.set()
+
     seqs = []
     try:
+        await listener.subscribe(subject, cb=hear)
+        await listener.flush()
         js = nc.jetstream(timeout=10)
-        subject = canvas_events_subject(canvas_id)
         loop = asyncio.get_running_loop()
-        started = loop.time()
+        started, started_at = loop.time(), time.time()
         for n in range(count):
             # Pacing, not waiting for a condition: the n-th event leaves at its time.
             await asyncio.sleep(max(0.0, started + n / rate - loop.time()))
             seqs.append(int((await js.publish(subject, _node_event(canvas_id, n % 101))).seq))
         seconds = loop.time() - started
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(all_heard.wait(), DELIVERY_TIMEOUT_S)
     finally:
+        await listener.close()
         await nc.close()
-    return {"events": count, "first_seq": seqs[0], "last_seq": seqs[-1], "seconds": seconds}
+    return {
+        "events": count,
+        "first_seq": seqs[0],
+        "last_seq": seqs[-1],
+        "seconds": seconds,
+        "started_at": started_at,
+        "bus_latencies": heard,
+    }
 
 
 # --- processes and their memory ------------------------------------------------------------------
@@ -392,18 +417,28 @@ class Latency:
     p50_ms: float | None
     p99_ms: float | None
     max_ms: float | None
+    bus_p50_ms: float | None  # one plain NATS subscriber of the same events: the floor
+    bus_p99_ms: float | None
     frames_per_s: float
     bytes_per_s: float
     frames: dict[str, int]
     bytes: dict[str, int]
     connections: dict[str, int]
     dropped: dict[str, int]
+    worst_ms_by_second: list[int]  # the oldest delivery read in each second of the run
     fanout_cpu: float  # CPU seconds a second while the events went out: cores kept busy
     generators_cpu: float
 
     def bytes_per_viewer(self, kind: str) -> float | None:
         viewers = self.connections.get(kind, 0)
         return self.bytes.get(kind, 0) / viewers if viewers else None
+
+
+def _percentile_ms(ordered: Sequence[float], q: float) -> float | None:
+    """The ``q`` quantile (nearest rank) of ``ordered`` seconds, in milliseconds."""
+    if not ordered:
+        return None
+    return round(ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)] * 1000, 2)
 
 
 def _latency(
@@ -435,15 +470,13 @@ def _latency(
     cpu = _cpu_s(fanout_pids) - cpu_before[0], _cpu_s(generators.pids) - cpu_before[1]
     tally = generators.tally()
     generators.close()
+    worst_by_second: dict[int, float] = {}
+    for age, arrival in zip(tally["latencies"], tally["arrivals"], strict=True):
+        second = int(arrival - published["started_at"])
+        worst_by_second[second] = max(age, worst_by_second.get(second, 0.0))
     latencies = sorted(tally["latencies"])
+    bus = sorted(published["bus_latencies"])
     seconds = published["seconds"] or 1e-9
-
-    def percentile(q: float) -> float | None:
-        if not latencies:
-            return None
-        at = min(len(latencies) - 1, math.ceil(q * len(latencies)) - 1)
-        return round(latencies[at] * 1000, 2)
-
     return Latency(
         window_ms=window_ms,
         events=published["events"],
@@ -451,15 +484,18 @@ def _latency(
         deliveries=len(latencies),
         expected=published["events"] * len(specs),
         publish_s=round(seconds, 3),
-        p50_ms=percentile(0.50),
-        p99_ms=percentile(0.99),
-        max_ms=percentile(1.0),
+        p50_ms=_percentile_ms(latencies, 0.50),
+        p99_ms=_percentile_ms(latencies, 0.99),
+        max_ms=_percentile_ms(latencies, 1.0),
+        bus_p50_ms=_percentile_ms(bus, 0.50),
+        bus_p99_ms=_percentile_ms(bus, 0.99),
         frames_per_s=round(sum(tally["frames"].values()) / seconds, 1),
         bytes_per_s=round(sum(tally["bytes"].values()) / seconds, 1),
         frames=tally["frames"],
         bytes=tally["bytes"],
         connections=tally["connections"],
         dropped=reached["dropped"],
+        worst_ms_by_second=[round(worst_by_second[n] * 1000) for n in sorted(worst_by_second)],
         fanout_cpu=round(cpu[0] / seconds, 3),
         generators_cpu=round(cpu[1] / seconds, 3),
     )
@@ -512,32 +548,28 @@ def _print_latency(runs: Sequence[Latency], rate: float, duration_s: float) -> N
         f"\n4. publish to delivery: one canvas, {first.viewers:,} viewers, {rate:g} events/s for"
         f" {duration_s:g} s ({first.events} events)"
     )
-    header = (
-        "window",
-        "deliveries",
-        "p50 ms",
-        "p99 ms",
-        "max ms",
-        "frames/s",
-        "bytes/s",
-        "fan-out CPU",
-        "generators CPU",
+    print(
+        f"{'window':<8}{'deliveries':>18}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}"
+        f"{'NATS p50':>10}{'NATS p99':>10}"
     )
-    print(f"{header[0]:<8}" + "".join(f"{h:>15}" for h in header[1:]))
     for run in runs:
-        cells = (
-            f"{run.deliveries:,}/{run.expected:,}",
-            cell(run.p50_ms),
-            cell(run.p99_ms),
-            cell(run.max_ms),
-            cell(run.frames_per_s, ",.0f"),
-            cell(run.bytes_per_s, ",.0f"),
-            cell(run.fanout_cpu),
-            cell(run.generators_cpu),
+        print(
+            f"{f'{run.window_ms} ms':<8}{f'{run.deliveries:,}/{run.expected:,}':>18}"
+            f"{cell(run.p50_ms):>10}{cell(run.p99_ms):>10}{cell(run.max_ms):>10}"
+            f"{cell(run.bus_p50_ms):>10}{cell(run.bus_p99_ms):>10}"
         )
-        print(f"{f'{run.window_ms} ms':<8}" + "".join(f"{c:>15}" for c in cells))
         if run.dropped:
             print(f"        dropped: {run.dropped}")
+    print("worst delivery in each second of the run, ms:")
+    for run in runs:
+        print(f"{f'{run.window_ms} ms':<8}" + " ".join(f"{ms:,}" for ms in run.worst_ms_by_second))
+    print(f"{'window':<8}{'frames/s':>12}{'bytes/s':>14}{'fan-out CPU':>14}{'generators CPU':>16}")
+    for run in runs:
+        print(
+            f"{f'{run.window_ms} ms':<8}{cell(run.frames_per_s, ',.0f'):>12}"
+            f"{cell(run.bytes_per_s, ',.0f'):>14}{cell(run.fanout_cpu):>14}"
+            f"{cell(run.generators_cpu):>16}"
+        )
     print("bytes per viewer for the same events:")
     for run in runs:
         per = {kind: run.bytes_per_viewer(kind) for kind in KINDS}
@@ -558,14 +590,19 @@ def _print_latency(runs: Sequence[Latency], rate: float, duration_s: float) -> N
 def _report(settings: dict[str, Any], results: Results) -> None:
     print("\nsettings: " + ", ".join(f"{k}={v}" for k, v in settings.items()))
     result: dict[str, Any] = {"settings": settings}
+    top = None
     if results.ramp:
-        result |= _report_ramp(settings, results.ramp, results.baseline)
+        top = _report_ramp(settings, results.ramp)
+        result["ramp"] = [asdict(r) | {"held": r.held} for r in results.ramp]
+        result["highest_held"] = top.connections if top is not None else 0
     if results.gateway is not None:
         _print_held(
             "2. through the gateway (its relays, to the same fan-out; RSS is the gateway's)",
             [results.gateway],
         )
         result["gateway"] = asdict(results.gateway) | {"held": results.gateway.held}
+    if results.ramp:
+        result["memory"] = _report_memory(top, results.baseline)
     if results.latencies:
         result |= _report_latency(settings, results.latencies)
     print_notes(
@@ -593,10 +630,9 @@ def _report(settings: dict[str, Any], results: Results) -> None:
     print_result(result)
 
 
-def _report_ramp(
-    settings: dict[str, Any], ramp: Sequence[Held], baseline: Held | None
-) -> dict[str, Any]:
-    top = None  # the highest step held; the ramp stops at the first that is not
+def _report_ramp(settings: dict[str, Any], ramp: Sequence[Held]) -> Held | None:
+    """Section 1; the highest step held (the ramp stops at the first that is not)."""
+    top = None
     for row in ramp:
         if row.held:
             top = row
@@ -610,9 +646,14 @@ def _report_ramp(
         f"highest step fully held: {highest:,}"
         f" (target {TARGET_CONNECTIONS:,}: {met(highest >= TARGET_CONNECTIONS)})"
     )
+    return top
+
+
+def _report_memory(top: Held | None, baseline: Held | None) -> dict[str, Any]:
+    """Section 3: the highest step held against bare aiohttp holding as many."""
     fanout_kb = top.kb_per_connection if top is not None else None
     base_kb = baseline.kb_per_connection if baseline is not None else None
-    print(f"\n3. memory per idle connection, at {highest:,} connections")
+    print(f"\n3. memory per idle connection, at {top.connections if top else 0:,} connections")
     if top is not None and baseline is not None:
         print(f"{'server':<28}{'RSS MB':>12}{'KB/conn':>12}{'opened':>12}")
         for name, row in (("fan-out", top), ("bare aiohttp", baseline)):
@@ -628,15 +669,11 @@ def _report_ramp(
     else:
         print("no step held: nothing to compare")
     return {
-        "ramp": [asdict(r) | {"held": r.held} for r in ramp],
-        "highest_held": highest,
-        "memory": {
-            "connections": highest,
-            "fanout_kb": fanout_kb,
-            "baseline_kb": base_kb,
-            "ratio": ratio(fanout_kb, base_kb),
-            "baseline": asdict(baseline) if baseline is not None else None,
-        },
+        "connections": top.connections if top is not None else 0,
+        "fanout_kb": fanout_kb,
+        "baseline_kb": base_kb,
+        "ratio": ratio(fanout_kb, base_kb),
+        "baseline": asdict(baseline) if baseline is not None else None,
     }
 
 
@@ -711,12 +748,13 @@ class Results:
 
 def run(args: argparse.Namespace, system: Platform) -> Results:
     steps = _steps(args)
-    users = math.ceil(max(steps[-1], args.gateway_connections, args.viewers) / PER_USER)
+    needed = {"ramp": steps[-1], "gateway": args.gateway_connections, "latency": args.viewers}
+    users = math.ceil(max(needed[part] for part in args.parts) / PER_USER)
     nats_url = (system.stack.environment() if system.stack else os.environ)["SHOTGRAPH_NATS_URL"]
     auth_address = f"{HOST}:{system.services['auth'].grpc_port}"
     print(f"creating {users:,} users with a key and a canvas each...", flush=True)
     members = asyncio.run(_enrol(auth_address, system.gateway_url, users))
-    specs = _specs(members, steps[-1])
+    specs = _specs(members, len(members) * PER_USER)
     results = Results()
     with Generators(args.generators) as generators:
         if "latency" in args.parts:

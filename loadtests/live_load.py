@@ -29,7 +29,6 @@ import aiohttp
 import msgspec
 
 from libs.live.protocol import JSON_PROTOCOL, MSGPACK_PROTOCOL
-from libs.live.sse import SseParser
 from loadtests.common import child, spawn
 
 __all__ = ["KINDS", "Generators", "Kind", "Spec", "kind_of", "raise_fd_limit"]
@@ -40,6 +39,7 @@ _PROTOCOL: Final = {"msgpack": MSGPACK_PROTOCOL, "json": JSON_PROTOCOL}
 _SSE_PING: Final = b": ping\n\n"  # fan-out's keep-alive comment: not counted as traffic
 _CLOSE_TIMEOUT_S: Final = 5.0
 _REPLY_TIMEOUT_S: Final = 600.0
+MAX_EVENT_BYTES: Final = 1 << 20
 
 
 def kind_of(index: int) -> Kind:
@@ -82,6 +82,28 @@ _SUBSCRIBE: Final[dict[Kind, Any]] = {
 }
 
 
+class _SseEvents:
+    """The ``data`` of each whole event in a stream as fan-out writes it: lines end in LF, and
+    each event's data is one line. Far cheaper than a full parser (``libs.live.sse``), which
+    would make the generator, not the server, what is measured."""
+
+    __slots__ = ("_rest",)
+
+    def __init__(self) -> None:
+        self._rest = b""
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        *whole, self._rest = (self._rest + chunk).split(b"\n\n")
+        if len(self._rest) > MAX_EVENT_BYTES:
+            raise ValueError("an event stream event that never ends")
+        found = []
+        for event in whole:
+            at = event.find(b"data: ")
+            if at == 0 or (at > 0 and event[at - 1] == 0x0A):
+                found.append(event[at + 6 :].split(b"\n", 1)[0])
+        return found
+
+
 class _Refused(Exception):
     """The server said no (an HTTP status, ``refused``, or a close before ``subscribed``)."""
 
@@ -113,7 +135,8 @@ class _Generator:
         self.reset()
 
     def reset(self) -> None:
-        self.latencies = array("d")
+        self.latencies = array("d")  # each delivery's age when read, and when that was
+        self.arrivals = array("d")
         self.frames: Counter[str] = Counter()
         self.bytes: Counter[str] = Counter()
         self.events: Counter[str] = Counter()
@@ -212,15 +235,15 @@ class _Generator:
     async def _read_sse(self, held: _Held) -> None:
         response = held.response
         assert response is not None
-        parser = SseParser()
+        events = _SseEvents()
         how = "sse ended"
         try:
             async for chunk in response.content.iter_any():
                 now = time.time()
-                events = parser.feed(chunk)
+                data = events.feed(chunk)
                 if chunk == _SSE_PING:
                     continue
-                self._frame(held, now, len(chunk), [_SSE_DECODER.decode(e.data) for e in events])
+                self._frame(held, now, len(chunk), [_SSE_DECODER.decode(d) for d in data])
         except Exception as exc:
             how = type(exc).__name__
         finally:
@@ -235,6 +258,7 @@ class _Generator:
                 self.events[kind] += 1
                 if message.event is not None:
                     self.latencies.append(now - message.event.time)
+                    self.arrivals.append(now)
                 if message.seq > held.seq:
                     held.seq = message.seq
                     if held.seq >= self._target and held in self._short:
@@ -279,6 +303,7 @@ class _Generator:
     def tally(self) -> dict[str, Any]:
         return {
             "latencies": self.latencies.tobytes(),
+            "arrivals": self.arrivals.tobytes(),
             "frames": dict(self.frames),
             "bytes": dict(self.bytes),
             "events": dict(self.events),
@@ -399,8 +424,13 @@ class Generators:
     def open(
         self, base_url: str, specs: Sequence[Spec], *, concurrency: int, timeout_s: float
     ) -> dict[str, Any]:
-        """Open ``specs``, dealt round-robin to the generators; opened, failures by kind, time."""
-        dealt = [specs[n :: self.count] for n in range(self.count)]
+        """Open ``specs``, shared out among the generators; opened, failures by kind, time."""
+        # In blocks, not round-robin: every generator gets the same mix of kinds (dealt
+        # round-robin, four generators would each hold one kind, the SSE ones the busiest).
+        size = len(specs)
+        dealt = [
+            specs[n * size // self.count : (n + 1) * size // self.count] for n in range(self.count)
+        ]
         answers = self.ask("open", [(base_url, d, concurrency, timeout_s) for d in dealt])
         failures: Counter[str] = Counter()
         for answer in answers:
@@ -425,18 +455,20 @@ class Generators:
         }
 
     def tally(self) -> dict[str, Any]:
-        """Every generator's latencies (seconds) and frames, bytes, events and connections
-        by kind, since the last ``reset``."""
+        """Every generator's latencies (seconds) with their arrival times (Unix), and frames,
+        bytes, events and connections by kind, since the last ``reset``."""
         answers = self.ask_all("tally")
-        latencies = array("d")
+        latencies, arrivals = array("d"), array("d")
         merged: dict[str, Counter[str]] = {
             name: Counter() for name in ("frames", "bytes", "events", "connections")
         }
         for answer in answers:
             latencies.frombytes(answer["latencies"])
-            for name, counts in merged.items():
-                counts.update(answer[name])
-        return {"latencies": latencies} | {name: dict(c) for name, c in merged.items()}
+            arrivals.frombytes(answer["arrivals"])
+            for name, tallied in merged.items():
+                tallied.update(answer[name])
+        counts = {name: dict(c) for name, c in merged.items()}
+        return {"latencies": latencies, "arrivals": arrivals} | counts
 
     def reset(self) -> None:
         self.ask_all("reset")
