@@ -108,8 +108,9 @@ class Live:
             return True  # not a browser: nothing to hijack
         parts = urlsplit(origin.strip().lower())
         seen = f"{parts.scheme}://{parts.netloc}"
-        host = request.headers.get("X-Forwarded-Host") or request.host
-        scheme = request.headers.get("X-Forwarded-Proto") or request.scheme
+        # The first of a list: the proxy nearest the browser wrote it.
+        host = (request.headers.get("X-Forwarded-Host") or request.host).split(",")[0]
+        scheme = (request.headers.get("X-Forwarded-Proto") or request.scheme).split(",")[0]
         own = f"{scheme.strip()}://{host.strip()}".lower()
         return seen == own or seen in self.settings.fanout_allowed_origins
 
