@@ -51,12 +51,17 @@ class _Link:
     )
 
     def reset(self) -> None:
-        for writer in (self.client, self.upstream):
-            sock = writer.get_extra_info("socket")
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
-            writer.transport.abort()
+        _reset(self.client)
+        _reset(self.upstream)
+
+
+def _reset(writer: asyncio.StreamWriter) -> None:
+    """Drop the connection with a reset, as a network that failed would leave it."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
+    writer.transport.abort()
 
 
 class TcpProxy:
@@ -65,11 +70,9 @@ class TcpProxy:
     def __init__(self, upstream_port: int) -> None:
         self.upstream_port = upstream_port
         self.cuts: list[Cut] = []
-        self.accepted = 0
         self._links: set[_Link] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
-        self._changed = asyncio.Event()
 
     async def __aenter__(self) -> TcpProxy:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
@@ -122,28 +125,16 @@ class TcpProxy:
             done = await asyncio.gather(*cuts, return_exceptions=True)
         return [cut for cut in done if isinstance(cut, Cut)]
 
-    async def until_open(self, count: int, timeout_s: float = 20.0) -> None:
-        """Until at least ``count`` connections are open through the proxy."""
-        async with asyncio.timeout(timeout_s):
-            while self.open < count:
-                self._changed.clear()
-                await self._changed.wait()
-
     # --- forwarding ---------------------------------------------------------------------------
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.accepted += 1
         try:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
         except OSError:  # nobody listens there (a replica just died): as a refused connect
-            sock = writer.get_extra_info("socket")
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
-            writer.transport.abort()
+            _reset(writer)
             return
         link = _Link(writer, up_writer)
         self._links.add(link)
-        self._changed.set()
         pumps = [
             asyncio.create_task(self._to_server(link, reader)),
             asyncio.create_task(self._to_client(link, up_reader)),
@@ -157,7 +148,6 @@ class TcpProxy:
             await asyncio.gather(*pumps, return_exceptions=True)
             self._tasks.difference_update(pumps)
             self._links.discard(link)
-            self._changed.set()
             if not link.cut.done():
                 link.cut.set_exception(ConnectionError("the connection ended before its cut"))
                 link.cut.exception()  # retrieved: nobody may be waiting for it
