@@ -67,11 +67,22 @@ def _locked(root: Path) -> Iterator[None]:
         yield
 
 
+# Every server this process spawned, by pid, so whichever DevStack object stops one (the owner
+# or one attached to it) also reaps it: a zombie still answers ``kill(pid, 0)``.
+_SPAWNED: dict[int, subprocess.Popen[bytes]] = {}
+
+
 def _spawn(command: list[str], log_path: Path) -> subprocess.Popen[bytes]:
     with open(log_path, "ab") as log:
-        return subprocess.Popen(
+        child = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
+    _SPAWNED[child.pid] = child
+    return child
+
+
+def _nats_command(port: int, store: Path) -> list[str]:
+    return [_binary("nats-server"), "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", str(store)]
 
 
 @dataclass
@@ -107,19 +118,7 @@ class DevStack:
         (root / "nats").mkdir(exist_ok=True)
         (root / "redis").mkdir(exist_ok=True)
         nats_port, redis_port = free_port(), free_port()
-        nats = _spawn(
-            [
-                _binary("nats-server"),
-                "-js",
-                "-a",
-                "127.0.0.1",
-                "-p",
-                str(nats_port),
-                "-sd",
-                str(root / "nats"),
-            ],
-            logs / "nats.log",
-        )
+        nats = _spawn(_nats_command(nats_port, root / "nats"), logs / "nats.log")
         redis = _spawn(
             [
                 _binary("redis-server"),
@@ -185,20 +184,45 @@ class DevStack:
         """Stop the servers if this process started them; an attached stack is left running."""
         if not self.owned:
             return
+        state = self.root / _STATE_FILE
+        if state.exists():  # a server started again since (start_server) has a new pid
+            self.pids = json.loads(state.read_text())["pids"]
         for name in self.pids:
             self.stop_server(name)
-        (self.root / _STATE_FILE).unlink(missing_ok=True)
+        state.unlink(missing_ok=True)
 
-    def stop_server(self, name: str) -> None:
-        """Stop one server ("nats", "redis" or "postgres") and wait until it has gone."""
+    def stop_server(self, name: str, *, kill: bool = False) -> None:
+        """Stop one server ("nats", "redis" or "postgres") and wait until it has gone;
+        ``kill``: SIGKILL, as a crash would, instead of a clean stop."""
         pid = self.pids[name]
         # SIGINT is PostgreSQL's "fast" shutdown; the others stop cleanly on SIGTERM.
+        graceful = signal.SIGINT if name == "postgres" else signal.SIGTERM
         with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGINT if name == "postgres" else signal.SIGTERM)
-        child = self.children.pop(name, None)
+            os.kill(pid, signal.SIGKILL if kill else graceful)
+        if name in self.children and self.children[name].pid == pid:
+            del self.children[name]
+        child = _SPAWNED.pop(pid, None)
         if child is not None:
             child.wait(timeout=15)
             return
         deadline = time.monotonic() + 15
         while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
+
+    def start_server(self, name: str) -> None:
+        """Start NATS again after ``stop_server``: the same port and the same JetStream store,
+        so its clients reconnect to it and find their streams as they were."""
+        if name != "nats":
+            raise ValueError(f"only nats can be started again, not {name!r}")
+        if _alive(self.pids[name]):
+            raise RuntimeError(f"{name} is still running (pid {self.pids[name]})")
+        port = int(self.nats_url.rpartition(":")[2])
+        with _locked(self.root):
+            child = _spawn(_nats_command(port, self.root / "nats"), self.root / "logs" / "nats.log")
+            self.pids[name] = child.pid
+            state = self.root / _STATE_FILE
+            if state.exists():  # whoever releases the stack stops this server, not the old one
+                saved = json.loads(state.read_text())
+                saved["pids"][name] = child.pid
+                state.write_text(json.dumps(saved))
+        _wait_for_port(port, child, "nats-server")

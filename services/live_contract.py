@@ -67,6 +67,14 @@ SETTINGS: Final[dict[str, tuple[int, str]]] = {
     "SHOTGRAPH_FANOUT_WINDOW_MS": (50, "the batching window; 0 sends each message at once"),
     "SHOTGRAPH_FANOUT_HEARTBEAT_S": (20, ""),
     "SHOTGRAPH_FANOUT_DRAIN_JITTER_MS": (5000, "the spread of `reconnect.after_ms` on SIGTERM"),
+    "SHOTGRAPH_FANOUT_FIRST_MESSAGE_WAIT_MS": (
+        1000,
+        "how long a new WebSocket's live events wait for its first message (a `resume`)",
+    ),
+    "SHOTGRAPH_FANOUT_RECHECK_S": (
+        60,
+        "how often each connection's credential and topics are checked again",
+    ),
 }
 _REF: Final = "#/components/schemas/{name}"
 # The event inside an ``event`` message: fan-out passes it on as published, newer types and

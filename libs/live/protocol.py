@@ -257,14 +257,4 @@ SERVER_MESSAGES: Final = (
     Reconnect,
 )
 # What an SSE stream carries: no pong (SSE has no ping) and no error (a bad resume is a 400).
-SSE_MESSAGES: Final = (
-    Hello,
-    EventMessage,
-    Subscribed,
-    Refused,
-    Unsubscribed,
-    Resumed,
-    Reset,
-    PresenceMessage,
-    Reconnect,
-)
+SSE_MESSAGES: Final = tuple(m for m in SERVER_MESSAGES if m not in (Pong, ErrorMessage))

@@ -61,6 +61,7 @@ class Feed:
         self._heard = True  # anything (a message, a heartbeat) since the last watch
         self._broken = asyncio.Event()  # set: make a new consumer
         self._watching: asyncio.Task[None] | None = None
+        self._forget_reconnects: Callable[[], None] | None = None
         self.recreated = 0  # consumers made after the first, for tests and logs
 
     async def start(self) -> None:
@@ -69,9 +70,11 @@ class Feed:
         self.last_seq = info.state.last_seq
         await self._create()
         self._watching = asyncio.create_task(self._watch())
-        when_reconnected(self._nc, self._reconnected)
+        self._forget_reconnects = when_reconnected(self._nc, self._reconnected)
 
     async def stop(self) -> None:
+        if self._forget_reconnects is not None:
+            self._forget_reconnects()
         if self._watching is not None:
             self._watching.cancel()
             await asyncio.gather(self._watching, return_exceptions=True)

@@ -3,7 +3,8 @@
 A revoked credential ends its connections at once (``Live.attach`` watches for it) and an
 expiring one at its expiry; beside that, every ``recheck_s`` each session's or key's credential
 is resolved again (4401 when auth no longer knows it) and every topic's access asked again. A
-canvas whose sharing may have changed (``canvas.changed.<id>``) has its viewers asked at once.
+canvas whose sharing may have changed (``canvas.changed.<id>``) has its viewers asked at once,
+and everything is checked after a NATS reconnect (what was announced meanwhile went unheard).
 Losing access unsubscribes with ``access_lost``. A check that cannot be answered now (a peer
 down) changes nothing: the next one decides.
 """
@@ -12,12 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
+from libs.bus.connection import when_reconnected
 from libs.bus.subjects import ALL_CANVAS_CHANGES
 from libs.errors import ShotgraphError, Unauthenticated
 from libs.identity import Credential
@@ -43,12 +45,22 @@ class Guard:
         self._wake = asyncio.Event()
         self._subscription: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
+        self._sweep_now = False
+        self._forget_reconnects: Callable[[], None] | None = None
 
     async def start(self) -> None:
         self._subscription = await self._nc.subscribe(ALL_CANVAS_CHANGES, cb=self._canvas_changed)
         self._task = asyncio.create_task(self._run())
+        self._forget_reconnects = when_reconnected(self._nc, self._reconnected)
+
+    async def _reconnected(self) -> None:
+        # Changes and revocations announced while NATS was away were not heard: check all.
+        self._sweep_now = True
+        self._wake.set()
 
     async def stop(self) -> None:
+        if self._forget_reconnects is not None:
+            self._forget_reconnects()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -73,7 +85,8 @@ class Guard:
                 if self._changed:
                     changed, self._changed = self._changed, set()
                     await self.check_canvases(changed)
-                if loop.time() >= next_sweep:
+                if self._sweep_now or loop.time() >= next_sweep:
+                    self._sweep_now = False
                     next_sweep = loop.time() + self._recheck_s
                     await self.sweep()
             except Exception:  # a bug here must not stop every later check

@@ -76,7 +76,6 @@ class Hub:
         self._subscribers: dict[str, set[Connection]] = {}
         self._dirty: dict[Connection, None] = {}  # written at the next flush, in this order
         self._flush_pending = False
-        self._flushing: set[asyncio.Task[None]] = set()
         self._all_gone = asyncio.Event()
         self._all_gone.set()
         self.frames_built = 0  # frames built, and frames reused for another connection
@@ -124,7 +123,8 @@ class Hub:
         connection.topics.clear()
         if connection.timer is not None:
             connection.timer.cancel()
-        connection.pending, connection.held = [], None
+        connection.pending, connection.pending_bytes = [], 0
+        connection.held, connection.held_bytes = None, 0
         self._dirty.pop(connection, None)
         user = connection.user_id
         left = self._per_user[user] - 1

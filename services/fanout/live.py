@@ -42,7 +42,7 @@ from services.fanout.hub import Hub
 from services.fanout.replay import replay
 from services.fanout.settings import FanoutSettings
 from services.fanout.topics import Access, InvalidTopic, TopicKind, parse_topic
-from services.fanout.wire import BadResume
+from services.fanout.wire import BadResume, Wire
 
 __all__ = ["Credentials", "Live", "PresenceBoard"]
 
@@ -101,14 +101,18 @@ class Live:
 
     def _origin_allowed(self, request: web.Request) -> bool:
         """A browser names the page that opens a WebSocket; the cookie it sends is the user's
-        whichever page that is (cross-site WebSocket hijacking)."""
+        whichever page that is (cross-site WebSocket hijacking). Same-origin is the origin the
+        browser saw: the relaying gateway's (``X-Forwarded-Host``/``-Proto``), else ours."""
         origin = request.headers.get("Origin")
         if origin is None:
             return True  # not a browser: nothing to hijack
         parts = urlsplit(origin.strip().lower())
-        if parts.netloc and parts.netloc == request.host.lower():
-            return True  # the same origin
-        return f"{parts.scheme}://{parts.netloc}" in self.settings.fanout_allowed_origins
+        seen = f"{parts.scheme}://{parts.netloc}"
+        # The first of a list: the proxy nearest the browser wrote it.
+        host = (request.headers.get("X-Forwarded-Host") or request.host).split(",")[0]
+        scheme = (request.headers.get("X-Forwarded-Proto") or request.scheme).split(",")[0]
+        own = f"{scheme.strip()}://{host.strip()}".lower()
+        return seen == own or seen in self.settings.fanout_allowed_origins
 
     # --- while a connection lives -------------------------------------------------------------
 
@@ -218,6 +222,10 @@ class Live:
             )
         except BadResume as exc:
             outcome = ErrorMessage(code="bad_resume", detail=exc.detail)
+            if connection.wire is Wire.SSE:
+                # Checked before the stream opened (a 400), so the stream was made anew
+                # since: the client's history is gone. SSE carries no error message.
+                outcome = Reset(after=after, first_seq=exc.first_seq, last_seq=exc.last_seq)
         except BaseException:
             self.hub.release(connection)
             raise

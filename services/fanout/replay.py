@@ -62,7 +62,9 @@ async def replay(
     first, upto = state.first_seq, state.last_seq
     if after > upto:
         LIVE_REPLAYS.labels("bad").inc()
-        raise BadResume(f"{after} is beyond the stream's last sequence, {upto}")
+        raise BadResume(
+            f"{after} is beyond the stream's last sequence, {upto}", first_seq=first, last_seq=upto
+        )
     if after < first - 1:
         LIVE_REPLAYS.labels("reset").inc()
         return Reset(after=after, first_seq=first, last_seq=upto)

@@ -215,10 +215,14 @@ class ClientError(Exception):
 class BadResume(Exception):
     """A resume point that is no sequence of the stream: answered, and the connection stays."""
 
-    def __init__(self, detail: str, topics: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, detail: str, topics: tuple[str, ...] = (), *, first_seq: int = 0, last_seq: int = 0
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.topics = topics  # what the resume asked for, subscribed all the same
+        self.first_seq = first_seq  # what the stream holds, when that was looked at
+        self.last_seq = last_seq
 
 
 class _Typed(msgspec.Struct):

@@ -138,13 +138,15 @@ async def problem(response: aiohttp.ClientResponse, status: int) -> dict[str, An
 async def read_events(
     response: aiohttp.ClientResponse, events: asyncio.Queue[dict[str, Any]]
 ) -> None:
-    """Parse the SSE stream into event dicts (with their SSE id) as they arrive."""
+    """Parse the SSE stream into event dicts (with their SSE id) as they arrive; the stream's
+    other messages (``shotgraph.hello`` and the like, which have no id) are skipped."""
     fields: dict[str, str] = {}
     async for raw in response.content:
         line = raw.decode().rstrip("\r\n")
         if not line:
-            if "data" in fields:
-                await events.put({**json.loads(fields["data"]), "_sse_id": fields.get("id")})
+            if "data" in fields and "id" in fields:  # an event message: the event inside
+                event = json.loads(fields["data"])["event"]
+                await events.put({**event, "_sse_id": fields["id"]})
             fields = {}
         elif not line.startswith(":"):
             name, _, value = line.partition(":")

@@ -287,7 +287,10 @@ async def test_progress_events_are_coalesced(http: aiohttp.ClientSession) -> Non
             line = raw.decode()
             if not line.startswith("data:"):
                 continue
-            event = json.loads(line.removeprefix("data:"))
+            message = json.loads(line.removeprefix("data:"))
+            if message["type"] != "event":  # hello and the stream's other messages
+                continue
+            event = message["event"]
             if event.get("batch_id") != batch["id"]:
                 continue
             if event["type"] == "batch.progress":

@@ -157,6 +157,22 @@ async def serve_auth(
     return auth_pb2_grpc.AuthServiceStub(channel), servicer, hasher
 
 
+async def serve_cheap_auth(stack: AsyncExitStack, pool: asyncpg.Pool, devstack: DevStack) -> str:
+    """The real auth service on the dev stack's Postgres, Redis and NATS, hashing cheaply, for
+    other services' tests: its address."""
+    await migrate(pool, "auth", MIGRATIONS)
+    servicer, _ = await auth_servicer(
+        stack,
+        pool,
+        AuthSettings(**CHEAP),  # type: ignore[arg-type]
+        redis_url=devstack.redis_url,
+        nats_url=devstack.nats_url,
+    )
+    return await serve(
+        stack, lambda server: auth_pb2_grpc.add_AuthServiceServicer_to_server(servicer, server)
+    )
+
+
 @pytest.fixture
 def auth_settings() -> AuthSettings:
     """Cheap hashing; a test that needs other settings overrides this fixture's result."""

@@ -23,15 +23,12 @@ from nats.js import JetStreamContext
 
 from libs.bus import Message, connect, encode, ensure_streams
 from libs.bus.subjects import canvas_events_subject, user_events_subject
-from libs.db import migrate
 from libs.devstack import DevStack
 from libs.errors import Unavailable
 from libs.identity import Identities, listen_for_revocations
 from libs.live.protocol import JSON_PROTOCOL, MSGPACK_PROTOCOL
 from libs.web import create_app
-from services.auth.app import MIGRATIONS as AUTH_MIGRATIONS
-from services.auth.settings import AuthSettings
-from services.auth.tests.conftest import CHEAP, PASSWORD, auth_servicer
+from services.auth.tests.conftest import PASSWORD, serve_cheap_auth
 from services.fanout.app import add_routes, open_live
 from services.fanout.live import Live
 from services.fanout.settings import FanoutSettings
@@ -39,7 +36,7 @@ from services.fanout.tests.clients import TIMEOUT_S, SseClient, WsClient
 from services.fanout.topics import Topic
 from services.fanout.wire import Wire
 from shotgraph.auth.v1 import auth_pb2, auth_pb2_grpc
-from tests.in_process import downstream, serve
+from tests.in_process import downstream
 
 FanoutClient = TestClient[web.Request, web.Application]
 
@@ -91,17 +88,7 @@ async def accounts(
     stack: AsyncExitStack, pg_pool: asyncpg.Pool, devstack: DevStack
 ) -> AsyncIterator[Accounts]:
     """The real auth service (on Postgres, Redis and NATS, hashing cheaply)."""
-    await migrate(pg_pool, "auth", AUTH_MIGRATIONS)
-    servicer, _ = await auth_servicer(
-        stack,
-        pg_pool,
-        AuthSettings(**CHEAP),  # type: ignore[arg-type]
-        redis_url=devstack.redis_url,
-        nats_url=devstack.nats_url,
-    )
-    address = await serve(
-        stack, lambda server: auth_pb2_grpc.add_AuthServiceServicer_to_server(servicer, server)
-    )
+    address = await serve_cheap_auth(stack, pg_pool, devstack)
     client = downstream(stack, "auth", address, auth_pb2_grpc.AuthServiceStub)
     accounts = Accounts(client.stub, address)
     yield accounts

@@ -235,8 +235,10 @@ async def test_connections_over_the_process_cap_are_refused_with_503(
         ("https://studio.example.com", True),  # the allow-list
         (None, True),  # not a browser
         ("same", True),
+        ("the gateway's", True),  # relayed: the browser saw the gateway's origin
+        ("the gateway's over http", False),  # another scheme is another origin
     ],
-    ids=["foreign", "allowed", "none", "same origin"],
+    ids=["foreign", "allowed", "none", "same origin", "relayed", "relayed, other scheme"],
 )
 async def test_a_cookie_upgrade_is_taken_only_from_an_allowed_origin(
     make_fanout: MakeFanout, origin: str | None, allowed: bool
@@ -246,6 +248,13 @@ async def test_a_cookie_upgrade_is_taken_only_from_an_allowed_origin(
     headers = {"Cookie": f"shotgraph_session={token}"}
     if origin == "same":
         headers["Origin"] = f"http://{fanout.client.host}:{fanout.client.port}"
+    elif origin is not None and origin.startswith("the gateway's"):
+        scheme = "http" if origin.endswith("http") else "https"
+        headers |= {
+            "Origin": f"{scheme}://studio.shotgraph.test",
+            "X-Forwarded-Host": "studio.shotgraph.test",
+            "X-Forwarded-Proto": "https",
+        }
     elif origin is not None:
         headers["Origin"] = origin
 

@@ -19,16 +19,13 @@ from nats.js import JetStreamContext
 
 from libs.blobs import BlobStore
 from libs.bus import ensure_streams
-from libs.db import migrate
 from libs.devstack import DevStack
 from libs.downstream import Downstream
 from libs.identity import Identities
 from libs.ports import free_port
 from libs.ratelimit import generous_policies
 from libs.web import create_app
-from services.auth.app import MIGRATIONS as AUTH_MIGRATIONS
-from services.auth.settings import AuthSettings
-from services.auth.tests.conftest import CHEAP, auth_servicer, delete_users
+from services.auth.tests.conftest import delete_users, serve_cheap_auth
 from services.gateway.app import build, cookie_policy
 from services.gateway.auth import authenticate, authorize
 from services.gateway.csrf import CsrfGuard
@@ -84,17 +81,7 @@ async def auth(
 ) -> AsyncIterator[Auth]:
     """The real auth service (on Postgres, Redis and NATS, hashing cheaply), and a key it
     issued to a user of this test."""
-    await migrate(pg_pool, "auth", AUTH_MIGRATIONS)
-    servicer, _ = await auth_servicer(
-        stack,
-        pg_pool,
-        AuthSettings(**CHEAP),  # type: ignore[arg-type]
-        redis_url=devstack.redis_url,
-        nats_url=devstack.nats_url,
-    )
-    address = await serve(
-        stack, lambda server: auth_pb2_grpc.add_AuthServiceServicer_to_server(servicer, server)
-    )
+    address = await serve_cheap_auth(stack, pg_pool, devstack)
     user_name = f"gateway-test-{uuid.uuid4().hex[:12]}"
     auth_client = downstream(stack, "auth", address, auth_pb2_grpc.AuthServiceStub)
     created: auth_pb2.CreateApiKeyResponse = await auth_client.call(
