@@ -23,10 +23,12 @@ authenticated with its user's key and subscribed to a canvas it may read). It me
    ``--rate`` events a second on it for ``--duration`` seconds, each stamped with its publishing
    time; once with the 50 ms batching window and once without it (``SHOTGRAPH_FANOUT_WINDOW_MS=0``,
    fan-out restarted), with the frames and bytes received, and MessagePack's bytes against
-   JSON's for the same events.
+   JSON's for the same events; beside them, a plain NATS subscriber's latency for the same
+   events (the floor: the bus and this machine without fan-out).
 
 Everything stays on 127.0.0.1 in a temporary folder and stops again, also on Ctrl-C. The whole
-default run takes about four minutes; the connections, rates and durations are bounded.
+default run takes about three minutes (four on a busy machine); the connections, rates and
+durations are bounded. ``loadtests/README.md`` says how to read the output.
 """
 
 from __future__ import annotations
