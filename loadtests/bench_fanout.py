@@ -696,12 +696,13 @@ def _report_latency(settings: dict[str, Any], latencies: Sequence[Latency]) -> d
             f" bytes {cell(ratios['bytes'])}x, p99 {cell(ratios['p99'])}x,"
             f" fan-out CPU {cell(ratios['fanout_cpu'])}x"
         )
-    worst = max((r.p99_ms for r in latencies if r.p99_ms is not None), default=None)
-    complete = all(r.deliveries == r.expected for r in latencies)
-    print(
-        f"p99 target < {TARGET_P99_MS:g} ms (window included):"
-        f" {met(worst is not None and worst < TARGET_P99_MS and complete)}"
-    )
+    if window is not None:  # the target is the platform's setting: the window on
+        p99 = window.p99_ms
+        ok = window.deliveries == window.expected and p99 is not None and p99 < TARGET_P99_MS
+        print(
+            f"p99 target < {TARGET_P99_MS:g} ms with the {window.window_ms} ms window included:"
+            f" {met(ok)}"
+        )
     return {"latency": [asdict(r) for r in latencies], "window_ratio": ratios}
 
 
