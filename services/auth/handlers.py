@@ -45,6 +45,7 @@ __all__ = ["AuthServicer"]
 
 WRONG_LOGIN = "user name or password is wrong"
 MAX_NAME = 254  # a login name or an email, as given
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_ADDRESS = 64
 MAX_USER_AGENT = 512
 MAX_ID = 64
@@ -404,6 +405,8 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         name = request.user_name
         if len(name) > MAX_NAME:
             raise InvalidArgument(f"user name is longer than {MAX_NAME} characters")
+        if _CONTROL.search(name):  # no name has one, and Postgres text cannot hold a NUL
+            raise InvalidArgument("user name must not contain control characters")
         if len(request.password) > MAX_PASSWORD:
             raise InvalidArgument(f"password is longer than {MAX_PASSWORD} characters")
         sessions, throttle = self.sessions, self.throttle

@@ -157,6 +157,16 @@ async def test_login_refuses_overlong_input(auth: Auth, field: str, value: str) 
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
+@pytest.mark.parametrize("name", ["nul\x00name", "new\nline", "\x7fdelete"])
+async def test_login_refuses_a_name_with_a_control_character(auth: Auth, name: str) -> None:
+    """No name holds one, and Postgres text cannot hold a NUL: a 400, not a failed query."""
+    error = await rpc_error(
+        auth.stub.Login(auth_pb2.LoginRequest(user_name=name, password=PASSWORD))
+    )
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "control characters" in (error.details() or "")
+
+
 async def test_login_refuses_an_overlong_client_address(auth: Auth) -> None:
     user = await auth.user()
     error = await rpc_error(auth.login(user.user_name, address="1" * 65))
