@@ -100,8 +100,8 @@ One connection per user carries the user's own events and the topics it follows
 MessagePack) or `{JSON_PROTOCOL}` (text frames, JSON); an upgrade that offers neither is
 refused (400). Per-message compression is off.
 
-A server frame is an array of server messages: all those of one batching window
-(`x-server-frame`). A client frame is one client message (`x-client-frame`), at most
+A server frame is an array of server messages (`x-server-frame`): at most one frame per
+connection per batching window, a message after a quiet window written at once. A client frame is one client message (`x-client-frame`), at most
 {MAX_CLIENT_MESSAGE_BYTES} bytes. A reconnecting client's first message is `resume`, naming the
 last `seq` it received: it gets every event after it on its feed and topics, in order, each
 once, then `resumed`, then the live flow; or `reset` when the stream's history no longer

@@ -3,8 +3,12 @@ connections that take it, and written to each in one frame per batching window.
 
 One consumer per process (``Feed``) feeds the hub in stream order. Each event is checked and
 encoded once per format however many connections take it (``EventItem``); each connection's
-queue is written once per window as one frame, built once for all connections whose queue holds
-the same items. One span per event continues the trace of whoever published it.
+queue is written as one frame, built once for all connections whose queue holds the same items.
+The window bounds how often the hub writes, not how long a message waits: a message that comes
+after a quiet window is written at once, and what comes within a window of the last write waits
+for the window's end and shares its frame. So a connection gets at most one frame per window,
+and a lone event pays no window at all. One span per event continues the trace of whoever
+published it.
 
 A connection whose unsent bytes (its queue and the socket's buffer) pass ``queue_bytes`` is
 ended as too slow (4008): it reconnects and resumes, and its memory is freed.
@@ -76,6 +80,7 @@ class Hub:
         self._subscribers: dict[str, set[Connection]] = {}
         self._dirty: dict[Connection, None] = {}  # written at the next flush, in this order
         self._flush_pending = False
+        self._last_flush = -float("inf")  # the loop's time of the last flush
         self._all_gone = asyncio.Event()
         self._all_gone.set()
         self.frames_built = 0  # frames built, and frames reused for another connection
@@ -295,14 +300,16 @@ class Hub:
             return
         self._flush_pending = True
         loop = asyncio.get_running_loop()
-        if self.limits.window_s > 0:
-            loop.call_later(self.limits.window_s, self._flush)
+        wait = self._last_flush + self.limits.window_s - loop.time()
+        if wait > 0:
+            loop.call_later(wait, self._flush)
         else:
             loop.call_soon(self._flush)
 
     def _flush(self) -> None:
         """Write every connection's queue as one frame; identical frames are built once."""
         self._flush_pending = False
+        self._last_flush = asyncio.get_running_loop().time()
         dirty, self._dirty = self._dirty, {}
         frames = Frames()
         written: dict[str, list[int]] = {}
