@@ -101,13 +101,13 @@ MessagePack) or `{JSON_PROTOCOL}` (text frames, JSON); an upgrade that offers ne
 refused (400). Per-message compression is off.
 
 A server frame is an array of server messages (`x-server-frame`): at most one frame per
-connection per batching window, a message after a quiet window written at once. A client frame is one client message (`x-client-frame`), at most
-{MAX_CLIENT_MESSAGE_BYTES} bytes. A reconnecting client's first message is `resume`, naming the
-last `seq` it received: it gets every event after it on its feed and topics, in order, each
-once, then `resumed`, then the live flow; or `reset` when the stream's history no longer
-reaches back, after which it refetches what it shows. The server pings every `heartbeat_s`
-and closes a connection whose pong does not come; it closes with the codes of
-`x-close-codes`.
+connection per batching window, a message after a quiet window written at once. A client frame
+is one client message (`x-client-frame`), at most {MAX_CLIENT_MESSAGE_BYTES} bytes. A
+reconnecting client's first message is `resume`, naming the last `seq` it received: it gets
+every event after it on its feed and topics, in order, each once, then `resumed`, then the live
+flow; or `reset` when the stream's history no longer reaches back, after which it refetches
+what it shows. The server pings every `heartbeat_s` and closes a connection whose pong does not
+come; it closes with the codes of `x-close-codes`.
 
 Before the upgrade, refusals are RFC 9457 problems: 400 (bad topics or subprotocol), 401 (no
 or bad credential), 403 (a cookie from a foreign `Origin`), 429 and 503 with `Retry-After`.
