@@ -46,7 +46,7 @@ web-check: $(WEB_DEPS)
 	cd web && npx vitest run
 
 # The quick loop: everything but the end-to-end tests (which start the whole platform).
-test-fast: bootstrap
+test-fast: bootstrap web
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy libs services
 	$(PY) -m pytest -m "not e2e"
