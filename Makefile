@@ -15,21 +15,38 @@ SYSTEM_PACKAGES := openscad:openscad xvfb-run:xvfb xauth:xauth bwrap:bubblewrap 
 	/usr/share/openscad/libraries/MCAD:openscad-mcad node:nodejs npm:npm chromium:chromium
 # The Khronos glTF validator (from npm) checks every GLB the render tests produce.
 GLTF_VALIDATOR := .tools/node_modules/gltf-validator/package.json
-# web/'s npm packages, from its lockfile: what makes and checks the studio's event types.
+# web/'s npm packages, from its lockfile: what builds and checks the studio and its event types.
 WEB_DEPS := web/node_modules/.package-lock.json
+# The studio the gateway serves at /: built again when anything it is made from is newer.
+WEB_DIST := web/dist/index.html
+WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.html \
+	web/vite.config.ts web/tsconfig.json web/package.json web/package-lock.json
 
-.PHONY: run test test-fast lint fmt proto contracts bootstrap system-deps typecheck clean
+.PHONY: run test test-fast lint fmt proto contracts bootstrap system-deps typecheck clean web web-check
 
-run: bootstrap
+run: bootstrap web
 	$(PY) -m services
 
-test: bootstrap
+test: bootstrap web web-check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy libs services
 	$(PY) -m pytest --durations=25
 
+web: $(WEB_DIST)
+
+# `npm ci` (through $(WEB_DEPS)) when the lockfile changed, then the production build.
+$(WEB_DIST): $(WEB_DEPS) $(WEB_SOURCES)
+	npm run --prefix web build
+	@touch $@
+
+# The studio's own checks: ESLint, strict TypeScript and the Vitest unit tests.
+web-check: $(WEB_DEPS)
+	npm run --prefix web lint
+	npm run --prefix web typecheck
+	cd web && npx vitest run
+
 # The quick loop: everything but the end-to-end tests (which start the whole platform).
-test-fast: bootstrap
+test-fast: bootstrap web
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy libs services
 	$(PY) -m pytest -m "not e2e"
@@ -94,4 +111,4 @@ $(WEB_DEPS): web/package.json web/package-lock.json
 	@touch $@
 
 clean:
-	rm -rf $(VENV) gen .devstack .tools web/node_modules
+	rm -rf $(VENV) gen .devstack .tools web/node_modules web/dist

@@ -35,6 +35,7 @@ from services.gateway.openapi import add_routes as add_openapi
 from services.gateway.ratelimits import add_rate_limit_headers, rate_limit
 from services.gateway.renders import Renders
 from services.gateway.settings import GatewaySettings
+from services.gateway.studio import Studio, serve_studio
 from services.gateway.websocket import WebSocketRelay
 from shotgraph.auth.v1 import auth_pb2_grpc
 from shotgraph.batch.v1 import batch_pb2_grpc
@@ -88,12 +89,14 @@ async def build(settings: GatewaySettings, stack: AsyncExitStack) -> ServicePart
     cookies = cookie_policy(settings.dev_insecure_http)
     csrf = CsrfGuard(settings.csrf_keys, trusted_origins=settings.cors_origins, cookie=cookies.csrf)
     # In this order: compression (around every response a handler or middleware returns), the
-    # client's address (behind a trusted proxy), CORS preflights (they carry no credential), who
+    # client's address (behind a trusted proxy), the studio's files (what no route takes; no
+    # credential, no API rate limit), CORS preflights (they carry no credential), who
     # is calling, the rate limits (before anything reads a body or refuses a credential, so an
     # over-limit request is a 429 whatever it carries), the body's coding, JSON depth, and
     # whether the caller may.
     app.middlewares.append(compress_responses(min_bytes=settings.compress_min_bytes))
     app.middlewares.append(client_address(trusted_proxies=settings.trusted_proxies))
+    app.middlewares.append(serve_studio(Studio.load(settings.studio_dir)))
     app.middlewares.append(answer_preflights())
     app.middlewares.append(authenticate(identities=identities, cookie_names=(cookies.session,)))
     if settings.rate_limiting:

@@ -12,6 +12,7 @@ it names replaces the built-in policies member by member (``libs/ratelimit.py``)
 from __future__ import annotations
 
 from ipaddress import IPv4Network, IPv6Network, ip_network
+from pathlib import Path
 
 from libs.config import (
     LOCAL_ADDRESSES,
@@ -27,7 +28,9 @@ from libs.config import (
 )
 from libs.ratelimit import DEFAULT_POLICIES, Policies, load_policies
 
-__all__ = ["GatewaySettings", "networks", "origins", "url_keys"]
+__all__ = ["STUDIO_DIST", "GatewaySettings", "networks", "origins", "url_keys"]
+
+STUDIO_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
 
 MIN_KEY_BYTES = 32
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -96,6 +99,8 @@ class GatewaySettings(RpcClientSettings):
     # Responses smaller than this leave uncompressed: below ~1 KiB the saving is a few hundred
     # bytes, less than a packet, for the same CPU per call.
     compress_min_bytes: int = setting(default=1024, parse=positive_int)
+    # The web studio's build (``make web``), served at ``/``; without one, ``/`` is a 404.
+    studio_dir: Path = setting(default=STUDIO_DIST, parse=Path)
 
     def __post_init__(self) -> None:
         if self.dev_insecure_http and self.http_host not in LOOPBACK_HOSTS:

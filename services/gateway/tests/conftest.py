@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
@@ -98,12 +99,15 @@ MakeGateway = Callable[..., Coroutine[Any, Any, GatewayClient]]
 
 
 @pytest.fixture
-def make_gateway(devstack: DevStack, auth: Auth, stack: AsyncExitStack) -> MakeGateway:
+def make_gateway(
+    devstack: DevStack, auth: Auth, stack: AsyncExitStack, tmp_path: Path
+) -> MakeGateway:
     """``await make_gateway(SETTING=value, ...)``: a client of the gateway as ``app.build``
     makes it, on the test's backends and auth service; the services behind it are not running,
     so only what needs none of them answers. It listens on loopback, with plain HTTP for
     browsers allowed as in development, and with limits too high to refuse anything unless
-    the test gives ``rate_limits`` of its own (``""``: the built-in ones). ``routes`` are
+    the test gives ``rate_limits`` of its own (``""``: the built-in ones), and without the
+    studio unless the test gives a ``studio_dir``. ``routes`` are
     added to the built app, for a test that needs a handler of its own behind the edge."""
 
     async def make(*, routes: Sequence[web.RouteDef] = (), **settings: str) -> GatewayClient:
@@ -120,6 +124,7 @@ def make_gateway(devstack: DevStack, auth: Auth, stack: AsyncExitStack) -> MakeG
                 "SHOTGRAPH_AUTH_ADDR": auth.address,
                 "SHOTGRAPH_FANOUT_URL": f"http://127.0.0.1:{free_port()}",
                 "SHOTGRAPH_RATE_LIMITS": generous_policies(),
+                "SHOTGRAPH_STUDIO_DIR": str(tmp_path / "no-studio"),
                 **{f"SHOTGRAPH_{name.upper()}": value for name, value in settings.items()},
             }
         )
