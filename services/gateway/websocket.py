@@ -164,7 +164,7 @@ async def _pipe(
             code, reason = down.result()
             await client.close(code=_sendable(code, WSCloseCode.INTERNAL_ERROR), message=reason)
         else:  # the browser closed (or sent an oversized frame): fan-out hears it left
-            code, reason = _left(up)
+            code, reason = _close_of(up, WSCloseCode.GOING_AWAY)
             await upstream.close(code=_sendable(code, WSCloseCode.OK), message=reason)
         # Each side's close has broken the other loop's receive: let both finish.
         await asyncio.wait((up, down), timeout=_CLOSE_TIMEOUT_S)
@@ -175,25 +175,19 @@ async def _pipe(
         # What is still open after a cancellation (the browser's connection was lost) or a
         # side that went quiet: closed with what is known of why.
         if not upstream.closed:
-            code, reason = _left(up)
+            code, reason = _close_of(up, WSCloseCode.GOING_AWAY)
             await upstream.close(code=_sendable(code, WSCloseCode.OK), message=reason)
         if not client.closed:
-            code, reason = _ended(down)
+            code, reason = _close_of(down, WSCloseCode.INTERNAL_ERROR)
             await client.close(code=_sendable(code, WSCloseCode.INTERNAL_ERROR), message=reason)
 
 
-def _left(up: asyncio.Task[_Close]) -> _Close:
-    """How the browser left: its close code and reason, or 1001 when it just went."""
-    if up.done() and not up.cancelled() and up.exception() is None:
-        return up.result()
-    return WSCloseCode.GOING_AWAY, b""
-
-
-def _ended(down: asyncio.Task[_Close]) -> _Close:
-    """How fan-out ended the connection, or 1011 (resume elsewhere) when that is unknown."""
-    if down.done() and not down.cancelled() and down.exception() is None:
-        return down.result()
-    return WSCloseCode.INTERNAL_ERROR, b""
+def _close_of(side: asyncio.Task[_Close], unknown: WSCloseCode) -> _Close:
+    """How one side ended (its close code and reason), or ``unknown`` when that is not known:
+    1001 for a browser that just went, 1011 (resume elsewhere) for fan-out."""
+    if side.done() and not side.cancelled() and side.exception() is None:
+        return side.result()
+    return unknown, b""
 
 
 async def _client_to_upstream(
