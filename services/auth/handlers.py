@@ -44,6 +44,8 @@ from shotgraph.auth.v1 import auth_pb2, auth_pb2_grpc
 __all__ = ["AuthServicer"]
 
 WRONG_LOGIN = "user name or password is wrong"
+NO_SUCH_USER = "no user with that name or email"
+MAX_NAMES_ASKED = 500  # GetUserNames: every share of a canvas at once
 MAX_NAME = 254  # a login name or an email, as given
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_ADDRESS = 64
@@ -343,6 +345,29 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         )  # fmt: skip
         await self._audit.record("user.created", ClientInfo(), user_id=user.id, user_name=name)
         return auth_pb2.CreateUserResponse(user=_user(user))
+
+    async def FindUser(
+        self, request: auth_pb2.FindUserRequest, context: grpc.aio.ServicerContext
+    ) -> auth_pb2.UserName:
+        wanted = request.name_or_email.strip()
+        if not wanted or len(wanted) > MAX_NAME:
+            raise InvalidArgument(f"a user name or an email is 1-{MAX_NAME} characters")
+        if _CONTROL.search(wanted):
+            raise InvalidArgument("a user name or an email has no control characters")
+        user = await self._store.user_by_name_or_email(wanted)
+        if user is None:
+            raise NotFound(NO_SUCH_USER)
+        return auth_pb2.UserName(user_id=user.id, user_name=user.name)
+
+    async def GetUserNames(
+        self, request: auth_pb2.GetUserNamesRequest, context: grpc.aio.ServicerContext
+    ) -> auth_pb2.GetUserNamesResponse:
+        if len(request.user_ids) > MAX_NAMES_ASKED:
+            raise InvalidArgument(f"at most {MAX_NAMES_ASKED} user ids at once")
+        names = await self._store.user_names(request.user_ids)
+        return auth_pb2.GetUserNamesResponse(
+            users=[auth_pb2.UserName(user_id=i, user_name=n) for i, n in names.items()]
+        )
 
     async def CreateInvite(
         self, request: auth_pb2.CreateInviteRequest, context: grpc.aio.ServicerContext

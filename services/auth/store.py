@@ -153,6 +153,24 @@ class AuthStore:
         row = await self.pool.fetchrow(f"SELECT {_USER} FROM auth.users u WHERE u.name = $1", name)
         return None if row is None else UserRecord.from_row(row)
 
+    async def user_by_name_or_email(self, name_or_email: str) -> UserRecord | None:
+        """The user whose name or email is ``name_or_email``, letter case aside. Names are
+        lowercase by their rules and emails are stored lowercased, so each side is one lookup
+        in its unique index; a name holds no '@', so at most one user matches."""
+        row = await self.pool.fetchrow(
+            f"SELECT {_USER} FROM auth.users u WHERE u.name = lower($1) OR u.email = lower($1)",
+            name_or_email,
+        )
+        return None if row is None else UserRecord.from_row(row)
+
+    async def user_names(self, user_ids: Sequence[str]) -> dict[str, str]:
+        """The names of the users with these ids, by id; ids of no user are left out."""
+        keys = {key for key in map(_uuid, user_ids) if key is not None}
+        rows = await self.pool.fetch(
+            "SELECT id, name FROM auth.users WHERE id = ANY($1::uuid[])", list(keys)
+        )
+        return {str(r["id"]): r["name"] for r in rows}
+
     async def user_by_id(self, user_id: str) -> UserRecord | None:
         key = _uuid(user_id)
         if key is None:
