@@ -154,13 +154,16 @@ CHANNELS: Final[tuple[Channel, ...]] = (
         id="canvas.changed",
         address="canvas.changed.{canvas_id}",
         description=(
-            "A canvas changed; every canvas replica drops cached copies older than its stamp, and"
-            " every gateway worker its kept answers older than it. Core NATS (not kept): a"
-            " replica that misses one still holds entries that expire, and a gateway checks"
-            " each kept answer against the canvas's stamp in Redis before serving it."
+            "A canvas changed (or was deleted); every canvas replica drops cached copies older"
+            " than its stamp, every gateway worker its kept answers older than it, and every"
+            " fan-out worker asks again whether each viewer of the canvas may still read it"
+            " (one who may not, the canvas unshared or deleted, is unsubscribed with"
+            " access_lost). Core NATS (not kept): a replica that misses one still holds entries"
+            " that expire, a gateway checks each kept answer against the canvas's stamp in"
+            " Redis before serving it, and fan-out asks every viewer again periodically."
         ),
         senders={"canvas": (CanvasChanged,)},
-        receivers=("canvas", "gateway"),
+        receivers=("canvas", "gateway", "fanout"),
         parameters={"canvas_id": _CANVAS_ID},
     ),
     Channel(

@@ -139,7 +139,8 @@ class CanvasNodes(Message, kw_only=True, frozen=True):
 
 
 class CanvasChanged(Message, kw_only=True, frozen=True):
-    """A canvas changed (saved, shared, restored); cached copies older than ``stamp`` go."""
+    """A canvas changed (saved, renamed, shared, restored) or was deleted; cached copies older
+    than ``stamp`` go."""
 
     TYPE = "canvas.changed"
 

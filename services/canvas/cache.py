@@ -1,12 +1,13 @@
 """Canvas reads through Redis, kept fresh by ``canvas.changed`` events.
 
 An entry is a canvas with its newest graph and its shares, stamped with the canvas's
-``updated_at``. Whoever changes a canvas writes the new entry through, raises the canvas's
-shared stamp (``libs.cache.canvas_stamp_key``: the gateway checks its own copies against it),
-and then publishes ``canvas.changed.<id>`` with the stamp; every replica's subscriber drops
-entries older than it. All are conditional on the stamp (``ReadCache.put_if_newer``), so a
-slow writer can never put back an older canvas, and a reader right after a save already finds
-the new one.
+``updated_at``; a deleted canvas's entry is a tombstone stamped with the moment it went, so a
+reader that loaded the canvas just before cannot put it back. Whoever changes a canvas writes
+the new entry through, raises the canvas's shared stamp (``libs.cache.canvas_stamp_key``: the
+gateway checks its own copies against it), and then publishes ``canvas.changed.<id>`` with the
+stamp; every replica's subscriber drops entries older than it. All are conditional on the
+stamp (``ReadCache.put_if_newer``), so a slow writer can never put back an older canvas, and a
+reader right after a save already finds the new one.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from libs.cache import ReadCache, canvas_stamp_key
 from libs.errors import MalformedMessage, NewerVersion
 from libs.logs import get_logger
 from libs.metrics import CANVAS_CACHE
-from services.canvas.store import CanvasRecord, CanvasStore
+from services.canvas.store import CanvasRecord, CanvasStore, Deleted
 
 __all__ = ["CachedCanvas", "CanvasCache"]
 
@@ -36,6 +37,7 @@ log = get_logger(__name__)
 _QUEUE_GROUP: Final = "canvas-cache"
 
 CachedCanvas = tuple[CanvasRecord, dict[str, str]]  # the canvas as its owner sees it, shares
+_DELETED: Final = "deleted"  # the member that makes an entry a tombstone
 
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -56,6 +58,9 @@ class CanvasCache:
     async def get(self, canvas_id: str) -> CachedCanvas | None:
         """The canvas from Redis, or else from Postgres (and then cached)."""
         cached = await self._cache.get(canvas_id)
+        if isinstance(cached, dict) and cached.get(_DELETED) is True:
+            CANVAS_CACHE.labels("hit").inc()
+            return None
         if cached is not None:
             try:
                 entry = _decode(cached)
@@ -83,13 +88,26 @@ class CanvasCache:
         if head is None:
             return
         record = head[0]
-        event = CanvasChanged(
-            canvas_id=canvas_id, version=record.version, stamp=stamp_of(record.updated_at)
+        await self._announce(
+            CanvasChanged(
+                canvas_id=canvas_id, version=record.version, stamp=stamp_of(record.updated_at)
+            )
         )
+
+    async def deleted(self, canvas_id: str, gone: Deleted) -> None:
+        """After a delete is committed: a tombstone in place of the entry, the stamp raised
+        (the gateway's kept answers stop being served), and every replica and every open
+        connection on the canvas told (fan-out asks its viewers' access again)."""
+        stamp = stamp_of(gone.deleted_at)
+        await self._cache.put_if_newer(canvas_id, {_DELETED: True}, stamp)
+        await self._cache.raise_stamp(canvas_stamp_key(canvas_id), stamp)
+        await self._announce(CanvasChanged(canvas_id=canvas_id, version=gone.version, stamp=stamp))
+
+    async def _announce(self, event: CanvasChanged) -> None:
         try:
-            await publish(self._nc, canvas_changed_subject(canvas_id), event)
+            await publish(self._nc, canvas_changed_subject(event.canvas_id), event)
         except Exception as exc:  # the entry written through is already the new one
-            log.warning("canvas.changed_not_published", canvas_id=canvas_id, error=repr(exc))
+            log.warning("canvas.changed_not_published", canvas_id=event.canvas_id, error=repr(exc))
 
     async def subscribe(self) -> Subscription:
         """Drop cached canvases older than each ``canvas.changed`` event."""

@@ -10,7 +10,8 @@ on the user's subject, for their other tabs) and to everyone viewing the canvas
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Iterable, Mapping
 
 from google.protobuf import json_format
 from nats.js import JetStreamContext
@@ -20,6 +21,7 @@ from libs.bus.events import CanvasExecution, CanvasNodes, NodeResult
 from libs.bus.states import NodeState
 from libs.bus.subjects import canvas_events_subject, user_events_subject
 from libs.downstream import Downstream
+from libs.errors import ShotgraphError
 from libs.logs import get_logger
 from libs.rpc import struct
 from services.canvas.compile import Plan, node_keys, plan
@@ -27,7 +29,7 @@ from services.canvas.graph import Graph
 from services.canvas.kinds import DEFAULT_TYPES
 from services.canvas.node_states import ExecutionNode, NodeProgress, read_back
 from services.canvas.nodetypes import NodeTypeRegistry
-from services.canvas.results import ResultStore
+from services.canvas.results import ExecutionRecord, ResultStore
 from shotgraph.batch.v1 import batch_pb2, batch_pb2_grpc
 from shotgraph.canvas.v1 import canvas_pb2
 
@@ -112,6 +114,37 @@ class Executions:
             read = read_back(execution.batch_id, execution.nodes, execution.jobs, self._registry)
             live.update(read.live)
         return live
+
+    async def running(self, canvas_id: str) -> list[ExecutionRecord]:
+        """The canvas's executions with a job not known to be final."""
+        return [
+            execution
+            for execution in await self._results.unsettled(canvas_id)
+            if any(
+                execution.jobs.get(job) is None or not execution.jobs[job].state.is_final
+                for node in execution.nodes.values()
+                for job in node.jobs
+            )
+        ]
+
+    async def cancel(self, executions: Iterable[ExecutionRecord]) -> None:
+        """Cancel the batches of ``executions`` (a deleted canvas's: nothing would show what
+        they make). Best effort: a batch that cannot be cancelled now runs to its end."""
+
+        async def cancel(execution: ExecutionRecord) -> None:
+            try:
+                await self._batch.call(
+                    self._batch.stub.CancelBatch,
+                    batch_pb2.CancelBatchRequest(
+                        owner_id=execution.user_id, batch_id=execution.batch_id
+                    ),
+                )
+            except ShotgraphError as exc:
+                log.warning(
+                    "canvas.batch_not_cancelled", batch_id=execution.batch_id, error=str(exc)
+                )
+
+        await asyncio.gather(*(cancel(e) for e in executions))
 
     async def _submit(
         self,

@@ -9,6 +9,7 @@ by Execute.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Any, Final
 
@@ -33,6 +34,8 @@ from shotgraph.canvas.v1 import canvas_pb2, canvas_pb2_grpc
 __all__ = ["INCOMPLETE", "CanvasServicer"]
 
 MAX_NAME_LENGTH: Final = 200
+# C0, DEL and C1: no name needs one, and Postgres text cannot hold a NUL.
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 MAX_MESSAGE_LENGTH: Final = 500
 MAX_USER_ID_LENGTH: Final = 200
 # Problems of a graph that is not finished yet: saved with a warning, refused by Execute.
@@ -86,14 +89,20 @@ class CanvasServicer(canvas_pb2_grpc.CanvasServiceServicer):
             raise Forbidden(f"canvas {canvas_id} is shared with you to read, not to change")
         return record
 
+    async def owned(self, user_id: str, canvas_id: str, what: str) -> CanvasRecord:
+        """The canvas if ``user_id`` owns it; Forbidden for a user it is shared with (they
+        know it exists), NotFound for anyone else."""
+        record = await self.readable(user_id, canvas_id)
+        if record.access != "owner":
+            raise Forbidden(f"only the canvas's owner {what}")
+        return record
+
     # -- canvases -------------------------------------------------------------------------
 
     async def CreateCanvas(
         self, request: canvas_pb2.CreateCanvasRequest, context: grpc.aio.ServicerContext
     ) -> canvas_pb2.Canvas:
-        name = request.name.strip()
-        if not name or len(name) > MAX_NAME_LENGTH:
-            raise InvalidArgument(f"name must be 1-{MAX_NAME_LENGTH} characters")
+        name = _name(request.name)
         if not request.owner_id:
             raise InvalidArgument("owner_id is required")
         record = await self._store.create(request.owner_id, name)
@@ -119,22 +128,52 @@ class CanvasServicer(canvas_pb2_grpc.CanvasServiceServicer):
             canvases=[_canvas(r) for r in page], next_page_token=next_token
         )
 
+    async def RenameCanvas(
+        self, request: canvas_pb2.RenameCanvasRequest, context: grpc.aio.ServicerContext
+    ) -> canvas_pb2.Canvas:
+        record = await self.writable(request.user_id, request.canvas_id)
+        await self._store.rename(record.id, _name(request.name))
+        await self._cache.changed(record.id)
+        return _canvas(await self.readable(request.user_id, record.id))
+
+    async def DeleteCanvas(
+        self, request: canvas_pb2.DeleteCanvasRequest, context: grpc.aio.ServicerContext
+    ) -> canvas_pb2.DeleteCanvasResponse:
+        record = await self.owned(request.user_id, request.canvas_id, "deletes it")
+        # Read before the delete takes the records with it: their jobs would be wasted work.
+        running = await self._executions.running(record.id)
+        gone = await self._store.delete(record.id)
+        await self._cache.deleted(record.id, gone)
+        await self._executions.cancel(running)
+        return canvas_pb2.DeleteCanvasResponse()
+
     async def ShareCanvas(
         self, request: canvas_pb2.ShareCanvasRequest, context: grpc.aio.ServicerContext
     ) -> canvas_pb2.Share:
-        record = await self.readable(request.owner_id, request.canvas_id)
-        if record.access != "owner":
-            raise Forbidden("only the canvas's owner shares it")
+        record = await self.owned(request.owner_id, request.canvas_id, "shares it")
         if request.access not in (*ACCESS_LEVELS, "none"):
             raise InvalidArgument(f"access must be one of {[*ACCESS_LEVELS, 'none']}")
         if not 0 < len(request.user_id) <= MAX_USER_ID_LENGTH:
             raise InvalidArgument(f"user_id must be 1-{MAX_USER_ID_LENGTH} characters")
         if request.user_id == record.owner_id:
-            raise InvalidArgument("user_id must be another user: the owner has every access")
+            raise InvalidArgument(
+                "a canvas is shared with another user: its owner has every access already"
+            )
         access = None if request.access == "none" else request.access
         await self._store.share(record.id, request.user_id, access)
         await self._cache.changed(record.id)
         return canvas_pb2.Share(canvas_id=record.id, user_id=request.user_id, access=request.access)
+
+    async def ListShares(
+        self, request: canvas_pb2.ListSharesRequest, context: grpc.aio.ServicerContext
+    ) -> canvas_pb2.ListSharesResponse:
+        record = await self.owned(request.user_id, request.canvas_id, "sees whom it is shared with")
+        return canvas_pb2.ListSharesResponse(
+            shares=[
+                canvas_pb2.Share(canvas_id=record.id, user_id=s.user_id, access=s.access)
+                for s in await self._store.shares(record.id)
+            ]
+        )
 
     # -- versions -------------------------------------------------------------------------
 
@@ -314,6 +353,16 @@ class CanvasServicer(canvas_pb2_grpc.CanvasServiceServicer):
             f"version {stale.base} is not the newest: {current.number} is; merge and save again",
             extensions=extensions,
         )
+
+
+def _name(raw: str) -> str:
+    """A canvas's name as given, trimmed; InvalidArgument unless it is one."""
+    name = raw.strip()
+    if not name or len(name) > MAX_NAME_LENGTH:
+        raise InvalidArgument(f"name must be 1-{MAX_NAME_LENGTH} characters")
+    if _CONTROL.search(name):
+        raise InvalidArgument("name must not contain control characters (a tab, a line break)")
+    return name
 
 
 def _problems(problems: list[Problem]) -> dict[str, Any]:

@@ -15,12 +15,16 @@ from typing import Any, Final
 import asyncpg
 
 from libs.blobs import blob_ids
+from libs.errors import Conflict, NotFound
 from libs.pagination import Cursor
 
 __all__ = [
     "ACCESS_LEVELS",
+    "MAX_SHARES",
     "CanvasRecord",
     "CanvasStore",
+    "Deleted",
+    "ShareRecord",
     "StaleBase",
     "VersionRecord",
     "refer_to_blobs",
@@ -28,6 +32,8 @@ __all__ = [
 
 EMPTY_GRAPH: Final[dict[str, Any]] = {"nodes": [], "edges": []}
 ACCESS_LEVELS: Final = ("read", "write")
+# Whom one canvas may be shared with at most: one listing holds every share.
+MAX_SHARES: Final = 500
 
 _CANVAS = "c.id, c.owner_id, c.name, c.version, c.created_at, c.updated_at"
 _VERSION = "v.canvas_id, v.number, v.parent, v.author_id, v.message, v.autosave, v.created_at"
@@ -71,6 +77,21 @@ class VersionRecord:
         return cls(**{**dict(row), "canvas_id": str(row["canvas_id"])})
 
 
+@dataclass(frozen=True)
+class ShareRecord:
+    user_id: str
+    access: str  # "read" or "write"
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Deleted:
+    """What a delete leaves to tell: the canvas's last version, and when it went."""
+
+    version: int
+    deleted_at: datetime
+
+
 class StaleBase(Exception):
     """The save was made from ``base``, but the newest version is ``current``."""
 
@@ -85,6 +106,11 @@ def _uuid(text: str) -> uuid.UUID | None:
         return uuid.UUID(text)
     except ValueError:
         return None
+
+
+def _gone(canvas_id: str) -> NotFound:
+    """A canvas deleted between the caller's access check and its change."""
+    return NotFound(f"no canvas {canvas_id}")
 
 
 class CanvasStore:
@@ -190,7 +216,7 @@ class CanvasStore:
             "SELECT version FROM canvas.canvases WHERE id = $1 FOR UPDATE", uuid.UUID(canvas_id)
         )
         if number is None:
-            raise LookupError(canvas_id)
+            raise _gone(canvas_id)
         head = await _version(conn, canvas_id, number)
         assert head is not None, "a canvas's newest version is never deleted"
         return head
@@ -252,28 +278,76 @@ class CanvasStore:
         )
         return found
 
+    async def rename(self, canvas_id: str, name: str) -> None:
+        """A new name (a change caches must learn of, so ``updated_at`` moves too). NotFound
+        when the canvas is gone; the caller checked access."""
+        renamed = await self._pool.fetchval(
+            "UPDATE canvas.canvases SET name = $2, updated_at = clock_timestamp() WHERE id = $1"
+            " RETURNING id",
+            uuid.UUID(canvas_id),
+            name,
+        )
+        if renamed is None:
+            raise _gone(canvas_id)
+
+    async def delete(self, canvas_id: str) -> Deleted:
+        """The canvas and, by their foreign keys, its versions, shares, executions and blob
+        references: nothing of it stays to be read. NotFound when it is already gone; the
+        caller checked that its owner asks."""
+        row = await self._pool.fetchrow(
+            "DELETE FROM canvas.canvases WHERE id = $1"
+            " RETURNING version, clock_timestamp() AS deleted_at",
+            uuid.UUID(canvas_id),
+        )
+        if row is None:
+            raise _gone(canvas_id)
+        return Deleted(version=row["version"], deleted_at=row["deleted_at"])
+
+    async def shares(self, canvas_id: str) -> list[ShareRecord]:
+        """Everyone the canvas is shared with, oldest share first; the caller checked access."""
+        rows = await self._pool.fetch(
+            "SELECT user_id, access, created_at FROM canvas.shares WHERE canvas_id = $1"
+            " ORDER BY created_at, user_id",
+            uuid.UUID(canvas_id),
+        )
+        return [ShareRecord(**dict(r)) for r in rows]
+
     async def share(self, canvas_id: str, user_id: str, access: str | None) -> datetime:
         """Grant ``access`` ("read" or "write"), or take it away with None; the canvas's new
-        ``updated_at`` (a share changes who may read it, which caches must learn)."""
+        ``updated_at`` (a share changes who may read it, which caches must learn). NotFound
+        when the canvas is gone, Conflict when a new share would pass ``MAX_SHARES``."""
         key = uuid.UUID(canvas_id)
         async with self._pool.acquire() as conn, conn.transaction():
-            updated: datetime = await conn.fetchval(
+            # The row lock also makes two shares of one canvas take turns, so the count holds.
+            updated: datetime | None = await conn.fetchval(
                 "UPDATE canvas.canvases SET updated_at = clock_timestamp() WHERE id = $1"
                 " RETURNING updated_at",
                 key,
             )
+            if updated is None:
+                raise _gone(canvas_id)
             if access is None:
                 await conn.execute(
                     "DELETE FROM canvas.shares WHERE canvas_id = $1 AND user_id = $2", key, user_id
                 )
-            else:
-                await conn.execute(
-                    "INSERT INTO canvas.shares (canvas_id, user_id, access) VALUES ($1, $2, $3)"
-                    " ON CONFLICT (canvas_id, user_id) DO UPDATE SET access = EXCLUDED.access",
-                    key,
-                    user_id,
-                    access,
+                return updated
+            count, has = await conn.fetchrow(
+                "SELECT count(*), bool_or(user_id = $2) FROM canvas.shares WHERE canvas_id = $1",
+                key,
+                user_id,
+            )
+            if count >= MAX_SHARES and not has:
+                raise Conflict(
+                    f"canvas {canvas_id} is shared with {MAX_SHARES} users, the most it may be;"
+                    " take a share back first"
                 )
+            await conn.execute(
+                "INSERT INTO canvas.shares (canvas_id, user_id, access) VALUES ($1, $2, $3)"
+                " ON CONFLICT (canvas_id, user_id) DO UPDATE SET access = EXCLUDED.access",
+                key,
+                user_id,
+                access,
+            )
         return updated
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ import pytest
 
 from libs.db import create_pool, migrate
 from libs.devstack import DevStack
+from libs.errors import Conflict, NotFound
 from libs.pagination import decode_cursor, encode_cursor
 from services.canvas.app import MIGRATIONS
 from services.canvas.results import ResultStore
@@ -260,3 +261,71 @@ async def test_the_migration_records_the_blobs_of_graphs_saved_before_it(
             await pool.close()
     finally:
         await pg_pool.execute(f"DROP DATABASE {pg_schema} WITH (FORCE)")
+
+
+async def test_a_rename_is_a_change_caches_learn_of(store: CanvasStore, owner: str) -> None:
+    canvas = await store.create(owner, "Episode 1")
+    await store.rename(canvas.id, "Episode 2")
+    head = await store.head(canvas.id)
+    assert head is not None and head[0].name == "Episode 2"
+    assert head[0].updated_at > canvas.updated_at and head[0].version == canvas.version
+
+
+async def test_shares_list_oldest_first_and_stop_at_the_most_a_canvas_takes(
+    store: CanvasStore, owner: str, new_owner: Callable[[], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("services.canvas.store.MAX_SHARES", 2)
+    canvas = await store.create(owner, "crowded")
+    first, second, third = new_owner(), new_owner(), new_owner()
+    await store.share(canvas.id, first, "read")
+    await store.share(canvas.id, second, "write")
+
+    with pytest.raises(Conflict, match="shared with 2 users"):
+        await store.share(canvas.id, third, "read")
+    await store.share(canvas.id, first, "write")  # a change of access is no new share
+    assert [(s.user_id, s.access) for s in await store.shares(canvas.id)] == [
+        (first, "write"),
+        (second, "write"),
+    ]
+    await store.share(canvas.id, second, None)
+    await store.share(canvas.id, third, "read")
+    assert [s.user_id for s in await store.shares(canvas.id)] == [first, third]
+
+
+async def test_a_delete_takes_everything_of_the_canvas_with_it(
+    store: CanvasStore, pg_pool: asyncpg.Pool, owner: str, new_owner: Callable[[], str]
+) -> None:
+    reader, photo = new_owner(), uuid.uuid4().hex * 2
+    canvas = await store.create(owner, "doomed")
+    node = {"id": "ref", "type": "image.reference", "properties": {"blob": photo}}
+    await store.save(canvas.id, owner, 1, _graph(node), "", autosave=False)
+    await store.share(canvas.id, reader, "read")
+    await ResultStore(pg_pool).record(str(uuid.uuid4()), canvas.id, 2, owner, {})
+
+    gone = await store.delete(canvas.id)
+
+    assert gone.version == 2 and gone.deleted_at > canvas.updated_at
+    assert await store.head(canvas.id) is None
+    assert await store.list_canvases(reader, 10, None) == []
+    assert not await store.can_read_blob(owner, photo)
+    assert not await store.can_read_blob(reader, photo)
+    for table in ("versions", "shares", "executions", "blob_refs"):
+        left = await pg_pool.fetchval(
+            f"SELECT count(*) FROM canvas.{table} WHERE canvas_id = $1", uuid.UUID(canvas.id)
+        )
+        assert left == 0, table
+
+
+async def test_a_change_to_a_deleted_canvas_finds_it_gone(store: CanvasStore, owner: str) -> None:
+    """Each was allowed before the delete came between the check and the change."""
+    canvas = await store.create(owner, "gone meanwhile")
+    await store.delete(canvas.id)
+    changes: list[Callable[[], Awaitable[object]]] = [
+        lambda: store.save(canvas.id, owner, 1, graph_with("a"), "", autosave=False),
+        lambda: store.rename(canvas.id, "too late"),
+        lambda: store.share(canvas.id, "user-late", "read"),
+        lambda: store.delete(canvas.id),
+    ]
+    for change in changes:
+        with pytest.raises(NotFound, match=canvas.id):
+            await change()
