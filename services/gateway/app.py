@@ -23,6 +23,7 @@ from services.gateway.batching import Batching
 from services.gateway.blob_access import BlobAccess
 from services.gateway.blobs import Blobs
 from services.gateway.canvas_reads import CanvasReads, stamp_to_check
+from services.gateway.canvas_shares import CanvasShares
 from services.gateway.canvases import Canvases
 from services.gateway.client_address import client_address
 from services.gateway.compression import compress_responses, decode_request_bodies
@@ -110,6 +111,7 @@ async def build(settings: GatewaySettings, stack: AsyncExitStack) -> ServicePart
     reads = CanvasReads()
     await reads.listen(nc)
     Canvases(canvas, access, reads).add_routes(app)
+    CanvasShares(canvas, auth).add_routes(app)
     Batches(batch, access).add_routes(app)
     store = BlobStore(js, hot_bytes=HOT_BLOB_BYTES)
     Blobs(store, access, image, settings.max_upload_bytes, keys).add_routes(app)

@@ -1,5 +1,6 @@
-"""``/v1/canvases``: canvases, their versions, shares and Execute, answered by the canvas
-service over gRPC; ``/v1/canvas-node-types`` and ``/v1/graphs/validate`` for editors."""
+"""``/v1/canvases``: canvases and their versions and Execute, answered by the canvas service
+over gRPC; ``/v1/canvas-node-types`` and ``/v1/graphs/validate`` for editors. Shares are
+``canvas_shares.py``'s (they ask the auth service too)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from services.gateway.protojson import (
 )
 from shotgraph.canvas.v1 import canvas_pb2, canvas_pb2_grpc
 
-__all__ = ["Canvases"]
+__all__ = ["Canvases", "canvas_of", "user_of"]
 
 # Protobuf refuses to decode a Struct nested about 100 levels deep; a graph needs a handful
 # (graph > nodes > node > properties > a value's own structure).
@@ -50,12 +51,13 @@ class Canvases:
         add.add_post("/v1/canvases", self.create)
         add.add_get("/v1/canvases", self.list)
         add.add_get("/v1/canvases/{canvas_id}", self.get)
+        add.add_patch("/v1/canvases/{canvas_id}", self.rename)
+        add.add_delete("/v1/canvases/{canvas_id}", self.delete)
         add.add_post("/v1/canvases/{canvas_id}/versions", self.save)
         add.add_get("/v1/canvases/{canvas_id}/versions", self.versions)
         add.add_get("/v1/canvases/{canvas_id}/versions/{number}", self.version)
         add.add_post("/v1/canvases/{canvas_id}/versions/{number}/restore", self.restore)
         add.add_get("/v1/canvases/{canvas_id}/diff", self.diff)
-        add.add_post("/v1/canvases/{canvas_id}/shares", self.share)
         add.add_post("/v1/canvases/{canvas_id}/execute", self.execute)
         add.add_get("/v1/canvases/{canvas_id}/results", self.results)
 
@@ -75,13 +77,13 @@ class Canvases:
         name = body.get("name")
         if not isinstance(name, str):
             raise InvalidArgument("'name' must be a string")
-        call = canvas_pb2.CreateCanvasRequest(owner_id=_user(request), name=name)
+        call = canvas_pb2.CreateCanvasRequest(owner_id=user_of(request), name=name)
         return message_response(await self._canvas.call(self._canvas.stub.CreateCanvas, call), 201)
 
     async def get(self, request: web.Request) -> web.Response:
         """The canvas, from this worker's kept answers while they are current
         (``canvas_reads.py``), else from the canvas service."""
-        user, canvas_id, stamp = _user(request), _canvas(request), current_stamp(request)
+        user, canvas_id, stamp = user_of(request), canvas_of(request), current_stamp(request)
         if stamp is not None:
             kept = self._reads.get(user, canvas_id, stamp)
             if kept is not None:
@@ -96,9 +98,32 @@ class Canvases:
             self._reads.put(user, canvas_id, Kept(updated, body, etag), stamp)
         return revalidated(request, body, etag)
 
+    async def rename(self, request: web.Request) -> web.Response:
+        """``{"name"}``: the canvas renamed, as ``get`` answers it."""
+        body = await read_json(request)
+        known_fields(body, {"name"})
+        name = body.get("name")
+        if not isinstance(name, str):
+            raise InvalidArgument("'name' must be a string")
+        call = canvas_pb2.RenameCanvasRequest(
+            user_id=user_of(request), canvas_id=canvas_of(request), name=name
+        )
+        renamed = await self._canvas.call(self._canvas.stub.RenameCanvas, call)
+        self._reads.forget(renamed.id, older_than=None)  # others learn of it from the stamp
+        return message_response(renamed)
+
+    async def delete(self, request: web.Request) -> web.Response:
+        """The canvas gone for everyone: 204."""
+        call = canvas_pb2.DeleteCanvasRequest(
+            user_id=user_of(request), canvas_id=canvas_of(request)
+        )
+        await self._canvas.call(self._canvas.stub.DeleteCanvas, call)
+        self._reads.forget(call.canvas_id, older_than=None)
+        return web.Response(status=204)
+
     async def list(self, request: web.Request) -> web.Response:
         call = canvas_pb2.ListCanvasesRequest(
-            owner_id=_user(request),
+            owner_id=user_of(request),
             page_size=query_int(request, "limit"),
             page_token=request.query.get("cursor", ""),
         )
@@ -112,10 +137,10 @@ class Canvases:
         message, autosave = body.get("message", ""), body.get("autosave", False)
         if not isinstance(message, str) or not isinstance(autosave, bool):
             raise InvalidArgument("'message' must be a string and 'autosave' a boolean")
-        await self._access.require_all(_user(request), body.get("graph"), "the graph")
+        await self._access.require_all(user_of(request), body.get("graph"), "the graph")
         call = canvas_pb2.SaveCanvasRequest(
-            user_id=_user(request),
-            canvas_id=_canvas(request),
+            user_id=user_of(request),
+            canvas_id=canvas_of(request),
             base_version=_version_number(body.get("base_version"), "base_version"),
             graph=_graph(body),
             message=message,
@@ -126,8 +151,8 @@ class Canvases:
 
     async def versions(self, request: web.Request) -> web.Response:
         call = canvas_pb2.ListVersionsRequest(
-            user_id=_user(request),
-            canvas_id=_canvas(request),
+            user_id=user_of(request),
+            canvas_id=canvas_of(request),
             page_size=query_int(request, "limit"),
             page_token=request.query.get("cursor", ""),
         )
@@ -137,8 +162,8 @@ class Canvases:
 
     async def version(self, request: web.Request) -> web.Response:
         call = canvas_pb2.GetVersionRequest(
-            user_id=_user(request),
-            canvas_id=_canvas(request),
+            user_id=user_of(request),
+            canvas_id=canvas_of(request),
             number=_version_in_url(request.match_info["number"], "version"),
         )
         return revalidated_response(
@@ -149,8 +174,8 @@ class Canvases:
         body = await read_json(request)
         known_fields(body, {"base_version"})
         call = canvas_pb2.RestoreVersionRequest(
-            user_id=_user(request),
-            canvas_id=_canvas(request),
+            user_id=user_of(request),
+            canvas_id=canvas_of(request),
             number=_version_in_url(request.match_info["number"], "version"),
             base_version=_version_number(body.get("base_version"), "base_version"),
         )
@@ -160,23 +185,12 @@ class Canvases:
 
     async def diff(self, request: web.Request) -> web.Response:
         call = canvas_pb2.DiffVersionsRequest(
-            user_id=_user(request),
-            canvas_id=_canvas(request),
+            user_id=user_of(request),
+            canvas_id=canvas_of(request),
             from_version=_version_in_url(request.query.get("from"), "from"),
             to_version=_version_in_url(request.query.get("to"), "to"),
         )
         return message_response(await self._canvas.call(self._canvas.stub.DiffVersions, call))
-
-    async def share(self, request: web.Request) -> web.Response:
-        body = await read_json(request)
-        known_fields(body, {"user_id", "access"})
-        user_id, access = body.get("user_id"), body.get("access")
-        if not isinstance(user_id, str) or not isinstance(access, str):
-            raise InvalidArgument("'user_id' and 'access' must be strings")
-        call = canvas_pb2.ShareCanvasRequest(
-            owner_id=_user(request), canvas_id=_canvas(request), user_id=user_id, access=access
-        )
-        return message_response(await self._canvas.call(self._canvas.stub.ShareCanvas, call))
 
     async def execute(self, request: web.Request) -> web.Response:
         """Run a version (``{"version"}``, else the newest): 202 with every node's state."""
@@ -184,8 +198,8 @@ class Canvases:
         known_fields(body, {"version"})
         version = body.get("version")
         call = canvas_pb2.ExecuteCanvasRequest(
-            user_id=_user(request),
-            canvas_id=_canvas(request),
+            user_id=user_of(request),
+            canvas_id=canvas_of(request),
             version=0 if version is None else _version_number(version, "version"),
         )
         return message_response(await self._canvas.call(self._canvas.stub.ExecuteCanvas, call), 202)
@@ -193,18 +207,18 @@ class Canvases:
     async def results(self, request: web.Request) -> web.Response:
         version = request.query.get("version")
         call = canvas_pb2.GetNodeResultsRequest(
-            user_id=_user(request),
-            canvas_id=_canvas(request),
+            user_id=user_of(request),
+            canvas_id=canvas_of(request),
             version=0 if version is None else _version_in_url(version, "version"),
         )
         return message_response(await self._canvas.call(self._canvas.stub.GetNodeResults, call))
 
 
-def _user(request: web.Request) -> str:
+def user_of(request: web.Request) -> str:
     return str(request[IDENTITY].user_id)
 
 
-def _canvas(request: web.Request) -> str:
+def canvas_of(request: web.Request) -> str:
     return request.match_info["canvas_id"]
 
 

@@ -12,6 +12,8 @@ from typing import Final
 from google.protobuf.descriptor import Descriptor, ServiceDescriptor
 
 from services.gateway.batching import BATCH_PATH, MAX_ID_CHARS, MAX_REQUESTS, METHODS
+from services.gateway.canvas_shares import ACCESS as SHARE_ACCESS
+from services.gateway.canvas_shares import MAX_USER_CHARS
 from services.gateway.images import MAX_OPTIONS, OPTIONS_PATTERN
 from services.gateway.openapi.parts import (
     BINARY,
@@ -41,6 +43,13 @@ _DIGEST: Final[JsonSchema] = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 _IDEMPOTENCY_KEY: Final = Param(
     "Idempotency-Key", "header", {"type": "string", "maxLength": 255}, "A repeat is answered 200."
 )
+# A canvas's name: trimmed, 1-200 characters and no control character (the canvas service's
+# rules; a pattern cannot say "once trimmed", so the bounds are loose here).
+_CANVAS_NAME: Final[JsonSchema] = {
+    "type": "string",
+    "minLength": 1,
+    "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f]*$",
+}
 _REVOKED: Final = obj({"sessions_revoked": {"type": "integer", "minimum": 0}}, "sessions_revoked")
 
 
@@ -261,7 +270,7 @@ def _canvases(m: MessageSchemas) -> list[Operation]:
             tag,
             (Reply(201, "The new canvas.", out("CreateCanvas")),),
             _CALL | {413},
-            body=obj({"name": STRING}, "name", closed=False),
+            body=obj({"name": _CANVAS_NAME}, "name", closed=False),
         ),
         Operation(
             "GET",
@@ -281,6 +290,26 @@ def _canvases(m: MessageSchemas) -> list[Operation]:
             found,
             params=(canvas_id,),
             revalidated=True,
+        ),
+        Operation(
+            "PATCH",
+            "/v1/canvases/{canvas_id}",
+            "Rename a canvas (its owner, or a user it is shared with to write)",
+            tag,
+            (Reply(200, "The canvas renamed.", out("RenameCanvas")),),
+            found | {413},
+            params=(canvas_id,),
+            body=obj({"name": _CANVAS_NAME}, "name"),
+        ),
+        Operation(
+            "DELETE",
+            "/v1/canvases/{canvas_id}",
+            "Delete a canvas with its versions and shares (its owner only): its viewers lose it"
+            " at once",
+            tag,
+            (Reply(204, "Deleted."),),
+            found,
+            params=(canvas_id,),
         ),
         Operation(
             "POST",
@@ -352,12 +381,38 @@ def _canvases(m: MessageSchemas) -> list[Operation]:
         Operation(
             "POST",
             "/v1/canvases/{canvas_id}/shares",
-            "Share a canvas with another user",
+            "Share a canvas with another user, named by user name or email (exactly, letter case"
+            " aside) or by id; `none` takes the share back (the owner only)",
             tag,
-            (Reply(200, "The share.", out("ShareCanvas")),),
-            found | {413},
+            (Reply(200, "The share, with the user's id and name.", out("ShareCanvas")),),
+            found | {409, 413},
             params=(canvas_id,),
-            body=obj({"user_id": STRING, "access": STRING}, "user_id", "access"),
+            body={
+                **obj(
+                    {
+                        "user": {
+                            "type": "string",
+                            "minLength": 1,
+                            "maxLength": MAX_USER_CHARS,
+                            "description": "A user name or an email.",
+                        },
+                        "user_id": STRING,
+                        "access": {"type": "string", "enum": list(SHARE_ACCESS)},
+                    },
+                    "access",
+                ),
+                "oneOf": [{"required": ["user"]}, {"required": ["user_id"]}],
+            },
+        ),
+        Operation(
+            "GET",
+            "/v1/canvases/{canvas_id}/shares",
+            "Whom a canvas is shared with (the owner only)",
+            tag,
+            (Reply(200, "Every share, oldest first, with each user's name.", out("ListShares")),),
+            found,
+            params=(canvas_id,),
+            revalidated=True,
         ),
         Operation(
             "POST",
