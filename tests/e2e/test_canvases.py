@@ -13,13 +13,16 @@ import io
 import json
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import aiohttp
 import pytest
 import pyvips
 
 from libs.launcher import Platform
+from libs.live.client import ApiKey, LiveClient
+from libs.live.protocol import ServerMessage, Subscribed, Unsubscribed
 from libs.setpieces import MAX_SOURCE_BYTES
 from tests.e2e.conftest import next_event, problem, read_events
 
@@ -101,6 +104,27 @@ async def head(http: aiohttp.ClientSession, canvas_id: str) -> dict[str, Any]:
     response = await http.get(f"/v1/canvases/{canvas_id}")
     assert response.status == 200, await response.text()
     return dict(await response.json())
+
+
+COLLEAGUE = "e2e-colleague"
+
+
+@dataclass(frozen=True)
+class Colleague:
+    user_id: str
+    key: str
+    http: aiohttp.ClientSession
+
+
+@pytest.fixture
+async def colleague(platform: Platform) -> AsyncIterator[Colleague]:
+    """A second user, by the name COLLEAGUE: their id, a key and a session as them."""
+    key = await asyncio.to_thread(platform.create_api_key, COLLEAGUE)
+    async with aiohttp.ClientSession(
+        base_url=platform.gateway_url, headers={"Authorization": f"Bearer {key}"}
+    ) as session:
+        me = await (await session.get("/v1/auth/session")).json()
+        yield Colleague(me["identity"]["user_id"], key, session)
 
 
 @pytest.fixture
@@ -520,3 +544,81 @@ async def test_execute_makes_frames_and_reruns_only_what_changed(
     redone = await results_when_done(http, canvas["id"])
     assert redone["s010"]["state"] == "succeeded"
     assert redone["s010"]["output"]["frame"] != frame, "a new caption, a new frame"
+
+
+# --- rename, share by name, delete ----------------------------------------------------------
+
+
+async def test_a_canvas_is_shared_by_name_and_renamed_by_a_writer(
+    http: aiohttp.ClientSession, colleague: Colleague
+) -> None:
+    canvas = await create(http, "Pilot")
+    url = f"/v1/canvases/{canvas['id']}"
+
+    shared = await http.post(f"{url}/shares", json={"user": COLLEAGUE.upper(), "access": "write"})
+    assert shared.status == 200, await shared.text()
+    assert await shared.json() == {
+        "canvas_id": canvas["id"],
+        "user_id": colleague.user_id,
+        "user_name": COLLEAGUE,
+        "access": "write",
+    }
+    listed = await (await http.get(f"{url}/shares")).json()
+    assert listed["shares"] == [
+        {"canvas_id": canvas["id"], "user_id": colleague.user_id, "user_name": COLLEAGUE,
+         "access": "write"}
+    ]  # fmt: skip
+    await problem(await colleague.http.get(f"{url}/shares"), 403)
+    unknown = await http.post(f"{url}/shares", json={"user": "no-such-person", "access": "read"})
+    assert (await problem(unknown, 404))["detail"] == "no user with that name or email"
+    me = (await (await http.get("/v1/auth/session")).json())["identity"]["user_name"]
+    await problem(await http.post(f"{url}/shares", json={"user": me, "access": "read"}), 400)
+
+    renamed = await colleague.http.patch(url, json={"name": "  Pilot, second cut  "})
+    assert renamed.status == 200, await renamed.text()
+    assert (await renamed.json())["name"] == "Pilot, second cut"
+    assert (await head(http, canvas["id"]))["name"] == "Pilot, second cut"
+    for bad in ("", "   ", "x" * 201, "Pilot\nsecond cut", "Pilot\x00"):
+        await problem(await colleague.http.patch(url, json={"name": bad}), 400)
+    await problem(await http.post("/v1/canvases", json={"name": "Pilot\tcut"}), 400)
+    assert (await head(http, canvas["id"]))["name"] == "Pilot, second cut"
+
+
+async def test_a_deleted_canvas_is_gone_for_everyone_and_its_viewers_lose_it(
+    platform: Platform, http: aiohttp.ClientSession, colleague: Colleague
+) -> None:
+    canvas = await create(http, "Doomed")
+    url, topic = f"/v1/canvases/{canvas['id']}", f"canvas:{canvas['id']}"
+    assert (await save(http, canvas["id"], 1, storyboard())).status == 201
+    shared = await http.post(f"{url}/shares", json={"user": COLLEAGUE, "access": "write"})
+    assert shared.status == 200, await shared.text()
+
+    async with LiveClient(
+        platform.gateway_url, auth=ApiKey(colleague.key), topics=[topic]
+    ) as viewer:
+        assert (await next_of(viewer, Subscribed)).topic == topic
+        await problem(await colleague.http.delete(url), 403)  # a writer, not the owner
+        deleted = await http.delete(url)
+        assert deleted.status == 204, await deleted.text()
+        lost = await next_of(viewer, Unsubscribed)
+        assert (lost.topic, lost.reason) == (topic, "access_lost")
+
+    for session in (http, colleague.http):
+        for read in (url, f"{url}/versions", f"{url}/versions/2", f"{url}/results"):
+            await problem(await session.get(read), 404)
+        mine = await (await session.get("/v1/canvases")).json()
+        assert canvas["id"] not in {c["id"] for c in mine["canvases"]}
+    await problem(await save(colleague.http, canvas["id"], 2, storyboard()), 404)
+    await problem(await http.delete(url), 404)
+
+
+M = TypeVar("M", bound=ServerMessage)
+
+
+async def next_of(client: LiveClient, kind: type[M], timeout_s: float = 30.0) -> M:
+    """The next message of ``kind`` the live client receives."""
+    async with asyncio.timeout(timeout_s):
+        async for message in client:
+            if isinstance(message, kind):
+                return message
+    raise AssertionError(f"the live connection ended before a {kind.__name__}")

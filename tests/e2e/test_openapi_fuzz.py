@@ -78,10 +78,13 @@ class Known:
     path: Mapping[str, str | Callable[[], str]]  # a callable makes a fresh one per case
     query: Mapping[str, str]
     bodies: Mapping[str, Any] = field(default_factory=dict)  # by operation label
+    # By operation label: path parameters of its own (a delete gets a canvas made for it).
+    own_path: Mapping[str, Mapping[str, Callable[[], str]]] = field(default_factory=dict)
 
     def apply(self, case: Any) -> None:
-        for name in case.path_parameters.keys() & self.path.keys():
-            value = self.path[name]
+        path = {**self.path, **self.own_path.get(case.operation.label, {})}
+        for name in case.path_parameters.keys() & path.keys():
+            value = path[name]
             case.path_parameters[name] = value if isinstance(value, str) else value()
         for name in (case.query or {}).keys() & self.query.keys():
             case.query[name] = self.query[name]
@@ -147,7 +150,7 @@ def known(
 ) -> Known:
     """A canvas with two versions, a render (queued: it may finish meanwhile), a batch and its
     job, an uploaded PNG and its signed URL, sessions, a spare key, an invitation, another
-    user to share with."""
+    user to share with (by name), and a canvas of its own for each delete."""
     url, call = platform.gateway_url, fuzz_session
     render = _ok(call.post(f"{url}/v1/renders", json={"source": "cube(1);"}), 202)
     canvas_id = _ok(call.post(f"{url}/v1/canvases", json={"name": "fuzzed"}), 201)["id"]
@@ -176,7 +179,12 @@ def known(
         f"{url}/v1/auth/session",
         headers={"Authorization": f"Bearer {platform.create_api_key('openapi-fuzz-reader')}"},
     )
-    reader_id = _ok(reader, 200)["identity"]["user_id"]
+    reader_name = _ok(reader, 200)["identity"]["user_name"]
+
+    def doomed_canvas() -> str:
+        """A canvas to delete: every other operation keeps the one they share."""
+        return str(_ok(call.post(f"{url}/v1/canvases", json={"name": "doomed"}), 201)["id"])
+
     return Known(
         path={
             "canvas_id": canvas_id,
@@ -202,7 +210,8 @@ def known(
                 "autosave": True,
             },
             "POST /v1/canvases/{canvas_id}/versions/{number}/restore": {"base_version": head},
-            "POST /v1/canvases/{canvas_id}/shares": {"user_id": reader_id, "access": "read"},
+            "PATCH /v1/canvases/{canvas_id}": {"name": "fuzzed, renamed"},
+            "POST /v1/canvases/{canvas_id}/shares": {"user": reader_name, "access": "read"},
             "POST /v1/canvases/{canvas_id}/execute": {"version": 2},
             "POST /v1/batches": batch_body,
             "POST /v1/blobs": png,
@@ -220,6 +229,7 @@ def known(
             },
             "POST /v1/$batch": {"requests": [{"id": "1", "method": "GET", "url": "/canvases"}]},
         },
+        own_path={"DELETE /v1/canvases/{canvas_id}": {"canvas_id": doomed_canvas}},
     )
 
 
