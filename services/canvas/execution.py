@@ -21,7 +21,7 @@ from libs.bus.events import CanvasExecution, CanvasNodes, NodeResult
 from libs.bus.states import NodeState
 from libs.bus.subjects import canvas_events_subject, user_events_subject
 from libs.downstream import Downstream
-from libs.errors import ShotgraphError
+from libs.errors import NotFound, ShotgraphError
 from libs.logs import get_logger
 from libs.rpc import struct
 from services.canvas.compile import Plan, node_keys, plan
@@ -131,20 +131,16 @@ class Executions:
         """Cancel the batches of ``executions`` (a deleted canvas's: nothing would show what
         they make). Best effort: a batch that cannot be cancelled now runs to its end."""
 
-        async def cancel(execution: ExecutionRecord) -> None:
-            try:
-                await self._batch.call(
-                    self._batch.stub.CancelBatch,
-                    batch_pb2.CancelBatchRequest(
-                        owner_id=execution.user_id, batch_id=execution.batch_id
-                    ),
-                )
-            except ShotgraphError as exc:
-                log.warning(
-                    "canvas.batch_not_cancelled", batch_id=execution.batch_id, error=str(exc)
-                )
+        await asyncio.gather(*(self._cancel(e.user_id, e.batch_id) for e in executions))
 
-        await asyncio.gather(*(cancel(e) for e in executions))
+    async def _cancel(self, owner_id: str, batch_id: str) -> None:
+        try:
+            await self._batch.call(
+                self._batch.stub.CancelBatch,
+                batch_pb2.CancelBatchRequest(owner_id=owner_id, batch_id=batch_id),
+            )
+        except ShotgraphError as exc:
+            log.warning("canvas.batch_not_cancelled", batch_id=batch_id, error=str(exc))
 
     async def _submit(
         self,
@@ -176,7 +172,11 @@ class Executions:
             )
             for node_id, node_jobs in compiled.jobs.items()
         }
-        await self._results.record(reply.batch.id, canvas_id, version, user_id, nodes)
+        try:
+            await self._results.record(reply.batch.id, canvas_id, version, user_id, nodes)
+        except NotFound:  # the canvas was deleted meanwhile: nothing would show what it makes
+            await self._cancel(user_id, reply.batch.id)
+            raise
         return reply.batch.id
 
     async def _announce(self, user_id: str, execution: canvas_pb2.Execution) -> None:

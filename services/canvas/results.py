@@ -13,6 +13,7 @@ import asyncpg
 import msgspec
 
 from libs.bus.states import JobState
+from libs.errors import NotFound
 from services.canvas.node_states import ExecutionNode, JobStatus
 from services.canvas.store import refer_to_blobs
 
@@ -95,8 +96,9 @@ class ResultStore:
             await _keep(conn, results)
 
     async def refer(self, canvas_id: str, outputs: Iterable[Mapping[str, Any]]) -> None:
-        """Record the blobs of results shown on the canvas as referenced by it."""
-        async with self._pool.acquire() as conn:
+        """Record the blobs of results shown on the canvas as referenced by it; NotFound when
+        the canvas was deleted meanwhile."""
+        async with _canvas_kept(canvas_id), self._pool.acquire() as conn:
             await refer_to_blobs(conn, canvas_id, list(outputs))
 
     async def record(
@@ -107,15 +109,17 @@ class ResultStore:
         user_id: str,
         nodes: Mapping[str, ExecutionNode],
     ) -> None:
-        await self._pool.execute(
-            "INSERT INTO canvas.executions (batch_id, canvas_id, version, user_id, nodes)"
-            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (batch_id) DO NOTHING",
-            uuid.UUID(batch_id),
-            uuid.UUID(canvas_id),
-            version,
-            user_id,
-            msgspec.to_builtins(nodes),
-        )
+        """Record an execution of the canvas; NotFound when the canvas was deleted meanwhile."""
+        async with _canvas_kept(canvas_id):
+            await self._pool.execute(
+                "INSERT INTO canvas.executions (batch_id, canvas_id, version, user_id, nodes)"
+                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (batch_id) DO NOTHING",
+                uuid.UUID(batch_id),
+                uuid.UUID(canvas_id),
+                version,
+                user_id,
+                msgspec.to_builtins(nodes),
+            )
 
     async def execution(self, batch_id: str) -> ExecutionRecord | None:
         row = await self._pool.fetchrow(
@@ -197,6 +201,15 @@ async def _keep(conn: asyncpg.Connection, results: Mapping[str, Mapping[str, Any
         " ON CONFLICT (key) DO NOTHING",
         [(key, dict(output)) for key, output in results.items()],
     )
+
+
+@asynccontextmanager
+async def _canvas_kept(canvas_id: str) -> AsyncIterator[None]:
+    """NotFound for a write that refers to a canvas deleted since the caller's access check."""
+    try:
+        yield
+    except asyncpg.ForeignKeyViolationError as exc:
+        raise NotFound(f"no canvas {canvas_id}") from exc
 
 
 def _uuid(value: str) -> uuid.UUID | None:

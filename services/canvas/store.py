@@ -294,11 +294,17 @@ class CanvasStore:
         """The canvas and, by their foreign keys, its versions, shares, executions and blob
         references: nothing of it stays to be read. NotFound when it is already gone; the
         caller checked that its owner asks."""
-        row = await self._pool.fetchrow(
-            "DELETE FROM canvas.canvases WHERE id = $1"
-            " RETURNING version, clock_timestamp() AS deleted_at",
-            uuid.UUID(canvas_id),
-        )
+        key = uuid.UUID(canvas_id)
+        async with self._pool.acquire() as conn, conn.transaction():
+            # Executions first, in the order the execution tracker locks (an execution, then
+            # the canvas its results refer to): the cascade alone would lock the canvas first
+            # and could deadlock with a batch event being recorded.
+            await conn.execute("DELETE FROM canvas.executions WHERE canvas_id = $1", key)
+            row = await conn.fetchrow(
+                "DELETE FROM canvas.canvases WHERE id = $1"
+                " RETURNING version, clock_timestamp() AS deleted_at",
+                key,
+            )
         if row is None:
             raise _gone(canvas_id)
         return Deleted(version=row["version"], deleted_at=row["deleted_at"])

@@ -24,6 +24,7 @@ import pytest
 from google.protobuf.struct_pb2 import Struct
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 from redis.asyncio import Redis
 
 from libs.bus import Envelope
@@ -42,7 +43,7 @@ from services.canvas.execution import Executions
 from services.canvas.handlers import CanvasServicer
 from services.canvas.results import ResultStore
 from services.canvas.store import CanvasStore
-from services.canvas.tests.test_compile import REFERENCE, storyboard
+from services.canvas.tests.test_compile import REFERENCE, graph_of, storyboard
 from shotgraph.batch.v1 import batch_pb2, batch_pb2_grpc
 from shotgraph.canvas.v1 import canvas_pb2, canvas_pb2_grpc
 from tests.in_process import BatchClient, BatchService, downstream, serve
@@ -304,3 +305,24 @@ def _struct(value: dict[str, Any]) -> Struct:
     made = struct(value)
     assert made is not None
     return made
+
+
+async def test_an_execute_that_loses_a_race_with_the_delete_cancels_what_it_submitted(
+    batch_service: BatchService, pg_pool: asyncpg.Pool, nats_js: JetStreamContext
+) -> None:
+    """Execute checked access, then the owner deleted the canvas before its batch was
+    recorded: the batch is cancelled and Execute answers that the canvas is gone."""
+    store, owner = CanvasStore(pg_pool), f"user-{uuid.uuid4().hex}"
+    canvas = await store.create(owner, "raced")
+    await store.delete(canvas.id)
+    runs = Executions(ResultStore(pg_pool), batch_service.client, nats_js)
+    graph = graph_of(storyboard(name=f"Enter {uuid.uuid4().hex[:8]}"))
+    try:
+        with pytest.raises(NotFound, match=canvas.id):
+            await runs.execute(canvas.id, 1, owner, graph)
+
+        asked = batch_pb2.ListBatchesRequest(owner_id=owner)
+        listed = await batch_service.client.call(batch_service.client.stub.ListBatches, asked)
+        assert [b.state for b in listed.batches] == ["cancelled"]
+    finally:
+        await pg_pool.execute("DELETE FROM batch.batches WHERE owner_id = $1", owner)

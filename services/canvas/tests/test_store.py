@@ -316,8 +316,11 @@ async def test_a_delete_takes_everything_of_the_canvas_with_it(
         assert left == 0, table
 
 
-async def test_a_change_to_a_deleted_canvas_finds_it_gone(store: CanvasStore, owner: str) -> None:
+async def test_a_change_to_a_deleted_canvas_finds_it_gone(
+    store: CanvasStore, pg_pool: asyncpg.Pool, owner: str
+) -> None:
     """Each was allowed before the delete came between the check and the change."""
+    results = ResultStore(pg_pool)
     canvas = await store.create(owner, "gone meanwhile")
     await store.delete(canvas.id)
     changes: list[Callable[[], Awaitable[object]]] = [
@@ -325,6 +328,8 @@ async def test_a_change_to_a_deleted_canvas_finds_it_gone(store: CanvasStore, ow
         lambda: store.rename(canvas.id, "too late"),
         lambda: store.share(canvas.id, "user-late", "read"),
         lambda: store.delete(canvas.id),
+        lambda: results.record(str(uuid.uuid4()), canvas.id, 1, owner, {}),
+        lambda: results.refer(canvas.id, [{"frame": uuid.uuid4().hex * 2}]),
     ]
     for change in changes:
         with pytest.raises(NotFound, match=canvas.id):
