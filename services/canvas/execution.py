@@ -130,7 +130,6 @@ class Executions:
     async def cancel(self, executions: Iterable[ExecutionRecord]) -> None:
         """Cancel the batches of ``executions`` (a deleted canvas's: nothing would show what
         they make). Best effort: a batch that cannot be cancelled now runs to its end."""
-
         await asyncio.gather(*(self._cancel(e.user_id, e.batch_id) for e in executions))
 
     async def _cancel(self, owner_id: str, batch_id: str) -> None:
