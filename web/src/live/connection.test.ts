@@ -437,6 +437,24 @@ describe("SSE fallback", () => {
     connection.stop();
   });
 
+  it("counts an upgrade that never answers as a failed attempt", async () => {
+    const { net, connection } = setup({ fallbackAfter: 2, helloTimeoutMs: 10_000 });
+    connection.start();
+    await settle();
+    const hanging = net.socket; // neither opens nor closes
+    await settle(9_999);
+    expect(hanging.closedWith).toBeUndefined();
+    await settle(1);
+    expect(hanging.closedWith).toBe(1000);
+    await settle(1_000);
+    net.socket.accept(); // opens, but says nothing
+    await settle(10_000);
+    expect(connection.kind).toBe("sse");
+    await settle(1_000);
+    expect(net.sources).toHaveLength(1);
+    connection.stop();
+  });
+
   it("keeps to WebSocket once one reached hello, however often it drops", async () => {
     const { net, connection } = setup({ fallbackAfter: 2 });
     connection.start();
@@ -445,7 +463,7 @@ describe("SSE fallback", () => {
     net.socket.hello();
     for (let i = 0; i < 5; i++) {
       net.socket.closeFromServer(1006);
-      await settle(20_000);
+      await settle(connection.waits.at(-1) ?? NaN);
     }
     expect(net.sources).toHaveLength(0);
     expect(net.sockets).toHaveLength(6);

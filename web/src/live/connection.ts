@@ -36,6 +36,9 @@ export interface LiveConnectionOptions {
   /** WebSocket attempts that fail without ever reaching `hello` before falling back to SSE
    * for the rest of this connection's life (a proxy that drops upgrades). */
   readonly fallbackAfter?: number;
+  /** How long an opened connection may take to say `hello` before it counts as failed (an
+   * upgrade a proxy holds forever would otherwise never fail). */
+  readonly helloTimeoutMs?: number;
   /** A fresh stream token for each attempt; a 401 ApiError means signed out. */
   readonly streamToken?: () => Promise<string>;
   readonly webSocket?: WebSocketFactory;
@@ -50,6 +53,7 @@ interface Ended extends TransportEnd {
 }
 
 const DEFAULT_FALLBACK_AFTER = 3;
+const DEFAULT_HELLO_TIMEOUT_MS = 15_000;
 // A heartbeat faster than this would only add load; the server's own is 20 s.
 const MIN_HEARTBEAT_MS = 1_000;
 
@@ -88,6 +92,7 @@ export class LiveConnection {
   private readonly policy: BackoffPolicy;
   private readonly random: () => number;
   private readonly fallbackAfter: number;
+  private readonly helloTimeoutMs: number;
   private readonly streamToken: () => Promise<string>;
   private readonly webSocket: WebSocketFactory;
   private readonly eventSource: EventSourceFactory | null;
@@ -109,6 +114,7 @@ export class LiveConnection {
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private heartbeat: ReturnType<typeof setInterval> | null = null;
+  private helloTimer: ReturnType<typeof setTimeout> | null = null;
   private reopenQueued = false;
 
   constructor(options: LiveConnectionOptions = {}) {
@@ -118,6 +124,7 @@ export class LiveConnection {
     this.policy = backoffPolicy(options.backoff);
     this.random = options.random ?? Math.random;
     this.fallbackAfter = options.fallbackAfter ?? DEFAULT_FALLBACK_AFTER;
+    this.helloTimeoutMs = options.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS;
     this.streamToken = options.streamToken ?? issueStreamToken;
     this.webSocket = options.webSocket ?? browserWebSocket;
     this.eventSource = options.eventSource === undefined ? browserEventSource : options.eventSource;
@@ -233,6 +240,10 @@ export class LiveConnection {
       // Only chosen when there is an EventSource to fall back on.
       this.transport = openEventSource(url, this.eventSource ?? browserEventSource, handlers);
     }
+    this.helloTimer = setTimeout(() => {
+      this.helloTimer = null;
+      this.drop({ code: CloseCode.ABNORMAL, reason: "no hello from the server in time" });
+    }, this.helloTimeoutMs);
   }
 
   /** A resume where there is a seq to resume from (sent at once, so that no live event
@@ -257,6 +268,7 @@ export class LiveConnection {
   private note(message: ServerMessage): boolean {
     switch (message.type) {
       case "hello":
+        this.clearHelloTimer();
         this.helloAt = this.now();
         this.helloSeq = message.last_seq;
         // A new client resumes from the stream as it was at its first connection, so a cut
@@ -402,8 +414,14 @@ export class LiveConnection {
     this.setStatus(status);
   }
 
+  private clearHelloTimer(): void {
+    if (this.helloTimer !== null) clearTimeout(this.helloTimer);
+    this.helloTimer = null;
+  }
+
   private clearTimers(): void {
     this.stopHeartbeat();
+    this.clearHelloTimer();
     if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
   }
