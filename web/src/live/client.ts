@@ -29,7 +29,7 @@ export interface TopicHandlers {
 
 export interface LiveClient {
   readonly status: LiveStatus;
-  /** Why it is signed out or failed; empty otherwise. */
+  /** Why it is not live (signed out, failed, or the last drop), when known; empty when live. */
   readonly error: string;
   onStatus(listener: () => void): () => void;
   /** Follows `topic` until the returned function is called; refused and lost topics end
