@@ -304,9 +304,9 @@ class StudioPage:
         )
 
     async def sign_in_by_api(self, name: str, password: str, ssl_context: ssl.SSLContext) -> None:
-        """Put a session in the context's cookie jar without opening a page: the API's sign-in
-        answer's cookies, as the browser would have stored them. The context stays cold (no
-        page, connection or cached file of the studio's yet)."""
+        """Put a session in the context's cookie jar without opening a page: the cookies of the
+        API's sign-in answer, as the browser would have stored them (host-only, Secure). The
+        context stays cold: no page, connection or cached file of the studio's yet."""
         async with (
             aiohttp.ClientSession() as http,
             http.post(
@@ -318,18 +318,19 @@ class StudioPage:
         ):
             if response.status != 200:
                 raise RuntimeError(f"sign-in of {name}: {response.status} {await response.text()}")
-            cookies = [
-                {
-                    "name": morsel.key,
-                    "value": morsel.value,
-                    "url": self.origin,
-                    "httpOnly": bool(morsel["httponly"]),
-                    "secure": True,
-                    "sameSite": "Lax",
-                }
-                for morsel in response.cookies.values()
-            ]
-        await self.context.add_cookies(cookies)  # type: ignore[arg-type]
+            await self.context.add_cookies(
+                [
+                    {
+                        "name": morsel.key,
+                        "value": morsel.value,
+                        "url": self.origin,
+                        "httpOnly": bool(morsel["httponly"]),
+                        "secure": True,
+                        "sameSite": "Strict" if morsel["samesite"] == "Strict" else "Lax",
+                    }
+                    for morsel in response.cookies.values()
+                ]
+            )
 
 
 @asynccontextmanager

@@ -119,22 +119,24 @@ async def test_the_recorder_hears_a_content_security_policy_violation(
 ) -> None:
     """The control: an inline <style>, which the policy refuses, is recorded, so the other
     tests' "no violation" means something."""
-    async with open_studio_page(chromium, origin(https_gateway)) as studio:
-        await studio.goto("/")
-        assert studio.csp.violations == []
-        await studio.page.evaluate(
+    async with open_studio_page(chromium, origin(https_gateway)) as visitor:
+        await visitor.goto("/")
+        assert visitor.csp.violations == []
+        await visitor.page.evaluate(
             """() => {
                 const style = document.createElement("style");
                 style.textContent = "body { background: red }";
                 document.head.append(style);
             }"""
         )
-        await studio.csp.wait_for(via="event")
-        await studio.csp.wait_for(via="console")
-        (event,) = studio.csp.heard("event")
+        await visitor.csp.wait_for(via="event")
+        await visitor.csp.wait_for(via="console")
+        (event,) = visitor.csp.heard("event")
         assert "style-src" in event.detail and "inline" in event.detail, event
-        assert event.url.startswith(studio.origin), event
-        (console,) = studio.csp.heard("console")
+        assert event.url.startswith(visitor.origin), event
+        (console,) = visitor.csp.heard("console")
         assert "style-src" in console.detail, console
-        background = await studio.page.evaluate("getComputedStyle(document.body).backgroundColor")
+        background = await visitor.page.evaluate(
+            "() => getComputedStyle(document.body).backgroundColor"
+        )
         assert background != "rgb(255, 0, 0)", "the browser applied the refused style"
