@@ -56,6 +56,7 @@ __all__ = [
     "NEEDS_CHROMIUM",
     "SESSION_COOKIE",
     "STUDIO_DIST",
+    "UI_TIMEOUT_MS",
     "CspRecorder",
     "CspViolation",
     "LocalCertificate",
