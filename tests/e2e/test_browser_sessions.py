@@ -1,88 +1,42 @@
 """Sessions in a real browser: Debian's Chromium, driven by Playwright, against a gateway that
-speaks HTTPS with a certificate from a local CA (``trustme``), so the browser applies the real
-cookie rules (``__Host-``, ``Secure``, ``HttpOnly``, ``SameSite=Lax``) and sends the real
-``Origin`` and ``Sec-Fetch-Site`` headers.
-
-Chromium is told to accept the gateway's key (``--ignore-certificate-errors-spki-list``, the
-pin of that certificate's key) instead of having the CA installed in a system store: the page
-is a secure context either way, which is what the cookie rules depend on.
+speaks HTTPS with a certificate from a local CA, so the browser applies the real cookie rules
+(``__Host-``, ``Secure``, ``HttpOnly``, ``SameSite=Lax``) and sends the real ``Origin`` and
+``Sec-Fetch-Site`` headers. The certificate, the HTTPS gateway and the browser are
+``browser.py``'s fixtures.
 """
+
+# The fixtures are imported from browser.py by name, which is how pytest finds them; a test's
+# parameter of the same name is that fixture, not a redefinition.
+# ruff: noqa: F811
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import secrets
-import shutil
-import ssl
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-import trustme
+import pytest_asyncio
 from aiohttp import web
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
-from libs.launcher import Platform, ServiceProcess, TlsFiles
+from libs.launcher import Platform, ServiceProcess
 from libs.ports import free_port
+from tests.e2e.browser import CSRF_COOKIE as CSRF
+from tests.e2e.browser import (  # noqa: F401
+    IN_MODULE_LOOP,
+    NEEDS_CHROMIUM,
+    LocalCertificate,
+    certificate,
+    chromium,
+    https_gateway,
+    origin,
+    studio_dist,
+)
+from tests.e2e.browser import SESSION_COOKIE as SESSION
 from tests.e2e.test_edge_identity import create_user
 
-CHROMIUM = "/usr/bin/chromium"
-SESSION = "__Host-shotgraph_session"
-CSRF = "__Host-shotgraph_csrf"
-
-pytestmark = pytest.mark.skipif(
-    shutil.which(CHROMIUM) is None, reason="Chromium is installed by `make bootstrap`"
-)
-
-
-def key_pin(cert_pem: bytes) -> str:
-    """base64(SHA-256(SubjectPublicKeyInfo)): how Chromium names a key to trust."""
-    leaf = x509.load_pem_x509_certificate(cert_pem)
-    spki = leaf.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
-
-
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TlsFiles, str]]:
-    ca = trustme.CA()
-    issued = ca.issue_cert("localhost", "127.0.0.1")
-    folder = tmp_path_factory.mktemp("tls")
-    files = TlsFiles(cert=folder / "chain.pem", key=folder / "key.pem")
-    files.cert.write_bytes(b"".join(pem.bytes() for pem in issued.cert_chain_pems))
-    issued.private_key_pem.write_to_path(str(files.key))
-    yield files, key_pin(issued.cert_chain_pems[0].bytes())
-
-
-@pytest.fixture(scope="module")
-def https_gateway(platform: Platform, certificate: tuple[TlsFiles, str]) -> ServiceProcess:
-    """A second gateway of the platform, on HTTPS, with production's cookie rules."""
-    files, _ = certificate
-    return platform.add_process(
-        "gateway-https",
-        "services.gateway",
-        tls=files,
-        env={"SHOTGRAPH_DEV_INSECURE_HTTP": "off"},
-    )
-
-
-@pytest.fixture
-async def chromium(certificate: tuple[TlsFiles, str]) -> AsyncIterator[Browser]:
-    _, pin = certificate
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=[f"--ignore-certificate-errors-spki-list={pin}"]
-        )
-        yield browser
-        await browser.close()
-
-
-def origin(gateway: ServiceProcess) -> str:
-    return f"https://localhost:{gateway.http_port}"
+pytestmark = NEEDS_CHROMIUM
 
 
 async def fetch(page: Page, method: str, path: str, **options: Any) -> dict[str, Any]:
@@ -101,13 +55,14 @@ async def fetch(page: Page, method: str, path: str, **options: Any) -> dict[str,
     return result
 
 
+@IN_MODULE_LOOP
 async def test_a_browser_signs_in_with_a_host_only_secure_cookie_and_csrf_guards_changes(
     platform: Platform, https_gateway: ServiceProcess, chromium: Browser
 ) -> None:
     name, password = create_user(platform)
     context = await chromium.new_context()
     page = await context.new_page()
-    # Any page of the gateway's origin will do: the studio is not served yet.
+    # A page of the gateway's origin without the studio's script: only the test's fetches run.
     await page.goto(f"{origin(https_gateway)}/v1/auth/session")
 
     login = await fetch(
@@ -151,13 +106,11 @@ async def test_a_browser_signs_in_with_a_host_only_secure_cookie_and_csrf_guards
     await context.close()
 
 
-@pytest.fixture
-async def other_site(certificate: tuple[TlsFiles, str]) -> AsyncIterator[str]:
+@pytest_asyncio.fixture(loop_scope="module")
+async def other_site(certificate: LocalCertificate) -> AsyncIterator[str]:
     """Another site's page, at https://127.0.0.1:<port>: another host than the gateway's
     localhost, so another site, with no Content-Security-Policy of ours."""
-    files, _ = certificate
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(files.cert, files.key)
+    context = certificate.server_context()
 
     async def page(_: web.Request) -> web.Response:
         return web.Response(
@@ -174,6 +127,7 @@ async def other_site(certificate: tuple[TlsFiles, str]) -> AsyncIterator[str]:
     await runner.cleanup()
 
 
+@IN_MODULE_LOOP
 async def test_another_site_cannot_act_with_the_session(
     platform: Platform, https_gateway: ServiceProcess, chromium: Browser, other_site: str
 ) -> None:
@@ -250,6 +204,6 @@ def test_sessions_need_https_unless_development_says_otherwise(
 @pytest.fixture(scope="module", autouse=True)
 def _stop_extra_gateways(platform: Platform) -> Iterator[None]:
     yield
-    for name in [n for n in platform.services if n.startswith("gateway-")]:
+    for name in [n for n in platform.services if n.startswith("gateway-plain-")]:
         platform.stop_service(name)
         del platform.services[name]
