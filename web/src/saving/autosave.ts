@@ -65,10 +65,10 @@ export interface AutosaveOptions {
   /** Read access only: nothing is saved, and a kept draft is left for later. */
   readOnly?: boolean;
   /** Saves a version; `leaving` when the page is going away (a keepalive request fits). */
-  save(request: SaveRequest, leaving: boolean): Promise<Version>;
-  newest(): Promise<{ version: number; graph: Graph }>;
+  save: (request: SaveRequest, leaving: boolean) => Promise<Version>;
+  newest: () => Promise<{ version: number; graph: Graph }>;
   /** One version's graph, null when it is gone. */
-  versionGraph(number: number): Promise<Graph | null>;
+  versionGraph: (number: number) => Promise<Graph | null>;
   drafts: DraftStore;
   clock?: Clock;
   isOnline?: () => boolean;
@@ -151,8 +151,8 @@ export class Autosave {
     if (options.readOnly) return;
     const kept = options.drafts.read();
     if (kept === null) return;
-    if (jsonEqual(kept.graph, loaded.graph))
-      options.drafts.discard(); // saved after all
+    // A draft the server already holds was saved after all (its answer came too late).
+    if (jsonEqual(kept.graph, loaded.graph)) options.drafts.discard();
     else this.restore = kept;
   }
 

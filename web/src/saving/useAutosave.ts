@@ -20,19 +20,19 @@ export interface AutosaveInput {
   /** Read access only: nothing is saved. */
   readOnly?: boolean;
   /** Shows a graph saving decided on: a restored draft, the merged graph, or theirs. */
-  onReplace(graph: Graph): void;
+  onReplace: (graph: Graph) => void;
 }
 
 export interface Autosaving extends SaveSnapshot {
   /** Saves now (a Save button, Ctrl+S, or before Execute): the version holding the graph. */
-  flush(): Promise<SavedVersion>;
+  flush: () => Promise<SavedVersion>;
   /** Saves the merged graph on the conflict's newest version. */
-  resolve(merged: Graph): void;
+  resolve: (merged: Graph) => void;
   /** Ends a conflict by taking the newest version as it is. */
-  discardMine(): void;
+  discardMine: () => void;
   /** Hides the notice of a restored draft; `discardDraft` drops the draft instead. */
-  dismissDraft(): void;
-  discardDraft(): void;
+  dismissDraft: () => void;
+  discardDraft: () => void;
 }
 
 function localDrafts(): Storage | null {
