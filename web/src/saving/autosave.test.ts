@@ -390,6 +390,16 @@ describe("drafts", () => {
     expect(draft()).toBeNull();
   });
 
+  it("writes the draft while edits go on, not only once they stop", async () => {
+    const { machine, draft } = setUp();
+    for (let i = 0; i < 3; i += 1) {
+      machine.edit(named(`drag ${String(i)}`));
+      await vi.advanceTimersByTimeAsync(100);
+    }
+    // 300 ms of edits 100 ms apart: no quiet spell yet, but the draft holds the newest graph.
+    expect(draft()?.graph).toEqual(named("drag 2"));
+  });
+
   it("leaves a draft another tab wrote since", async () => {
     const { machine, calls, storage, draft } = setUp();
     machine.edit(named("A"));

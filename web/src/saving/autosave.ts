@@ -201,9 +201,12 @@ export class Autosave {
     if (jsonEqual(graph, this.latest)) return;
     this.latest = graph;
     if (this.options.readOnly) return;
-    this.arm("draft", DRAFT_DELAY_MS, () => {
-      this.writeDraft();
-    });
+    // At most one write per DRAFT_DELAY_MS while dragging: each writes the newest graph.
+    if (!this.timers.has("draft")) {
+      this.arm("draft", DRAFT_DELAY_MS, () => {
+        this.writeDraft();
+      });
+    }
     if (this.halted === "conflict") {
       if (this.conflict !== null) this.conflict = { ...this.conflict, mine: graph };
       this.emit();

@@ -1,7 +1,7 @@
 // The canvas page's hold on autosave: one Autosave per user and canvas, fed the editor's graph,
 // told when the browser comes back online or the page goes away, and read as React state.
 
-import { useEffect, useEffectEvent, useRef, useState, useSyncExternalStore } from "react";
+import { useEffect, useEffectEvent, useMemo, useRef, useState, useSyncExternalStore } from "react";
 
 import type { Graph } from "../api/graph";
 import { newestGraph, saveVersion, versionGraph } from "./api";
@@ -115,20 +115,23 @@ export function useAutosave(input: AutosaveInput): Autosaving {
     };
   }, [autosave]);
 
-  return {
-    ...snapshot,
-    flush: () => autosave.flush(),
-    resolve: (merged) => {
-      autosave.resolve(merged);
-    },
-    discardMine: () => {
-      autosave.discardMine();
-    },
-    dismissDraft: () => {
-      autosave.dismissDraft();
-    },
-    discardDraft: () => {
-      autosave.discardDraft();
-    },
-  };
+  const actions = useMemo(
+    () => ({
+      flush: () => autosave.flush(),
+      resolve: (merged: Graph) => {
+        autosave.resolve(merged);
+      },
+      discardMine: () => {
+        autosave.discardMine();
+      },
+      dismissDraft: () => {
+        autosave.dismissDraft();
+      },
+      discardDraft: () => {
+        autosave.discardDraft();
+      },
+    }),
+    [autosave],
+  );
+  return { ...snapshot, ...actions };
 }
