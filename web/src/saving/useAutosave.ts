@@ -1,7 +1,15 @@
 // The canvas page's hold on autosave: one Autosave per user and canvas, fed the editor's graph,
 // told when the browser comes back online or the page goes away, and read as React state.
 
-import { useEffect, useEffectEvent, useMemo, useRef, useState, useSyncExternalStore } from "react";
+import {
+  useCallback,
+  useEffect,
+  useEffectEvent,
+  useMemo,
+  useRef,
+  useState,
+  useSyncExternalStore,
+} from "react";
 
 import type { Graph } from "../api/graph";
 import { newestGraph, saveVersion, versionGraph } from "./api";
@@ -73,10 +81,8 @@ export function useAutosave(input: AutosaveInput): Autosaving {
     setHeld(next);
     autosave = next.autosave;
   }
-  const snapshot = useSyncExternalStore(
-    (listener) => autosave.subscribe(listener),
-    () => autosave.snapshot,
-  );
+  const subscribe = useCallback((listener: () => void) => autosave.subscribe(listener), [autosave]);
+  const snapshot = useSyncExternalStore(subscribe, () => autosave.snapshot);
 
   // Only a graph the editor has not passed before is an edit: an effect run again (Strict
   // Mode, or a render for another reason) must not hand back a graph a draft replaced.
