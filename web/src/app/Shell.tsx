@@ -1,24 +1,24 @@
-import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { Link, NavLink, Outlet, useLocation, useMatch, useNavigate } from "react-router";
+import { useMutation } from "@tanstack/react-query";
+import { Link, NavLink, Outlet, useLocation, useMatch } from "react-router";
 
 import { signOut } from "../api/auth";
 import { ErrorBoundary } from "./ErrorBoundary";
 import { describeError } from "./errors";
-import { startSession, useIdentity } from "./session";
+import { useIdentity } from "./session";
 
 /** The signed-in frame: the header bar, and the page below it. The canvas page fills all of
  * the space under the header; every other page scrolls. */
 export function Shell() {
   const identity = useIdentity();
-  const queries = useQueryClient();
-  const navigate = useNavigate();
   const { pathname } = useLocation();
   const onCanvas = useMatch("/canvases/:canvasId") !== null;
   const leave = useMutation({
     mutationFn: signOut,
     onSuccess: () => {
-      void navigate("/signin", { replace: true });
-      startSession(queries, null);
+      // A page load, not a route change: nothing of this person stays in memory, neither the
+      // query cache nor an open connection. (Clearing the session first would redirect to
+      // sign in with `?next=`, and that history change cancels the load.)
+      window.location.assign("/signin");
     },
   });
 

@@ -39,6 +39,7 @@ export function SignInForm({ onSignedIn, initialUserName = "" }: SignInFormProps
           required
           maxLength={63}
           value={userName}
+          autoFocus={initialUserName === ""}
           data-autofocus={initialUserName === "" ? true : undefined}
           onChange={(event) => {
             setUserName(event.target.value);
