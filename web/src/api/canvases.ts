@@ -67,6 +67,14 @@ export interface Share {
   access: Exclude<Access, "owner">;
 }
 
+/** A share as granted (or taken back: access "none"). */
+export interface ShareAnswer {
+  canvas_id: string;
+  user_id: string;
+  user_name: string;
+  access: ShareAccess;
+}
+
 export interface ShareList {
   shares: Share[];
 }
@@ -145,8 +153,8 @@ export function deleteCanvas(id: string): Promise<void> {
 
 /** Grants `user` (a user name or an email) read or write access, or takes it back ("none");
  * owners only. Users cannot be listed: an unknown name is a 404. */
-export function shareCanvas(id: string, user: string, access: ShareAccess): Promise<unknown> {
-  return request<unknown>("POST", `${canvasPath(id)}/shares`, { user, access });
+export function shareCanvas(id: string, user: string, access: ShareAccess): Promise<ShareAnswer> {
+  return request<ShareAnswer>("POST", `${canvasPath(id)}/shares`, { user, access });
 }
 
 export async function listShares(id: string): Promise<Share[]> {
