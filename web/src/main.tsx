@@ -1,19 +1,21 @@
-import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { QueryClientProvider } from "@tanstack/react-query";
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
+import { BrowserRouter } from "react-router";
 
 import { App } from "./app/App";
+import { createQueryClient } from "./app/queries";
 import "./styles.css";
 
 const root = document.getElementById("root");
 if (root === null) throw new Error("index.html has no #root");
 
-const queries = new QueryClient({ defaultOptions: { queries: { retry: 1 } } });
-
 createRoot(root).render(
   <StrictMode>
-    <QueryClientProvider client={queries}>
-      <App />
+    <QueryClientProvider client={createQueryClient()}>
+      <BrowserRouter>
+        <App />
+      </BrowserRouter>
     </QueryClientProvider>
   </StrictMode>,
 );

@@ -1,6 +1,10 @@
+// The canvas API: canvases, their versions, shares, Execute and results, and the node types
+// and validation an editor needs. Every path is spelled once, here.
+
+import { batch, valueOf } from "./batch";
 import type { NodeResult } from "./events";
-import type { Graph, GraphProblem } from "./graph";
-import { request } from "./http";
+import type { Graph, GraphProblem, NodeType, NodeTypeList, Validation } from "./graph";
+import { request, type RequestOptions } from "./http";
 
 export type Access = "owner" | "write" | "read";
 
@@ -54,7 +58,140 @@ export interface NodeResults {
   nodes: NodeResult[];
 }
 
+/** Another user's access to a canvas; "none" takes it back. */
+export type ShareAccess = "read" | "write" | "none";
+
+export interface Share {
+  user_id: string;
+  user_name: string;
+  access: Exclude<Access, "owner">;
+}
+
+/** A share as granted (or taken back: access "none"). */
+export interface ShareAnswer {
+  canvas_id: string;
+  user_id: string;
+  user_name: string;
+  access: ShareAccess;
+}
+
+export interface ShareList {
+  shares: Share[];
+}
+
+/** What the editor needs to open a canvas, read in one round trip. */
+export interface OpenedCanvas {
+  canvas: Canvas;
+  nodeTypes: NodeType[];
+  /** What each node has produced so far; null when that could not be read (the canvas still
+   * opens, and live events bring the states). */
+  results: NodeResults | null;
+}
+
+export interface SaveRequest {
+  /** The version this graph was edited from: a 409 when it is no longer the newest. */
+  base_version: number;
+  graph: Graph;
+  autosave?: boolean;
+  message?: string;
+}
+
+const CANVASES = "/v1/canvases";
+const NODE_TYPES = "/v1/canvas-node-types";
+const VALIDATE = "/v1/graphs/validate";
+
+function canvasPath(id: string): string {
+  return `${CANVASES}/${encodeURIComponent(id)}`;
+}
+
+function resultsPath(id: string, version?: number): string {
+  const query = version === undefined ? "" : `?version=${String(version)}`;
+  return `${canvasPath(id)}/results${query}`;
+}
+
 export function listCanvases(cursor = ""): Promise<CanvasPage> {
   const query = cursor === "" ? "" : `?cursor=${encodeURIComponent(cursor)}`;
-  return request<CanvasPage>("GET", `/v1/canvases${query}`);
+  return request<CanvasPage>("GET", `${CANVASES}${query}`);
+}
+
+export function getCanvas(id: string): Promise<Canvas> {
+  return request<Canvas>("GET", canvasPath(id));
+}
+
+/** The canvas (a 404 ApiError when it is gone or not shared), the node types and the newest
+ * version's results: one `$batch`. */
+export async function openCanvas(id: string, options: RequestOptions = {}): Promise<OpenedCanvas> {
+  const answers = await batch(
+    [
+      { id: "canvas", method: "GET", url: canvasPath(id) },
+      { id: "node_types", method: "GET", url: NODE_TYPES },
+      { id: "results", method: "GET", url: resultsPath(id) },
+    ],
+    options,
+  );
+  const canvas = valueOf(answers, "canvas") as Canvas;
+  const nodeTypes = (valueOf(answers, "node_types") as NodeTypeList).node_types;
+  const results = answers.get("results");
+  return {
+    canvas,
+    nodeTypes,
+    results: results?.ok === true ? (results.value as NodeResults) : null,
+  };
+}
+
+export function createCanvas(name: string): Promise<Canvas> {
+  return request<Canvas>("POST", CANVASES, { name });
+}
+
+export function renameCanvas(id: string, name: string): Promise<Canvas> {
+  return request<Canvas>("PATCH", canvasPath(id), { name });
+}
+
+export function deleteCanvas(id: string): Promise<void> {
+  return request<undefined>("DELETE", canvasPath(id));
+}
+
+/** Grants `user` (a user name or an email) read or write access, or takes it back ("none");
+ * owners only. Users cannot be listed: an unknown name is a 404. */
+export function shareCanvas(id: string, user: string, access: ShareAccess): Promise<ShareAnswer> {
+  return request<ShareAnswer>("POST", `${canvasPath(id)}/shares`, { user, access });
+}
+
+export async function listShares(id: string): Promise<Share[]> {
+  return (await request<ShareList>("GET", `${canvasPath(id)}/shares`)).shares;
+}
+
+/** A new version; `unchanged` when an autosave matched the newest. A 409 ApiError when
+ * `base_version` is no longer the newest. */
+export function saveVersion(
+  id: string,
+  save: SaveRequest,
+  options: RequestOptions = {},
+): Promise<Version> {
+  return request<Version>("POST", `${canvasPath(id)}/versions`, save, options);
+}
+
+export function getVersion(id: string, number: number): Promise<Version> {
+  return request<Version>("GET", `${canvasPath(id)}/versions/${String(number)}`);
+}
+
+/** Runs `version` (else the newest): every node's state at that moment. */
+export function execute(id: string, version?: number): Promise<Execution> {
+  return request<Execution>(
+    "POST",
+    `${canvasPath(id)}/execute`,
+    version === undefined ? {} : { version },
+  );
+}
+
+export function nodeResults(id: string, version?: number): Promise<NodeResults> {
+  return request<NodeResults>("GET", resultsPath(id, version));
+}
+
+export function validateGraph(graph: Graph, options: RequestOptions = {}): Promise<Validation> {
+  return request<Validation>("POST", VALIDATE, { graph }, options);
+}
+
+export async function nodeTypes(): Promise<NodeType[]> {
+  return (await request<NodeTypeList>("GET", NODE_TYPES)).node_types;
 }

@@ -1,40 +1,52 @@
-import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { Route, Routes } from "react-router";
 
-import { currentSession, signOut } from "../api/auth";
+import { InvitePage } from "../auth/InvitePage";
+import { ReauthDialog } from "../auth/ReauthDialog";
+import { SignInPage } from "../auth/SignInPage";
+import { CanvasRoute } from "../canvas/CanvasRoute";
 import { CanvasList } from "../canvases/CanvasList";
-import { SignIn } from "../auth/SignIn";
+import { KeysPage } from "../keys/KeysPage";
+import { ErrorBoundary } from "./ErrorBoundary";
+import { describeError } from "./errors";
+import { NotFound } from "./NotFound";
+import { RequireSession } from "./RequireSession";
+import { useSession } from "./session";
 
-const SESSION_KEY = ["session"] as const;
-
-/** The shell: who is signed in decides between the sign-in page and the studio. */
+/** The studio's pages. Who is signed in is known before any page shows, so a signed-out
+ * visit to a signed-in page goes to sign in (and back) without a flash of either. */
 export function App() {
-  const queries = useQueryClient();
-  const session = useQuery({ queryKey: SESSION_KEY, queryFn: currentSession });
+  const session = useSession();
 
-  if (session.isPending) return <p className="status">Loading…</p>;
+  if (session.isPending) return <p className="status boot">Loading…</p>;
   if (session.isError) {
-    return <p className="status error">The studio cannot reach the server: {session.error.message}</p>;
-  }
-  if (session.data === null) {
-    return <SignIn onSignedIn={(identity) => queries.setQueryData(SESSION_KEY, identity)} />;
-  }
-  const leave = async () => {
-    await signOut();
-    queries.clear();
-    queries.setQueryData(SESSION_KEY, null);
-  };
-  return (
-    <div className="shell">
-      <header className="bar">
-        <h1>Shotgraph Studio</h1>
-        <span className="who">{session.data.user_name}</span>
-        <button type="button" onClick={() => void leave()}>
-          Sign out
+    return (
+      <section className="page-message" role="alert">
+        <h1>The studio cannot start</h1>
+        <p>{describeError(session.error)}</p>
+        <button
+          type="button"
+          onClick={() => {
+            void session.refetch();
+          }}
+        >
+          Try again
         </button>
-      </header>
-      <main>
-        <CanvasList />
-      </main>
-    </div>
+      </section>
+    );
+  }
+  return (
+    <ErrorBoundary>
+      <Routes>
+        <Route path="/signin" element={<SignInPage />} />
+        <Route path="/invite" element={<InvitePage />} />
+        <Route element={<RequireSession />}>
+          <Route index element={<CanvasList />} />
+          <Route path="/canvases/:canvasId" element={<CanvasRoute />} />
+          <Route path="/keys" element={<KeysPage />} />
+          <Route path="*" element={<NotFound />} />
+        </Route>
+      </Routes>
+      <ReauthDialog />
+    </ErrorBoundary>
   );
 }

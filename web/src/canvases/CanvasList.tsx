@@ -1,27 +1,77 @@
-import { useQuery } from "@tanstack/react-query";
+import { useInfiniteQuery } from "@tanstack/react-query";
+import { useState } from "react";
 
-import { listCanvases } from "../api/canvases";
+import { describeError } from "../app/errors";
+import { usePageTitle } from "../app/pageTitle";
+import { canvasListQuery } from "./canvasQueries";
+import { CanvasRow } from "./CanvasRow";
+import { NewCanvasForm } from "./NewCanvasForm";
+import "./canvases.css";
 
-/** The signed-in placeholder: the first page of the user's canvases. */
+/** `/`: the canvases the person owns or was shared, newest first, a page at a time. */
 export function CanvasList() {
-  const canvases = useQuery({ queryKey: ["canvases"], queryFn: () => listCanvases() });
+  usePageTitle("Canvases");
+  const [creating, setCreating] = useState(false);
+  const list = useInfiniteQuery(canvasListQuery);
+  const canvases = list.data?.pages.flatMap((page) => page.canvases) ?? [];
 
-  if (canvases.isPending) return <p className="status">Loading canvases…</p>;
-  if (canvases.isError) return <p className="status error">{canvases.error.message}</p>;
-  if (canvases.data.canvases.length === 0) return <p className="status">No canvases yet.</p>;
   return (
-    <section>
-      <h2>Canvases</h2>
-      <ul className="canvases">
-        {canvases.data.canvases.map((canvas) => (
-          <li key={canvas.id}>
-            <span className="name">{canvas.name}</span>
-            <span className="meta">
-              v{canvas.version} · {canvas.access}
-            </span>
-          </li>
-        ))}
-      </ul>
+    <section className="canvases-page">
+      <div className="page-head">
+        <h1>Canvases</h1>
+        {!creating && (
+          <button
+            type="button"
+            className="primary"
+            onClick={() => {
+              setCreating(true);
+            }}
+          >
+            New canvas
+          </button>
+        )}
+      </div>
+      {creating && (
+        <NewCanvasForm
+          onCancel={() => {
+            setCreating(false);
+          }}
+        />
+      )}
+      {list.isPending && <p className="status">Loading canvases…</p>}
+      {list.isError && !list.isFetchNextPageError && (
+        <p role="alert" className="error">
+          {describeError(list.error)}
+        </p>
+      )}
+      {list.isSuccess && canvases.length === 0 && (
+        <p className="status empty">No canvases yet. Make the first with “New canvas”.</p>
+      )}
+      {canvases.length > 0 && (
+        <ul className="canvases" aria-label="Your canvases">
+          {canvases.map((canvas) => (
+            <CanvasRow key={canvas.id} canvas={canvas} />
+          ))}
+        </ul>
+      )}
+      {list.hasNextPage && (
+        <button
+          type="button"
+          className="load-more"
+          disabled={list.isFetchingNextPage}
+          aria-busy={list.isFetchingNextPage}
+          onClick={() => {
+            void list.fetchNextPage();
+          }}
+        >
+          Load more
+        </button>
+      )}
+      {list.isFetchNextPageError && (
+        <p role="alert" className="error">
+          {describeError(list.error)}
+        </p>
+      )}
     </section>
   );
 }

@@ -1,0 +1,39 @@
+import type { ReactNode } from "react";
+
+import { Dialog } from "./Dialog";
+import { describeError } from "./errors";
+
+interface ConfirmDialogProps {
+  title: string;
+  children: ReactNode;
+  /** The button that does it: "Delete", "Revoke". */
+  confirmLabel: string;
+  onConfirm: () => void;
+  onCancel: () => void;
+  pending: boolean;
+  error: unknown;
+}
+
+/** "Are you sure?" for what cannot be undone: the dangerous button is named for what it does,
+ * and Cancel has the focus. */
+export function ConfirmDialog(props: ConfirmDialogProps) {
+  const { title, children, confirmLabel, onConfirm, onCancel, pending, error } = props;
+  return (
+    <Dialog title={title} onDismiss={onCancel}>
+      {children}
+      {error !== null && (
+        <p role="alert" className="error">
+          {describeError(error)}
+        </p>
+      )}
+      <div className="actions">
+        <button type="button" onClick={onCancel} data-autofocus>
+          Cancel
+        </button>
+        <button type="button" className="danger" onClick={onConfirm} disabled={pending}>
+          {confirmLabel}
+        </button>
+      </div>
+    </Dialog>
+  );
+}

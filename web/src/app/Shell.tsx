@@ -1,0 +1,62 @@
+import { useMutation } from "@tanstack/react-query";
+import { Link, NavLink, Outlet, useLocation, useMatch } from "react-router";
+
+import { signOut } from "../api/auth";
+import { ErrorBoundary } from "./ErrorBoundary";
+import { describeError } from "./errors";
+import { useIdentity } from "./session";
+
+/** The signed-in frame: the header bar, and the page below it. The canvas page fills all of
+ * the space under the header; every other page scrolls. */
+export function Shell() {
+  const identity = useIdentity();
+  const { pathname } = useLocation();
+  const onCanvas = useMatch("/canvases/:canvasId") !== null;
+  const leave = useMutation({
+    mutationFn: signOut,
+    onSuccess: () => {
+      // A page load, not a route change: nothing of this person stays in memory, neither the
+      // query cache nor an open connection. (Clearing the session first would redirect to
+      // sign in with `?next=`, and that history change cancels the load.)
+      window.location.assign("/signin");
+    },
+  });
+
+  return (
+    <div className="shell">
+      <header className="bar">
+        <Link to="/" className="brand">
+          Shotgraph Studio
+        </Link>
+        <nav aria-label="Studio">
+          <NavLink to="/" end>
+            Canvases
+          </NavLink>
+          <NavLink to="/keys">API keys</NavLink>
+        </nav>
+        <span className="who" title="Signed in as">
+          {identity.user_name}
+        </span>
+        <button
+          type="button"
+          onClick={() => {
+            leave.mutate();
+          }}
+          disabled={leave.isPending}
+        >
+          Sign out
+        </button>
+        {leave.isError && (
+          <p role="alert" className="error bar-error">
+            Not signed out: {describeError(leave.error)}
+          </p>
+        )}
+      </header>
+      <main className={onCanvas ? "page page-canvas" : "page"}>
+        <ErrorBoundary key={pathname}>
+          <Outlet />
+        </ErrorBoundary>
+      </main>
+    </div>
+  );
+}
