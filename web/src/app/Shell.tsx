@@ -2,7 +2,9 @@ import { useMutation } from "@tanstack/react-query";
 import { Link, NavLink, Outlet, useLocation, useMatch } from "react-router";
 
 import { signOut } from "../api/auth";
+import { LiveProvider } from "../live";
 import { ErrorBoundary } from "./ErrorBoundary";
+import { LiveBadge } from "./LiveBadge";
 import { describeError } from "./errors";
 import { useIdentity } from "./session";
 
@@ -23,40 +25,43 @@ export function Shell() {
   });
 
   return (
-    <div className="shell">
-      <header className="bar">
-        <Link to="/" className="brand">
-          Shotgraph Studio
-        </Link>
-        <nav aria-label="Studio">
-          <NavLink to="/" end>
-            Canvases
-          </NavLink>
-          <NavLink to="/keys">API keys</NavLink>
-        </nav>
-        <span className="who" title="Signed in as">
-          {identity.user_name}
-        </span>
-        <button
-          type="button"
-          onClick={() => {
-            leave.mutate();
-          }}
-          disabled={leave.isPending}
-        >
-          Sign out
-        </button>
-        {leave.isError && (
-          <p role="alert" className="error bar-error">
-            Not signed out: {describeError(leave.error)}
-          </p>
-        )}
-      </header>
-      <main className={onCanvas ? "page page-canvas" : "page"}>
-        <ErrorBoundary key={pathname}>
-          <Outlet />
-        </ErrorBoundary>
-      </main>
-    </div>
+    <LiveProvider userId={identity.user_id}>
+      <div className="shell">
+        <header className="bar">
+          <Link to="/" className="brand">
+            Shotgraph Studio
+          </Link>
+          <nav aria-label="Studio">
+            <NavLink to="/" end>
+              Canvases
+            </NavLink>
+            <NavLink to="/keys">API keys</NavLink>
+          </nav>
+          <LiveBadge />
+          <span className="who" title="Signed in as">
+            {identity.user_name}
+          </span>
+          <button
+            type="button"
+            onClick={() => {
+              leave.mutate();
+            }}
+            disabled={leave.isPending}
+          >
+            Sign out
+          </button>
+          {leave.isError && (
+            <p role="alert" className="error bar-error">
+              Not signed out: {describeError(leave.error)}
+            </p>
+          )}
+        </header>
+        <main className={onCanvas ? "page page-canvas" : "page"}>
+          <ErrorBoundary key={pathname}>
+            <Outlet />
+          </ErrorBoundary>
+        </main>
+      </div>
+    </LiveProvider>
   );
 }

@@ -6,8 +6,8 @@
 
 import type { Version } from "../api/canvases";
 import type { Graph } from "../api/graph";
-import { ApiError } from "../api/http";
-import type { SaveRequest } from "./api";
+import { ApiError, NetworkError } from "../api/http";
+import type { SaveRequest } from "../api/canvases";
 import type { Draft, DraftStore } from "./drafts";
 import { jsonEqual } from "./equal";
 
@@ -38,6 +38,8 @@ export interface SaveSnapshot {
   version: number;
   conflict: Conflict | null;
   draft: RestoredDraft | null;
+  /** The canvas is gone for this person (deleted, or no longer shared): a 404 or 410. */
+  gone: boolean;
 }
 
 /** The version that holds the graph: the save's answer, or the number alone when the graph
@@ -123,6 +125,7 @@ export class Autosave {
   private started = false;
   /** Autosave stopped: on a conflict until it is resolved, or for good on a final refusal. */
   private halted: "conflict" | "final" | null = null;
+  private gone = false;
   private failures = 0;
   private saved: SavedVersion;
   private waiters: Waiter[] = [];
@@ -399,6 +402,7 @@ export class Autosave {
       void this.fetchConflict();
     } else if (FINAL.has(status)) {
       this.halt("final");
+      this.gone = status !== 403;
       this.refused(finalReason(status), false);
     } else if (TRANSIENT.has(status)) {
       this.refused(`${refusal(error)}; trying again`, true, retryAfter(error));
@@ -553,13 +557,14 @@ export class Autosave {
       version: this.base,
       conflict: this.conflict,
       draft: this.draft,
+      gone: this.gone,
     };
   }
 }
 
 /** Whether fetch failed to reach the server at all (its TypeError), or was cut off. */
 function isNetworkError(error: unknown): boolean {
-  if (error instanceof TypeError) return true;
+  if (error instanceof NetworkError || error instanceof TypeError) return true;
   return (
     error instanceof DOMException &&
     (error.name === "NetworkError" || error.name === "TimeoutError")

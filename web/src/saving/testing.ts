@@ -2,7 +2,7 @@
 
 import type { Version } from "../api/canvases";
 import type { Graph, GraphNode } from "../api/graph";
-import type { SaveRequest } from "./api";
+import type { SaveRequest } from "../api/canvases";
 
 /** localStorage in memory; `full` makes every write fail as a full quota does. */
 export class MemoryStorage implements Storage {

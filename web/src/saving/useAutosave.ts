@@ -12,7 +12,8 @@ import {
 } from "react";
 
 import type { Graph } from "../api/graph";
-import { newestGraph, saveVersion, versionGraph } from "./api";
+import { saveVersion } from "../api/canvases";
+import { newestGraph, versionGraph } from "./api";
 import { Autosave, type SavedVersion, type SaveSnapshot } from "./autosave";
 import { DraftStore, draftKey } from "./drafts";
 
@@ -57,13 +58,22 @@ function pageId(): string {
     : Math.random().toString(36).slice(2);
 }
 
+// Browsers refuse a keepalive request whose body passes 64 KiB: a larger graph is sent as a
+// plain request, which may be cut off as the page goes (its draft is kept either way).
+const KEEPALIVE_BYTES = 60_000;
+
+function fitsKeepalive(request: unknown): boolean {
+  return new Blob([JSON.stringify(request)]).size <= KEEPALIVE_BYTES;
+}
+
 function autosaveFor(input: AutosaveInput): Autosave {
   const { canvasId } = input;
   return new Autosave({
     canvasId,
     loaded: input.loaded,
     readOnly: input.readOnly ?? false,
-    save: (request) => saveVersion(canvasId, request),
+    save: (request, leaving) =>
+      saveVersion(canvasId, request, { keepalive: leaving && fitsKeepalive(request) }),
     newest: () => newestGraph(canvasId),
     versionGraph: (number) => versionGraph(canvasId, number),
     drafts: new DraftStore(localDrafts(), draftKey(input.userId, canvasId), pageId()),
