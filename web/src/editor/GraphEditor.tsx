@@ -13,39 +13,30 @@ import {
   Panel,
   ReactFlow,
   ReactFlowProvider,
-  applyNodeChanges,
   useReactFlow,
   type Connection,
-  type EdgeChange,
   type FinalConnectionState,
   type NodeChange,
   type NodeTypes,
   type XYPosition,
 } from "@xyflow/react";
-import { useCallback, useEffect, useEffectEvent, useMemo, useRef, useState, type DragEvent } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent } from "react";
 
 import type { NodeResult } from "../api/events";
 import type { Graph, GraphProblem, NodeType, Position } from "../api/graph";
 import { hold, copyOf, nextPaste, pasteOf } from "./clipboard";
 import { ConnectionHint } from "./ConnectionHint";
 import { connectionRefusal, endpointOf, registryOf, type Endpoint } from "./connections";
-import {
-  NODE_KIND,
-  finishedMoves,
-  flowEdges,
-  groupProblems,
-  syncNodes,
-  type Decorations,
-  type FlowEdge,
-  type FlowNode,
-} from "./flowNodes";
-import { addEdge, addNodes, edgeIds, moveNodes, removeElements, setProperties } from "./graphEdits";
-import { SHORTCUTS, commandOf, isFormControl, type Command } from "./keyboard";
+import { NODE_KIND, finishedMoves, groupProblems, type Decorations, type FlowEdge, type FlowNode } from "./flowNodes";
+import { addEdge, addNodes, moveNodes, removeElements, setProperties } from "./graphEdits";
+import { SHORTCUTS, type Command } from "./keyboard";
 import { NODE_TYPE_MIME, Palette } from "./Palette";
 import { PropertiesPanel } from "./PropertiesPanel";
 import { freeSpot } from "./placement";
 import { defaultsOf } from "./schemaForm";
 import { ShotgraphNode } from "./ShotgraphNode";
+import { useEditorKeys } from "./useEditorKeys";
+import { useFlowView } from "./useFlowView";
 import { useGraphHistory } from "./useGraphHistory";
 
 export interface GraphEditorProps {
@@ -98,14 +89,6 @@ export function GraphEditor(props: GraphEditorProps): React.JSX.Element {
   );
 }
 
-interface View {
-  graph: Graph;
-  decorations: Decorations;
-  nodes: FlowNode[];
-  /** The selection to apply when the next graph is shown (the nodes just added or pasted). */
-  select: ReadonlySet<string> | undefined;
-}
-
 function Editor({ graph, nodeTypes, problems, nodeStates, readOnly = false, onChange }: GraphEditorProps) {
   const flow = useReactFlow<FlowNode, FlowEdge>();
   const rootRef = useRef<HTMLDivElement>(null);
@@ -121,17 +104,8 @@ function Editor({ graph, nodeTypes, problems, nodeStates, readOnly = false, onCh
   const history = useGraphHistory(graph, onChange);
   const { present, commit, latest } = history;
 
-  const [view, setView] = useState<View>(() => ({
-    graph: present,
-    decorations,
-    nodes: syncNodes([], present, decorations),
-    select: undefined,
-  }));
-  let nodes = view.nodes;
-  if (view.graph !== present || view.decorations !== decorations) {
-    nodes = syncNodes(view.nodes, present, decorations, view.select);
-    setView({ graph: present, decorations, nodes, select: undefined });
-  }
+  const view = useFlowView(present, decorations, grouped.byEdge);
+  const { nodes, edges, selectedNodeIds, selectNext } = view;
   // A canvas whose nodes arrive after the editor opened (it was loading) is fitted into view
   // then, once; not one the user started empty and is adding to.
   const loaded = present.nodes.length > 0 && !history.canUndo && !history.canRedo;
@@ -141,28 +115,25 @@ function Editor({ graph, nodeTypes, problems, nodeStates, readOnly = false, onCh
     shownNodes.current = true;
     if (loaded) void flow.fitView(FIT_VIEW);
   }, [flow, hasNodes, loaded]);
-  const [selectedEdges, setSelectedEdges] = useState<ReadonlySet<string>>(NO_EDGES);
-  const edges = useMemo(() => flowEdges(present, grouped.byEdge, selectedEdges), [present, grouped, selectedEdges]);
   const [refused, setRefused] = useState<string | null>(null);
-
-  const selectedNodeIds = nodes.filter((node) => node.selected === true).map((node) => node.id);
+  const clearRefusal = useCallback(() => {
+    setRefused(null);
+  }, []);
 
   /** Emit `next`, selecting `select` once it shows. */
   const apply = useCallback(
     (next: Graph, key?: string, select?: ReadonlySet<string>) => {
-      if (select !== undefined) {
-        setView((old) => ({ ...old, select }));
-        setSelectedEdges(NO_EDGES);
-      }
+      if (select !== undefined) selectNext(select);
       setRefused(null);
       commit(next, key);
     },
-    [commit],
+    [commit, selectNext],
   );
 
+  const { applyNodeChanges } = view;
   const onNodesChange = useCallback(
     (changes: NodeChange<FlowNode>[]) => {
-      setView((old) => ({ ...old, nodes: applyNodeChanges(changes, old.nodes) }));
+      applyNodeChanges(changes);
       // Each pointer move of a drag stays in React Flow's nodes; the graph changes once, at its end.
       const moved = finishedMoves(changes);
       if (moved.size === 0) return;
@@ -170,21 +141,8 @@ function Editor({ graph, nodeTypes, problems, nodeStates, readOnly = false, onCh
       const next = moveNodes(current, new Map([...moved].map(([id, position]) => [id, snap(position)])));
       if (next !== current) apply(next, `move:${[...moved.keys()].sort().join(",")}`);
     },
-    [apply, latest],
+    [apply, applyNodeChanges, latest],
   );
-
-  const onEdgesChange = useCallback((changes: EdgeChange<FlowEdge>[]) => {
-    const selections = changes.filter((change) => change.type === "select");
-    if (selections.length === 0) return;
-    setSelectedEdges((old) => {
-      const next = new Set(old);
-      for (const change of selections) {
-        if (change.selected) next.add(change.id);
-        else next.delete(change.id);
-      }
-      return next;
-    });
-  }, []);
 
   const refusalOf = useCallback(
     (connection: Connection | FlowEdge) => {
@@ -213,10 +171,6 @@ function Editor({ graph, nodeTypes, problems, nodeStates, readOnly = false, onCh
     },
     [apply, latest, refusalOf],
   );
-
-  const onConnectStart = useCallback(() => {
-    setRefused(null);
-  }, []);
 
   const onConnectEnd = useCallback(
     (_event: MouseEvent | TouchEvent, state: FinalConnectionState) => {
@@ -292,18 +246,11 @@ function Editor({ graph, nodeTypes, problems, nodeStates, readOnly = false, onCh
       case "redo":
         return !readOnly && history.redo();
       case "selectAll":
-        setView((old) => ({
-          ...old,
-          nodes: old.nodes.map((node) => (node.selected === true ? node : { ...node, selected: true })),
-        }));
-        setSelectedEdges(new Set(edgeIds(present.edges)));
+        view.selectAll();
         return true;
       case "deselect":
-        setView((old) => ({
-          ...old,
-          nodes: old.nodes.map((node) => (node.selected === true ? { ...node, selected: false } : node)),
-        }));
-        setSelectedEdges(NO_EDGES);
+        view.deselect();
+        clearRefusal();
         return true;
       case "copy":
       case "cut": {
@@ -326,7 +273,7 @@ function Editor({ graph, nodeTypes, problems, nodeStates, readOnly = false, onCh
       case "delete": {
         if (readOnly) return false;
         const current = latest();
-        const next = removeElements(current, selected, selectedEdges);
+        const next = removeElements(current, selected, view.selectedEdgeIds);
         if (next === current) return false;
         apply(next);
         return true;
@@ -334,26 +281,7 @@ function Editor({ graph, nodeTypes, problems, nodeStates, readOnly = false, onCh
     }
   };
 
-  // Keys pressed in the editor, or with focus nowhere (as after the focused node is deleted).
-  const onKeyDown = useEffectEvent((event: KeyboardEvent) => {
-    const target = event.target;
-    const inEditor = target instanceof Node && rootRef.current?.contains(target) === true;
-    const nowhere = target === document.body || target === document.documentElement;
-    if (event.defaultPrevented || !(inEditor || nowhere)) return;
-    // Keys typed into a field, or anywhere in the properties panel, are the field's.
-    if (isFormControl(target) || (target instanceof Element && target.closest(".sg-properties") !== null)) return;
-    const command = commandOf(event);
-    if (command !== null && run(command)) event.preventDefault();
-  });
-  useEffect(() => {
-    const listener = (event: KeyboardEvent) => {
-      onKeyDown(event);
-    };
-    document.addEventListener("keydown", listener);
-    return () => {
-      document.removeEventListener("keydown", listener);
-    };
-  }, []);
+  useEditorKeys(rootRef, run);
 
   const onlyNode = selectedNodeIds.length === 1 ? present.nodes.find((node) => node.id === selectedNodeIds[0]) : undefined;
 
@@ -367,14 +295,14 @@ function Editor({ graph, nodeTypes, problems, nodeStates, readOnly = false, onCh
           edges={edges}
           nodeTypes={NODE_TYPES}
           onNodesChange={onNodesChange}
-          onEdgesChange={onEdgesChange}
+          onEdgesChange={view.onEdgesChange}
           onConnect={onConnect}
-          onConnectStart={onConnectStart}
+          onConnectStart={clearRefusal}
           onConnectEnd={onConnectEnd}
           isValidConnection={isValidConnection}
           onDragOver={onDragOver}
           onDrop={onDrop}
-          onPaneClick={onConnectStart}
+          onPaneClick={clearRefusal}
           nodesDraggable={!readOnly}
           nodesConnectable={!readOnly}
           edgesReconnectable={false}
