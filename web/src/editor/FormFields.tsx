@@ -68,6 +68,13 @@ function Label({ form, field, children }: { form: FormState; field: Field; child
   );
 }
 
+/** The schema's default, shown in an empty text or number field. */
+function placeholderOf(field: SimpleField | JsonField): string | undefined {
+  const value = field.defaultValue;
+  if (field.kind !== "text" && field.kind !== "number") return undefined;
+  return typeof value === "string" || typeof value === "number" ? String(value) : undefined;
+}
+
 function SimpleInput({ form, field }: { form: FormState; field: SimpleField | JsonField }) {
   const message = form.error(field)?.message;
   const common = {
@@ -76,6 +83,7 @@ function SimpleInput({ form, field }: { form: FormState; field: SimpleField | Js
     "aria-describedby": describedBy(form, field, message !== undefined),
     "aria-required": field.required || undefined,
     disabled: form.readOnly || undefined,
+    placeholder: placeholderOf(field),
     onBlur: () => {
       form.settle(field);
     },

@@ -127,6 +127,7 @@ describe("PropertiesPanel", () => {
     expect(panel().getAllByLabelText("name")).toHaveLength(1);
 
     fireEvent.click(panel().getByRole("button", { name: "Add lora" }));
+    expect(panel().getByLabelText("weight").getAttribute("placeholder")).toBe("1");
     const [, loraName] = panel().getAllByLabelText("name");
     if (loraName === undefined) throw new Error("the lora's name field is missing");
     fireEvent.change(loraName, { target: { value: "ada-v2" } });

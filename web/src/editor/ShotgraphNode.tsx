@@ -29,7 +29,6 @@ function PortRow({
         isConnectable={connectable}
         className={`sg-handle sg-handle--${port.type}${wrong ? " has-problem" : ""}`}
         title={wrong ? `${description}. ${mine.map((p) => p.message).join(". ")}` : description}
-        aria-label={description}
       />
       <span className="sg-port__name">{port.name}</span>
       <span className="sg-port__type">{port.type}</span>

@@ -1,4 +1,14 @@
 // The editor's keyboard map. Pure, so that which key does what is tested apart from the DOM.
+//
+//   Delete, Backspace        delete the selected nodes (with their edges) and edges
+//   Ctrl/Cmd+C, X, V         copy, cut, paste (new ids, offset, the edges among them kept)
+//   Ctrl/Cmd+A               select every node and edge
+//   Escape                   select nothing
+//   Ctrl/Cmd+Z               undo
+//   Ctrl/Cmd+Shift+Z, Ctrl+Y redo
+//
+// React Flow adds its own: arrow keys move the selected nodes, Shift+drag selects a box,
+// Ctrl/Cmd+click adds to the selection.
 
 /** What a key press asks the editor to do. */
 export type Command = "delete" | "copy" | "cut" | "paste" | "selectAll" | "undo" | "redo" | "deselect";
