@@ -1,9 +1,9 @@
+import { lazy, Suspense } from "react";
 import { Route, Routes } from "react-router";
 
 import { InvitePage } from "../auth/InvitePage";
 import { ReauthDialog } from "../auth/ReauthDialog";
 import { SignInPage } from "../auth/SignInPage";
-import { CanvasRoute } from "../canvas/CanvasRoute";
 import { CanvasList } from "../canvases/CanvasList";
 import { KeysPage } from "../keys/KeysPage";
 import { ErrorBoundary } from "./ErrorBoundary";
@@ -11,6 +11,12 @@ import { describeError } from "./errors";
 import { NotFound } from "./NotFound";
 import { RequireSession } from "./RequireSession";
 import { useSession } from "./session";
+
+// The editor (React Flow and the canvas page) loads when a canvas is opened, not with the
+// canvas list: the first page a person sees waits only for what it shows.
+const CanvasRoute = lazy(async () => ({
+  default: (await import("../canvas/CanvasRoute")).CanvasRoute,
+}));
 
 /** The studio's pages. Who is signed in is known before any page shows, so a signed-out
  * visit to a signed-in page goes to sign in (and back) without a flash of either. */
@@ -41,7 +47,14 @@ export function App() {
         <Route path="/invite" element={<InvitePage />} />
         <Route element={<RequireSession />}>
           <Route index element={<CanvasList />} />
-          <Route path="/canvases/:canvasId" element={<CanvasRoute />} />
+          <Route
+            path="/canvases/:canvasId"
+            element={
+              <Suspense fallback={<p className="status">Opening the editor…</p>}>
+                <CanvasRoute />
+              </Suspense>
+            }
+          />
           <Route path="/keys" element={<KeysPage />} />
           <Route path="*" element={<NotFound />} />
         </Route>
