@@ -14,10 +14,12 @@ import {
   ReactFlow,
   ReactFlowProvider,
   useReactFlow,
+  useStore,
   type Connection,
   type FinalConnectionState,
   type NodeChange,
   type NodeTypes,
+  type ReactFlowState,
   type XYPosition,
 } from "@xyflow/react";
 import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent } from "react";
@@ -60,7 +62,13 @@ const SNAP_GRID: [number, number] = [GRID, GRID];
 // About a node's size before it is measured: a new node is centred where it is added.
 const NODE_SIZE = { width: 192, height: 112 };
 // A canvas opened with nodes is fitted into view, never zoomed in beyond life size.
-const FIT_VIEW = { maxZoom: 1, padding: 0.15 };
+// A large canvas opens at a readable zoom around its middle rather than shrunk to fit whole:
+// fewer nodes to draw (only those in view are rendered), and names that can be read.
+const FIT_VIEW = { maxZoom: 1, minZoom: 0.35, padding: 0.15 };
+// Below this zoom nodes are drawn plain (no shadows, no port types or problem lists): text too
+// small to read still costs the browser a paint on every frame of a drag.
+const FAR_ZOOM = 0.55;
+const isFar = (state: ReactFlowState) => state.transform[2] < FAR_ZOOM;
 // Above this many nodes React Flow renders only those in view.
 const LARGE_GRAPH = 200;
 const NO_PROBLEMS: readonly GraphProblem[] = [];
@@ -91,6 +99,7 @@ export function GraphEditor(props: GraphEditorProps): React.JSX.Element {
 
 function Editor({ graph, nodeTypes, problems, nodeStates, readOnly = false, onChange }: GraphEditorProps) {
   const flow = useReactFlow<FlowNode, FlowEdge>();
+  const far = useStore(isFar);
   const rootRef = useRef<HTMLDivElement>(null);
   const canvasRef = useRef<HTMLDivElement>(null);
   const [fitOnOpen] = useState(() => graph.nodes.length > 0);
@@ -289,7 +298,7 @@ function Editor({ graph, nodeTypes, problems, nodeStates, readOnly = false, onCh
     // Focusable, so that a click on the canvas takes focus from a field and keys reach it.
     <div className={`sg-editor${readOnly ? " is-read-only" : ""}`} tabIndex={-1} ref={rootRef}>
       {!readOnly && <Palette types={nodeTypes} onAdd={addAtCentre} />}
-      <div className="sg-canvas" ref={canvasRef}>
+      <div className={far ? "sg-canvas is-far" : "sg-canvas"} ref={canvasRef}>
         <ReactFlow<FlowNode, FlowEdge>
           nodes={nodes}
           edges={edges}
