@@ -112,7 +112,11 @@ class CanvasServicer(canvas_pb2_grpc.CanvasServiceServicer):
     async def GetCanvas(
         self, request: canvas_pb2.GetCanvasRequest, context: grpc.aio.ServicerContext
     ) -> canvas_pb2.Canvas:
-        return _canvas(await self.readable(request.owner_id, request.canvas_id))
+        record = await self.readable(request.owner_id, request.canvas_id)
+        canvas = _canvas(record)
+        if request.with_problems:
+            canvas.problems.extend(self._problems(record.graph))
+        return canvas
 
     async def ListCanvases(
         self, request: canvas_pb2.ListCanvasesRequest, context: grpc.aio.ServicerContext
@@ -243,11 +247,13 @@ class CanvasServicer(canvas_pb2_grpc.CanvasServiceServicer):
     async def ValidateGraph(
         self, request: canvas_pb2.ValidateGraphRequest, context: grpc.aio.ServicerContext
     ) -> canvas_pb2.ValidateGraphResponse:
-        _, problems = validate(_json(request.graph), self._registry, self._limits)
-        return canvas_pb2.ValidateGraphResponse(
-            problems=[_struct(p.as_dict()) for p in problems[:MAX_REPORTED_PROBLEMS]],
-            executable=not problems,
-        )
+        problems = self._problems(_json(request.graph))
+        return canvas_pb2.ValidateGraphResponse(problems=problems, executable=not problems)
+
+    def _problems(self, graph: Any) -> list[Struct]:
+        """What validation finds in ``graph``, the first ``MAX_REPORTED_PROBLEMS`` of it."""
+        _, problems = validate(graph, self._registry, self._limits)
+        return [_struct(p.as_dict()) for p in problems[:MAX_REPORTED_PROBLEMS]]
 
     async def ListNodeTypes(
         self, request: canvas_pb2.ListNodeTypesRequest, context: grpc.aio.ServicerContext

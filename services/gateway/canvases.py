@@ -84,6 +84,8 @@ class Canvases:
         """The canvas, from this worker's kept answers while they are current
         (``canvas_reads.py``), else from the canvas service."""
         user, canvas_id, stamp = user_of(request), canvas_of(request), current_stamp(request)
+        if request.query.get("with") == "problems":
+            return await self._get_with_problems(request, user, canvas_id)
         if stamp is not None:
             kept = self._reads.get(user, canvas_id, stamp)
             if kept is not None:
@@ -120,6 +122,16 @@ class Canvases:
         await self._canvas.call(self._canvas.stub.DeleteCanvas, call)
         self._reads.forget(call.canvas_id, older_than=None)
         return web.Response(status=204)
+
+    async def _get_with_problems(
+        self, request: web.Request, user: str, canvas_id: str
+    ) -> web.Response:
+        """``?with=problems``: the canvas and what validation finds in its newest graph, as
+        an editor opens it (one call instead of a read and a validation); never kept."""
+        call = canvas_pb2.GetCanvasRequest(owner_id=user, canvas_id=canvas_id, with_problems=True)
+        return revalidated_response(
+            request, await self._canvas.call(self._canvas.stub.GetCanvas, call)
+        )
 
     async def list(self, request: web.Request) -> web.Response:
         call = canvas_pb2.ListCanvasesRequest(

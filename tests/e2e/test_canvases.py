@@ -425,6 +425,11 @@ async def test_an_incomplete_graph_saves_with_warnings_but_does_not_execute(
     assert any(p["kind"] == "missing_connection" for p in refused["problems"])
     results = await (await http.get(f"/v1/canvases/{canvas['id']}/results")).json()
     assert {n["state"] for n in results["nodes"]} == {"not_run"}
+    # An editor opening it reads the same problems with the canvas, in one call.
+    opened = await (await http.get(f"/v1/canvases/{canvas['id']}?with=problems")).json()
+    assert opened["problems"] == warnings
+    plain = await (await http.get(f"/v1/canvases/{canvas['id']}")).json()
+    assert plain["problems"] == []
 
 
 # --- ownership -------------------------------------------------------------------------------

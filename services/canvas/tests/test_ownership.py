@@ -326,3 +326,30 @@ async def test_an_execute_that_loses_a_race_with_the_delete_cancels_what_it_subm
         assert [b.state for b in listed.batches] == ["cancelled"]
     finally:
         await pg_pool.execute("DELETE FROM batch.batches WHERE owner_id = $1", owner)
+
+
+async def test_an_editor_opening_a_canvas_gets_its_problems_only_when_it_asks(
+    canvases: Canvases,
+) -> None:
+    owner = canvases.user()
+    canvas = await canvases.create(owner)
+    unfinished = {
+        "nodes": [{"id": "s", "type": "shot", "position": {"x": 0, "y": 0}, "properties": {}}],
+        "edges": [],
+    }
+    await canvases.save(owner, canvas.id, unfinished)
+
+    plain = await canvases.get(owner, canvas.id)
+    asked: canvas_pb2.Canvas = await canvases.client.call(
+        canvases.client.stub.GetCanvas,
+        canvas_pb2.GetCanvasRequest(owner_id=owner, canvas_id=canvas.id, with_problems=True),
+    )
+    validated: canvas_pb2.ValidateGraphResponse = await canvases.client.call(
+        canvases.client.stub.ValidateGraph,
+        canvas_pb2.ValidateGraphRequest(graph=_struct(unfinished)),
+    )
+
+    assert list(plain.problems) == []
+    assert list(asked.problems) == list(validated.problems)
+    kinds = {problem["kind"] for problem in asked.problems}
+    assert {"required_property", "missing_connection"} <= kinds

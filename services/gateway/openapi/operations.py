@@ -288,7 +288,16 @@ def _canvases(m: MessageSchemas) -> list[Operation]:
             tag,
             (Reply(200, "The canvas.", out("GetCanvas")),),
             found,
-            params=(canvas_id,),
+            params=(
+                canvas_id,
+                Param(
+                    "with",
+                    "query",
+                    {"type": "string", "enum": ["problems"]},
+                    "`problems`: also what validation finds in the newest graph (`problems`, as"
+                    " `POST /v1/graphs/validate` answers), for an editor opening the canvas.",
+                ),
+            ),
             revalidated=True,
         ),
         Operation(

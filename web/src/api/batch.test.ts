@@ -110,7 +110,7 @@ describe("openCanvas", () => {
 
   it("reads the canvas, the node types and the results in one round trip", async () => {
     const batches = fakeBatch((request) => {
-      if (request.url === "/canvases/c1") return { status: 200, body: canvas };
+      if (request.url === "/canvases/c1?with=problems") return { status: 200, body: canvas };
       if (request.url === "/canvas-node-types")
         return { status: 200, body: { node_types: nodeTypes } };
       return { status: 200, body: results };
@@ -118,7 +118,7 @@ describe("openCanvas", () => {
     await expect(openCanvas("c1")).resolves.toEqual({ canvas, nodeTypes, results });
     expect(batches).toHaveLength(1);
     expect(batches[0]?.requests.map((request) => request.url)).toEqual([
-      "/canvases/c1",
+      "/canvases/c1?with=problems",
       "/canvas-node-types",
       "/canvases/c1/results",
     ]);
@@ -135,7 +135,7 @@ describe("openCanvas", () => {
 
   it("opens without results when they cannot be read", async () => {
     fakeBatch((request) => {
-      if (request.url === "/canvases/c1") return { status: 200, body: canvas };
+      if (request.url === "/canvases/c1?with=problems") return { status: 200, body: canvas };
       if (request.url === "/canvas-node-types")
         return { status: 200, body: { node_types: nodeTypes } };
       return { status: 503, body: { type: "about:blank", title: "Unavailable", status: 503 } };

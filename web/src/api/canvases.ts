@@ -22,6 +22,8 @@ export interface CanvasSummary {
 /** One canvas with its newest graph. */
 export interface Canvas extends CanvasSummary {
   graph?: Graph;
+  /** What validation finds in `graph`: read with `?with=problems` (as the editor opens it). */
+  problems?: GraphProblem[];
 }
 
 export interface CanvasPage {
@@ -123,7 +125,7 @@ export function getCanvas(id: string): Promise<Canvas> {
 export async function openCanvas(id: string, options: RequestOptions = {}): Promise<OpenedCanvas> {
   const answers = await batch(
     [
-      { id: "canvas", method: "GET", url: canvasPath(id) },
+      { id: "canvas", method: "GET", url: `${canvasPath(id)}?with=problems` },
       { id: "node_types", method: "GET", url: NODE_TYPES },
       { id: "results", method: "GET", url: resultsPath(id) },
     ],

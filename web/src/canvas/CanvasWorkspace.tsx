@@ -39,7 +39,8 @@ export function CanvasWorkspace({ opened }: CanvasWorkspaceProps) {
     readOnly,
     onReplace: setGraph,
   });
-  const problems = useValidation(graph);
+  const [opening] = useState(() => ({ graph: loadedGraph, problems: canvas.problems ?? [] }));
+  const problems = useValidation(graph, opening);
 
   const refetch = () => {
     void queries.invalidateQueries({ queryKey: canvasKey(canvas.id) });

@@ -5,12 +5,14 @@ import type { Graph, GraphProblem } from "../api/graph";
 
 const SETTLE_MS = 400;
 
-/** What the canvas service finds wrong with `graph`, asked once edits settle; the question
- * about an older graph is abandoned when a newer one is drawn. While a question is out the
- * last answer stays shown, so marks do not flicker. */
-export function useValidation(graph: Graph): GraphProblem[] {
-  const [problems, setProblems] = useState<GraphProblem[]>([]);
+/** What the canvas service finds wrong with `graph`: `opened` (read with the canvas) until the
+ * graph changes, then asked again once edits settle. The question about an older graph is
+ * abandoned when a newer one is drawn, and the last answer stays shown meanwhile, so marks do
+ * not flicker. */
+export function useValidation(graph: Graph, opened: { graph: Graph; problems: GraphProblem[] }) {
+  const [problems, setProblems] = useState<GraphProblem[]>(opened.problems);
   useEffect(() => {
+    if (graph === opened.graph) return;
     const abort = new AbortController();
     const timer = setTimeout(() => {
       validateGraph(graph, { signal: abort.signal }).then(
@@ -26,6 +28,6 @@ export function useValidation(graph: Graph): GraphProblem[] {
       clearTimeout(timer);
       abort.abort();
     };
-  }, [graph]);
+  }, [graph, opened.graph]);
   return problems;
 }
