@@ -282,6 +282,36 @@ describe("conflicts", () => {
     expect(machine.snapshot).toMatchObject({ state: "saved", version: 6, conflict: null });
   });
 
+  it("saves on top of its own save whose answer was lost, without a merge", async () => {
+    const { machine, calls, newest, draft } = setUp();
+    machine.edit(named("A"));
+    await vi.advanceTimersByTimeAsync(800);
+    // The server saved "A" as version 6, but the network dropped before its answer came.
+    await calls[0]?.fail(new TypeError("Failed to fetch"));
+    expect(state(machine)).toBe("offline");
+    machine.edit(named("AB"));
+    newest.mockResolvedValueOnce({ version: 6, graph: named("A") });
+    machine.online();
+    await calls[1]?.fail(problem(409));
+    expect(machine.snapshot).toMatchObject({ state: "saving", conflict: null, version: 6 });
+    expect(calls[2]?.request).toEqual({ base_version: 6, graph: named("AB"), autosave: true });
+    await calls[2]?.answer(version(7));
+    expect(machine.snapshot).toMatchObject({ state: "saved", version: 7, conflict: null });
+    expect(draft()).toBeNull();
+  });
+
+  it("still merges when the newest version is not a save of its own, though one went unanswered", async () => {
+    const { machine, calls } = setUp();
+    machine.edit(named("A"));
+    await vi.advanceTimersByTimeAsync(800);
+    await calls[0]?.fail(new TypeError("Failed to fetch"));
+    machine.online();
+    await calls[1]?.fail(problem(409));
+    expect(machine.snapshot).toMatchObject({ state: "conflict", version: 5 });
+    expect(machine.snapshot.conflict).toMatchObject({ version: 7, mine: named("A") });
+    expect(calls).toHaveLength(2);
+  });
+
   it("fetches the base version when it does not hold its graph, and merges two-way when it is gone", async () => {
     const storage = new MemoryStorage();
     const kept: Draft = {

@@ -2,7 +2,8 @@
 // spell, or at the latest a few seconds into continuous editing), one save at a time, and keeps
 // the unsaved graph as a draft until a save confirms it. A network failure makes it "offline"
 // and retried with backoff (at once when the browser is back online); a 409 stops it on a
-// conflict until the user merges; a refusal such as 403 or 404 stops it with the reason.
+// conflict until the user merges, unless the newer version is this page's own save whose answer
+// the network lost; a refusal such as 403 or 404 stops it with the reason.
 
 import type { Version } from "../api/canvases";
 import type { Graph } from "../api/graph";
@@ -93,6 +94,8 @@ export class NotSaved extends Error {
 }
 
 const DRAFT_DELAY_MS = 250;
+/** Unanswered saves remembered: each retry on a flaky network adds one. */
+const UNANSWERED = 8;
 const FIRST_RETRY_MS = 1_000;
 const LAST_RETRY_MS = 30_000;
 /** Refusals worth asking again after a while: the server or a proxy was busy or restarting. */
@@ -116,6 +119,9 @@ export class Autosave {
   private sending: Graph | null = null;
   /** Save again as soon as the save in flight answers. */
   private again = false;
+  /** Graphs sent on `base` whose answer never came (the network dropped): the server may hold
+   * one of them, so a newer version equal to one is this page's own save, not someone else's. */
+  private unanswered: Graph[] = [];
   private state: SaveState = "saved";
   private reason: string | null = null;
   private conflict: Conflict | null = null;
@@ -362,10 +368,12 @@ export class Autosave {
       version = await this.options.save(request, leaving);
     } catch (error) {
       this.sending = null;
+      if (isNetworkError(error)) this.unanswered = [...this.unanswered, graph].slice(-UNANSWERED);
       this.failed(error);
       return;
     }
     this.sending = null;
+    this.unanswered = [];
     this.failures = 0;
     this.reason = null;
     this.base = version.number;
@@ -461,6 +469,19 @@ export class Autosave {
         this.set("saved");
         return;
       }
+      if (this.unanswered.some((sent) => jsonEqual(sent, newest.graph))) {
+        // The newest version is a save of this page's whose answer was lost: nothing to
+        // merge, and the edits made since are saved on top of it.
+        this.adopt({
+          version: newest.version,
+          base: baseGraph,
+          mine: this.latest,
+          theirs: newest.graph,
+        });
+        this.set("dirty");
+        void this.send(false);
+        return;
+      }
       this.conflict = {
         version: newest.version,
         base: baseGraph,
@@ -484,6 +505,7 @@ export class Autosave {
     this.confirmed = conflict.theirs;
     this.saved = { canvas_id: this.options.canvasId, number: conflict.version };
     this.conflict = null;
+    this.unanswered = [];
     this.halted = null;
     this.reason = null;
     this.failures = 0;
