@@ -1,7 +1,7 @@
 import { useInfiniteQuery } from "@tanstack/react-query";
 import { useState } from "react";
 
-import { describeError } from "../app/errors";
+import { ErrorAlert } from "../app/ErrorAlert";
 import { usePageTitle } from "../app/pageTitle";
 import { canvasListQuery } from "./canvasQueries";
 import { CanvasRow } from "./CanvasRow";
@@ -39,11 +39,7 @@ export function CanvasList() {
         />
       )}
       {list.isPending && <p className="status">Loading canvases…</p>}
-      {list.isError && !list.isFetchNextPageError && (
-        <p role="alert" className="error">
-          {describeError(list.error)}
-        </p>
-      )}
+      {!list.isFetchNextPageError && <ErrorAlert error={list.error} />}
       {list.isSuccess && canvases.length === 0 && (
         <p className="status empty">No canvases yet. Make the first with “New canvas”.</p>
       )}
@@ -67,11 +63,7 @@ export function CanvasList() {
           Load more
         </button>
       )}
-      {list.isFetchNextPageError && (
-        <p role="alert" className="error">
-          {describeError(list.error)}
-        </p>
-      )}
+      {list.isFetchNextPageError && <ErrorAlert error={list.error} />}
     </section>
   );
 }

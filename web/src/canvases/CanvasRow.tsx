@@ -4,7 +4,7 @@ import { Link } from "react-router";
 
 import { deleteCanvas, renameCanvas, type CanvasSummary } from "../api/canvases";
 import { ConfirmDialog } from "../app/ConfirmDialog";
-import { describeError } from "../app/errors";
+import { ErrorAlert } from "../app/ErrorAlert";
 import { formatWhen } from "../app/time";
 import { canvasKey, removedFromList, renamedInList } from "./canvasQueries";
 import { ShareDialog } from "./ShareDialog";
@@ -132,11 +132,7 @@ function RenameForm({ canvas, onDone }: { canvas: CanvasSummary; onDone: () => v
       <button type="button" onClick={onDone}>
         Cancel
       </button>
-      {rename.isError && (
-        <p role="alert" className="error">
-          {describeError(rename.error)}
-        </p>
-      )}
+      <ErrorAlert error={rename.error} />
     </form>
   );
 }

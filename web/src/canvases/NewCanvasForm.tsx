@@ -3,7 +3,7 @@ import { useState, type SyntheticEvent } from "react";
 import { useNavigate } from "react-router";
 
 import { createCanvas } from "../api/canvases";
-import { describeError } from "../app/errors";
+import { ErrorAlert } from "../app/ErrorAlert";
 import { CANVASES_KEY } from "./canvasQueries";
 
 /** "New canvas": a name, then the new canvas opens. */
@@ -47,11 +47,7 @@ export function NewCanvasForm({ onCancel }: { onCancel: () => void }) {
       <button type="button" onClick={onCancel}>
         Cancel
       </button>
-      {create.isError && (
-        <p role="alert" className="error">
-          {describeError(create.error)}
-        </p>
-      )}
+      <ErrorAlert error={create.error} />
     </form>
   );
 }

@@ -3,7 +3,7 @@ import { useState } from "react";
 
 import { revokeKey, type ApiKey, type NewKey } from "../api/keys";
 import { ConfirmDialog } from "../app/ConfirmDialog";
-import { describeError } from "../app/errors";
+import { ErrorAlert } from "../app/ErrorAlert";
 import { usePageTitle } from "../app/pageTitle";
 import { formatWhen } from "../app/time";
 import { keyListQuery, KEYS_KEY } from "./keyQueries";
@@ -39,11 +39,7 @@ export function KeysPage() {
       )}
       <h2>Your keys</h2>
       {list.isPending && <p className="status">Loading keys…</p>}
-      {list.isError && (
-        <p role="alert" className="error">
-          {describeError(list.error)}
-        </p>
-      )}
+      <ErrorAlert error={list.error} />
       {list.isSuccess && keys.length === 0 && <p className="status">No keys yet.</p>}
       {keys.length > 0 && (
         <ul className="keys">
