@@ -1,8 +1,8 @@
 import { useInfiniteQuery } from "@tanstack/react-query";
 import { useState } from "react";
 
-import { ErrorAlert } from "../app/ErrorAlert";
 import { usePageTitle } from "../app/pageTitle";
+import { PagedList } from "../app/PagedList";
 import { canvasListQuery } from "./canvasQueries";
 import { CanvasRow } from "./CanvasRow";
 import { NewCanvasForm } from "./NewCanvasForm";
@@ -38,32 +38,20 @@ export function CanvasList() {
           }}
         />
       )}
-      {list.isPending && <p className="status">Loading canvases…</p>}
-      {!list.isFetchNextPageError && <ErrorAlert error={list.error} />}
-      {list.isSuccess && canvases.length === 0 && (
-        <p className="status empty">No canvases yet. Make the first with “New canvas”.</p>
-      )}
-      {canvases.length > 0 && (
+      <PagedList
+        list={list}
+        count={canvases.length}
+        loading="Loading canvases…"
+        empty={
+          <p className="status empty">No canvases yet. Make the first with “New canvas”.</p>
+        }
+      >
         <ul className="canvases" aria-label="Your canvases">
           {canvases.map((canvas) => (
             <CanvasRow key={canvas.id} canvas={canvas} />
           ))}
         </ul>
-      )}
-      {list.hasNextPage && (
-        <button
-          type="button"
-          className="load-more"
-          disabled={list.isFetchingNextPage}
-          aria-busy={list.isFetchingNextPage}
-          onClick={() => {
-            void list.fetchNextPage();
-          }}
-        >
-          Load more
-        </button>
-      )}
-      {list.isFetchNextPageError && <ErrorAlert error={list.error} />}
+      </PagedList>
     </section>
   );
 }
