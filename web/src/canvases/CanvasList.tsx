@@ -46,7 +46,7 @@ export function CanvasList() {
           <p className="status empty">No canvases yet. Make the first with “New canvas”.</p>
         }
       >
-        <ul className="canvases" aria-label="Your canvases">
+        <ul className="row-list" aria-label="Your canvases">
           {canvases.map((canvas) => (
             <CanvasRow key={canvas.id} canvas={canvas} />
           ))}

@@ -44,7 +44,7 @@ export function KeysPage() {
         loading="Loading keys…"
         empty={<p className="status">No keys yet.</p>}
       >
-        <ul className="keys">
+        <ul className="row-list">
           {keys.map((key) => (
             <KeyRow key={key.key_id} apiKey={key} />
           ))}
