@@ -1,7 +1,7 @@
 import type { ReactNode } from "react";
 
 import { Dialog } from "./Dialog";
-import { describeError } from "./errors";
+import { ErrorAlert } from "./ErrorAlert";
 
 interface ConfirmDialogProps {
   title: string;
@@ -21,11 +21,7 @@ export function ConfirmDialog(props: ConfirmDialogProps) {
   return (
     <Dialog title={title} onDismiss={onCancel}>
       {children}
-      {error !== null && (
-        <p role="alert" className="error">
-          {describeError(error)}
-        </p>
-      )}
+      <ErrorAlert error={error} />
       <div className="actions">
         <button type="button" onClick={onCancel} data-autofocus>
           Cancel

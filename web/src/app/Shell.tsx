@@ -3,9 +3,9 @@ import { Link, NavLink, Outlet, useLocation, useMatch } from "react-router";
 
 import { signOut } from "../api/auth";
 import { LiveProvider } from "../live";
+import { ErrorAlert } from "./ErrorAlert";
 import { ErrorBoundary } from "./ErrorBoundary";
 import { LiveBadge } from "./LiveBadge";
-import { describeError } from "./errors";
 import { useIdentity } from "./session";
 
 /** The signed-in frame: the header bar, and the page below it. The canvas page fills all of
@@ -50,11 +50,7 @@ export function Shell() {
           >
             Sign out
           </button>
-          {leave.isError && (
-            <p role="alert" className="error bar-error">
-              Not signed out: {describeError(leave.error)}
-            </p>
-          )}
+          <ErrorAlert error={leave.error} prefix="Not signed out: " className="bar-error" />
         </header>
         <main className={onCanvas ? "page page-canvas" : "page"}>
           <ErrorBoundary key={pathname}>

@@ -9,6 +9,26 @@ function passing(error: unknown): boolean {
   return error instanceof ApiError && error.status >= 500;
 }
 
+interface CursorPage {
+  next_page_token: string;
+}
+
+/** The options of a `useInfiniteQuery` over one of the API's cursor-paginated lists: the first
+ * page is asked for without a cursor, each next one with the `next_page_token` of the last, and
+ * an empty token ends the list. */
+export function cursorPages<Key extends readonly unknown[], Page extends CursorPage>(
+  queryKey: Key,
+  list: (cursor: string) => Promise<Page>,
+) {
+  return {
+    queryKey,
+    queryFn: ({ pageParam }: { pageParam: string }) => list(pageParam),
+    initialPageParam: "",
+    getNextPageParam: (last: Page) =>
+      last.next_page_token === "" ? undefined : last.next_page_token,
+  };
+}
+
 export function createQueryClient(): QueryClient {
   return new QueryClient({
     defaultOptions: {

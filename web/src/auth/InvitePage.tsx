@@ -3,7 +3,7 @@ import { useEffect, useId, useState, type SyntheticEvent } from "react";
 import { useLocation, useNavigate } from "react-router";
 
 import { acceptInvite, passwordProblem, userNameProblem } from "../api/invites";
-import { describeError } from "../app/errors";
+import { ErrorAlert } from "../app/ErrorAlert";
 import { usePageTitle } from "../app/pageTitle";
 import { startSession } from "../app/session";
 import "./auth.css";
@@ -143,11 +143,7 @@ export function InvitePage() {
         <button type="submit" className="primary" disabled={accept.isPending}>
           Create account
         </button>
-        {accept.isError && (
-          <p role="alert" className="error">
-            {describeError(accept.error)}
-          </p>
-        )}
+        <ErrorAlert error={accept.error} />
       </form>
     </main>
   );

@@ -2,7 +2,7 @@ import { useMutation } from "@tanstack/react-query";
 import { useState, type SyntheticEvent } from "react";
 
 import { signIn, type Identity } from "../api/auth";
-import { describeError } from "../app/errors";
+import { ErrorAlert } from "../app/ErrorAlert";
 
 interface SignInFormProps {
   onSignedIn: (identity: Identity) => void;
@@ -64,11 +64,7 @@ export function SignInForm({ onSignedIn, initialUserName = "" }: SignInFormProps
       <button type="submit" className="primary" disabled={login.isPending}>
         Sign in
       </button>
-      {login.isError && (
-        <p role="alert" className="error">
-          {describeError(login.error)}
-        </p>
-      )}
+      <ErrorAlert error={login.error} />
     </form>
   );
 }

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { Route, Routes, useParams } from "react-router";
 
 import type { CanvasSummary } from "../api/canvases";
-import { fakeGateway, identity, renderAt } from "../app/testing";
+import { fakeGateway, identity, problem, renderAt } from "../app/testing";
 import { CanvasList } from "./CanvasList";
 
 afterEach(() => {
@@ -128,6 +128,40 @@ describe("the canvas list", () => {
 
     expect(await screen.findByRole("link", { name: "Cold open" })).toBeDefined();
     expect(calls.find((call) => call.method === "PATCH")?.body).toEqual({ name: "Cold open" });
+  });
+
+  it("sends no rename to the same name, and says why one was refused", async () => {
+    const calls = fakeGateway({
+      "GET /v1/canvases": () => [200, { canvases: [canvas("c1", "Opening")], next_page_token: "" }],
+      "PATCH /v1/canvases/c1": () => problem(409, "a canvas of yours has that name"),
+    });
+    renderList();
+    fireEvent.click(await screen.findByRole("button", { name: "Rename Opening" }));
+    fireEvent.change(screen.getByLabelText("New name for Opening"), {
+      target: { value: " Opening " },
+    });
+    fireEvent.click(screen.getByRole("button", { name: "Save" }));
+    expect(screen.getByRole("link", { name: "Opening" })).toBeDefined();
+    expect(calls.some((call) => call.method === "PATCH")).toBe(false);
+
+    fireEvent.click(screen.getByRole("button", { name: "Rename Opening" }));
+    fireEvent.change(screen.getByLabelText("New name for Opening"), { target: { value: "Chase" } });
+    fireEvent.click(screen.getByRole("button", { name: "Save" }));
+    const refused = await screen.findByRole("alert");
+    expect(refused.textContent).toBe("A canvas of yours has that name.");
+    expect(screen.getByLabelText<HTMLInputElement>("New name for Opening").value).toBe("Chase");
+  });
+
+  it("closes the new canvas form on Escape without making one", async () => {
+    const calls = fakeGateway({
+      "GET /v1/canvases": () => [200, { canvases: [], next_page_token: "" }],
+    });
+    renderList();
+    fireEvent.click(await screen.findByRole("button", { name: "New canvas" }));
+    fireEvent.keyDown(screen.getByLabelText("Name"), { key: "Escape" });
+    expect(screen.queryByLabelText("Name")).toBeNull();
+    expect(screen.getByRole("button", { name: "New canvas" })).toBeDefined();
+    expect(calls.every((call) => call.method === "GET")).toBe(true);
   });
 
   it("deletes only after the confirmation", async () => {

@@ -1,8 +1,8 @@
 import { useInfiniteQuery } from "@tanstack/react-query";
 import { useState } from "react";
 
-import { describeError } from "../app/errors";
 import { usePageTitle } from "../app/pageTitle";
+import { PagedList } from "../app/PagedList";
 import { canvasListQuery } from "./canvasQueries";
 import { CanvasRow } from "./CanvasRow";
 import { NewCanvasForm } from "./NewCanvasForm";
@@ -38,40 +38,20 @@ export function CanvasList() {
           }}
         />
       )}
-      {list.isPending && <p className="status">Loading canvases…</p>}
-      {list.isError && !list.isFetchNextPageError && (
-        <p role="alert" className="error">
-          {describeError(list.error)}
-        </p>
-      )}
-      {list.isSuccess && canvases.length === 0 && (
-        <p className="status empty">No canvases yet. Make the first with “New canvas”.</p>
-      )}
-      {canvases.length > 0 && (
-        <ul className="canvases" aria-label="Your canvases">
+      <PagedList
+        list={list}
+        count={canvases.length}
+        loading="Loading canvases…"
+        empty={
+          <p className="status empty">No canvases yet. Make the first with “New canvas”.</p>
+        }
+      >
+        <ul className="row-list" aria-label="Your canvases">
           {canvases.map((canvas) => (
             <CanvasRow key={canvas.id} canvas={canvas} />
           ))}
         </ul>
-      )}
-      {list.hasNextPage && (
-        <button
-          type="button"
-          className="load-more"
-          disabled={list.isFetchingNextPage}
-          aria-busy={list.isFetchingNextPage}
-          onClick={() => {
-            void list.fetchNextPage();
-          }}
-        >
-          Load more
-        </button>
-      )}
-      {list.isFetchNextPageError && (
-        <p role="alert" className="error">
-          {describeError(list.error)}
-        </p>
-      )}
+      </PagedList>
     </section>
   );
 }

@@ -1,12 +1,12 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { useState, type SyntheticEvent } from "react";
+import { useState } from "react";
 import { Link } from "react-router";
 
 import { deleteCanvas, renameCanvas, type CanvasSummary } from "../api/canvases";
 import { ConfirmDialog } from "../app/ConfirmDialog";
-import { describeError } from "../app/errors";
 import { formatWhen } from "../app/time";
 import { canvasKey, removedFromList, renamedInList } from "./canvasQueries";
+import { NameForm } from "./NameForm";
 import { ShareDialog } from "./ShareDialog";
 
 type Mode = "view" | "rename" | "delete" | "share";
@@ -89,7 +89,6 @@ export function CanvasRow({ canvas }: { canvas: CanvasSummary }) {
 
 function RenameForm({ canvas, onDone }: { canvas: CanvasSummary; onDone: () => void }) {
   const queries = useQueryClient();
-  const [name, setName] = useState(canvas.name);
   const rename = useMutation({
     mutationFn: (newName: string) => renameCanvas(canvas.id, newName),
     onSuccess: (_answer, newName) => {
@@ -99,45 +98,20 @@ function RenameForm({ canvas, onDone }: { canvas: CanvasSummary; onDone: () => v
     },
   });
 
-  const submit = (event: SyntheticEvent<HTMLFormElement>) => {
-    event.preventDefault();
-    const trimmed = name.trim();
-    if (trimmed === canvas.name) onDone();
-    else if (trimmed !== "") rename.mutate(trimmed);
-  };
-
   return (
-    <form className="rename" onSubmit={submit}>
-      <label>
-        New name for {canvas.name}
-        <input
-          value={name}
-          required
-          maxLength={200}
-          autoFocus
-          onFocus={(event) => {
-            event.currentTarget.select();
-          }}
-          onChange={(event) => {
-            setName(event.target.value);
-          }}
-          onKeyDown={(event) => {
-            if (event.key === "Escape") onDone();
-          }}
-        />
-      </label>
-      <button type="submit" className="primary" disabled={rename.isPending}>
-        Save
-      </button>
-      <button type="button" onClick={onDone}>
-        Cancel
-      </button>
-      {rename.isError && (
-        <p role="alert" className="error">
-          {describeError(rename.error)}
-        </p>
-      )}
-    </form>
+    <NameForm
+      label={`New name for ${canvas.name}`}
+      initialName={canvas.name}
+      submitLabel="Save"
+      className="rename"
+      pending={rename.isPending}
+      error={rename.error}
+      onSubmit={(newName) => {
+        if (newName === canvas.name) onDone();
+        else rename.mutate(newName);
+      }}
+      onCancel={onDone}
+    />
   );
 }
 

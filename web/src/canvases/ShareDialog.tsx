@@ -9,7 +9,7 @@ import {
   type ShareAccess,
 } from "../api/canvases";
 import { Dialog } from "../app/Dialog";
-import { describeError } from "../app/errors";
+import { ErrorAlert } from "../app/ErrorAlert";
 import { sharesKey } from "./canvasQueries";
 
 const ACCESS_WORDS = { read: "can view", write: "can edit" } as const;
@@ -73,11 +73,7 @@ export function ShareDialog({ canvas, onClose }: { canvas: CanvasSummary; onClos
           Share
         </button>
       </form>
-      {change.isError && (
-        <p role="alert" className="error">
-          {describeError(change.error)}
-        </p>
-      )}
+      <ErrorAlert error={change.error} />
       <h3>Shared with</h3>
       <SharesList
         shares={shares.data}
@@ -104,13 +100,7 @@ interface SharesListProps {
 }
 
 function SharesList({ shares, error, onRemove, busy }: SharesListProps) {
-  if (error !== null) {
-    return (
-      <p role="alert" className="error">
-        {describeError(error)}
-      </p>
-    );
-  }
+  if (error !== null) return <ErrorAlert error={error} />;
   if (shares === undefined) return <p className="status">Loading…</p>;
   if (shares.length === 0) return <p className="status">Only you, so far.</p>;
   return (

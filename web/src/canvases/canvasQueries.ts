@@ -4,6 +4,7 @@
 import type { InfiniteData, QueryClient } from "@tanstack/react-query";
 
 import { listCanvases, type CanvasPage, type CanvasSummary } from "../api/canvases";
+import { cursorPages } from "../app/queries";
 
 export const CANVASES_KEY = ["canvas-list"] as const;
 
@@ -16,13 +17,7 @@ export function sharesKey(canvasId: string) {
   return ["canvas-shares", canvasId] as const;
 }
 
-export const canvasListQuery = {
-  queryKey: CANVASES_KEY,
-  queryFn: ({ pageParam }: { pageParam: string }) => listCanvases(pageParam),
-  initialPageParam: "",
-  getNextPageParam: (last: CanvasPage) =>
-    last.next_page_token === "" ? undefined : last.next_page_token,
-};
+export const canvasListQuery = cursorPages(CANVASES_KEY, listCanvases);
 
 type Pages = InfiniteData<CanvasPage, string>;
 

@@ -68,6 +68,20 @@ function Label({ form, field, children }: { form: FormState; field: Field; child
   );
 }
 
+/** A list's or group's name: its fieldset's accessible name, the required mark left out of it. */
+function Legend({ field }: { field: Field }) {
+  return (
+    <legend>
+      {field.label}
+      {field.required && (
+        <span className="sg-required" aria-hidden="true">
+          *
+        </span>
+      )}
+    </legend>
+  );
+}
+
 /** The schema's default, shown in an empty text or number field. */
 function placeholderOf(field: SimpleField | JsonField): string | undefined {
   const value = field.defaultValue;
@@ -181,14 +195,7 @@ function ListInput({ form, field }: { form: FormState; field: ListField }) {
   const full = field.maxItems !== undefined && items.length >= field.maxItems;
   return (
     <fieldset className={`sg-field sg-field--list${error !== undefined ? " is-invalid" : ""}`}>
-      <legend>
-        {field.label}
-        {field.required && (
-          <span className="sg-required" aria-hidden="true">
-            *
-          </span>
-        )}
-      </legend>
+      <Legend field={field} />
       <ol className="sg-list">
         {items.map((raw, index) => {
           const itemId = idOf(form, field, `-${String(index)}`);
@@ -253,14 +260,7 @@ function GroupInput({ form, field }: { form: FormState; field: GroupField }) {
   const message = form.error(field)?.message;
   return (
     <fieldset className="sg-field sg-field--group">
-      <legend>
-        {field.label}
-        {field.required && (
-          <span className="sg-required" aria-hidden="true">
-            *
-          </span>
-        )}
-      </legend>
+      <Legend field={field} />
       {open ? (
         <>
           {field.fields.map((child) => (

@@ -1,8 +1,8 @@
 import { memo, useId, useMemo, useState } from "react";
 
 import type { GraphNode, GraphProblem, NodeType } from "../api/graph";
+import { jsonEqual } from "../api/json";
 import { FieldInput, type FormState } from "./FormFields";
-import { sameJson } from "./graphEdits";
 import { propertyErrors, within } from "./schemaErrors";
 import {
   fieldsOf,
@@ -83,7 +83,7 @@ function NodeForm({ nodeId, type, properties, problems, readOnly, onChange }: No
   };
 
   const emit = (next: Record<string, unknown>, key: string) => {
-    if (sameJson(next, properties)) return;
+    if (jsonEqual(next, properties)) return;
     setEmitted(next);
     onChange(nodeId, next, key);
   };

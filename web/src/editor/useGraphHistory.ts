@@ -1,7 +1,7 @@
 import { useCallback, useLayoutEffect, useRef, useState } from "react";
 
 import type { Graph } from "../api/graph";
-import { sameJson } from "./graphEdits";
+import { jsonEqual } from "../api/json";
 import { canRedo, canUndo, createHistory, record, redo, undo, type History } from "./history";
 
 export interface GraphHistory {
@@ -32,7 +32,7 @@ export function useGraphHistory(graph: Graph, onChange: (next: Graph) => void): 
   let { history } = state;
   if (graph !== state.seen) {
     // The parent may hand back an equal copy of what was emitted (read back from the server).
-    const ours = graph === history.present || sameJson(graph, history.present);
+    const ours = graph === history.present || jsonEqual(graph, history.present);
     if (!ours) history = createHistory(graph);
     setState({ history, seen: graph });
   }

@@ -3,8 +3,8 @@ import { useState } from "react";
 
 import { revokeKey, type ApiKey, type NewKey } from "../api/keys";
 import { ConfirmDialog } from "../app/ConfirmDialog";
-import { describeError } from "../app/errors";
 import { usePageTitle } from "../app/pageTitle";
+import { PagedList } from "../app/PagedList";
 import { formatWhen } from "../app/time";
 import { keyListQuery, KEYS_KEY } from "./keyQueries";
 import { NewKeyForm } from "./NewKeyForm";
@@ -38,32 +38,18 @@ export function KeysPage() {
         />
       )}
       <h2>Your keys</h2>
-      {list.isPending && <p className="status">Loading keys…</p>}
-      {list.isError && (
-        <p role="alert" className="error">
-          {describeError(list.error)}
-        </p>
-      )}
-      {list.isSuccess && keys.length === 0 && <p className="status">No keys yet.</p>}
-      {keys.length > 0 && (
-        <ul className="keys">
+      <PagedList
+        list={list}
+        count={keys.length}
+        loading="Loading keys…"
+        empty={<p className="status">No keys yet.</p>}
+      >
+        <ul className="row-list">
           {keys.map((key) => (
             <KeyRow key={key.key_id} apiKey={key} />
           ))}
         </ul>
-      )}
-      {list.hasNextPage && (
-        <button
-          type="button"
-          className="load-more"
-          disabled={list.isFetchingNextPage}
-          onClick={() => {
-            void list.fetchNextPage();
-          }}
-        >
-          Load more
-        </button>
-      )}
+      </PagedList>
     </section>
   );
 }

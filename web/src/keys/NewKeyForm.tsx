@@ -2,7 +2,7 @@ import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState, type SyntheticEvent } from "react";
 
 import { createKey, SCOPES, type KeyRequest, type NewKey, type Scope } from "../api/keys";
-import { describeError } from "../app/errors";
+import { ErrorAlert } from "../app/ErrorAlert";
 import { useIdentity } from "../app/session";
 import { KEYS_KEY } from "./keyQueries";
 
@@ -101,11 +101,7 @@ export function NewKeyForm({ onCreated }: { onCreated: (key: NewKey) => void }) 
       <button type="submit" className="primary" disabled={create.isPending || scopes.length === 0}>
         Create key
       </button>
-      {create.isError && (
-        <p role="alert" className="error">
-          {describeError(create.error)}
-        </p>
-      )}
+      <ErrorAlert error={create.error} />
     </form>
   );
 }

@@ -1,11 +1,6 @@
-import { listKeys, type KeyPage } from "../api/keys";
+import { listKeys } from "../api/keys";
+import { cursorPages } from "../app/queries";
 
 export const KEYS_KEY = ["api-keys"] as const;
 
-export const keyListQuery = {
-  queryKey: KEYS_KEY,
-  queryFn: ({ pageParam }: { pageParam: string }) => listKeys(pageParam),
-  initialPageParam: "",
-  getNextPageParam: (last: KeyPage) =>
-    last.next_page_token === "" ? undefined : last.next_page_token,
-};
+export const keyListQuery = cursorPages(KEYS_KEY, listKeys);

@@ -1,11 +1,12 @@
 // Stand-ins for the browser APIs Node lacks (WebSocket, EventSource, Web Locks), for the
 // tests: each plays the server's side of what it stands for, so a test can say what the
-// server does and see what the client sent.
+// server does and see what the client sent. And a tab on them that shares with no other.
 import { decode, encode } from "@msgpack/msgpack";
 
+import { LiveConnection } from "./connection";
 import type { EventSourceFactory, EventSourceLike } from "./eventsource";
 import { MSGPACK_PROTOCOL, type ClientMessage } from "./protocol";
-import type { LockManagerLike } from "./tabs";
+import { LiveTab, type LockManagerLike } from "./tabs";
 import type { WebSocketFactory, WebSocketLike } from "./websocket";
 
 type Listener = (event: never) => void;
@@ -230,4 +231,21 @@ export class FakeLocks implements LockManagerLike {
         this.grant(name);
       });
   }
+}
+
+/** A tab with neither Web Locks nor a BroadcastChannel, so it shares nothing and holds a
+ * connection of its own, to `net`'s server. */
+export function soloTab(net: FakeNetwork, name: string): LiveTab {
+  return new LiveTab({
+    name,
+    locks: null,
+    openChannel: null,
+    connect: ({ lastSeq }) =>
+      new LiveConnection({
+        baseUrl: "https://studio.example/",
+        lastSeq,
+        webSocket: net.webSocket,
+        streamToken: net.streamToken,
+      }),
+  });
 }

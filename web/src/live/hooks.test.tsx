@@ -3,32 +3,14 @@ import { act, cleanup, render, screen, waitFor } from "@testing-library/react";
 import { StrictMode, useState } from "react";
 import { afterEach, describe, expect, it } from "vitest";
 
-import { LiveConnection } from "./connection";
-import { event, FakeNetwork, hello } from "./fakes";
+import { event, FakeNetwork, hello, soloTab } from "./fakes";
 import { useLiveStatus, useLiveTopic, useUserEvents } from "./hooks";
 import { LiveProvider } from "./LiveProvider";
 import { canvasTopic } from "./protocol";
-import { LiveTab } from "./tabs";
 
 afterEach(() => {
   cleanup();
 });
-
-/** A tab of its own (no sharing), talking to a fake server. */
-function soloTab(net: FakeNetwork): LiveTab {
-  return new LiveTab({
-    name: "hooks",
-    locks: null,
-    openChannel: null,
-    connect: ({ lastSeq }) =>
-      new LiveConnection({
-        baseUrl: "https://studio.example/",
-        lastSeq,
-        webSocket: net.webSocket,
-        streamToken: net.streamToken,
-      }),
-  });
-}
 
 function CanvasView({ canvasId }: { canvasId: string | null }) {
   const [seqs, setSeqs] = useState<number[]>([]);
@@ -68,7 +50,7 @@ function CanvasView({ canvasId }: { canvasId: string | null }) {
 describe("the live hooks", () => {
   it("follow a canvas while mounted, show the status, and hand on its events", async () => {
     const net = new FakeNetwork();
-    const tab = soloTab(net);
+    const tab = soloTab(net, "hooks");
     const view = render(
       <StrictMode>
         <LiveProvider userId="u1" create={() => tab}>
@@ -118,7 +100,7 @@ describe("the live hooks", () => {
 
   it("tell a refusal and a reset to the component", async () => {
     const net = new FakeNetwork();
-    const tab = soloTab(net);
+    const tab = soloTab(net, "hooks");
     render(
       <LiveProvider userId="u1" create={() => tab}>
         <CanvasView canvasId="secret" />
@@ -142,7 +124,7 @@ describe("the live hooks", () => {
   it("open nothing while no one is signed in", () => {
     const net = new FakeNetwork();
     render(
-      <LiveProvider userId={null} create={() => soloTab(net)}>
+      <LiveProvider userId={null} create={() => soloTab(net, "hooks")}>
         <CanvasView canvasId="c1" />
       </LiveProvider>,
     );

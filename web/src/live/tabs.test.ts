@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 
 import type { EventMeta, TopicHandlers } from "./client";
 import { LiveConnection } from "./connection";
-import { event, FakeLocks, FakeNetwork, hello } from "./fakes";
+import { event, FakeLocks, FakeNetwork, hello, soloTab } from "./fakes";
 import type { ClientMessage, PresenceMessage, Refused, Viewer } from "./protocol";
 import { LiveTab } from "./tabs";
 
@@ -308,18 +308,7 @@ describe("tabs sharing one connection", () => {
 describe("a tab without Web Locks", () => {
   it("holds a connection of its own", async () => {
     const net = new FakeNetwork();
-    const tab = new LiveTab({
-      name: "solo",
-      locks: null,
-      openChannel: null,
-      connect: ({ lastSeq }) =>
-        new LiveConnection({
-          baseUrl: "https://studio.example/",
-          lastSeq,
-          webSocket: net.webSocket,
-          streamToken: net.streamToken,
-        }),
-    });
+    const tab = soloTab(net, "solo");
     opened.push(tab);
     const heard = recorder();
     tab.follow("canvas:a", heard.handlers);

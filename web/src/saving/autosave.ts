@@ -8,9 +8,9 @@
 import type { Version } from "../api/canvases";
 import type { Graph } from "../api/graph";
 import { ApiError, NetworkError } from "../api/http";
+import { jsonEqual } from "../api/json";
 import type { SaveRequest } from "../api/canvases";
 import type { Draft, DraftStore } from "./drafts";
-import { jsonEqual } from "./equal";
 
 export type SaveState = "saved" | "dirty" | "saving" | "offline" | "conflict" | "error";
 

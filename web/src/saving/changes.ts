@@ -2,8 +2,8 @@
 // added, removed, moved, retyped or with a property changed, and edges drawn or removed.
 
 import type { Graph, GraphEdge, GraphNode, NodeType, Position } from "../api/graph";
+import { jsonEqual } from "../api/json";
 import { edgesByKey } from "./edges";
-import { jsonEqual } from "./equal";
 
 export type GraphChange =
   | { kind: "added"; node: GraphNode }

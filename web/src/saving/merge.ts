@@ -5,8 +5,8 @@
 // takes mine and reports a conflict the user may flip to theirs.
 
 import type { Graph, GraphEdge, GraphNode, NodeType, Position } from "../api/graph";
+import { jsonEqual } from "../api/json";
 import { edgeKey, edgesByKey } from "./edges";
-import { jsonEqual } from "./equal";
 
 export type Side = "mine" | "theirs";
 

@@ -1,7 +1,9 @@
 // Graphs and property values are JSON: two are the same when they hold the same values, whatever
-// the order of an object's keys (the server's Struct round trip does not keep it).
+// the order of an object's keys (a graph read back from the server, through its Struct round
+// trip, does not keep it).
 
-/** Whether two JSON values are equal: arrays in order, objects by their keys' values. */
+/** Whether two JSON values are equal: arrays in order, objects by their keys' values, a key
+ * holding `undefined` as good as absent (it is absent once sent). */
 export function jsonEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
