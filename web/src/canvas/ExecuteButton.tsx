@@ -1,7 +1,7 @@
 import { useMutation } from "@tanstack/react-query";
 
 import { execute, type Execution } from "../api/canvases";
-import { describeError } from "../app/errors";
+import { ErrorAlert } from "../app/ErrorAlert";
 import type { SavedVersion } from "../saving/autosave";
 
 export interface ExecuteButtonProps {
@@ -33,11 +33,7 @@ export function ExecuteButton({ canvasId, flush, disabled, onExecuted }: Execute
       >
         {run.isPending ? "Executing…" : "Execute"}
       </button>
-      {run.isError && (
-        <p role="alert" className="error">
-          Not executed: {describeError(run.error)}
-        </p>
-      )}
+      <ErrorAlert error={run.error} prefix="Not executed: " />
     </>
   );
 }
