@@ -414,6 +414,31 @@ class StudioApi:
         version = await self.save_graph(canvas["id"], graph, base_version=canvas["version"])
         return {**canvas, "version": version["number"]}
 
+    async def identity(self) -> dict[str, Any]:
+        """Who the key belongs to: ``user_id``, ``user_name`` and the key's scopes."""
+        return dict((await self._call("GET", "/v1/auth/session", 200))["identity"])
+
+    async def canvas(self, canvas_id: str) -> dict[str, Any]:
+        """The canvas with its newest version's graph, as the server holds it."""
+        return dict(await self._call("GET", f"/v1/canvases/{canvas_id}", 200))
+
+    async def results(self, canvas_id: str) -> dict[str, Any]:
+        """What each node of the newest version has made: ``{node_id: NodeResult}``."""
+        answer = await self._call("GET", f"/v1/canvases/{canvas_id}/results", 200)
+        return {node["node_id"]: node for node in answer["nodes"]}
+
+    async def execute(self, canvas_id: str) -> dict[str, Any]:
+        """Execute the newest version: the execution as it starts."""
+        return dict(await self._call("POST", f"/v1/canvases/{canvas_id}/execute", 202))
+
+    async def upload(self, data: bytes) -> str:
+        """Upload a blob (an image, say); its id, the SHA-256 a property names it by."""
+        async with self.http.post("/v1/blobs", data=data) as response:
+            text = await response.text()
+            if response.status not in (200, 201):
+                raise RuntimeError(f"POST /v1/blobs: {response.status}: {text}")
+            return str(json.loads(text)["sha256"])
+
 
 # --- Graphs of any size ----------------------------------------------------------------------
 

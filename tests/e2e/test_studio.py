@@ -10,14 +10,18 @@ violation (the ``studio`` fixture); a control test shows the recorder hears one.
 
 from __future__ import annotations
 
-import pytest
+from urllib.parse import quote
+
+import aiohttp
 from playwright.async_api import Browser, expect
 
+from libs.identity import DEV_SESSION_COOKIE
 from libs.launcher import Platform, ServiceProcess
 from services.gateway.headers import CONTENT_SECURITY_POLICY
 from tests.e2e.browser import (  # noqa: F401
     IN_MODULE_LOOP,
     NEEDS_CHROMIUM,
+    SESSION_COOKIE,
     UI_TIMEOUT_MS,
     StudioApi,
     StudioPage,
@@ -75,20 +79,55 @@ async def test_signing_in_shows_the_users_canvases(platform: Platform, studio: S
     await expect(page.get_by_text(mine["name"], exact=True)).to_be_visible(timeout=UI_TIMEOUT_MS)
 
 
-@pytest.mark.skip(reason="needs the studio's shell: signing out leaves the signed-in page up")
+async def session_status(platform: Platform, token: str) -> int:
+    """How the platform's other gateway (plain HTTP, with an identity cache of its own that
+    has never seen ``token``) answers a request carrying it as the session cookie: auth's
+    word, 200 while the session lives, else 401."""
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(
+            f"{platform.gateway_url}/v1/auth/session",
+            headers={"Cookie": f"{DEV_SESSION_COOKIE}={token}"},
+        ) as answer,
+    ):
+        return answer.status
+
+
+async def another_session(platform: Platform, name: str, password: str) -> str:
+    """The token of a new session of the user's, signed in on the other gateway."""
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{platform.gateway_url}/v1/auth/login",
+            json={"user_name": name, "password": password},
+            headers={"Origin": platform.gateway_url},
+        ) as answer,
+    ):
+        assert answer.status == 200, await answer.text()
+        return answer.cookies[DEV_SESSION_COOKIE].value
+
+
 async def test_signing_out_ends_the_session(platform: Platform, studio: StudioPage) -> None:
     user = create_studio_user(platform)
     await studio.goto("/")
     await studio.sign_in(user.name, user.password)
     page = studio.page
+    (session,) = [c for c in await studio.context.cookies() if c["name"] == SESSION_COOKIE]
+
     await page.get_by_role("button", name="Sign out").click()
     await expect(page.get_by_label("User name")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    assert studio.path == "/signin"
+    assert SESSION_COOKIE not in {c["name"] for c in await studio.context.cookies()}
+    # Ended at auth, not only forgotten by the browser; the control, a session of the same
+    # user that was not signed out, is answered.
+    assert await session_status(platform, session["value"]) == 401
+    other = await another_session(platform, user.name, user.password)
+    assert await session_status(platform, other) == 200
     await page.reload()
     await expect(page.get_by_label("User name")).to_be_visible(timeout=UI_TIMEOUT_MS)
     await expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
 
 
-@pytest.mark.skip(reason="needs the studio's router")
 async def test_a_deep_link_opened_signed_out_comes_back_after_signing_in(
     platform: Platform, studio: StudioPage
 ) -> None:
@@ -109,8 +148,13 @@ async def test_a_deep_link_opened_signed_out_comes_back_after_signing_in(
     deep_link = f"/canvases/{canvas['id']}"
 
     await studio.goto(deep_link)
+    await expect(studio.page.get_by_label("User name")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    assert studio.path == f"/signin?next={quote(deep_link, safe='')}"
     await studio.sign_in(user.name, user.password)
-    await expect(studio.page.get_by_test_id("rf__node-ada")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    node = studio.page.get_by_test_id("rf__node-ada")
+    await expect(node).to_be_visible(timeout=UI_TIMEOUT_MS)
+    await expect(node).to_contain_text("Ada")
+    await expect(studio.page.get_by_role("heading", name="Deep link")).to_be_visible()
     assert studio.path == deep_link
 
 

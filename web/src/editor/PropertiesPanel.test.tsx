@@ -120,6 +120,23 @@ describe("PropertiesPanel", () => {
     expect(description(framing)).toBe("How much of the scene the frame holds. | framing is required");
   });
 
+  it("does not mark a field with what was found in its old value once it is edited", () => {
+    const required = { kind: "required_property", message: "framing is required", node: "s1", field: "framing" };
+    const node = { ...SHOT, properties: { name: "Opening", duration_s: 3 } };
+    const { rerender } = render(<Harness node={node} problems={[required]} onChange={vi.fn()} />);
+    const framing = panel().getByLabelText("framing");
+
+    fireEvent.change(framing, { target: { value: "0" } });
+    fireEvent.blur(framing);
+
+    // Until the next validation answers, the old problem says nothing about the new value.
+    expect(framing.getAttribute("aria-invalid")).toBeNull();
+    const answer = { ...required, kind: "invalid_property", message: "framing is not allowed here" };
+    rerender(<Harness node={node} problems={[answer]} onChange={vi.fn()} />);
+    expect(framing.getAttribute("aria-invalid")).toBe("true");
+    expect(description(framing)).toContain("framing is not allowed here");
+  });
+
   it("fills an optional nested object only once it is added", () => {
     const onChange = vi.fn();
     const character: GraphNode = { id: "c1", type: "character", position: { x: 0, y: 0 }, properties: { name: "Ada" } };

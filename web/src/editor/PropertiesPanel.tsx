@@ -72,6 +72,15 @@ function NodeForm({ nodeId, type, properties, problems, readOnly, onChange }: No
       setOpened(new Set());
     }
   }
+  // Fields sent since the problems were found: what validation said of their old values is
+  // not shown (it would flash back as the field loses focus, moving the form under the
+  // pointer) until the next answer judges the new ones.
+  const [edited, setEdited] = useState<ReadonlySet<string>>(() => new Set());
+  const [judged, setJudged] = useState(problems);
+  if (problems !== judged) {
+    setJudged(problems);
+    setEdited(new Set());
+  }
 
   const putDraft = (key: string, draft: Draft | undefined) => {
     setDrafts((current) => {
@@ -85,6 +94,7 @@ function NodeForm({ nodeId, type, properties, problems, readOnly, onChange }: No
   const emit = (next: Record<string, unknown>, key: string) => {
     if (jsonEqual(next, properties)) return;
     setEmitted(next);
+    setEdited((current) => new Set(current).add(key));
     onChange(nodeId, next, key);
   };
 
@@ -107,10 +117,15 @@ function NodeForm({ nodeId, type, properties, problems, readOnly, onChange }: No
     }
   };
 
+  const isStale = (problem: GraphProblem): boolean =>
+    [...edited].some((key) => problem.field !== undefined && (within(problem.field, key) || within(key, problem.field)));
+
   const problemFor = (field: Field): GraphProblem | undefined =>
     problems.find(
       (problem) =>
-        problem.field !== undefined && (field.kind === "group" ? problem.field === field.key : within(problem.field, field.key)),
+        problem.field !== undefined &&
+        (field.kind === "group" ? problem.field === field.key : within(problem.field, field.key)) &&
+        !isStale(problem),
     );
 
   const form: FormState = {
