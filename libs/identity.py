@@ -153,6 +153,7 @@ class Identities:
         self._entries: dict[Credential, _Entry] = {}
         self._by_id: dict[str, set[Credential]] = {}
         self._watchers: dict[str, set[Callable[[], None]]] = {}
+        self._revocations = 0  # how many revocations (and clears) this cache has seen
 
     async def resolve(self, credential: Credential) -> Identity:
         """The credential's identity; Unauthenticated when it is unknown, revoked or expired."""
@@ -170,17 +171,22 @@ class Identities:
         return entry.identity
 
     async def _verify(self, credential: Credential) -> _Entry:
+        revocations = self._revocations
         try:
             identity = await self._ask_auth(credential)
         except Unauthenticated as exc:
             entry = _Entry(None, exc, time.monotonic() + self._failure_ttl_s)
         else:
             # A stream token's minute is auth's to keep: it is asked about at every use, so a
-            # cached answer never opens a connection after the token has expired.
-            ttl_s = 0.0 if credential.kind == "stream" else self._ttl_s
-            entry = _Entry(identity, None, time.monotonic() + ttl_s)
-            self._by_id.setdefault(identity.credential_id, set()).add(credential)
+            # cached answer never opens a connection after the token has expired. An answer
+            # that was on its way while a revocation arrived may predate it: used once, not kept.
+            keep = credential.kind != "stream" and revocations == self._revocations
+            entry = _Entry(identity, None, time.monotonic() + (self._ttl_s if keep else 0.0))
+        # The entry this replaces goes first, with its index: two requests verifying one new
+        # credential at once must leave the second one's entry indexed for revoke().
         self._forget(credential)
+        if entry.identity is not None:
+            self._by_id.setdefault(entry.identity.credential_id, set()).add(credential)
         if len(self._entries) >= _MAX_ENTRIES:  # oldest first: dicts keep insertion order
             self._forget(next(iter(self._entries)))
         self._entries[credential] = entry
@@ -219,6 +225,7 @@ class Identities:
 
     def revoke(self, credential_id: str) -> None:
         """Forget the credential with this id and end everything opened with it."""
+        self._revocations += 1
         for credential in list(self._by_id.get(credential_id, ())):
             self._forget(credential)
         for close in list(self._watchers.pop(credential_id, ())):
@@ -226,6 +233,7 @@ class Identities:
 
     def clear(self) -> None:
         """Forget every credential (after a gap in the revocation feed); watchers stay."""
+        self._revocations += 1
         self._entries.clear()
         self._by_id.clear()
 

@@ -5,6 +5,7 @@ keys go on working."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from contextlib import AsyncExitStack
 
@@ -144,3 +145,31 @@ async def test_without_redis_sessions_are_unavailable_and_keys_still_work(
     who = await gateway.get("/v1/auth/session", headers={"Authorization": f"Bearer {key.key}"})
     assert who.status == 200
     assert (await who.json())["identity"]["user_name"] == name
+
+
+async def test_a_credential_verified_twice_at_once_is_still_revoked_at_once(
+    stack: AsyncExitStack, devstack: DevStack, auth: Auth
+) -> None:
+    """A page load verifies a new cookie in several requests at once: the answer kept last must
+    still be found by a revocation, not served until it expires."""
+    identities = await worker(stack, devstack, auth.address)
+    key = Credential("key", auth.key)
+    first, second = await asyncio.gather(identities.resolve(key), identities.resolve(key))
+    assert first.credential_id == second.credential_id
+
+    identities.revoke(first.credential_id)
+
+    assert key not in identities._entries  # what a revocation must leave
+
+
+async def test_an_answer_on_its_way_while_a_revocation_arrives_is_not_kept(
+    stack: AsyncExitStack, devstack: DevStack, auth: Auth
+) -> None:
+    identities = await worker(stack, devstack, auth.address)
+    key = Credential("key", auth.key)
+    asking = asyncio.create_task(identities.resolve(key))
+    await asyncio.sleep(0)  # the question is on its way to auth
+    identities.revoke("some other credential")
+    await asking
+
+    assert identities._entries[key].until <= time.monotonic()  # asked again next time
