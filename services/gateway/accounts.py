@@ -198,12 +198,12 @@ class Accounts:
         return response
 
     async def session(self, request: web.Request) -> web.Response:
-        """Who is signed in, and (for a session) a fresh CSRF token, also set as its cookie."""
+        """Who is signed in, and (for a session) its CSRF token, also set as its cookie."""
         identity = request[IDENTITY]
         body: dict[str, Any] = {"identity": _identity_json(identity)}
         if identity.credential_kind != "session":
             return secret_response(body)
-        body["csrf_token"] = self._csrf.issue(identity.credential_id)
+        body["csrf_token"] = self._csrf.token_for(request, identity.credential_id)
         response = secret_response(body)
         expires = identity.expires_at or 0
         max_age = max(0, int(expires - datetime.now(UTC).timestamp()))

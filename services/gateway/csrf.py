@@ -47,6 +47,19 @@ class CsrfGuard:
         nonce = _b64(secrets.token_bytes(18))
         return f"{nonce}.{self._sign(self._keys[0], session_id, nonce)}"
 
+    def token_for(self, request: web.Request, session_id: str) -> str:
+        """The session's token for a page that asks: the one the browser's cookie already
+        holds when it is this session's and signed with the current key, else a new one.
+        Every tab of a browser shares the cookie, so one tab asking must not invalidate the
+        token another tab holds."""
+        kept = request.cookies.get(self.cookie, "")
+        nonce, _, signature = kept.partition(".")
+        if kept and len(kept) <= _MAX_TOKEN and nonce and signature:
+            current = self._sign(self._keys[0], session_id, nonce)
+            if hmac.compare_digest(signature.encode(), current.encode()):
+                return kept
+        return self.issue(session_id)
+
     def _sign(self, key: bytes, session_id: str, nonce: str) -> str:
         return _b64(hmac.digest(key, f"{session_id}!{nonce}".encode(), sha256))
 

@@ -128,3 +128,34 @@ def test_a_cookie_websocket_from_this_site_or_a_trusted_origin_opens(origin: str
 def test_a_cookie_websocket_from_anywhere_else_is_refused(origin: str | None) -> None:
     with pytest.raises(Forbidden, match="may not be opened from"):
         guard(trusted=("https://admin.studio.example",)).check_upgrade_origin(upgrade(origin))
+
+
+def session_page(cookie: str | None) -> web.Request:
+    headers = {"Host": "studio.example"}
+    if cookie is not None:
+        headers["Cookie"] = f"{COOKIE}={cookie}"
+    return make_mocked_request("GET", "/v1/auth/session", headers=headers)
+
+
+def test_a_tab_asking_for_the_token_gets_the_one_the_browser_holds() -> None:
+    """Tabs share the cookie: a second tab's GET /v1/auth/session must not invalidate the
+    token the first tab sends."""
+    held = guard().issue("session-1")
+    assert guard().token_for(session_page(held), "session-1") == held
+    guard().check(post(SAME_SITE, held, held), "session-1")
+
+
+@pytest.mark.parametrize(
+    "kept",
+    [
+        None,
+        "garbage",
+        "nonce.",
+        guard().issue("session-2"),  # another session's
+        guard(OLD_KEY).issue("session-1"),  # this session's, by a key being retired
+    ],
+)
+def test_a_token_not_this_sessions_by_the_current_key_is_replaced(kept: str | None) -> None:
+    token = guard(KEY, OLD_KEY).token_for(session_page(kept), "session-1")
+    assert token != kept
+    guard().check(post(SAME_SITE, token, token), "session-1")
