@@ -41,9 +41,22 @@ describe("fieldsOf", () => {
   const shot = byKey(fieldsOf(schemaOf("shot")));
   const character = byKey(fieldsOf(schemaOf("character")));
 
-  it("lists the properties in the schema's order, labelled by name, with their hints", () => {
-    expect(fieldsOf(schemaOf("shot")).map((f) => f.label)).toEqual(["name", "camera_angle", "framing", "duration_s", "notes"]);
+  it("lists the required properties first, then the others, labelled by name, with their hints", () => {
+    expect(fieldsOf(schemaOf("shot")).map((f) => f.label)).toEqual(["name", "framing", "duration_s", "camera_angle", "notes"]);
     expect(shot.get("name")?.description).toBe("The shot's caption.");
+  });
+
+  it("keeps that order when the properties arrive with their keys sorted, as the API sends them", () => {
+    const schema = schemaOf("shot");
+    const properties = schema.properties as Record<string, unknown>;
+    const sorted = Object.fromEntries(Object.keys(properties).sort().map((name) => [name, properties[name]]));
+    expect(fieldsOf({ ...schema, properties: sorted }).map((f) => f.label)).toEqual([
+      "name",
+      "framing",
+      "duration_s",
+      "camera_angle",
+      "notes",
+    ]);
   });
 
   it("marks required properties", () => {

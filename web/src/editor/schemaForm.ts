@@ -170,14 +170,20 @@ function fieldOf(name: string, schema: JsonSchema, parent: readonly string[], re
   return { ...base, kind: "json" };
 }
 
-/** The fields of an object schema's properties, in the schema's order. */
+/** The fields of an object schema's properties: the required ones first, in the order its
+ * `required` list names them, then the others as the schema lists them. (A schema's
+ * `properties` reach the studio with their keys sorted — the API sends them as a protobuf
+ * Struct — but `required` is a list and keeps its order.) */
 export function fieldsOf(schema: JsonSchema, parent: readonly string[] = []): Field[] {
   const properties = schema.properties;
   if (!isSchema(properties)) return [];
   const required = requiredOf(schema);
-  return Object.entries(properties).flatMap(([name, property]) =>
-    isSchema(property) ? [fieldOf(name, property, parent, required.has(name))] : [],
-  );
+  const names = [...required].filter((name) => Object.hasOwn(properties, name));
+  for (const name of Object.keys(properties)) if (!required.has(name)) names.push(name);
+  return names.flatMap((name) => {
+    const property = properties[name];
+    return isSchema(property) ? [fieldOf(name, property, parent, required.has(name))] : [];
+  });
 }
 
 /** The properties a new node starts with: every default the schema gives, in required nested
