@@ -53,12 +53,17 @@ class CsrfGuard:
         Every tab of a browser shares the cookie, so one tab asking must not invalidate the
         token another tab holds."""
         kept = request.cookies.get(self.cookie, "")
-        nonce, _, signature = kept.partition(".")
-        if kept and len(kept) <= _MAX_TOKEN and nonce and signature:
-            current = self._sign(self._keys[0], session_id, nonce)
-            if hmac.compare_digest(signature.encode(), current.encode()):
-                return kept
+        if kept and len(kept) <= _MAX_TOKEN and self._signed(kept, session_id, self._keys[:1]):
+            return kept
         return self.issue(session_id)
+
+    def _signed(self, token: str, session_id: str, keys: tuple[bytes, ...]) -> bool:
+        """Whether ``token`` is ``session_id``'s, signed with one of ``keys``."""
+        nonce, _, signature = token.partition(".")
+        return any(
+            hmac.compare_digest(signature.encode(), self._sign(key, session_id, nonce).encode())
+            for key in keys
+        )
 
     def _sign(self, key: bytes, session_id: str, nonce: str) -> str:
         return _b64(hmac.digest(key, f"{session_id}!{nonce}".encode(), sha256))
@@ -107,9 +112,5 @@ class CsrfGuard:
             )
         if not hmac.compare_digest(sent.encode(), kept.encode()):
             raise Forbidden(f"the {CSRF_HEADER} header does not match the CSRF cookie")
-        nonce, _, signature = sent.partition(".")
-        if not any(
-            hmac.compare_digest(signature.encode(), self._sign(key, session_id, nonce).encode())
-            for key in self._keys
-        ):
+        if not self._signed(sent, session_id, self._keys):
             raise Forbidden("the CSRF token is not this session's; fetch a new one")
