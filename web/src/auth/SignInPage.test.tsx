@@ -84,6 +84,10 @@ describe("the sign-in page", () => {
     await waitFor(() => {
       expect(load).toHaveBeenCalledWith("/signin");
     });
-    expect(calls.at(-1)).toMatchObject({ method: "POST", path: "/v1/auth/logout" });
+    // The live connection asks for its stream token on its own schedule, so it is left out.
+    const asked = calls
+      .map((call) => `${call.method} ${call.path}`)
+      .filter((call) => call !== "POST /v1/events/tokens");
+    expect(asked.at(-1)).toBe("POST /v1/auth/logout");
   });
 });
