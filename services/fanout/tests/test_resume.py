@@ -65,7 +65,8 @@ async def received_until(client: Any, seq: int, *, outcome: bool = False) -> lis
     too, whichever comes last: an event published as the stream opens may be replayed (before
     the outcome) or live (after it), and either is right."""
     messages = [await client.next()]
-    while messages[-1].get("seq", -1) < seq or (
+    # Not "the last message's seq": a replayed ``seq`` is followed by the outcome, which has none.
+    while not any(m.get("seq", -1) >= seq for m in messages) or (
         outcome and not any(m["type"] in _OUTCOMES for m in messages)
     ):
         messages.append(await client.next())
