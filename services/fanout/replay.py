@@ -95,7 +95,7 @@ async def _replay(
             return 0
         subscription = await js.pull_subscribe_bind(consumer=name, stream=STREAM)
         try:
-            return await _read(subscription, hub, connection, upto, info.num_pending)
+            return await _read(subscription, hub, connection, upto)
         finally:
             with contextlib.suppress(nats.errors.Error):
                 await subscription.unsubscribe()
@@ -105,23 +105,14 @@ async def _replay(
 
 
 async def _read(
-    subscription: JetStreamContext.PullSubscription,
-    hub: Hub,
-    connection: Connection,
-    upto: int,
-    pending: int,
+    subscription: JetStreamContext.PullSubscription, hub: Hub, connection: Connection, upto: int
 ) -> int:
     """Queue the events up to ``upto``, writing as the client takes them: a long history
-    waits on the client instead of piling up in memory.
-
-    Each fetch asks for no more than the consumer holds (``pending``), so it returns as soon as
-    those came: a larger batch waits for the server's "no more messages", which a busy server
-    may send late."""
+    waits on the client instead of piling up in memory."""
     replayed = 0
     flush_at = hub.limits.queue_bytes // 4
-    while connection.ended is None and pending:
-        for msg in await subscription.fetch(min(_BATCH, pending), timeout=_FETCH_TIMEOUT_S):
-            pending = msg.metadata.num_pending
+    while connection.ended is None:
+        for msg in await subscription.fetch(_BATCH, timeout=_FETCH_TIMEOUT_S):
             seq = msg.metadata.sequence.stream
             if seq > upto:
                 return replayed  # live from here: held, or on its way
@@ -134,6 +125,6 @@ async def _read(
             if connection.pending_bytes >= flush_at:
                 hub.flush_now(connection)
                 await connection.sink.drain()
-            if seq == upto or not pending:
+            if seq == upto or not msg.metadata.num_pending:
                 return replayed
     return replayed
