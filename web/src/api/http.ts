@@ -120,34 +120,51 @@ export function reauthReason(path: string, problem: Problem): ReauthReason | nul
   return null;
 }
 
-export async function request<T>(
+export function request<T>(
   method: string,
   path: string,
   body?: unknown,
   options: RequestOptions = {},
 ): Promise<T> {
-  const exempt = SESSION_ROUTES.has(pathOnly(path));
-  if (!exempt && pendingSignIn !== undefined) await settled(pendingSignIn, options.signal);
-  const sentAfter = signIns;
-  const response = await send(method, path, body, options);
-  if (response.ok) return answerOf<T>(response);
+  return withSignIn(
+    path,
+    async (csrf) => {
+      const response = await send(method, path, body, csrf, options);
+      if (response.ok) return answerOf<T>(response);
+      throw new ApiError(await problemOf(response));
+    },
+    options.signal,
+  );
+}
 
-  const problem = await problemOf(response);
-  const reason = reauthReason(path, problem);
-  if (reason === null) throw new ApiError(problem);
-  if (signIns === sentAfter) {
-    const signedIn = await signInAgain(reason, options.signal);
-    if (!signedIn) throw new ApiError(problem);
+/** Runs `attempt` (one sending of a call to `path`, given the CSRF token to send, throwing an
+ * ApiError when refused); when the refusal needs a fresh sign-in, waits for it (one sign-in
+ * for every call that needs it meanwhile) and runs `attempt` once more. `request` goes through
+ * it, and so does a call sent without fetch (an upload, whose progress fetch cannot report). */
+export async function withSignIn<T>(
+  path: string,
+  attempt: (csrf: string | undefined) => Promise<T>,
+  signal?: AbortSignal,
+): Promise<T> {
+  const exempt = SESSION_ROUTES.has(pathOnly(path));
+  if (!exempt && pendingSignIn !== undefined) await settled(pendingSignIn, signal);
+  const sentAfter = signIns;
+  try {
+    return await attempt(csrfToken);
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    const reason = reauthReason(path, error.problem);
+    if (reason === null) throw error;
+    if (signIns === sentAfter && !(await signInAgain(reason, signal))) throw error;
   }
-  const retried = await send(method, path, body, options);
-  if (retried.ok) return answerOf<T>(retried);
-  throw new ApiError(await problemOf(retried));
+  return attempt(csrfToken);
 }
 
 async function send(
   method: string,
   path: string,
   body: unknown,
+  csrf: string | undefined,
   options: RequestOptions,
 ): Promise<Response> {
   const headers = new Headers({ Accept: "application/json" });
@@ -156,8 +173,8 @@ async function send(
     headers.set("Content-Type", "application/json");
     init.body = JSON.stringify(body);
   }
-  if (!SAFE_METHODS.has(method) && csrfToken !== undefined) {
-    headers.set("X-CSRF-Token", csrfToken);
+  if (!SAFE_METHODS.has(method) && csrf !== undefined) {
+    headers.set("X-CSRF-Token", csrf);
   }
   if (options.signal !== undefined) init.signal = options.signal;
   if (options.keepalive === true) init.keepalive = true;

@@ -17,6 +17,9 @@ import { useSession } from "./session";
 const CanvasRoute = lazy(async () => ({
   default: (await import("../canvas/CanvasRoute")).CanvasRoute,
 }));
+const UploadsPage = lazy(async () => ({
+  default: (await import("../uploads/UploadsPage")).UploadsPage,
+}));
 
 /** The studio's pages. Who is signed in is known before any page shows, so a signed-out
  * visit to a signed-in page goes to sign in (and back) without a flash of either. */
@@ -52,6 +55,14 @@ export function App() {
             element={
               <Suspense fallback={<p className="status">Opening the editor…</p>}>
                 <CanvasRoute />
+              </Suspense>
+            }
+          />
+          <Route
+            path="/uploads"
+            element={
+              <Suspense fallback={<p className="status">Loading…</p>}>
+                <UploadsPage />
               </Suspense>
             }
           />

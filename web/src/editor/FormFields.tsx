@@ -3,6 +3,7 @@
 
 import type { ReactNode } from "react";
 
+import { UploadChoices } from "../uploads/UploadChoices";
 import type { Field, GroupField, ListField, SimpleField, JsonField } from "./schemaForm";
 
 /** What a field shows and how it reports edits; made by the form. */
@@ -166,7 +167,13 @@ function SimpleInput({ form, field }: { form: FormState; field: SimpleField | Js
           onChange={onChange}
         />
       ) : (
-        <input {...common} type={field.inputType} value={form.text(field)} onChange={onChange} />
+        <input
+          {...common}
+          type={field.inputType}
+          list={uploadsListOf(form, field)}
+          value={form.text(field)}
+          onChange={onChange}
+        />
       );
       break;
     }
@@ -184,9 +191,21 @@ function SimpleInput({ form, field }: { form: FormState; field: SimpleField | Js
           {control}
         </>
       )}
+      <Choices form={form} field={field} />
       <Notes form={form} field={field} message={message} />
     </div>
   );
+}
+
+/** The id of the list of uploads a blob-id field offers (`<input list>`), if it is one. */
+function uploadsListOf(form: FormState, field: Field): string | undefined {
+  const text = field.kind === "list" ? field.item : field;
+  return text.kind === "text" && text.blobId === true && !form.readOnly ? idOf(form, field, "-uploads") : undefined;
+}
+
+function Choices({ form, field }: { form: FormState; field: Field }) {
+  const id = uploadsListOf(form, field);
+  return id === undefined ? null : <UploadChoices id={id} />;
 }
 
 function ListInput({ form, field }: { form: FormState; field: ListField }) {
@@ -209,6 +228,7 @@ function ListInput({ form, field }: { form: FormState; field: ListField }) {
               <input
                 id={itemId}
                 type={field.item.kind === "number" ? "number" : "text"}
+                list={uploadsListOf(form, field)}
                 value={raw}
                 disabled={form.readOnly || undefined}
                 aria-invalid={invalid || undefined}
@@ -250,6 +270,7 @@ function ListInput({ form, field }: { form: FormState; field: ListField }) {
           Add to {field.label}
         </button>
       )}
+      <Choices form={form} field={field} />
       <Notes form={form} field={field} message={error?.message} />
     </fieldset>
   );

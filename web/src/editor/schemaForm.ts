@@ -5,6 +5,8 @@ import type { JsonSchema } from "../api/graph";
 
 /** Strings longer than this get a multi-line box. */
 const SINGLE_LINE_MAX = 200;
+/** The pattern of a blob id (services/canvas/kinds/schema.py `blob_id`): an uploaded image. */
+const BLOB_ID_PATTERN = "^[0-9a-f]{64}$";
 
 // String formats an <input> has a type for (and whose value is the schema's form).
 const INPUT_TYPES: Readonly<Record<string, TextField["inputType"]>> = {
@@ -32,6 +34,8 @@ export interface TextField extends FieldBase {
   inputType: "text" | "email" | "url" | "date" | "time";
   minLength?: number;
   maxLength?: number;
+  /** Holds a blob id: the field offers the images uploaded in this session. */
+  blobId?: true;
 }
 
 export interface ChoiceField extends FieldBase {
@@ -123,6 +127,7 @@ function simpleField(base: FieldBase, schema: JsonSchema): SimpleField | null {
     };
     if (maxLength !== undefined) field.maxLength = maxLength;
     if (minLength !== undefined) field.minLength = minLength;
+    if (stringOf(schema, "pattern") === BLOB_ID_PATTERN) field.blobId = true;
     return field;
   }
   if (type === "number" || type === "integer") {
