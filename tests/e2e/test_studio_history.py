@@ -124,7 +124,7 @@ async def test_two_versions_diff_on_the_graph_and_an_old_one_is_restored(
     toggle = page.get_by_role("button", name="History", exact=True)
     await toggle.click()
     await expect(toggle).to_have_attribute("aria-expanded", "true")
-    history = page.get_by_role("complementary", name="History")
+    history = page.get_by_role("region", name="History", exact=True)
     versions = history.get_by_role("list", name="Versions").get_by_role("listitem")
     await expect(versions).to_have_count(3, timeout=UI_TIMEOUT_MS)
     await expect(versions.nth(0)).to_contain_text(f"Version {new}")

@@ -69,7 +69,8 @@ export function HistoryPanel(props: HistoryPanelProps) {
   const [first, second] = picked;
 
   return (
-    <aside
+    // A region, not an aside: a complementary landmark may not sit inside the page's main.
+    <section
       className="history-panel"
       id={HISTORY_PANEL_ID}
       aria-labelledby={`${HISTORY_PANEL_ID}-title`}
@@ -153,6 +154,6 @@ export function HistoryPanel(props: HistoryPanelProps) {
           </p>
         </ConfirmDialog>
       )}
-    </aside>
+    </section>
   );
 }
