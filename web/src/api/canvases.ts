@@ -3,7 +3,7 @@
 
 import { batch, valueOf } from "./batch";
 import type { NodeResult } from "./events";
-import type { Graph, GraphProblem, NodeType, NodeTypeList, Validation } from "./graph";
+import type { Graph, GraphEdge, GraphProblem, NodeType, NodeTypeList, Validation } from "./graph";
 import { request, type RequestOptions } from "./http";
 
 export type Access = "owner" | "write" | "read";
@@ -44,6 +44,29 @@ export interface Version {
   warnings?: GraphProblem[];
   /** An autosave identical to the newest version: nothing was saved. */
   unchanged?: boolean;
+}
+
+export interface VersionPage {
+  /** Newest first, without graphs. */
+  versions: Version[];
+  next_page_token: string;
+}
+
+/** What turns one version's graph into another's: nodes by id, edges by their four values; a
+ * changed node's `fields` are "type", "position" and "properties.<name>". */
+export interface GraphDiff {
+  nodes_added: string[];
+  nodes_removed: string[];
+  nodes_changed: { node: string; fields: string[] }[];
+  edges_added: GraphEdge[];
+  edges_removed: GraphEdge[];
+}
+
+/** Two versions with their graphs, and the diff from `older` to `newer`. */
+export interface Comparison {
+  older: Version;
+  newer: Version;
+  diff: GraphDiff;
 }
 
 /** Execute's answer (202): every node's state at that moment. */
@@ -104,6 +127,12 @@ const VALIDATE = "/v1/graphs/validate";
 
 function canvasPath(id: string): string {
   return `${CANVASES}/${encodeURIComponent(id)}`;
+}
+
+/** A canvas's versions, or one of them. */
+function versionsPath(id: string, number?: number): string {
+  const versions = `${canvasPath(id)}/versions`;
+  return number === undefined ? versions : `${versions}/${String(number)}`;
 }
 
 function resultsPath(id: string, version?: number): string {
@@ -170,11 +199,49 @@ export function saveVersion(
   save: SaveRequest,
   options: RequestOptions = {},
 ): Promise<Version> {
-  return request<Version>("POST", `${canvasPath(id)}/versions`, save, options);
+  return request<Version>("POST", versionsPath(id), save, options);
 }
 
 export function getVersion(id: string, number: number): Promise<Version> {
-  return request<Version>("GET", `${canvasPath(id)}/versions/${String(number)}`);
+  return request<Version>("GET", versionsPath(id, number));
+}
+
+/** The canvas's versions, newest first, a page at a time. */
+export function listVersions(id: string, cursor = ""): Promise<VersionPage> {
+  const query = cursor === "" ? "" : `?cursor=${encodeURIComponent(cursor)}`;
+  return request<VersionPage>("GET", `${versionsPath(id)}${query}`);
+}
+
+/** Versions `older` and `newer` with their graphs and the diff between them: one `$batch`. */
+export async function compareVersions(
+  id: string,
+  older: number,
+  newer: number,
+  options: RequestOptions = {},
+): Promise<Comparison> {
+  const answers = await batch(
+    [
+      { id: "older", method: "GET", url: versionsPath(id, older) },
+      { id: "newer", method: "GET", url: versionsPath(id, newer) },
+      {
+        id: "diff",
+        method: "GET",
+        url: `${canvasPath(id)}/diff?from=${String(older)}&to=${String(newer)}`,
+      },
+    ],
+    options,
+  );
+  return {
+    older: valueOf(answers, "older") as Version,
+    newer: valueOf(answers, "newer") as Version,
+    diff: valueOf(answers, "diff") as GraphDiff,
+  };
+}
+
+/** A new version holding version `number`'s graph, made on `base_version` (a 409 ApiError
+ * when that is no longer the newest). Answered without its graph. */
+export function restoreVersion(id: string, number: number, base_version: number): Promise<Version> {
+  return request<Version>("POST", `${versionsPath(id, number)}/restore`, { base_version });
 }
 
 /** Runs `version` (else the newest): every node's state at that moment. */

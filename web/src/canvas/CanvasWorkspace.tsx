@@ -1,11 +1,18 @@
 import { useQueryClient } from "@tanstack/react-query";
-import { useState } from "react";
+import { Activity, useState } from "react";
 
 import type { OpenedCanvas } from "../api/canvases";
 import { EMPTY_GRAPH, type Graph } from "../api/graph";
 import { useIdentity } from "../app/session";
 import { GraphEditor } from "../editor/GraphEditor";
-import { canvasTopic, useLiveTopic, useUserEvents } from "../live";
+import { HISTORY_PANEL_ID, HistoryPanel } from "../history/HistoryPanel";
+import type { VersionPair } from "../history/historyQueries";
+import { useRestore } from "../history/useRestore";
+import { VersionDiff } from "../history/VersionDiff";
+import { canvasTopic, useLiveStatus, useLiveTopic, useUserEvents } from "../live";
+import { othersThan } from "../presence/presence";
+import { PresenceList } from "../presence/PresenceList";
+import { usePresence } from "../presence/usePresence";
 import { MergeView } from "../saving/MergeView";
 import { SaveStatus } from "../saving/SaveStatus";
 import { useAutosave } from "../saving/useAutosave";
@@ -41,6 +48,19 @@ export function CanvasWorkspace({ opened }: CanvasWorkspaceProps) {
   });
   const [opening] = useState(() => ({ graph: loadedGraph, problems: canvas.problems ?? [] }));
   const problems = useValidation(graph, opening);
+  const { presence, onSubscribed, onPresence } = usePresence();
+  const live = useLiveStatus() === "live";
+  const [historyOpen, setHistoryOpen] = useState(false);
+  // Two versions whose diff the page shows instead of the live editor (kept, hidden, meanwhile).
+  const [comparing, setComparing] = useState<VersionPair | null>(null);
+  const restore = useRestore({
+    canvasId: canvas.id,
+    flush: saving.flush,
+    restored: (version, restoredGraph) => {
+      saving.restored(version, restoredGraph);
+      setComparing(null);
+    },
+  });
 
   const refetch = () => {
     void queries.invalidateQueries({ queryKey: canvasKey(canvas.id) });
@@ -59,6 +79,8 @@ export function CanvasWorkspace({ opened }: CanvasWorkspaceProps) {
       onLost: () => {
         setGone(true);
       },
+      onSubscribed,
+      onPresence,
     },
   );
   useUserEvents((event) => {
@@ -83,9 +105,21 @@ export function CanvasWorkspace({ opened }: CanvasWorkspaceProps) {
             </button>
           </p>
         )}
+        <PresenceList others={othersThan(presence, identity.user_id)} live={live} />
         <span className="execution-summary" aria-live="polite">
           {counts.join(", ")}
         </span>
+        <button
+          type="button"
+          className="history-toggle"
+          aria-expanded={historyOpen}
+          aria-controls={HISTORY_PANEL_ID}
+          onClick={() => {
+            setHistoryOpen((open) => !open);
+          }}
+        >
+          History
+        </button>
         {!readOnly && (
           <ExecuteButton
             canvasId={canvas.id}
@@ -97,14 +131,43 @@ export function CanvasWorkspace({ opened }: CanvasWorkspaceProps) {
           />
         )}
       </div>
-      <GraphEditor
-        graph={graph}
-        nodeTypes={nodeTypes}
-        problems={problems}
-        nodeStates={states.nodes}
-        readOnly={readOnly}
-        onChange={setGraph}
-      />
+      <div className="canvas-body">
+        <Activity mode={comparing === null ? "visible" : "hidden"}>
+          <GraphEditor
+            graph={graph}
+            nodeTypes={nodeTypes}
+            problems={problems}
+            nodeStates={states.nodes}
+            readOnly={readOnly}
+            onChange={setGraph}
+          />
+        </Activity>
+        {comparing !== null && (
+          <VersionDiff
+            canvasId={canvas.id}
+            pair={comparing}
+            nodeTypes={nodeTypes}
+            onLeave={() => {
+              setComparing(null);
+            }}
+          />
+        )}
+        {historyOpen && (
+          <HistoryPanel
+            canvasId={canvas.id}
+            access={canvas.access}
+            currentVersion={saving.version}
+            self={identity.user_id}
+            seen={presence.known}
+            comparing={comparing}
+            onCompare={setComparing}
+            restore={restore}
+            onClose={() => {
+              setHistoryOpen(false);
+            }}
+          />
+        )}
+      </div>
       {saving.conflict !== null && (
         <MergeView
           conflict={saving.conflict}

@@ -26,6 +26,8 @@ import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent } fro
 
 import type { NodeResult } from "../api/events";
 import type { Graph, GraphProblem, NodeType, Position } from "../api/graph";
+import { DiffMarksContext } from "../history/diffContext";
+import { markEdges, type DiffMarks } from "../history/diffView";
 import { hold, copyOf, nextPaste, pasteOf } from "./clipboard";
 import { ConnectionHint } from "./ConnectionHint";
 import { connectionRefusal, endpointOf, registryOf, type Endpoint } from "./connections";
@@ -52,6 +54,8 @@ export interface GraphEditorProps {
   nodeStates?: ReadonlyMap<string, NodeResult>;
   /** "read" access: view and select, no edits. */
   readOnly?: boolean;
+  /** A diff between two versions to mark on the graph (shown read-only). */
+  marks?: DiffMarks;
   /** Every user edit, already applied. */
   onChange: (next: Graph) => void;
 }
@@ -88,16 +92,18 @@ function minimapColour(node: FlowNode): string {
   return MINIMAP_COLOURS[node.data.typeName] ?? "#9aa1ab";
 }
 
-/** The canvas editor, with its own React Flow provider. */
+/** The canvas editor, with its own React Flow provider (and a diff's marks for its nodes). */
 export function GraphEditor(props: GraphEditorProps): React.JSX.Element {
   return (
     <ReactFlowProvider>
-      <Editor {...props} />
+      <DiffMarksContext value={props.marks?.nodes ?? null}>
+        <Editor {...props} />
+      </DiffMarksContext>
     </ReactFlowProvider>
   );
 }
 
-function Editor({ graph, nodeTypes, problems, nodeStates, readOnly = false, onChange }: GraphEditorProps) {
+function Editor({ graph, nodeTypes, problems, nodeStates, readOnly = false, marks, onChange }: GraphEditorProps) {
   const flow = useReactFlow<FlowNode, FlowEdge>();
   const far = useStore(isFar);
   const rootRef = useRef<HTMLDivElement>(null);
@@ -114,7 +120,8 @@ function Editor({ graph, nodeTypes, problems, nodeStates, readOnly = false, onCh
   const { present, commit, latest } = history;
 
   const view = useFlowView(present, decorations, grouped.byEdge);
-  const { nodes, edges, selectedNodeIds, selectNext } = view;
+  const { nodes, selectedNodeIds, selectNext } = view;
+  const edges = useMemo(() => (marks === undefined ? view.edges : markEdges(view.edges, marks.edges)), [marks, view.edges]);
   // A canvas whose nodes arrive after the editor opened (it was loading) is fitted into view
   // then, once; not one the user started empty and is adding to.
   const loaded = present.nodes.length > 0 && !history.canUndo && !history.canRedo;
@@ -296,7 +303,7 @@ function Editor({ graph, nodeTypes, problems, nodeStates, readOnly = false, onCh
 
   return (
     // Focusable, so that a click on the canvas takes focus from a field and keys reach it.
-    <div className={`sg-editor${readOnly ? " is-read-only" : ""}`} tabIndex={-1} ref={rootRef}>
+    <div className={`sg-editor${readOnly ? " is-read-only" : ""}${marks ? " is-diff" : ""}`} tabIndex={-1} ref={rootRef}>
       {!readOnly && <Palette types={nodeTypes} onAdd={addAtCentre} />}
       <div className={far ? "sg-canvas is-far" : "sg-canvas"} ref={canvasRef}>
         <ReactFlow<FlowNode, FlowEdge>

@@ -2,6 +2,8 @@ import { Handle, Position, type NodeProps } from "@xyflow/react";
 import { memo, useState } from "react";
 
 import type { GraphProblem, Port } from "../api/graph";
+import { DiffBadge } from "../history/DiffBadge";
+import { useDiffMark } from "../history/diffContext";
 import type { FlowNode } from "./flowNodes";
 import { nodeSubtitle } from "./flowNodes";
 import { resultView, type ResultImage } from "./results";
@@ -55,16 +57,19 @@ function ResultPicture({ image }: { image: ResultImage }) {
 }
 
 /** One node on the canvas: its ports as typed handles, its problems, and what Execute made. */
-function ShotgraphNodeView({ data, selected, isConnectable }: NodeProps<FlowNode>) {
+function ShotgraphNodeView({ id, data, selected, isConnectable }: NodeProps<FlowNode>) {
   const { type, typeName, properties, problems, result } = data;
+  const mark = useDiffMark(id);
   const subtitle = nodeSubtitle(type, properties);
   const view = resultView(result, typeName);
   const classes = ["sg-node", `sg-node--${typeName}`];
   if (selected) classes.push("is-selected");
   if (problems.length > 0) classes.push("has-problems");
   if (view !== null) classes.push(`is-${view.state}`);
+  if (mark !== undefined) classes.push(`is-diff-${mark.kind}`);
   return (
     <div className={classes.join(" ")}>
+      {mark !== undefined && <DiffBadge mark={mark} />}
       <header className="sg-node__header">
         <span className="sg-node__title">{type?.title ?? typeName}</span>
         {problems.length > 0 && (

@@ -6,7 +6,7 @@ import type { UserEvent } from "../api/events";
 import type { EventMeta, LiveClient } from "./client";
 import type { LiveStatus } from "./connection";
 import { LiveContext } from "./context";
-import type { Refused } from "./protocol";
+import type { PresenceMessage, Refused, Viewer } from "./protocol";
 
 export interface TopicOptions {
   /** Events may have been missed: refetch what the component shows. */
@@ -15,6 +15,10 @@ export interface TopicOptions {
   readonly onRefused?: (refusal: Refused) => void;
   /** Access was lost while following it (unshared, deleted). */
   readonly onLost?: () => void;
+  /** Followed (again after a reconnect); a canvas's viewers come with it. */
+  readonly onSubscribed?: (viewers: readonly Viewer[]) => void;
+  /** Someone began or stopped viewing the canvas. */
+  readonly onPresence?: (change: PresenceMessage) => void;
 }
 
 /** The tab's live client (to `restart()` it after signing in again); null when signed out. */
@@ -34,6 +38,8 @@ export function useLiveTopic(
   const reset = useEffectEvent(() => options.onReset?.());
   const refused = useEffectEvent((refusal: Refused) => options.onRefused?.(refusal));
   const lost = useEffectEvent(() => options.onLost?.());
+  const subscribed = useEffectEvent((viewers: readonly Viewer[]) => options.onSubscribed?.(viewers));
+  const presence = useEffectEvent((change: PresenceMessage) => options.onPresence?.(change));
   useEffect(() => {
     if (client === null || topic === null) return;
     return client.follow(topic, {
@@ -48,6 +54,12 @@ export function useLiveTopic(
       },
       lost: () => {
         lost();
+      },
+      subscribed: (viewers) => {
+        subscribed(viewers);
+      },
+      presence: (change) => {
+        presence(change);
       },
     });
   }, [client, topic]);

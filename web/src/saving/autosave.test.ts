@@ -566,3 +566,29 @@ describe("leaving the page", () => {
     expect(calls).toHaveLength(0);
   });
 });
+
+describe("a restore made by this page", () => {
+  it("shows the restored graph and saves the next edit on the restored version, with no conflict", async () => {
+    const { machine, calls, replaced, draft, newest } = setUp();
+    machine.edit(named("A"));
+    const flushed = machine.flush();
+    await calls[0]?.answer(version(6));
+    await expect(flushed).resolves.toMatchObject({ number: 6 });
+
+    // Version 7 is version 2's graph again, made by a restore on version 6.
+    machine.restored(7, named("Restored"));
+    expect(replaced.at(-1)).toEqual(named("Restored"));
+    expect(machine.snapshot).toMatchObject({ state: "saved", version: 7, conflict: null });
+    expect(draft()).toBeNull();
+    machine.edit(named("Restored")); // the page hands the shown graph back: no edit
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(calls).toHaveLength(1);
+
+    machine.edit(named("Restored, then edited"));
+    await vi.advanceTimersByTimeAsync(800);
+    expect(calls[1]?.request).toMatchObject({ base_version: 7, graph: named("Restored, then edited") });
+    await calls[1]?.answer(version(8));
+    expect(machine.snapshot).toMatchObject({ state: "saved", version: 8 });
+    expect(newest).not.toHaveBeenCalled();
+  });
+});

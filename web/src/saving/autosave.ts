@@ -298,6 +298,21 @@ export class Autosave {
     this.set("saved");
   }
 
+  /** This page made `graph` the newest version, `version`, itself (a restore of an earlier
+   * version): the page shows it, and autosave goes on from it, not taking it for someone
+   * else's save. Call it once nothing is being saved (after `flush`). */
+  restored(version: number, graph: Graph): void {
+    this.disarm("debounce");
+    this.disarm("maxWait");
+    this.disarm("draft");
+    this.adopt({ version, base: null, mine: graph, theirs: graph });
+    this.latest = graph;
+    this.draft = null;
+    this.options.drafts.clear();
+    this.replace(graph);
+    this.set("saved");
+  }
+
   /** Hides the notice of a restored draft, keeping its graph. */
   dismissDraft(): void {
     this.draft = null;

@@ -39,6 +39,8 @@ export interface Autosaving extends SaveSnapshot {
   resolve: (merged: Graph) => void;
   /** Ends a conflict by taking the newest version as it is. */
   discardMine: () => void;
+  /** This page restored an earlier version as `version`: show `graph` and save on from it. */
+  restored: (version: number, graph: Graph) => void;
   /** Hides the notice of a restored draft; `discardDraft` drops the draft instead. */
   dismissDraft: () => void;
   discardDraft: () => void;
@@ -139,6 +141,9 @@ export function useAutosave(input: AutosaveInput): Autosaving {
       },
       discardMine: () => {
         autosave.discardMine();
+      },
+      restored: (version: number, graph: Graph) => {
+        autosave.restored(version, graph);
       },
       dismissDraft: () => {
         autosave.dismissDraft();
