@@ -17,6 +17,9 @@ import { useSession } from "./session";
 const CanvasRoute = lazy(async () => ({
   default: (await import("../canvas/CanvasRoute")).CanvasRoute,
 }));
+const QueuePage = lazy(async () => ({
+  default: (await import("../queue/QueuePage")).QueuePage,
+}));
 
 /** The studio's pages. Who is signed in is known before any page shows, so a signed-out
  * visit to a signed-in page goes to sign in (and back) without a flash of either. */
@@ -56,6 +59,14 @@ export function App() {
             }
           />
           <Route path="/keys" element={<KeysPage />} />
+          <Route
+            path="/queue"
+            element={
+              <Suspense fallback={<p className="status">Opening the queue…</p>}>
+                <QueuePage />
+              </Suspense>
+            }
+          />
           <Route path="*" element={<NotFound />} />
         </Route>
       </Routes>

@@ -35,6 +35,7 @@ export function Shell() {
             <NavLink to="/" end>
               Canvases
             </NavLink>
+            <NavLink to="/queue">Queue</NavLink>
             <NavLink to="/keys">API keys</NavLink>
           </nav>
           <LiveBadge />
