@@ -18,7 +18,7 @@ interface ConfirmDialogProps {
 }
 
 /** "Are you sure?" for what cannot be undone: the dangerous button is named for what it does,
- * and Cancel has the focus. */
+ * and the one that leaves things as they are has the focus. */
 export function ConfirmDialog(props: ConfirmDialogProps) {
   const { title, children, confirmLabel, dismissLabel = "Cancel", onConfirm, onCancel } = props;
   const { pending, error } = props;

@@ -6,6 +6,7 @@ import { PagedList } from "../app/PagedList";
 import { useUserEvents } from "../live";
 import { applyJobEvent, jobsNeedReading, mergeJobs, tick, type LiveJob } from "./liveQueue";
 import { jobListQuery, jobsKey, OFFLINE_REFRESH_MS } from "./queueQueries";
+import { ScrollingTable } from "./ScrollingTable";
 import { StateLabel } from "./StateLabel";
 import { useLiveRefresh } from "./useLiveRefresh";
 
@@ -44,7 +45,7 @@ export function JobList({ id, batchId, batchName }: JobListProps) {
         loading="Loading jobs…"
         empty={<p className="status">This batch has no jobs.</p>}
       >
-        <div className="table-scroll">
+        <ScrollingTable label={`Jobs of ${batchName}`}>
           <table className="job-table">
             <caption>Jobs of {batchName}</caption>
             <thead>
@@ -53,7 +54,7 @@ export function JobList({ id, batchId, batchName }: JobListProps) {
                 <th scope="col">Function</th>
                 <th scope="col">State</th>
                 <th scope="col">Progress</th>
-                <th scope="col">Attempts</th>
+                <th scope="col" className="number">Attempts</th>
               </tr>
             </thead>
             <tbody>
@@ -62,7 +63,7 @@ export function JobList({ id, batchId, batchName }: JobListProps) {
               ))}
             </tbody>
           </table>
-        </div>
+        </ScrollingTable>
       </PagedList>
     </div>
   );

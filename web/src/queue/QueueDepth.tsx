@@ -4,6 +4,7 @@ import { useEffect, useId, useRef } from "react";
 import { ErrorAlert } from "../app/ErrorAlert";
 import { useUserEvents } from "../live";
 import { batchIdOf } from "./liveQueue";
+import { ScrollingTable } from "./ScrollingTable";
 import { QUEUES_KEY, QUEUES_REFRESH_MS, queuesQuery } from "./queueQueries";
 
 /** Batch events say the queues moved: read them again, at most this often. */
@@ -36,16 +37,16 @@ export function QueueDepth() {
         <p className="status">No job is waiting or running.</p>
       )}
       {functions.length > 0 && (
-        <div className="table-scroll">
+        <ScrollingTable label="Jobs per function">
           <table className="depth-table">
             <caption>Jobs per function</caption>
             <thead>
               <tr>
                 <th scope="col">Function</th>
-                <th scope="col">Waiting on others</th>
-                <th scope="col">Queued</th>
-                <th scope="col">With the workers</th>
-                <th scope="col">Running</th>
+                <th scope="col" className="number">Waiting on others</th>
+                <th scope="col" className="number">Queued</th>
+                <th scope="col" className="number">With the workers</th>
+                <th scope="col" className="number">Running</th>
               </tr>
             </thead>
             <tbody>
@@ -62,17 +63,17 @@ export function QueueDepth() {
               ))}
             </tbody>
           </table>
-        </div>
+        </ScrollingTable>
       )}
       {workers.length > 0 && (
-        <div className="table-scroll">
+        <ScrollingTable label="Running jobs per worker">
           <table className="depth-table">
             <caption>Running jobs per worker</caption>
             <thead>
               <tr>
                 <th scope="col">Worker</th>
                 <th scope="col">Function</th>
-                <th scope="col">Running</th>
+                <th scope="col" className="number">Running</th>
               </tr>
             </thead>
             <tbody>
@@ -87,7 +88,7 @@ export function QueueDepth() {
               ))}
             </tbody>
           </table>
-        </div>
+        </ScrollingTable>
       )}
     </section>
   );

@@ -76,9 +76,9 @@ export function QueuePage() {
     <section className="queue-page">
       <div className="page-head">
         <h1>Queue</h1>
-        <p className="meta live-note">
-          {live ? "Updates arrive live." : "Not live: read again every 10 seconds."}
-        </p>
+        {!live && (
+          <p className="meta live-note">Not live: the lists are read again every 10 seconds.</p>
+        )}
       </div>
       <QueueDepth />
       <PagedList
