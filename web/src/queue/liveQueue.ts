@@ -15,7 +15,7 @@ import type {
   JobPage,
   JobState,
 } from "../api/batches";
-import type { BatchProgress, JobProgress, UserEvent } from "../api/events";
+import type { JobProgress, UserEvent } from "../api/events";
 
 let clock = 0;
 
@@ -48,20 +48,22 @@ export interface LiveJob extends JobProgress {
   readonly at: number;
 }
 
-export const ACTIVE_BATCH_STATES: ReadonlySet<BatchState> = new Set(["queued", "running"]);
+const ACTIVE_BATCH_STATES: ReadonlySet<BatchState> = new Set(["queued", "running"]);
 
 const FINAL_JOB_STATES: readonly JobState[] = ["succeeded", "failed", "cancelled", "skipped"];
 
-export function isFinishedJob(state: JobState): boolean {
+function isFinishedJob(state: JobState): boolean {
   return FINAL_JOB_STATES.includes(state);
 }
 
+/** Whether a batch still has work to do (it can be cancelled). */
 export function isActive(state: BatchState): boolean {
   return ACTIVE_BATCH_STATES.has(state);
 }
 
-/** A batch event's batch, or null for an event about something else. */
-function batchOf(event: UserEvent): (LiveBatch & { progress?: BatchProgress }) | null {
+/** What a batch event says of its batch (`at` still to be stamped), or null for an event
+ * about something else. */
+function batchOf(event: UserEvent): LiveBatch | null {
   switch (event.type) {
     case "batch.submitted":
     case "batch.progress":
