@@ -20,6 +20,9 @@ const CanvasRoute = lazy(async () => ({
 const UploadsPage = lazy(async () => ({
   default: (await import("../uploads/UploadsPage")).UploadsPage,
 }));
+const QueuePage = lazy(async () => ({
+  default: (await import("../queue/QueuePage")).QueuePage,
+}));
 
 /** The studio's pages. Who is signed in is known before any page shows, so a signed-out
  * visit to a signed-in page goes to sign in (and back) without a flash of either. */
@@ -67,6 +70,14 @@ export function App() {
             }
           />
           <Route path="/keys" element={<KeysPage />} />
+          <Route
+            path="/queue"
+            element={
+              <Suspense fallback={<p className="status">Opening the queue…</p>}>
+                <QueuePage />
+              </Suspense>
+            }
+          />
           <Route path="*" element={<NotFound />} />
         </Route>
       </Routes>

@@ -36,6 +36,7 @@ export function Shell() {
               Canvases
             </NavLink>
             <NavLink to="/uploads">Reference images</NavLink>
+            <NavLink to="/queue">Queue</NavLink>
             <NavLink to="/keys">API keys</NavLink>
           </nav>
           <LiveBadge />
