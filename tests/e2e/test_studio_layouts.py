@@ -143,9 +143,14 @@ async def device_page(
 
 # --- What a page measures -------------------------------------------------------------------
 
-_OVERFLOW: Final = """() => {
+# A mobile browser shrinks a page wider than the screen to fit it, widening the window it lays
+# the page out in: so the window is held to the screen's width as well as the page to the window.
+_OVERFLOW: Final = """(screenWidth) => {
   const wide = [];
   const root = document.documentElement;
+  if (window.innerWidth > screenWidth) {
+    wide.push(`the page: laid out ${window.innerWidth} px wide on a ${screenWidth} px screen`);
+  }
   if (root.scrollWidth > window.innerWidth) {
     wide.push(`the page: ${root.scrollWidth} px in a ${window.innerWidth} px window`);
   }
@@ -171,14 +176,70 @@ _SMALL_TARGETS: Final = """(minimum) => {
     const box = target.getBoundingClientRect();
     if (box.width === 0 && box.height === 0) continue;  // not shown
     if (box.width < minimum - 0.5 || box.height < minimum - 0.5) {
-      const name = (control.getAttribute("aria-label") || control.textContent || control.name
-        || control.tagName).trim().slice(0, 40);
+      const name = (control.getAttribute("aria-label") || control.labels?.[0]?.textContent
+        || control.textContent || "").trim().slice(0, 40);
       const size = `${box.width.toFixed(1)}x${box.height.toFixed(1)}`;
       small.push(`${control.tagName.toLowerCase()} "${name}": ${size}`);
     }
   }
   return small;
 }"""
+
+# The controls the keyboard should reach (those shown and enabled; only the open modal
+# dialog's while one is open), each marked with its index; and, from here on, every element
+# that takes focus, with whether it shows it (an outline on it, or on its first child: a canvas
+# node draws its focus on its card).
+_START_FOCUS_WALK: Final = """() => {
+  const named = (element) => {
+    const name = element.getAttribute("aria-label") || element.labels?.[0]?.textContent
+      || element.textContent || "";
+    return `${element.tagName.toLowerCase()} "${name.trim().slice(0, 40)}"`;
+  };
+  const shown = (element) => !element.disabled && element.tabIndex >= 0
+    && element.getClientRects().length > 0 && getComputedStyle(element).visibility !== "hidden";
+  const outlined = (element) => {
+    const style = getComputedStyle(element);
+    return style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 1;
+  };
+  for (const marked of document.querySelectorAll("[data-focus-walk]")) {
+    delete marked.dataset.focusWalk;
+  }
+  const scope = document.querySelector("dialog:modal") ?? document;
+  const selector = "a[href], button, input, select, textarea, [tabindex]";
+  const controls = [...scope.querySelectorAll(selector)].filter(shown);
+  controls.forEach((element, index) => { element.dataset.focusWalk = String(index); });
+  window.__focusWalk = [];
+  if (!window.__focusWalkHeard) {  // once a document: the studio's own routes keep it
+    window.__focusWalkHeard = true;
+    document.addEventListener("focusin", ({ target }) => {
+      window.__focusWalk.push({
+        index: target.dataset?.focusWalk ?? null,
+        name: named(target),
+        shown: [target, target.firstElementChild].some((e) => e !== null && outlined(e)),
+      });
+    });
+  }
+  return controls.map(named);
+}"""
+
+
+async def walk_with_tab(page: Page) -> list[str]:
+    """Tab through the page until focus comes round again: what the keyboard could not reach,
+    and what it reached without showing focus."""
+    controls: list[str] = await page.evaluate(_START_FOCUS_WALK)
+    # Enough presses for every control, a stop outside the page, and the way round again.
+    for _ in range(len(controls) + 3):
+        await page.keyboard.press("Tab")
+    walk: list[dict[str, Any]] = await page.evaluate("() => window.__focusWalk")
+    reached = {step["index"] for step in walk if step["index"] is not None}
+    missed = [
+        f"not reached by Tab: {name}"
+        for index, name in enumerate(controls)
+        if str(index) not in reached
+    ]
+    unseen = {f"focus not shown: {step['name']}" for step in walk if not step["shown"]}
+    return missed + sorted(unseen)
+
 
 _AXE_RUN: Final = """async () => {
   // Every rule axe runs by default; only the report is narrowed to what failed.
@@ -456,7 +517,7 @@ async def test_on_a_touch_screen_the_canvas_pans_pinches_and_folds_its_panels(
             # Both drawers beside the canvas, which keeps the width between them.
             await expect(palette).to_be_visible()
             assert canvas_box["width"] >= 0.4 * device.width, canvas_box
-        assert await page.evaluate(_OVERFLOW) == []
+        assert await page.evaluate(_OVERFLOW, device.width) == []
 
         # A tap on a kind of node adds one, selected, where the canvas shows it.
         nodes = page.locator(".react-flow__node")
@@ -496,7 +557,8 @@ async def test_every_page_fits_the_screen_and_axe_finds_no_serious_violation(
     device: Device,
 ) -> None:
     """Each visit of VISITS on this device: no sideways scrolling; under a finger, no control
-    smaller than 44x44; at desktop and phone sizes, no serious or critical axe violation."""
+    smaller than 44x44; at desktop and phone sizes, no serious or critical axe violation; at
+    desktop size, the Tab key reaches every control and shows where focus is."""
     canvas_id = await new_canvas(platform, user, f"Layout on a {device.name}")
     run_axe = device is not TABLET  # axe's rules see nothing at 768 px that the others miss
     problems: list[str] = []
@@ -521,13 +583,15 @@ async def test_every_page_fits_the_screen_and_axe_finds_no_serious_violation(
             where = f"{device.name} {visit.name}"
             problems += [
                 f"{where}: scrolls sideways: {wide}"
-                for wide in await studio.page.evaluate(_OVERFLOW)
+                for wide in await studio.page.evaluate(_OVERFLOW, device.width)
             ]
             if device.touch:
                 small = await studio.page.evaluate(_SMALL_TARGETS, TOUCH_TARGET)
                 problems += [
                     f"{where}: smaller than {TOUCH_TARGET} px: {target}" for target in small
                 ]
+            if device is DESKTOP:
+                problems += [f"{where}: {problem}" for problem in await walk_with_tab(studio.page)]
             if run_axe:
                 violations = await axe_violations(studio.page)
                 failing = [v for v in violations if v["impact"] in FAILING_IMPACTS]
@@ -536,3 +600,43 @@ async def test_every_page_fits_the_screen_and_axe_finds_no_serious_violation(
     if reported:
         print("axe's lesser findings (not failing):\n" + "\n".join(reported))
     assert not problems, "\n".join(problems)
+
+
+async def test_the_checks_catch_what_they_look_for(
+    chromium: Browser, https_gateway: ServiceProcess
+) -> None:
+    """The control: a page spoiled on purpose (through the CSSOM, which the CSP allows) fails
+    every check the pages above pass, so their passing means something."""
+    async with device_page(chromium, https_gateway, PHONE) as studio:
+        page = studio.page
+        await studio.goto("/signin")
+        await heading("Shotgraph Studio")(page)
+        await page.evaluate(
+            """() => {
+              const form = document.querySelector("form");
+              const add = (tag, text, style = {}) => {
+                const element = document.createElement(tag);
+                element.textContent = text;
+                Object.assign(element.style, style);
+                return element;
+              };
+              form.append(add("div", "Too wide", { width: "600px" }));
+              // No name, and too small for a finger.
+              const tiny = { minHeight: "0", padding: "0", width: "20px", height: "20px" };
+              form.append(add("button", "", tiny));
+              form.append(add("button", "No ring", { outline: "none" }));
+              const fenced = form.appendChild(document.createElement("div"));
+              fenced.inert = true;
+              fenced.append(add("button", "Fenced off"));
+            }"""
+        )
+        wide = await page.evaluate(_OVERFLOW, PHONE.width)
+        assert [found.split(":")[0] for found in wide] == ["the page", '<main class="auth-page">']
+        assert "on a 390 px screen" in wide[0], wide
+        assert await page.evaluate(_SMALL_TARGETS, TOUCH_TARGET) == ['button "": 20.0x20.0']
+        violations = await axe_violations(page)
+        assert "button-name" in {v["id"] for v in violations if v["impact"] in FAILING_IMPACTS}
+        assert await walk_with_tab(page) == [
+            'not reached by Tab: button "Fenced off"',
+            'focus not shown: button "No ring"',
+        ]
