@@ -6,10 +6,12 @@ accessibility everywhere: in Chromium over HTTPS against the live platform.
 - Real touch gestures, sent through CDP's ``Input.dispatchTouchEvent`` (Playwright's
   touchscreen only taps): one finger pans the canvas, two pinch-zoom it, read back from React
   Flow's viewport transform; a tap on the palette adds a node where it can be seen.
-- Every page, in every state listed in ``VISITS``: no horizontal scrolling, every control at
-  least 44x44 CSS px under a finger, and axe-core (``web/node_modules/axe-core``, every rule
-  it runs by default, none disabled) finds no serious or critical violation, at desktop and
-  phone sizes.
+- Every page, in every state listed in ``VISITS`` (add one there: a path and how to reach the
+  state, a dialog open, say), at desktop, tablet and phone sizes: no horizontal scrolling;
+  every control at least 44x44 CSS px under a finger; at desktop and phone sizes, axe-core
+  (``web/node_modules/axe-core``, every rule it runs by default, none disabled) finds no
+  serious or critical violation; at desktop size, Tab reaches every control and shows focus.
+  A control test spoils a page on purpose and sees every one of these checks catch it.
 
 axe is put into the page with ``page.evaluate`` of its file's text, under the page's real
 Content-Security-Policy: an evaluation from the driver (CDP's ``Runtime.evaluate``) is not a
@@ -25,10 +27,11 @@ any CSP violation, so the check itself is seen to break nothing.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -106,9 +109,15 @@ GRAPH: Final = {
 # --- Contexts of a device ---------------------------------------------------------------------
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def user(platform: Platform, https_gateway: ServiceProcess) -> StudioUser:
+@pytest.fixture(scope="module")
+def user(platform: Platform) -> StudioUser:
     return create_studio_user(platform)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def looked_at(platform: Platform, user: StudioUser) -> str:
+    """The canvas the pages' checks open (and do not change): its id."""
+    return await new_canvas(platform, user, "Harbour at dusk")
 
 
 async def new_canvas(platform: Platform, user: StudioUser, name: str) -> str:
@@ -224,8 +233,8 @@ _START_FOCUS_WALK: Final = """() => {
 
 
 async def walk_with_tab(page: Page) -> list[str]:
-    """Tab through the page until focus comes round again: what the keyboard could not reach,
-    and what it reached without showing focus."""
+    """Tab once round the page (from wherever focus is): the controls the keyboard did not
+    reach, and those it reached without showing focus."""
     controls: list[str] = await page.evaluate(_START_FOCUS_WALK)
     # Enough presses for every control, a stop outside the page, and the way round again.
     for _ in range(len(controls) + 3):
@@ -547,31 +556,34 @@ async def open_in_app(page: Page, path: str) -> None:
     )
 
 
-@pytest.mark.parametrize("device", [DESKTOP, TABLET, PHONE], ids=lambda device: device.name)
-async def test_every_page_fits_the_screen_and_axe_finds_no_serious_violation(
-    platform: Platform,
-    chromium: Browser,
-    https_gateway: ServiceProcess,
+@dataclass
+class Findings:
+    """What the checks of one device found: failures, and axe's lesser findings."""
+
+    problems: list[str] = field(default_factory=list)
+    lesser: list[str] = field(default_factory=list)
+
+
+async def check_every_visit(
+    browser: Browser,
+    gateway: ServiceProcess,
+    device: Device,
     user: StudioUser,
     certificate: LocalCertificate,
-    device: Device,
-) -> None:
-    """Each visit of VISITS on this device: no sideways scrolling; under a finger, no control
-    smaller than 44x44; at desktop and phone sizes, no serious or critical axe violation; at
-    desktop size, the Tab key reaches every control and shows where focus is."""
-    canvas_id = await new_canvas(platform, user, f"Layout on a {device.name}")
-    run_axe = device is not TABLET  # axe's rules see nothing at 768 px that the others miss
-    problems: list[str] = []
-    reported: list[str] = []
-    async with device_page(chromium, https_gateway, device) as studio:
+    canvas_id: str,
+) -> Findings:
+    """Each visit of VISITS on ``device``, in one context (the signed-out pages first, then it
+    signs in), going from page to page inside the studio where it can."""
+    found = Findings()
+    async with device_page(browser, gateway, device) as studio:
+        page = studio.page
         loaded_as: bool | None = None  # signed in or not when the studio last loaded
-        # The signed-out pages first, then the same context signs in.
         for visit in sorted(VISITS, key=lambda visit: visit.signed_in):
             if device.name not in visit.devices:
                 continue
             path = visit.path.format(canvas=canvas_id)
             if loaded_as == visit.signed_in:
-                await open_in_app(studio.page, path)
+                await open_in_app(page, path)
             else:
                 if visit.signed_in:
                     await studio.sign_in_by_api(
@@ -579,26 +591,47 @@ async def test_every_page_fits_the_screen_and_axe_finds_no_serious_violation(
                     )
                 await studio.goto(path)
                 loaded_as = visit.signed_in
-            await visit.reach(studio.page)
+            await visit.reach(page)
             where = f"{device.name} {visit.name}"
-            problems += [
-                f"{where}: scrolls sideways: {wide}"
-                for wide in await studio.page.evaluate(_OVERFLOW, device.width)
-            ]
+            wide = await page.evaluate(_OVERFLOW, device.width)
+            found.problems += [f"{where}: scrolls sideways: {what}" for what in wide]
             if device.touch:
-                small = await studio.page.evaluate(_SMALL_TARGETS, TOUCH_TARGET)
-                problems += [
-                    f"{where}: smaller than {TOUCH_TARGET} px: {target}" for target in small
-                ]
+                small = await page.evaluate(_SMALL_TARGETS, TOUCH_TARGET)
+                found.problems += [f"{where}: under {TOUCH_TARGET} px: {what}" for what in small]
             if device is DESKTOP:
-                problems += [f"{where}: {problem}" for problem in await walk_with_tab(studio.page)]
-            if run_axe:
-                violations = await axe_violations(studio.page)
+                found.problems += [f"{where}: {what}" for what in await walk_with_tab(page)]
+            # axe's rules see nothing at a tablet's size that the other two miss.
+            if device is not TABLET:
+                violations = await axe_violations(page)
                 failing = [v for v in violations if v["impact"] in FAILING_IMPACTS]
-                problems += describe_violations(where, failing)
-                reported += describe_violations(where, [v for v in violations if v not in failing])
-    if reported:
-        print("axe's lesser findings (not failing):\n" + "\n".join(reported))
+                found.problems += describe_violations(where, failing)
+                found.lesser += describe_violations(
+                    where, [v for v in violations if v not in failing]
+                )
+    return found
+
+
+async def test_every_page_fits_every_screen_and_axe_finds_no_serious_violation(
+    chromium: Browser,
+    https_gateway: ServiceProcess,
+    user: StudioUser,
+    looked_at: str,
+    certificate: LocalCertificate,
+) -> None:
+    """Every visit at every size: no sideways scrolling; under a finger, no control smaller
+    than 44x44; at desktop and phone sizes, no serious or critical axe violation; at desktop
+    size, the Tab key reaches every control and shows where focus is. The three sizes are
+    checked at once, each in its own context."""
+    per_device = await asyncio.gather(
+        *(
+            check_every_visit(chromium, https_gateway, device, user, certificate, looked_at)
+            for device in (DESKTOP, TABLET, PHONE)
+        )
+    )
+    lesser = [line for found in per_device for line in found.lesser]
+    if lesser:
+        print("axe's lesser findings (not failing):\n" + "\n".join(lesser))
+    problems = [line for found in per_device for line in found.problems]
     assert not problems, "\n".join(problems)
 
 

@@ -23,7 +23,12 @@ function startDrag(event: DragEvent<HTMLButtonElement>, typeName: string) {
  * canvas (adds where it is dropped). */
 export const Palette = memo(function Palette({ types, id, open = false, onAdd }: PaletteProps) {
   return (
-    <section id={id} className={open ? "sg-palette is-open" : "sg-palette"} role="region" aria-label="Node palette">
+    <section
+      id={id}
+      className={open ? "sg-palette is-open" : "sg-palette"}
+      role="region"
+      aria-label="Node palette"
+    >
       <h2 className="sg-panel-title">Add</h2>
       <ul>
         {types.map((type) => (

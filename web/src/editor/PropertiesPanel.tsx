@@ -254,7 +254,12 @@ export const PropertiesPanel = memo(function PropertiesPanel({
     );
   }
   return (
-    <section id={id} className={open ? "sg-properties is-open" : "sg-properties"} role="region" aria-label="Properties">
+    <section
+      id={id}
+      className={open ? "sg-properties is-open" : "sg-properties"}
+      role="region"
+      aria-label="Properties"
+    >
       <h2 className="sg-panel-title">Properties</h2>
       {body}
     </section>
