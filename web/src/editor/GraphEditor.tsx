@@ -4,6 +4,7 @@
 
 import "@xyflow/react/dist/style.css";
 import "./editor.css";
+import "./layout.css";
 
 import {
   Background,
@@ -22,7 +23,7 @@ import {
   type ReactFlowState,
   type XYPosition,
 } from "@xyflow/react";
-import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent } from "react";
+import { useCallback, useEffect, useId, useMemo, useRef, useState, type DragEvent } from "react";
 
 import type { NodeResult } from "../api/events";
 import type { Graph, GraphProblem, NodeType, Position } from "../api/graph";
@@ -35,6 +36,8 @@ import { NODE_KIND, finishedMoves, groupProblems, type Decorations, type FlowEdg
 import { addEdge, addNodes, moveNodes, removeElements, setProperties } from "./graphEdits";
 import { SHORTCUTS, type Command } from "./keyboard";
 import { NODE_TYPE_MIME, Palette } from "./Palette";
+import { PanelToggles } from "./PanelToggles";
+import { usePanels } from "./panels";
 import { PropertiesPanel } from "./PropertiesPanel";
 import { freeSpot } from "./placement";
 import { defaultsOf } from "./schemaForm";
@@ -118,10 +121,16 @@ function Editor({ graph, nodeTypes, problems, nodeStates, readOnly = false, mark
   );
   const history = useGraphHistory(graph, onChange);
   const { present, commit, latest } = history;
+  const panels = usePanels();
+  const paletteId = useId();
+  const propertiesId = useId();
 
   const view = useFlowView(present, decorations, grouped.byEdge);
   const { nodes, selectedNodeIds, selectNext } = view;
-  const edges = useMemo(() => (marks === undefined ? view.edges : markEdges(view.edges, marks.edges)), [marks, view.edges]);
+  const edges = useMemo(
+    () => (marks === undefined ? view.edges : markEdges(view.edges, marks.edges)),
+    [marks, view.edges],
+  );
   // A canvas whose nodes arrive after the editor opened (it was loading) is fitted into view
   // then, once; not one the user started empty and is adding to.
   const loaded = present.nodes.length > 0 && !history.canUndo && !history.canRedo;
@@ -303,8 +312,14 @@ function Editor({ graph, nodeTypes, problems, nodeStates, readOnly = false, mark
 
   return (
     // Focusable, so that a click on the canvas takes focus from a field and keys reach it.
-    <div className={`sg-editor${readOnly ? " is-read-only" : ""}${marks ? " is-diff" : ""}`} tabIndex={-1} ref={rootRef}>
-      {!readOnly && <Palette types={nodeTypes} onAdd={addAtCentre} />}
+    <div
+      className={`sg-editor${readOnly ? " is-read-only" : ""}${marks ? " is-diff" : ""}`}
+      tabIndex={-1}
+      ref={rootRef}
+    >
+      {!readOnly && (
+        <Palette types={nodeTypes} id={paletteId} open={panels.shown.has("palette")} onAdd={addAtCentre} />
+      )}
       <div className={far ? "sg-canvas is-far" : "sg-canvas"} ref={canvasRef}>
         <ReactFlow<FlowNode, FlowEdge>
           nodes={nodes}
@@ -319,6 +334,12 @@ function Editor({ graph, nodeTypes, problems, nodeStates, readOnly = false, mark
           onDragOver={onDragOver}
           onDrop={onDrop}
           onPaneClick={clearRefusal}
+          // Touch: one finger pans, two pinch-zoom (layout.css leaves the gestures to React Flow);
+          // a wheel zooms and never scrolls the page behind.
+          panOnDrag
+          zoomOnPinch
+          panOnScroll={false}
+          preventScrolling
           nodesDraggable={!readOnly}
           nodesConnectable={!readOnly}
           edgesReconnectable={false}
@@ -335,6 +356,10 @@ function Editor({ graph, nodeTypes, problems, nodeStates, readOnly = false, mark
           <Background variant={BackgroundVariant.Dots} gap={GRID} />
           <MiniMap<FlowNode> pannable zoomable nodeColor={minimapColour} />
           <Controls showInteractive={false} />
+          <PanelToggles
+            panels={panels}
+            ids={readOnly ? { properties: propertiesId } : { palette: paletteId, properties: propertiesId }}
+          />
           {!readOnly && (
             <Panel position="top-left" className="sg-toolbar">
               <button type="button" onClick={history.undo} disabled={!history.canUndo} aria-keyshortcuts={SHORTCUTS.undo}>
@@ -361,6 +386,8 @@ function Editor({ graph, nodeTypes, problems, nodeStates, readOnly = false, mark
         problems={onlyNode === undefined ? NO_PROBLEMS : (grouped.byNode.get(onlyNode.id) ?? NO_PROBLEMS)}
         selectedCount={selectedNodeIds.length}
         readOnly={readOnly}
+        id={propertiesId}
+        open={panels.shown.has("properties")}
         onChange={onPropertiesChange}
       />
     </div>

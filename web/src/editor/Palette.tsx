@@ -7,6 +7,9 @@ export const NODE_TYPE_MIME = "application/x-shotgraph-node-type";
 
 interface PaletteProps {
   types: readonly NodeType[];
+  id?: string;
+  /** Opened as a drawer, where the layout makes it one. */
+  open?: boolean;
   /** A click: add a node of this type where the user is looking. */
   onAdd: (typeName: string) => void;
 }
@@ -18,9 +21,14 @@ function startDrag(event: DragEvent<HTMLButtonElement>, typeName: string) {
 
 /** Every node type, as a button to click (adds at the viewport's centre) or drag onto the
  * canvas (adds where it is dropped). */
-export const Palette = memo(function Palette({ types, onAdd }: PaletteProps) {
+export const Palette = memo(function Palette({ types, id, open = false, onAdd }: PaletteProps) {
   return (
-    <section className="sg-palette" role="region" aria-label="Node palette">
+    <section
+      id={id}
+      className={open ? "sg-palette is-open" : "sg-palette"}
+      role="region"
+      aria-label="Node palette"
+    >
       <h2 className="sg-panel-title">Add</h2>
       <ul>
         {types.map((type) => (
@@ -42,7 +50,7 @@ export const Palette = memo(function Palette({ types, onAdd }: PaletteProps) {
           </li>
         ))}
       </ul>
-      <p className="sg-hint">Click to add, or drag onto the canvas.</p>
+      <p className="sg-hint">Click or tap to add, or drag onto the canvas.</p>
     </section>
   );
 });

@@ -23,6 +23,9 @@ export interface PropertiesPanelProps {
   problems: readonly GraphProblem[];
   selectedCount: number;
   readOnly: boolean;
+  id?: string;
+  /** Opened as a drawer, where the layout makes it one. */
+  open?: boolean;
   /** A value the schema accepts, already in the node's properties; `field` is its dotted path. */
   onChange: (nodeId: string, properties: Record<string, unknown>, field: string) => void;
 }
@@ -224,6 +227,8 @@ export const PropertiesPanel = memo(function PropertiesPanel({
   problems,
   selectedCount,
   readOnly,
+  id,
+  open = false,
   onChange,
 }: PropertiesPanelProps) {
   let body;
@@ -249,7 +254,12 @@ export const PropertiesPanel = memo(function PropertiesPanel({
     );
   }
   return (
-    <section className="sg-properties" role="region" aria-label="Properties">
+    <section
+      id={id}
+      className={open ? "sg-properties is-open" : "sg-properties"}
+      role="region"
+      aria-label="Properties"
+    >
       <h2 className="sg-panel-title">Properties</h2>
       {body}
     </section>
