@@ -173,7 +173,8 @@ _OVERFLOW: Final = """(screenWidth) => {
 }"""
 
 # Every control shown, with its box; a checkbox is measured by its label (which holds it and
-# takes its taps), and a link inside running text is exempt (WCAG 2.5.5's inline exception).
+# takes its taps), so is a file input (hidden; its label is the button a person taps), and a
+# link inside running text is exempt (WCAG 2.5.5's inline exception).
 _SMALL_TARGETS: Final = """(minimum) => {
   const small = [];
   const controls = document.querySelectorAll(
@@ -181,7 +182,8 @@ _SMALL_TARGETS: Final = """(minimum) => {
   for (const control of controls) {
     if (control.closest("p") !== null && control.matches("a")) continue;
     const target = control.matches("input[type=checkbox], input[type=radio]")
-      ? (control.closest("label") ?? control) : control;
+      ? (control.closest("label") ?? control)
+      : control.matches("input[type=file]") ? (control.labels?.[0] ?? control) : control;
     const box = target.getBoundingClientRect();
     if (box.width === 0 && box.height === 0) continue;  // not shown
     if (box.width < minimum - 0.5 || box.height < minimum - 0.5) {
@@ -360,7 +362,9 @@ class Visit:
 
 def heading(name: str) -> Callable[[Page], Awaitable[None]]:
     async def shown(page: Page) -> None:
-        await expect(page.get_by_role("heading", name=name)).to_be_visible(timeout=UI_TIMEOUT_MS)
+        await expect(page.get_by_role("heading", name=name, exact=True)).to_be_visible(
+            timeout=UI_TIMEOUT_MS
+        )
 
     return shown
 
@@ -375,6 +379,13 @@ async def header_menu(page: Page) -> None:
     await heading("Canvases")(page)
     await page.get_by_role("button", name="Menu").click()
     await expect(page.get_by_role("link", name="API keys")).to_be_visible()
+
+
+async def history_open(page: Page) -> None:
+    """The canvas's History panel shown, its versions listed."""
+    await expect(page.get_by_test_id("rf__node-ada")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    await page.get_by_role("button", name="History").click()
+    await expect(page.get_by_role("list", name="Versions")).to_be_visible()
 
 
 async def node_selected(page: Page) -> None:
@@ -401,7 +412,10 @@ VISITS: Final = (
     Visit("header menu", "/", header_menu, devices=frozenset({PHONE.name})),
     Visit("share dialog", "/", share_dialog),
     Visit("API keys", "/keys", heading("API keys")),
+    Visit("reference images", "/uploads", heading("Reference images")),
+    Visit("queue", "/queue", heading("Queue")),
     Visit("canvas", "/canvases/{canvas}", node_selected),
+    Visit("canvas history", "/canvases/{canvas}", history_open),
     Visit("not found", "/no-such-page", heading("Page not found")),
 )
 
