@@ -50,6 +50,8 @@ export interface RequestOptions {
   /** Let the call outlive the page (an autosave as the tab closes); its body must stay under
    * the browser's 64 KiB keepalive budget. */
   keepalive?: boolean;
+  /** Headers of the call's own (an Idempotency-Key). */
+  headers?: Readonly<Record<string, string>>;
 }
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
@@ -126,11 +128,32 @@ export async function request<T>(
   body?: unknown,
   options: RequestOptions = {},
 ): Promise<T> {
+  return call(method, path, body, options, "application/json", answerOf<T>);
+}
+
+/** Like `request`, for an answer that is a file (a preview's PNG): its body as a Blob. */
+export async function requestBlob(
+  method: string,
+  path: string,
+  body?: unknown,
+  options: RequestOptions = {},
+): Promise<Blob> {
+  return call(method, path, body, options, "*/*", (response) => response.blob());
+}
+
+async function call<T>(
+  method: string,
+  path: string,
+  body: unknown,
+  options: RequestOptions,
+  accept: string,
+  answer: (response: Response) => Promise<T>,
+): Promise<T> {
   const exempt = SESSION_ROUTES.has(pathOnly(path));
   if (!exempt && pendingSignIn !== undefined) await settled(pendingSignIn, options.signal);
   const sentAfter = signIns;
-  const response = await send(method, path, body, options);
-  if (response.ok) return answerOf<T>(response);
+  const response = await send(method, path, body, options, accept);
+  if (response.ok) return answer(response);
 
   const problem = await problemOf(response);
   const reason = reauthReason(path, problem);
@@ -139,8 +162,8 @@ export async function request<T>(
     const signedIn = await signInAgain(reason, options.signal);
     if (!signedIn) throw new ApiError(problem);
   }
-  const retried = await send(method, path, body, options);
-  if (retried.ok) return answerOf<T>(retried);
+  const retried = await send(method, path, body, options, accept);
+  if (retried.ok) return answer(retried);
   throw new ApiError(await problemOf(retried));
 }
 
@@ -149,8 +172,9 @@ async function send(
   path: string,
   body: unknown,
   options: RequestOptions,
+  accept: string,
 ): Promise<Response> {
-  const headers = new Headers({ Accept: "application/json" });
+  const headers = new Headers({ ...options.headers, Accept: accept });
   const init: RequestInit = { method, headers, credentials: "same-origin" };
   if (body !== undefined) {
     headers.set("Content-Type", "application/json");
