@@ -53,7 +53,10 @@ export function ColourInput({ name, description, value, defaultValue, disabled, 
         </p>
       )}
       <div className="sp-colour__controls">
-        <span className="sp-colour__swatch" style={{ backgroundColor: parts.hue, opacity: parts.alpha / 255 }} aria-hidden="true" />
+        {/* The colour over a checkerboard, which shows through as it gets translucent. */}
+        <span className="sp-colour__swatch" aria-hidden="true">
+          <span style={{ backgroundColor: parts.hue, opacity: parts.alpha / 255 }} />
+        </span>
         <input
           type="color"
           className="sp-colour__picker"

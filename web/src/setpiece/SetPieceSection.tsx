@@ -5,7 +5,7 @@
 
 import "./setpiece.css";
 
-import { lazy, Suspense, useId, useMemo, useState } from "react";
+import { lazy, Suspense, useId, useMemo, useRef, useState } from "react";
 
 import { customizerForm, withValue } from "./customizer";
 import { CustomizerForm } from "./CustomizerForm";
@@ -94,6 +94,7 @@ function Workbench({ nodeId, properties, readOnly, onChange, setPiece }: Workben
   const groups = useMemo(() => customizerForm(parameters ?? []), [parameters]);
   const [editing, setEditing] = useState(false);
   const sheetId = useId();
+  const toggle = useRef<HTMLButtonElement>(null);
 
   const onValue = (name: string, value: unknown) => {
     const values = withValue(parameters ?? [], setPiece.values, name, value);
@@ -122,6 +123,7 @@ function Workbench({ nodeId, properties, readOnly, onChange, setPiece }: Workben
       )}
       <div className="sp-actions">
         <button
+          ref={toggle}
           type="button"
           aria-expanded={editing}
           aria-controls={editing ? sheetId : undefined}
@@ -129,7 +131,7 @@ function Workbench({ nodeId, properties, readOnly, onChange, setPiece }: Workben
             setEditing((open) => !open);
           }}
         >
-          {editing ? "Close source" : readOnly ? "View source" : "Edit source"}
+          {readOnly ? "View source" : "Edit source"}
         </button>
       </div>
       {editing && (
@@ -142,6 +144,7 @@ function Workbench({ nodeId, properties, readOnly, onChange, setPiece }: Workben
             onSource={onSource}
             onClose={() => {
               setEditing(false);
+              toggle.current?.focus();
             }}
           />
         </div>
