@@ -1,10 +1,13 @@
-import { lazy, Suspense, useId } from "react";
+import { useId, type ComponentProps } from "react";
+
+import type ModelViewer from "../viewer/ModelViewer";
+import { LazyPart, type Loader } from "./LazyPart";
 
 import { FORMATS, outputUrl, type Format } from "./renderApi";
 import type { ModelState } from "./useSetPiece";
 
 // three.js comes with the viewer, in a chunk of its own, once there is a model to show.
-const ModelViewer = lazy(() => import("../viewer/ModelViewer"));
+const loadViewer: Loader<ComponentProps<typeof ModelViewer>> = () => import("../viewer/ModelViewer");
 
 const FORMAT_NAMES: Readonly<Record<Format, string>> = { png: "PNG", glb: "GLB", "3mf": "3MF", stl: "STL" };
 
@@ -53,9 +56,13 @@ export function ModelPanel(props: ModelPanelProps) {
         {status.text}
       </p>
       {glbUrl !== undefined && (
-        <Suspense fallback={<p className="sp-hint">Loading the 3D viewer…</p>}>
-          <ModelViewer key={glbUrl} glbUrl={glbUrl} fallbackPngUrl={previewUrl} label="The set piece in 3D" />
-        </Suspense>
+        <LazyPart
+          key={glbUrl}
+          load={loadViewer}
+          what="3D viewer"
+          fallback={<p className="sp-hint">Loading the 3D viewer…</p>}
+          props={{ glbUrl, fallbackPngUrl: previewUrl, label: "The set piece in 3D" }}
+        />
       )}
       <ul className="sp-downloads" aria-label="Downloads">
         {FORMATS.map((format) =>

@@ -5,17 +5,19 @@
 
 import "./setpiece.css";
 
-import { lazy, Suspense, useId, useMemo, useRef, useState } from "react";
+import { useId, useMemo, useRef, useState } from "react";
 
 import { customizerForm, withValue } from "./customizer";
+import { LazyPart, type Loader } from "./LazyPart";
 import { CustomizerForm } from "./CustomizerForm";
 import { ModelPanel } from "./ModelPanel";
 import { DEFAULT_SOURCE, setPieceOf, sourceRefusal, withSetPiece, type SetPiece } from "./setPiece";
 import type { SetPieceSlotProps } from "./SetPieceSlot";
+import type { SourceEditorProps } from "./SourceEditor";
 import { useSetPiece, type Refusal } from "./useSetPiece";
 
 // CodeMirror is a chunk of its own, fetched when the editor is first opened.
-const SourceEditor = lazy(() => import("./SourceEditor"));
+const loadSourceEditor: Loader<SourceEditorProps> = () => import("./SourceEditor");
 
 function refusalText(error: Refusal): string {
   return error.line === undefined ? error.message : `Line ${String(error.line)}: ${error.message}`;
@@ -62,19 +64,22 @@ function SourceSheet({
           Close editor
         </button>
       </header>
-      <Suspense fallback={<p className="sp-hint">Loading the editor…</p>}>
-        <SourceEditor
-          value={source}
-          readOnly={readOnly}
-          label="OpenSCAD source"
-          error={error?.line === undefined ? undefined : { line: error.line, message: error.message }}
-          onChange={(next) => {
+      <LazyPart
+        load={loadSourceEditor}
+        what="source editor"
+        fallback={<p className="sp-hint">Loading the editor…</p>}
+        props={{
+          value: source,
+          readOnly,
+          label: "OpenSCAD source",
+          error: error?.line === undefined ? undefined : { line: error.line, message: error.message },
+          onChange: (next: string) => {
             const why = sourceRefusal(next);
             setRefused(why);
             if (why === undefined) onSource(next);
-          }}
-        />
-      </Suspense>
+          },
+        }}
+      />
       <p
         role="status"
         className={error !== undefined || refused !== undefined ? "sp-sheet__status sp-error" : "sp-sheet__status"}

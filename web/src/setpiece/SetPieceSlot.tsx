@@ -1,8 +1,8 @@
 // Where the Properties panel mounts a Scene node's set piece. Only this stays in the canvas's
-// chunk: the workbench (its form, preview and render) is fetched when a scene is selected, and
-// CodeMirror and three.js later still, when they are shown.
+// chunk: the workbench (its form, preview and render) is a chunk of its own, and CodeMirror and
+// three.js are fetched later still, when they are shown.
 
-import { lazy, Suspense } from "react";
+import { LazyPart, type Loader } from "./LazyPart";
 
 export interface SetPieceSlotProps {
   nodeId: string;
@@ -12,12 +12,25 @@ export interface SetPieceSlotProps {
   onChange: (nodeId: string, properties: Record<string, unknown>, field: string) => void;
 }
 
-const SetPieceSection = lazy(() => import("./SetPieceSection"));
+const loadSection: Loader<SetPieceSlotProps> = () => import("./SetPieceSection");
+
+// Fetched soon after the canvas page opens rather than when a scene is first selected, so a
+// scene selected later (offline, even) opens at once. A failure here is only a missed head
+// start: selecting a scene fetches it again, and says so if it cannot.
+const PRELOAD_AFTER_MS = 1500;
+if (typeof window !== "undefined") {
+  window.setTimeout(() => {
+    loadSection().catch(() => undefined);
+  }, PRELOAD_AFTER_MS);
+}
 
 export function SetPieceSlot(props: SetPieceSlotProps) {
   return (
-    <Suspense fallback={<p className="sg-hint">Loading the set piece…</p>}>
-      <SetPieceSection {...props} />
-    </Suspense>
+    <LazyPart
+      load={loadSection}
+      props={props}
+      what="set piece"
+      fallback={<p className="sg-hint">Loading the set piece…</p>}
+    />
   );
 }

@@ -108,6 +108,18 @@ export function useSetPiece(input: SetPieceInput): {
   const [progress, setProgress] = useState<RenderProgress>();
   const [shown, setShown] = useState<Render>();
 
+  // Back online: ask again for what the network kept from being previewed.
+  const [reconnects, setReconnects] = useState(0);
+  useEffect(() => {
+    const again = () => {
+      setReconnects((count) => count + 1);
+    };
+    window.addEventListener("online", again);
+    return () => {
+      window.removeEventListener("online", again);
+    };
+  }, []);
+
   useUserEvents((event) => {
     if ("batch_id" in event && typeof event.batch_id === "string") pings.ping(event.batch_id);
   });
@@ -140,7 +152,7 @@ export function useSetPiece(input: SetPieceInput): {
         }
       },
     );
-  }, [cache, inputKey, parameterSet, previews, renders, source, valuesKey]);
+  }, [cache, inputKey, parameterSet, previews, reconnects, renders, source, valuesKey]);
 
   // Each preview's object URL is let go once a newer one shows (or the section closes).
   const url = answered?.url;
