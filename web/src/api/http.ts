@@ -50,6 +50,8 @@ export interface RequestOptions {
   /** Let the call outlive the page (an autosave as the tab closes); its body must stay under
    * the browser's 64 KiB keepalive budget. */
   keepalive?: boolean;
+  /** Headers of the call's own (an Idempotency-Key). */
+  headers?: Readonly<Record<string, string>>;
 }
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
@@ -126,11 +128,32 @@ export function request<T>(
   body?: unknown,
   options: RequestOptions = {},
 ): Promise<T> {
+  return call(method, path, body, options, "application/json", answerOf<T>);
+}
+
+/** Like `request`, for an answer that is a file (a preview's PNG): its body as a Blob. */
+export function requestBlob(
+  method: string,
+  path: string,
+  body?: unknown,
+  options: RequestOptions = {},
+): Promise<Blob> {
+  return call(method, path, body, options, "*/*", (response) => response.blob());
+}
+
+function call<T>(
+  method: string,
+  path: string,
+  body: unknown,
+  options: RequestOptions,
+  accept: string,
+  answer: (response: Response) => Promise<T>,
+): Promise<T> {
   return withSignIn(
     path,
     async (csrf) => {
-      const response = await send(method, path, body, csrf, options);
-      if (response.ok) return answerOf<T>(response);
+      const response = await send(method, path, body, csrf, options, accept);
+      if (response.ok) return answer(response);
       throw new ApiError(await problemOf(response));
     },
     options.signal,
@@ -166,8 +189,9 @@ async function send(
   body: unknown,
   csrf: string | undefined,
   options: RequestOptions,
+  accept: string,
 ): Promise<Response> {
-  const headers = new Headers({ Accept: "application/json" });
+  const headers = new Headers({ ...options.headers, Accept: accept });
   const init: RequestInit = { method, headers, credentials: "same-origin" };
   if (body !== undefined) {
     headers.set("Content-Type", "application/json");

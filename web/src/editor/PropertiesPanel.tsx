@@ -2,6 +2,7 @@ import { memo, useId, useMemo, useState } from "react";
 
 import type { GraphNode, GraphProblem, NodeType } from "../api/graph";
 import { jsonEqual } from "../api/json";
+import { SetPieceSlot } from "../setpiece/SetPieceSlot";
 import { FieldInput, type FormState } from "./FormFields";
 import { propertyErrors, within } from "./schemaErrors";
 import {
@@ -242,15 +243,20 @@ export const PropertiesPanel = memo(function PropertiesPanel({
     body = <p className="sg-hint">“{node.type}” is not a kind of node this studio knows.</p>;
   } else {
     body = (
-      <NodeForm
-        key={node.id}
-        nodeId={node.id}
-        type={type}
-        properties={node.properties}
-        problems={problems}
-        readOnly={readOnly}
-        onChange={onChange}
-      />
+      <>
+        <NodeForm
+          key={node.id}
+          nodeId={node.id}
+          type={type}
+          properties={node.properties}
+          problems={problems}
+          readOnly={readOnly}
+          onChange={onChange}
+        />
+        {node.type === "scene" && (
+          <SetPieceSlot key={`set-piece:${node.id}`} nodeId={node.id} properties={node.properties} readOnly={readOnly} onChange={onChange} />
+        )}
+      </>
     );
   }
   return (
