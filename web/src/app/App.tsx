@@ -17,6 +17,9 @@ import { useSession } from "./session";
 const CanvasRoute = lazy(async () => ({
   default: (await import("../canvas/CanvasRoute")).CanvasRoute,
 }));
+const RenderPage = lazy(async () => ({
+  default: (await import("../renders/RenderPage")).RenderPage,
+}));
 
 /** The studio's pages. Who is signed in is known before any page shows, so a signed-out
  * visit to a signed-in page goes to sign in (and back) without a flash of either. */
@@ -52,6 +55,14 @@ export function App() {
             element={
               <Suspense fallback={<p className="status">Opening the editor…</p>}>
                 <CanvasRoute />
+              </Suspense>
+            }
+          />
+          <Route
+            path="/renders/:renderId"
+            element={
+              <Suspense fallback={<p className="status">Opening the render…</p>}>
+                <RenderPage />
               </Suspense>
             }
           />
