@@ -44,7 +44,7 @@ export interface SceneHooks {
 // set piece on a table.
 const VIEW_DIRECTION = new Vector3(0.55, 0.5, 1).normalize();
 const FIELD_OF_VIEW = 35; // degrees, vertical
-const MARGIN = 1.12; // the model's box fills the first view but for this margin
+const MARGIN = 1.05; // the model's box fills the first view but for this margin
 // Light that keeps a colour's hue: a white sky over a grey ground for the faces turned away,
 // and a white key light from behind the viewer's right shoulder, which turns with the camera
 // so the faces in view are lit whichever way the model is turned. No tone mapping: a pure red
