@@ -16,6 +16,8 @@ let context: RenderingContext | null;
 beforeEach(() => {
   loseContext = vi.fn();
   const standIn = {
+    RENDERER: 0x1f01,
+    getParameter: () => "Test GPU",
     getExtension: (name: string) => (name === "WEBGL_lose_context" ? { loseContext } : null),
   };
   context = standIn as unknown as RenderingContext;

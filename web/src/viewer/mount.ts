@@ -4,6 +4,7 @@
 // WebGL) never loads it.
 
 import { problemOf } from "../api/http";
+import { viewerContext } from "./context";
 import { reasonOf, ViewerFailure } from "./failure";
 import type { ModelScene } from "./scene";
 import type { ViewerEvent } from "./viewerState";
@@ -11,18 +12,6 @@ import type { ViewerEvent } from "./viewerState";
 /** The `performance.mark` set when the first frame with the model has been drawn (its
  * `startTime` is milliseconds since the navigation began). */
 export const FIRST_FRAME_MARK = "shotgraph:viewer-first-frame";
-
-// One context per viewer, made here so that a browser without WebGL 2 is known before three.js
-// loads (three.js needs WebGL 2). A transparent canvas: the page's background shows round the
-// model.
-const CONTEXT_ATTRIBUTES: WebGLContextAttributes = {
-  alpha: true,
-  antialias: true,
-  depth: true,
-  premultipliedAlpha: true,
-  preserveDrawingBuffer: false,
-  powerPreference: "default",
-};
 
 export interface ViewerMount {
   /** Where the canvas goes; its size is the canvas's. React renders nothing inside it. */
@@ -41,16 +30,19 @@ export function startViewer(mount: ViewerMount): () => void {
   const { stage, root, glbUrl, hintId, onEvent } = mount;
   root.dataset.frames = "0";
   // A canvas of its own each time: a canvas whose context was lost cannot have another.
-  const canvas = document.createElement("canvas");
-  canvas.className = "model-viewer__canvas";
-  canvas.tabIndex = 0;
-  canvas.setAttribute("role", "img");
-  canvas.setAttribute("aria-describedby", hintId);
-  const context = canvas.getContext("webgl2", CONTEXT_ATTRIBUTES);
-  if (context === null) {
+  const made = viewerContext(() => {
+    const canvas = document.createElement("canvas");
+    canvas.className = "model-viewer__canvas";
+    canvas.tabIndex = 0;
+    canvas.setAttribute("role", "img");
+    canvas.setAttribute("aria-describedby", hintId);
+    return canvas;
+  });
+  if (made === null) {
     onEvent({ kind: "no-webgl" });
     return () => undefined;
   }
+  const { canvas, context } = made;
   stage.append(canvas);
 
   const aborted = new AbortController();
