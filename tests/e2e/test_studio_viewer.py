@@ -159,6 +159,26 @@ async def until_loaded(page: Page, picture: Locator) -> None:
     )
 
 
+async def touch_drag(page: Page, target: Locator) -> None:
+    """One finger pressed on ``target``'s centre, moved 80 px right in steps, lifted."""
+    box = await target.bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    cdp = await page.context.new_cdp_session(page)
+    try:
+        await cdp.send(
+            "Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]}
+        )
+        for step in range(1, 9):
+            await cdp.send(
+                "Input.dispatchTouchEvent",
+                {"type": "touchMove", "touchPoints": [{"x": x + 10 * step, "y": y}]},
+            )
+        await cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    finally:
+        await cdp.detach()
+
+
 async def test_a_red_model_is_drawn_red_with_webgl_and_turns_with_the_keys(
     red_render: RedRender, studio: StudioPage, certificate: LocalCertificate
 ) -> None:
@@ -195,6 +215,12 @@ async def test_a_red_model_is_drawn_red_with_webgl_and_turns_with_the_keys(
     turned = await viewer.evaluate(_SETTLED_FRAMES)
     assert turned > drawn
     assert await canvas.screenshot() != before
+
+    # One finger turns it too (touch events as a tablet sends them, through the DevTools
+    # protocol: Playwright's touchscreen only taps).
+    await touch_drag(page, canvas)
+    touched = await viewer.evaluate(_SETTLED_FRAMES)
+    assert touched > turned
 
     # Each file the render made is offered for download.
     for fmt in ("png", "glb"):
