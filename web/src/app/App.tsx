@@ -23,6 +23,9 @@ const UploadsPage = lazy(async () => ({
 const QueuePage = lazy(async () => ({
   default: (await import("../queue/QueuePage")).QueuePage,
 }));
+const RenderPage = lazy(async () => ({
+  default: (await import("../renders/RenderPage")).RenderPage,
+}));
 
 /** The studio's pages. Who is signed in is known before any page shows, so a signed-out
  * visit to a signed-in page goes to sign in (and back) without a flash of either. */
@@ -66,6 +69,14 @@ export function App() {
             element={
               <Suspense fallback={<p className="status">Loading…</p>}>
                 <UploadsPage />
+              </Suspense>
+            }
+          />
+          <Route
+            path="/renders/:renderId"
+            element={
+              <Suspense fallback={<p className="status">Opening the render…</p>}>
+                <RenderPage />
               </Suspense>
             }
           />
