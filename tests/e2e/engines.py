@@ -324,6 +324,11 @@ class WebKitSession:
             element,
         )
         left, top, width, height = (int(value) for value in box)
+        # Two frames, so what the scroll and the last change drew is on screen.
+        self.driver.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            " requestAnimationFrame(() => requestAnimationFrame(() => done(null)));"
+        )
         viewport = pyvips.Image.new_from_buffer(self.driver.get_screenshot_as_png(), "")
         left, top = max(left, 0), max(top, 0)
         width = min(width, viewport.width - left)

@@ -19,6 +19,7 @@ import asyncio
 import json
 import shutil
 import threading
+import time
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,25 +75,38 @@ SET_PIECE_CONTRACT: Final = (
 
 @dataclass
 class EngineReport:
-    """A pytest plugin: per engine, its version, its WebGL and the checks it passed."""
+    """A pytest plugin: per engine, its version, its WebGL, the checks it passed and how each
+    of its tests ended (an xfail with its reason)."""
 
     engines: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def engine(self, session: EngineSession) -> None:
         self.engines.setdefault(
-            session.engine, {"version": session.version, "webgl": session.webgl, "checks": []}
+            session.engine,
+            {"version": session.version, "webgl": session.webgl, "checks": [], "tests": []},
         )
 
     def passed(self, session: EngineSession, check: str) -> None:
         self.engines[session.engine]["checks"].append(check)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        test, _, param = report.nodeid.partition("[")
+        seen = self.engines.get(param.rstrip("]"))
+        if seen is None or not test.startswith(f"{__name__.replace('.', '/')}.py::"):
+            return
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            outcome = "xfailed" if hasattr(report, "wasxfail") else report.outcome
+            seen["tests"].append(f"{test.rpartition('::')[2]}: {outcome}")
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         terminalreporter.section("browser engines")
         for name, seen in self.engines.items():
             webgl = f"webgl ({seen['webgl']})" if seen["webgl"] else "no webgl"
             terminalreporter.write_line(f"{name} {seen['version']}: {webgl}")
-            checks = ", ".join(seen["checks"]) or "none"
-            terminalreporter.write_line(f"  passed: {checks}")
+            for check in seen["checks"]:
+                terminalreporter.write_line(f"  passed: {check}")
+            for test in seen["tests"]:
+                terminalreporter.write_line(f"  {test}")
 
 
 @pytest.fixture(scope="module")
@@ -131,14 +145,16 @@ def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
 
 
 @dataclass(frozen=True)
-class Fixture:
+class SceneCanvas:
+    """The module's user and their canvas: one Scene with a red set piece."""
+
     user: StudioUser
     canvas_id: str
     name: str
 
 
 @pytest.fixture(scope="module")
-def scene_canvas(platform: Platform) -> Fixture:
+def scene_canvas(platform: Platform) -> SceneCanvas:
     """A user and their canvas holding one Scene with a red set piece."""
     user = create_studio_user(platform)
     graph = {
@@ -161,7 +177,7 @@ def scene_canvas(platform: Platform) -> Fixture:
             return await api.canvas_with_graph("Every engine's canvas", graph)
 
     canvas = run_async(make())
-    return Fixture(user, canvas["id"], canvas["name"])
+    return SceneCanvas(user, canvas["id"], canvas["name"])
 
 
 @pytest.fixture(scope="module")
@@ -242,7 +258,7 @@ def sign_in(session: EngineSession, studio_origin: str, user: StudioUser) -> Non
     )
 
 
-def open_canvas(session: EngineSession, studio_origin: str, canvas: Fixture) -> None:
+def open_canvas(session: EngineSession, studio_origin: str, canvas: SceneCanvas) -> None:
     """From the canvas list, as a person would: the canvas's link."""
     if session.run("return location.pathname") != "/":
         session.goto(f"{studio_origin}/")
@@ -254,6 +270,17 @@ def open_canvas(session: EngineSession, studio_origin: str, canvas: Fixture) -> 
     wait_until(session, visible(f'[data-testid="rf__node-{SCENE_ID}"]'), "the Scene node")
 
 
+def select_scene(session: EngineSession) -> None:
+    """A click on the Scene's title bar, as a person selects it; until its form shows."""
+    session.select(f'[data-testid="rf__node-{SCENE_ID}"] .sg-node__header').click()
+    wait_until(
+        session,
+        "return document.querySelector('[aria-label=\"Properties\"] .sg-form__header h3')"
+        "?.textContent === 'Scene'",
+        "the Scene's properties",
+    )
+
+
 def red_share(png: bytes) -> float:
     """The share of an image's pixels where red clearly dominates."""
     image = pyvips.Image.new_from_buffer(png, "")
@@ -262,7 +289,25 @@ def red_share(png: bytes) -> float:
     return float(clearly.avg()) / 255.0
 
 
-def signed_in(session: EngineSession, studio_origin: str, canvas: Fixture) -> None:
+def red_on_screen(
+    session: EngineSession, selector: str, what: str, share: float = 0.05, timeout_s: float = 15
+) -> float:
+    """Until the element at ``selector`` shows the set piece's red in at least ``share`` of
+    its pixels on screen (a picture is drawn a frame or more after it loads, a model after the
+    viewer says WebGL); that share. Screenshots are taken again every 250 ms until then."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        seen = red_share(session.element_png(session.select(selector)))
+        if seen >= share:
+            return seen
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"{session.engine}: {what} shows red in {seen:.1%} of its pixels, not {share:.0%}"
+            )
+        time.sleep(0.25)
+
+
+def signed_in(session: EngineSession, studio_origin: str, canvas: SceneCanvas) -> None:
     """Signed in as the canvas's owner, whether an earlier test of the engine left it so."""
     session.goto(f"{studio_origin}/")
     session.run(_RECORD_CSP)
@@ -283,7 +328,7 @@ def signed_in(session: EngineSession, studio_origin: str, canvas: Fixture) -> No
 def test_the_studio_loads_signs_in_and_opens_a_canvas(
     engine: EngineSession,
     https_gateway: ServiceProcess,
-    scene_canvas: Fixture,
+    scene_canvas: SceneCanvas,
     report: EngineReport,
 ) -> None:
     studio_origin = origin(https_gateway)
@@ -311,6 +356,9 @@ def test_the_studio_loads_signs_in_and_opens_a_canvas(
     )
     report.passed(engine, "opens a canvas and shows its Scene node")
 
+    select_scene(engine)
+    report.passed(engine, "selects the Scene (its Properties show)")
+
     assert csp_violations(engine) == [], "Content-Security-Policy violations"
     report.passed(engine, "no CSP violation")
 
@@ -319,13 +367,13 @@ def test_the_studio_loads_signs_in_and_opens_a_canvas(
 def test_the_scene_shows_its_coloured_set_piece(
     engine: EngineSession,
     https_gateway: ServiceProcess,
-    scene_canvas: Fixture,
+    scene_canvas: SceneCanvas,
     report: EngineReport,
 ) -> None:
     studio_origin = origin(https_gateway)
     signed_in(engine, studio_origin, scene_canvas)
     open_canvas(engine, studio_origin, scene_canvas)
-    engine.select(f'[data-testid="rf__node-{SCENE_ID}"] .sg-node__header').click()
+    select_scene(engine)
     region = '[role="region"][aria-label="Set piece"]'
     wait_until(engine, visible(region), "the Set piece region")
 
@@ -337,8 +385,7 @@ def test_the_scene_shows_its_coloured_set_piece(
         "the set piece's preview, loaded",
         timeout_s=60,
     )
-    shown = red_share(engine.element_png(engine.select(preview)))
-    assert shown > 0.05, f"the preview shows the set piece's red in {shown:.1%} of its pixels"
+    shown = red_on_screen(engine, preview, "the set piece's preview")
     report.passed(engine, f"set piece preview in its colour ({shown:.0%} red)")
 
     viewer = f"{region} [data-viewer-state]"
@@ -352,11 +399,9 @@ def test_the_scene_shows_its_coloured_set_piece(
     )
     if engine.webgl:
         assert state == "webgl", f"{engine.engine} has WebGL here, the viewer says {state}"
-        drawn = engine.select(f"{viewer} canvas")
+        on_screen = red_on_screen(engine, f"{viewer} canvas", "the 3D viewer's canvas")
     else:
         assert state == "no-webgl", f"{engine.engine} has no WebGL here, the viewer says {state}"
-        drawn = engine.select(f"{viewer} img")
-    on_screen = red_share(engine.element_png(drawn))
-    assert on_screen > 0.05, f"the viewer shows red in {on_screen:.1%} of its pixels"
+        on_screen = red_on_screen(engine, f"{viewer} img", "the viewer's fallback picture")
     report.passed(engine, f"set piece in the 3D viewer ({state}, {on_screen:.0%} red)")
     assert csp_violations(engine) == [], "Content-Security-Policy violations"

@@ -46,6 +46,7 @@ from tests.e2e.browser import (  # noqa: F401
     chromium,
     create_studio_user,
     https_gateway,
+    open_studio_page,
     origin,
     studio_dist,
 )
@@ -132,17 +133,22 @@ def freeze(value: Any, volatile: Mapping[str, str]) -> Any:
 
 @dataclass(frozen=True)
 class Studio:
-    """The module's user, their canvas with nodes, and where the studio is."""
+    """The module's user, their canvas with nodes, where the studio is, and the cookies of
+    one session of the user's, which every signed-in screen's context starts with (a sign-in
+    checks the password's Argon2 hash, slow on purpose: once is enough)."""
 
     user: StudioUser
     canvas_id: str
     origin: str
-    certificate: LocalCertificate
+    cookies: list[Any]  # as Playwright's context.cookies() lists them
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def studio_setup(
-    platform: Platform, https_gateway: ServiceProcess, certificate: LocalCertificate
+    platform: Platform,
+    https_gateway: ServiceProcess,
+    certificate: LocalCertificate,
+    chromium: Browser,
 ) -> Studio:
     user = create_studio_user(platform)
     async with StudioApi.open(platform.gateway_url, user.api_key) as api:
@@ -151,7 +157,10 @@ async def studio_setup(
             canvas = await api.create_canvas(name)
             canvas_id = canvas["id"]
         await api.save_graph(canvas_id, GRAPH, base_version=canvas["version"])
-    return Studio(user, canvas_id, origin(https_gateway), certificate)
+    async with open_studio_page(chromium, origin(https_gateway)) as page:
+        await page.sign_in_by_api(user.name, user.password, certificate.client_context())
+        cookies: list[Any] = list(await page.context.cookies())
+    return Studio(user, canvas_id, origin(https_gateway), cookies)
 
 
 @asynccontextmanager
@@ -188,12 +197,9 @@ async def screen_page(
             await route.fulfill(response=answer, json=freeze(await answer.json(), volatile))
 
         await context.route(lambda url: FROZEN_PATHS.search(url) is not None, frozen)
-        page = StudioPage(await context.new_page(), studio.origin, recorder)
         if signed_in:
-            await page.sign_in_by_api(
-                studio.user.name, studio.user.password, studio.certificate.client_context()
-            )
-        yield page
+            await context.add_cookies(studio.cookies)
+        yield StudioPage(await context.new_page(), studio.origin, recorder)
         assert not recorder.violations, recorder.report()
     finally:
         await context.close()
