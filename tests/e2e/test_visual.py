@@ -78,7 +78,7 @@ FROZEN_PATHS: Final = re.compile(r"/v1/(auth/session|keys|canvases)(/[^/?]+)?(\?
 
 CANVAS_NAMES: Final = ("Lighthouse, opening shot", "Harbour at dusk", "Storm sequence")
 # A canvas with a few nodes: a scene and a character feeding a shot.
-GRAPH: Final = {
+GRAPH: Final[dict[str, list[dict[str, Any]]]] = {
     "nodes": [
         {
             "id": "scene",
