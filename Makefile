@@ -8,11 +8,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMPS := $(VENV)/.stamps
 PROTOS := $(wildcard proto/shotgraph/*/v1/*.proto)
-# What PyPI does not ship: OpenSCAD renders, Xvfb gives it a display, bubblewrap sandboxes it,
-# MCAD is the library models `use`, Chromium runs the browser tests. Each entry is
+# What PyPI does not ship: OpenSCAD renders, Xvfb gives it a display (and WebKitGTK's browser
+# tests theirs), bubblewrap sandboxes it, MCAD is the library models `use`, Chromium, Firefox ESR
+# and WebKitGTK's WebDriver run the browser tests; ffmpeg (video) and promtool (Debian's
+# prometheus package ships it: `promtool check rules`) are there for the checks that use them.
+# Each entry is
 # <file or command that shows it>:<package>.
-SYSTEM_PACKAGES := openscad:openscad xvfb-run:xvfb xauth:xauth bwrap:bubblewrap \
-	/usr/share/openscad/libraries/MCAD:openscad-mcad node:nodejs npm:npm chromium:chromium
+SYSTEM_PACKAGES := openscad:openscad xvfb-run:xvfb Xvfb:xvfb xauth:xauth bwrap:bubblewrap \
+	/usr/share/openscad/libraries/MCAD:openscad-mcad node:nodejs npm:npm chromium:chromium \
+	firefox-esr:firefox-esr /usr/bin/WebKitWebDriver:webkit2gtk-driver ffmpeg:ffmpeg \
+	promtool:prometheus
 # The Khronos glTF validator (from npm) checks every GLB the render tests produce.
 GLTF_VALIDATOR := .tools/node_modules/gltf-validator/package.json
 # web/'s npm packages, from its lockfile: what builds and checks the studio and its event types.

@@ -11,7 +11,7 @@ is a secure context either way, which is what the cookie rules depend on.
 A test module uses the fixtures by importing them (``from tests.e2e.browser import chromium,
 ...``) and runs its tests on the module's event loop (``pytestmark = IN_MODULE_LOOP``): the
 browser is launched once per module, and Playwright's objects belong to the loop that made
-them. Each test gets a fresh browser context (cookies, storage and cache of its own). The
+them; the certificate and the HTTPS gateway serve the whole session. Each test gets a fresh browser context (cookies, storage and cache of its own). The
 pieces that are not fixtures (certificate, launch, CSP recorder, ``StudioPage``, ``StudioApi``,
 ``grid_graph``) serve ``loadtests/bench_studio.py`` too.
 """
@@ -24,7 +24,7 @@ import hashlib
 import json
 import secrets
 import ssl
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -521,11 +521,28 @@ def grid_graph(
 
 
 # --- Fixtures --------------------------------------------------------------------------------
+#
+# The certificate and the HTTPS gateway serve the whole session: a gateway takes seconds to
+# start and keeps nothing a test relies on being fresh (every test signs in as a user of its
+# own), so each module starting one of its own only cost time. A fixture imported into several
+# modules is set up once per module, whatever its scope (pytest registers it in each), so the
+# shared objects live in the session's stash and the fixtures keep their names, module scope
+# and signatures: a module that imports them needs no change. The browser stays per module:
+# Playwright's objects belong to the event loop that made them.
+
+_SESSION_CERTIFICATE: Final = pytest.StashKey[LocalCertificate]()
+_SESSION_GATEWAY: Final = pytest.StashKey[tuple[Platform, ServiceProcess]]()
 
 
 @pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> LocalCertificate:
-    return LocalCertificate.issue(tmp_path_factory.mktemp("tls"))
+def certificate(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> LocalCertificate:
+    """The session's certificate (issued by the first module that asks)."""
+    stash = request.config.stash
+    if _SESSION_CERTIFICATE not in stash:
+        stash[_SESSION_CERTIFICATE] = LocalCertificate.issue(tmp_path_factory.mktemp("tls"))
+    return stash[_SESSION_CERTIFICATE]
 
 
 @pytest.fixture(scope="module")
@@ -539,15 +556,26 @@ def studio_dist() -> Path:
 
 @pytest.fixture(scope="module")
 def https_gateway(
-    platform: Platform, certificate: LocalCertificate, studio_dist: Path
-) -> Iterator[ServiceProcess]:
+    request: pytest.FixtureRequest,
+    platform: Platform,
+    certificate: LocalCertificate,
+    studio_dist: Path,
+) -> ServiceProcess:
     """A gateway of the platform on HTTPS with production's cookie rules, serving the studio:
-    one per module, stopped after it."""
-    name = f"gateway-https-{secrets.token_hex(3)}"
-    gateway = start_studio_gateway(platform, certificate, name, studio_dist)
-    yield gateway
-    platform.stop_service(name)
-    del platform.services[name]
+    one for the session, started by the first module that asks and stopped with the platform
+    (which stops every process it started). A new one is started if that one has died, or for
+    another platform than the session's."""
+    stash = request.config.stash
+    shared = stash.get(_SESSION_GATEWAY, None)
+    if shared is not None:
+        owner, gateway = shared
+        if owner is platform and gateway.process is not None and gateway.process.poll() is None:
+            return gateway
+    gateway = start_studio_gateway(
+        platform, certificate, f"gateway-https-{secrets.token_hex(3)}", studio_dist
+    )
+    stash[_SESSION_GATEWAY] = (platform, gateway)
+    return gateway
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

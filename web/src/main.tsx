@@ -6,6 +6,7 @@ import { BrowserRouter } from "react-router";
 import { App } from "./app/App";
 import { createQueryClient } from "./app/queries";
 import "./styles.css";
+import "./app/fonts.css";
 
 const root = document.getElementById("root");
 if (root === null) throw new Error("index.html has no #root");
