@@ -13,6 +13,9 @@ export default defineConfig({
     assetsInlineLimit: 0,
     cssCodeSplit: true,
     sourcemap: false,
+    // three.js (the 3D viewer's chunk, ~640 kB before compression) loads only when a model is
+    // shown; the warning is for chunks that slow every page.
+    chunkSizeWarningLimit: 700,
     rolldownOptions: {
       output: {
         entryFileNames: "assets/[name]-[hash].js",
