@@ -5,6 +5,7 @@ import type { OpenedCanvas } from "../api/canvases";
 import { EMPTY_GRAPH, type Graph } from "../api/graph";
 import { useIdentity } from "../app/session";
 import { GraphEditor } from "../editor/GraphEditor";
+import { stateLabel } from "../editor/results";
 import { HISTORY_PANEL_ID, HistoryPanel } from "../history/HistoryPanel";
 import type { VersionPair } from "../history/historyQueries";
 import { useRestore } from "../history/useRestore";
@@ -90,7 +91,9 @@ export function CanvasWorkspace({ opened }: CanvasWorkspaceProps) {
   });
 
   if (gone || saving.gone) return <CanvasGone name={canvas.name} />;
-  const counts = [...stateCounts(states)].map(([state, count]) => `${String(count)} ${state}`);
+  const counts = [...stateCounts(states)].map(
+    ([state, count]) => `${String(count)} ${stateLabel(state).toLowerCase()}`,
+  );
   return (
     <div className="canvas-page">
       <div className="canvas-toolbar">
