@@ -11,9 +11,10 @@ is a secure context either way, which is what the cookie rules depend on.
 A test module uses the fixtures by importing them (``from tests.e2e.browser import chromium,
 ...``) and runs its tests on the module's event loop (``pytestmark = IN_MODULE_LOOP``): the
 browser is launched once per module, and Playwright's objects belong to the loop that made
-them; the certificate and the HTTPS gateway serve the whole session. Each test gets a fresh browser context (cookies, storage and cache of its own). The
-pieces that are not fixtures (certificate, launch, CSP recorder, ``StudioPage``, ``StudioApi``,
-``grid_graph``) serve ``loadtests/bench_studio.py`` too.
+them; the certificate and the HTTPS gateway serve the whole session. Each test gets a fresh
+browser context (cookies, storage and cache of its own). The pieces that are not fixtures
+(certificate, launch, CSP recorder, ``StudioPage``, ``StudioApi``, ``grid_graph``) serve
+``loadtests/bench_studio.py`` too.
 """
 
 from __future__ import annotations

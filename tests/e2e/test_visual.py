@@ -212,6 +212,15 @@ _FONT_LOADED: Final = """async () => {
 }"""
 
 
+_RELAYOUT_SELECTS: Final = """() => {
+  for (const select of document.querySelectorAll("select")) {
+    select.style.display = "none";
+    void select.offsetHeight;
+    select.style.removeProperty("display");
+  }
+}"""
+
+
 async def settle(page: Page) -> None:
     """Until the page is drawn as it will stay: the bundled font in, the live connection up
     (signed in), then two frames for the layout to settle."""
@@ -219,6 +228,9 @@ async def settle(page: Page) -> None:
     badge = page.locator("[data-live-state]")
     if await badge.count() > 0:
         await expect(badge).to_have_attribute("data-live-state", "live", timeout=UI_TIMEOUT_MS)
+    # A <select> laid out before the font came may keep the fallback's line metrics (its text
+    # a pixel off, now and then): each is laid out afresh, with the font in.
+    await page.evaluate(_RELAYOUT_SELECTS)
     await page.evaluate(
         "() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))"
     )
