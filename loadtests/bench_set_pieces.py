@@ -38,7 +38,6 @@ import shutil
 import ssl
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -48,9 +47,9 @@ from playwright.async_api import Page, Response, async_playwright
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from libs.launcher import Platform
-from libs.ratelimit import generous_policies
 from loadtests.bench_studio import p50_p95
-from loadtests.common import cell, print_notes, print_result, ratio, stopped_at_exit
+from loadtests.common import cell, print_notes, print_result, ratio
+from loadtests.studio_platform import studio_platform
 from tests.e2e.browser import (
     STUDIO_DIST,
     LocalCertificate,
@@ -323,25 +322,12 @@ def main() -> None:
         raise SystemExit("Chromium (/usr/bin/chromium) is installed by `make bootstrap`")
 
     failure = None
-    with tempfile.TemporaryDirectory(prefix="shotgraph-bench-set-pieces-") as folder:
-        root = Path(folder)
-        certificate = LocalCertificate.issue(root)
-        system = Platform(
-            root=root / "platform",
-            gateway_tls=certificate.files,
-            env={
-                "SHOTGRAPH_RATE_LIMITS": generous_policies(),
-                "SHOTGRAPH_STUDIO_DIR": str(studio_dist),
-            },
-        )
-        with stopped_at_exit(system):
-            print("starting the platform...", flush=True)
-            system.start()
-            try:
-                results = asyncio.run(run(system, certificate, args))
-            except PartFailed as failed:
-                failure, results = str(failed), {}
-                print(f"\nnot measured: {failed}", flush=True)
+    with studio_platform("shotgraph-bench-set-pieces-", studio_dist) as (_, system, certificate):
+        try:
+            results = asyncio.run(run(system, certificate, args))
+        except PartFailed as failed:
+            failure, results = str(failed), {}
+            print(f"\nnot measured: {failed}", flush=True)
     print_notes(
         [
             f"cpus={os.cpu_count()}; load average {os.getloadavg()[0]:.1f}; Chromium "

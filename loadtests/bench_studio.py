@@ -42,7 +42,6 @@ import ssl
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from collections.abc import Awaitable, Callable, Sequence
@@ -55,8 +54,8 @@ from playwright.async_api import Browser, Request, WebSocket, async_playwright
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from libs.launcher import Platform, ServiceProcess
-from libs.ratelimit import generous_policies
-from loadtests.common import cell, print_notes, print_result, ratio, stopped_at_exit
+from loadtests.common import cell, print_notes, print_result, ratio
+from loadtests.studio_platform import studio_platform
 from services.gateway.compression import BROTLI_QUALITY, GZIP_LEVEL, Coding, encode
 from tests.e2e.browser import (
     STUDIO_DIST,
@@ -863,22 +862,9 @@ def main() -> None:
     if not Path("/usr/bin/chromium").exists():
         raise SystemExit("Chromium (/usr/bin/chromium) is installed by `make bootstrap`")
 
-    with tempfile.TemporaryDirectory(prefix="shotgraph-bench-studio-") as folder:
-        root = Path(folder)
+    with studio_platform("shotgraph-bench-studio-", studio_dist) as (root, system, certificate):
         baselines = build_baselines(root / "baselines")
-        certificate = LocalCertificate.issue(root)
-        system = Platform(
-            root=root / "platform",
-            gateway_tls=certificate.files,
-            env={
-                "SHOTGRAPH_RATE_LIMITS": generous_policies(),
-                "SHOTGRAPH_STUDIO_DIR": str(studio_dist),
-            },
-        )
-        with stopped_at_exit(system):
-            print("starting the platform...", flush=True)
-            system.start()
-            results, failures = asyncio.run(run(system, certificate, args, studio_dist, baselines))
+        results, failures = asyncio.run(run(system, certificate, args, studio_dist, baselines))
     print_notes(
         [
             f"cpus={os.cpu_count()}; Chromium {shutil.which('chromium')}, headless; every "

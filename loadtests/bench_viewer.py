@@ -34,7 +34,6 @@ import os
 import shutil
 import statistics
 import struct
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -45,9 +44,9 @@ from playwright.async_api import Browser, async_playwright
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from libs.launcher import Platform
-from libs.ratelimit import generous_policies
 from loadtests.bench_render import LARGE
-from loadtests.common import cell, print_notes, print_result, ratio, stopped_at_exit
+from loadtests.common import cell, print_notes, print_result, ratio
+from loadtests.studio_platform import studio_platform
 from services.gateway.compression import BROTLI_QUALITY, GZIP_LEVEL, Coding, encode
 from tests.e2e.browser import (
     CHROMIUM,
@@ -399,24 +398,11 @@ def main() -> None:
     if not Path(CHROMIUM).exists():
         raise SystemExit(f"Chromium ({CHROMIUM}) is installed by `make bootstrap`")
 
-    with tempfile.TemporaryDirectory(prefix="shotgraph-bench-viewer-") as folder:
-        root = Path(folder)
-        certificate = LocalCertificate.issue(root)
-        system = Platform(
-            root=root / "platform",
-            gateway_tls=certificate.files,
-            env={
-                "SHOTGRAPH_RATE_LIMITS": generous_policies(),
-                "SHOTGRAPH_STUDIO_DIR": str(studio_dist),
-            },
-        )
-        with stopped_at_exit(system):
-            print("starting the platform...", flush=True)
-            system.start()
-            try:
-                result = asyncio.run(run(system, certificate, args))
-            except BenchFailed as failed:
-                raise SystemExit(f"not measured: {failed}") from None
+    with studio_platform("shotgraph-bench-viewer-", studio_dist) as (_, system, certificate):
+        try:
+            result = asyncio.run(run(system, certificate, args))
+        except BenchFailed as failed:
+            raise SystemExit(f"not measured: {failed}") from None
     print_notes(
         [
             f"cpus={os.cpu_count()}; Chromium {shutil.which('chromium')}, headless, WebGL 2 on "
