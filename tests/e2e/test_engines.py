@@ -69,7 +69,7 @@ SCENE_ID: Final = "scene-1"
 # --- What each engine did, printed at the end of the run --------------------------------------
 
 
-@dataclass
+@dataclass(eq=False)  # a pytest plugin: pluggy keeps its plugins in sets
 class EngineReport:
     """A pytest plugin: per engine, its version, its WebGL, the checks it passed and how each
     of its tests ended (an xfail with its reason)."""
