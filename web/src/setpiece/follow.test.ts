@@ -1,10 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import { BatchPings, FIRST_POLL_MS, followRender, MAX_POLL_MS } from "./follow";
-import type { Render, RenderState } from "./renderApi";
+import type { JobState } from "../api/events";
+import type { Render } from "./renderApi";
 
-function render(state: RenderState, progress = 0): Render {
-  return { id: "r1", batch_id: "b1", state, progress, formats: ["png", "glb"] };
+function render(state: JobState, progress = 0): Render {
+  return { id: "r1", batch_id: "b1", state, progress, formats: ["png", "glb"], parameters: {} };
 }
 
 beforeEach(() => {

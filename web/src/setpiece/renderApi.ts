@@ -2,7 +2,10 @@
 // a quick preview PNG, and a full render followed to its end.
 
 import { ApiError, request, requestBlob, type RequestOptions } from "../api/http";
+import { getRender as readRender, type Render } from "../renders/api";
 import type { Parameter, ParametersAnswer } from "./customizer";
+
+export { isFinal, type Render } from "../renders/api";
 
 export interface View {
   width: number;
@@ -24,24 +27,6 @@ export interface RenderSpec extends Spec {
 export const FORMATS = ["png", "glb", "3mf", "stl"] as const;
 export type Format = (typeof FORMATS)[number];
 
-export type RenderState = "pending" | "queued" | "running" | "succeeded" | "failed" | "cancelled" | "skipped";
-
-export interface Render {
-  id: string;
-  batch_id: string;
-  state: RenderState;
-  progress: number;
-  formats: string[];
-  outputs?: Partial<Record<string, { blob: string; url: string }>>;
-  error?: string;
-}
-
-const FINAL: ReadonlySet<string> = new Set(["succeeded", "failed", "cancelled", "skipped"]);
-
-export function isFinal(render: Render): boolean {
-  return FINAL.has(render.state);
-}
-
 export async function fetchParameters(source: string, signal: AbortSignal): Promise<Parameter[]> {
   const answer = await request<ParametersAnswer>("POST", "/v1/render/parameters", { source }, { signal });
   return answer.parameters ?? [];
@@ -58,8 +43,9 @@ export async function startRender(spec: RenderSpec, signal: AbortSignal): Promis
   return request<Render>("POST", "/v1/renders", spec, options);
 }
 
+/** A render read again (the render page's reading, aborted with `signal`). */
 export function getRender(id: string, signal: AbortSignal): Promise<Render> {
-  return request<Render>("GET", `/v1/renders/${encodeURIComponent(id)}`, undefined, { signal });
+  return readRender(id, { signal });
 }
 
 export function outputUrl(renderId: string, format: Format): string {
@@ -95,7 +81,8 @@ export function problemLine(error: unknown): number | undefined {
   return named?.[1] === undefined ? undefined : Number(named[1]);
 }
 
-/** What to tell the person of a failed call. */
+/** What to tell the person of a failed call: the server's own words, as they are (they follow
+ * a line number, unlike the sentences of `describeError`). */
 export function errorText(error: unknown): string {
   if (error instanceof ApiError) return error.problem.detail ?? error.problem.title;
   if (error instanceof Error) return error.message;
